@@ -1,0 +1,286 @@
+import { z } from 'zod';
+import { AppError } from './errors';
+import { registerSecret } from './log';
+
+/**
+ * Every environment variable, read and validated once. A missing or malformed variable is
+ * named in the error together with what to set; secret values never appear in it.
+ *
+ * Variables that only one feature needs (Notion, the report link, cron) are optional here
+ * and demanded by that feature through `requireNotion` and friends, so an unsubscribe link
+ * keeps working while, say, the Notion token is being rotated.
+ */
+
+const trimmed = z.preprocess((v) => (typeof v === 'string' ? v.trim() : v), z.string());
+const optionalString = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v),
+  z.string().optional(),
+);
+const secret = (min: number) =>
+  trimmed.pipe(z.string().min(min, `must be at least ${min} characters (generate one with: openssl rand -hex 32)`));
+const optionalSecret = (min: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v),
+    z.string().min(min, `must be at least ${min} characters (generate one with: openssl rand -hex 32)`).optional(),
+  );
+const intIn = (def: number, min: number, max: number) =>
+  z.preprocess(
+    (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? def : Number(v)),
+    z.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  );
+const numIn = (def: number, min: number, max: number) =>
+  z.preprocess(
+    (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? def : Number(v)),
+    z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  );
+const httpUrl = trimmed.pipe(
+  z
+    .string()
+    .url('must be a URL such as https://example.com')
+    .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
+    .transform((u) => u.replace(/\/+$/, '')),
+);
+const optionalHttpUrl = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), httpUrl.optional());
+const emailAddress = trimmed.pipe(z.string().email('must be an email address such as news@example.com'));
+const list = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(/[,\s]+/)
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : (v ?? []),
+  z.array(z.string()),
+);
+const emailList = list.pipe(z.array(z.string().email('must be a comma-separated list of email addresses')));
+
+const envSchema = z.object({
+  EXECUTOR_SHARED_SECRET: secret(16),
+  APP_BASE_URL: httpUrl,
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string')
+      .optional(),
+  ),
+  SUPABASE_URL: optionalHttpUrl,
+  SUPABASE_SERVICE_ROLE_KEY: optionalSecret(20),
+  SUPABASE_STORAGE_BUCKET: optionalString,
+
+  AWS_REGION: trimmed.pipe(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1')),
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  AWS_SESSION_TOKEN: optionalString,
+  SES_ENDPOINT: optionalHttpUrl,
+  SES_FROM_EMAIL: emailAddress,
+  SES_FROM_NAME: optionalString,
+  SES_REPLY_TO: optionalString.pipe(z.string().email('must be an email address').optional()),
+  SES_CONFIGURATION_SET: optionalString,
+
+  NOTION_TOKEN: optionalSecret(8),
+  NOTION_MAILOUTS_DATABASE_ID: optionalString,
+  NOTION_ERRORS_DATABASE_ID: optionalString,
+  NOTION_BASE_URL: optionalHttpUrl,
+
+  RATE_LIMIT_PER_SEC: numIn(6, 0.1, 1000),
+  BATCH_SIZE: intIn(50, 1, 1000),
+  SEND_CONCURRENCY: intIn(1, 1, 100),
+  LEASE_SECONDS: intIn(120, 10, 3600),
+  MAX_DURATION_SECONDS: intIn(300, 10, 900),
+  SOFT_BOUNCE_LIMIT: intIn(3, 1, 100),
+  SNS_ALLOWED_TOPIC_ARNS: list,
+  TEST_EMAILS: emailList,
+  UNSUBSCRIBE_SECRET: optionalSecret(16),
+  FOOTER_ADDRESS: optionalString,
+  LIST_NAME: optionalString,
+  CRON_SECRET: optionalSecret(16),
+  REPORT_SECRET: optionalSecret(16),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export type DbConfig =
+  | { kind: 'supabase'; url: string; serviceRoleKey: string }
+  | { kind: 'postgres'; url: string };
+
+export interface Config {
+  env: Env;
+  executorSecret: string;
+  appBaseUrl: string;
+  logLevel: Env['LOG_LEVEL'];
+  db: DbConfig;
+  storageBucket?: string;
+  aws: {
+    region: string;
+    endpoint?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  };
+  ses: { fromEmail: string; fromName?: string; replyTo?: string; configurationSet?: string };
+  notion: { token?: string; mailoutsDatabaseId?: string; errorsDatabaseId?: string; baseUrl?: string };
+  sending: {
+    ratePerSec: number;
+    batchSize: number;
+    concurrency: number;
+    leaseSeconds: number;
+    maxDurationSeconds: number;
+  };
+  softBounceLimit: number;
+  snsAllowedTopicArns: string[];
+  testEmails: string[];
+  unsubscribeSecret: string;
+  reportSecret: string;
+  cronSecret?: string;
+  footerAddress?: string;
+  listName?: string;
+}
+
+/** What each variable is for, quoted in the error when it is missing or wrong. */
+const HINTS: Partial<Record<keyof Env, string>> = {
+  EXECUTOR_SHARED_SECRET: 'the secret the Notion automation sends with each webhook',
+  APP_BASE_URL: 'the public URL of this deployment, e.g. https://mailout.example.com',
+  AWS_REGION: 'the SES region, e.g. eu-west-1',
+  SES_FROM_EMAIL: 'a verified SES sender address',
+  DATABASE_URL: 'a Postgres connection string',
+  SUPABASE_URL: 'https://<project>.supabase.co',
+  SUPABASE_SERVICE_ROLE_KEY: "the project's service_role key",
+};
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'environment');
+    const hint = HINTS[name as keyof Env];
+    const problem = issue.code === 'invalid_type' && issue.message.includes('undefined') ? 'is not set' : issue.message;
+    return `${name} ${problem}${hint ? ` (${hint})` : ''}`;
+  });
+}
+
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    throw new AppError('config', `Configuration is incomplete: ${problems.join('; ')}. Set them in .env or the Vercel dashboard.`, {
+      details: { problems },
+    });
+  }
+  const env = parsed.data;
+
+  let db: DbConfig;
+  if (env.SUPABASE_URL || env.SUPABASE_SERVICE_ROLE_KEY) {
+    if (!env.SUPABASE_URL || !env.SUPABASE_SERVICE_ROLE_KEY) {
+      throw new AppError(
+        'config',
+        `Configuration is incomplete: set both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (only ${env.SUPABASE_URL ? 'SUPABASE_URL' : 'SUPABASE_SERVICE_ROLE_KEY'} is set).`,
+      );
+    }
+    db = { kind: 'supabase', url: env.SUPABASE_URL, serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY };
+  } else if (env.DATABASE_URL) {
+    db = { kind: 'postgres', url: env.DATABASE_URL };
+  } else {
+    throw new AppError(
+      'config',
+      'Configuration is incomplete: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or DATABASE_URL (a Postgres connection string).',
+    );
+  }
+
+  if (Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+    throw new AppError('config', 'Configuration is incomplete: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use a role).');
+  }
+
+  const config: Config = {
+    env,
+    executorSecret: env.EXECUTOR_SHARED_SECRET,
+    appBaseUrl: env.APP_BASE_URL,
+    logLevel: env.LOG_LEVEL,
+    db,
+    storageBucket: env.SUPABASE_STORAGE_BUCKET,
+    aws: {
+      region: env.AWS_REGION,
+      endpoint: env.SES_ENDPOINT,
+      credentials:
+        env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+          ? {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            }
+          : undefined,
+    },
+    ses: {
+      fromEmail: env.SES_FROM_EMAIL,
+      fromName: env.SES_FROM_NAME,
+      replyTo: env.SES_REPLY_TO,
+      configurationSet: env.SES_CONFIGURATION_SET,
+    },
+    notion: {
+      token: env.NOTION_TOKEN,
+      mailoutsDatabaseId: env.NOTION_MAILOUTS_DATABASE_ID,
+      errorsDatabaseId: env.NOTION_ERRORS_DATABASE_ID,
+      baseUrl: env.NOTION_BASE_URL,
+    },
+    sending: {
+      ratePerSec: env.RATE_LIMIT_PER_SEC,
+      batchSize: env.BATCH_SIZE,
+      concurrency: env.SEND_CONCURRENCY,
+      leaseSeconds: env.LEASE_SECONDS,
+      maxDurationSeconds: env.MAX_DURATION_SECONDS,
+    },
+    softBounceLimit: env.SOFT_BOUNCE_LIMIT,
+    snsAllowedTopicArns: env.SNS_ALLOWED_TOPIC_ARNS,
+    testEmails: env.TEST_EMAILS,
+    // Separate secrets are better; without them, purpose-bound keys are derived from the executor secret.
+    unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? `unsubscribe:${env.EXECUTOR_SHARED_SECRET}`,
+    reportSecret: env.REPORT_SECRET ?? `report:${env.EXECUTOR_SHARED_SECRET}`,
+    cronSecret: env.CRON_SECRET,
+    footerAddress: env.FOOTER_ADDRESS,
+    listName: env.LIST_NAME,
+  };
+
+  for (const s of [
+    env.EXECUTOR_SHARED_SECRET,
+    env.SUPABASE_SERVICE_ROLE_KEY,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+    env.NOTION_TOKEN,
+    env.UNSUBSCRIBE_SECRET,
+    env.CRON_SECRET,
+    env.REPORT_SECRET,
+  ]) {
+    registerSecret(s);
+  }
+  if (db.kind === 'postgres') {
+    const pw = safePassword(db.url);
+    if (pw) registerSecret(pw);
+  }
+  return config;
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, read from process.env on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig(process.env);
+  return cached;
+}
+
+/** Tests and scripts that change the environment call this to read it again. */
+export function resetConfig(): void {
+  cached = undefined;
+}
+
+export function requireNotion(config: Config): Required<Pick<Config['notion'], 'token' | 'mailoutsDatabaseId'>> &
+  Config['notion'] {
+  if (!config.notion.token) {
+    throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN (the integration secret, shared with the Mailouts database).');
+  }
+  return { ...config.notion, token: config.notion.token, mailoutsDatabaseId: config.notion.mailoutsDatabaseId ?? '' };
+}

@@ -1,0 +1,191 @@
+import type { Db } from './types';
+
+/** Typed calls of the SQL functions in supabase/migrations, one per atomic state change. */
+
+export type MailoutStatus = 'sending' | 'paused' | 'sent' | 'failed';
+export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown';
+export type ClaimOutcome = 'claimed' | 'resumed' | 'already_sent' | 'in_progress';
+
+export interface ClaimResult {
+  outcome: ClaimOutcome;
+  mailoutId: string;
+  status: MailoutStatus;
+  /** Present when this caller holds the lease (claimed or resumed). */
+  leaseToken: string | null;
+  leaseUntil: Date | null;
+  recipients: number;
+  queued: number;
+  unknown: number;
+  lastError: string | null;
+}
+
+export interface BatchRecipient {
+  subscriberId: string;
+  email: string;
+  fromName: string | null;
+}
+
+export type SendResult =
+  | { subscriberId: string; status: 'sent'; sesMessageId: string }
+  | { subscriberId: string; status: 'failed'; errorCode: string; errorMessage: string; sesMessageId?: string }
+  /** Taken but never sent: hand it back to the queue. */
+  | { subscriberId: string; status: 'queued' };
+
+export interface MailoutCounts {
+  recipients: number;
+  queued: number;
+  sending: number;
+  sent: number;
+  failed: number;
+  skipped: number;
+  unknown: number;
+}
+
+export type FinishOutcome = 'complete' | 'paused' | 'failed' | 'released';
+
+export interface FinishResult {
+  mailoutId: string;
+  status: MailoutStatus;
+  recipients: number;
+  sent: number;
+  failed: number;
+  skipped: number;
+  unknown: number;
+  queued: number;
+  sentAt: Date | null;
+  lastError: string | null;
+}
+
+export interface SubscriberChange {
+  subscriberId: string;
+  email: string;
+  status: 'active' | 'unsubscribed' | 'bounced';
+  changed: boolean;
+}
+
+function toDate(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v : new Date(String(v));
+}
+
+function first<T>(rows: T[], fn: string): T {
+  const row = rows[0];
+  if (row === undefined) throw new Error(`${fn} returned no row`);
+  return row;
+}
+
+export async function claimMailout(
+  db: Db,
+  args: { mailoutId: string; subject?: string | null; leaseSeconds: number },
+): Promise<ClaimResult> {
+  const r = first(
+    await db.rpc<Record<string, unknown>>('claim_mailout', {
+      p_mailout_id: args.mailoutId,
+      p_subject: args.subject ?? null,
+      p_lease_seconds: args.leaseSeconds,
+    }),
+    'claim_mailout',
+  );
+  return {
+    outcome: r.outcome as ClaimOutcome,
+    mailoutId: String(r.mailout_id),
+    status: r.status as MailoutStatus,
+    leaseToken: (r.lease_token as string | null) ?? null,
+    leaseUntil: toDate(r.lease_until),
+    recipients: Number(r.recipients),
+    queued: Number(r.queued),
+    unknown: Number(r.unknown),
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+export async function claimBatch(
+  db: Db,
+  args: { mailoutId: string; leaseToken: string; limit: number; leaseSeconds: number },
+): Promise<BatchRecipient[]> {
+  const rows = await db.rpc<{ subscriber_id: string; email: string; from_name: string | null }>('claim_batch', {
+    p_mailout_id: args.mailoutId,
+    p_lease_token: args.leaseToken,
+    p_limit: args.limit,
+    p_lease_seconds: args.leaseSeconds,
+  });
+  return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, fromName: r.from_name }));
+}
+
+export async function recordResults(
+  db: Db,
+  mailoutId: string,
+  leaseToken: string,
+  results: SendResult[],
+): Promise<{ recorded: number; requeued: number }> {
+  if (results.length === 0) return { recorded: 0, requeued: 0 };
+  const payload = results.map((r) => ({
+    subscriber_id: r.subscriberId,
+    status: r.status,
+    ses_message_id: r.status === 'queued' ? null : (r.sesMessageId ?? null),
+    error_code: r.status === 'failed' ? r.errorCode : null,
+    error_message: r.status === 'failed' ? r.errorMessage : null,
+  }));
+  const r = first(
+    await db.rpc<{ recorded: number; requeued: number }>('record_results', {
+      p_mailout_id: mailoutId,
+      p_lease_token: leaseToken,
+      p_results: payload,
+    }),
+    'record_results',
+  );
+  return { recorded: Number(r.recorded), requeued: Number(r.requeued) };
+}
+
+export async function mailoutCounts(db: Db, mailoutId: string): Promise<MailoutCounts> {
+  const r = first(await db.rpc<Record<string, unknown>>('mailout_counts', { p_mailout_id: mailoutId }), 'mailout_counts');
+  return {
+    recipients: Number(r.recipients),
+    queued: Number(r.queued),
+    sending: Number(r.sending),
+    sent: Number(r.sent),
+    failed: Number(r.failed),
+    skipped: Number(r.skipped),
+    unknown: Number(r.unknown),
+  };
+}
+
+export async function finishMailout(
+  db: Db,
+  args: { mailoutId: string; leaseToken: string; outcome: FinishOutcome; reason?: string | null },
+): Promise<FinishResult> {
+  const r = first(
+    await db.rpc<Record<string, unknown>>('finish_mailout', {
+      p_mailout_id: args.mailoutId,
+      p_lease_token: args.leaseToken,
+      p_outcome: args.outcome,
+      p_reason: args.reason ?? null,
+    }),
+    'finish_mailout',
+  );
+  return {
+    mailoutId: String(r.mailout_id),
+    status: r.status as MailoutStatus,
+    recipients: Number(r.recipients),
+    sent: Number(r.sent),
+    failed: Number(r.failed),
+    skipped: Number(r.skipped),
+    unknown: Number(r.unknown),
+    queued: Number(r.queued),
+    sentAt: toDate(r.sent_at),
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+async function changeSubscriber(db: Db, fn: 'unsubscribe' | 'resubscribe', subscriberId: string): Promise<SubscriberChange | null> {
+  const rows = await db.rpc<{ subscriber_id: string; email: string; status: SubscriberChange['status']; changed: boolean }>(fn, {
+    p_subscriber_id: subscriberId,
+  });
+  const r = rows[0];
+  return r ? { subscriberId: r.subscriber_id, email: r.email, status: r.status, changed: Boolean(r.changed) } : null;
+}
+
+/** active -> unsubscribed. Null when no such subscriber. */
+export const unsubscribeSubscriber = (db: Db, subscriberId: string) => changeSubscriber(db, 'unsubscribe', subscriberId);
+/** unsubscribed -> active only. Null when no such subscriber. */
+export const resubscribeSubscriber = (db: Db, subscriberId: string) => changeSubscriber(db, 'resubscribe', subscriberId);

@@ -1,0 +1,240 @@
+import { claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
+import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedSubscribers(t.pool, 30);
+  await seedSubscribers(t.pool, 5, { prefix: 'gone', status: 'unsubscribed' });
+  await seedSubscribers(t.pool, 5, { prefix: 'dead', status: 'bounced' });
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+// Tests that change the shared subscriber list put it back, pass or fail.
+const cleanups: (() => Promise<unknown>)[] = [];
+const afterThis = (fn: () => Promise<unknown>) => cleanups.push(fn);
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function expireLease(id: string): Promise<void> {
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [id]);
+}
+
+test('a claim snapshots exactly the active subscribers as queued deliveries', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'snap-1', subject: 'Hello', leaseSeconds: 60 });
+  expect(c).toMatchObject({ outcome: 'claimed', status: 'sending', recipients: 30, queued: 30 });
+  expect(c.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
+  const { rows } = await t.pool.query(`select email, status from deliveries where mailout_id = 'snap-1'`);
+  expect(rows).toHaveLength(30);
+  expect(rows.every((r) => r.status === 'queued' && r.email.startsWith('sub'))).toBe(true);
+});
+
+test('20 concurrent claims from separate connections: exactly one claims, the others are refused quietly', async () => {
+  const clients = await Promise.all(Array.from({ length: 20 }, () => t.connect()));
+  const results = await Promise.allSettled(
+    clients.map((c) =>
+      c.query(`select * from claim_mailout(p_mailout_id => 'race-1', p_subject => 'S', p_lease_seconds => 60)`),
+    ),
+  );
+  const rejected = results.filter((r) => r.status === 'rejected');
+  expect(rejected).toEqual([]);
+  const outcomes = results.map((r) => (r as PromiseFulfilledResult<{ rows: { outcome: string }[] }>).value.rows[0]!.outcome);
+  expect(outcomes.filter((o) => o === 'claimed')).toHaveLength(1);
+  expect(outcomes.filter((o) => o === 'in_progress')).toHaveLength(19);
+  const { rows } = await t.pool.query(`select count(*)::int as n from deliveries where mailout_id = 'race-1'`);
+  expect(rows[0].n).toBe(30);
+});
+
+test('a sent mailout is refused, and so is a live lease', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'done-1', leaseSeconds: 60 });
+  expect((await claimMailout(t.db, { mailoutId: 'done-1', leaseSeconds: 60 })).outcome).toBe('in_progress');
+  let batch;
+  while ((batch = await claimBatch(t.db, { mailoutId: 'done-1', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 })).length) {
+    await recordResults(
+      t.db,
+      'done-1',
+      c.leaseToken!,
+      batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-done-${b.subscriberId}` })),
+    );
+  }
+  const fin = await finishMailout(t.db, { mailoutId: 'done-1', leaseToken: c.leaseToken!, outcome: 'complete' });
+  expect(fin).toMatchObject({ status: 'sent', sent: 30, failed: 0, queued: 0 });
+  expect(fin.sentAt).toBeInstanceOf(Date);
+  const again = await claimMailout(t.db, { mailoutId: 'done-1', leaseSeconds: 60 });
+  expect(again).toMatchObject({ outcome: 'already_sent', status: 'sent', leaseToken: null });
+});
+
+test('a paused mailout resumes with only its queued recipients, under a new lease', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'pause-1', leaseSeconds: 60 });
+  const batch = await claimBatch(t.db, { mailoutId: 'pause-1', leaseToken: c.leaseToken!, limit: 10, leaseSeconds: 60 });
+  await recordResults(
+    t.db,
+    'pause-1',
+    c.leaseToken!,
+    batch.map((b, i) =>
+      i < 8
+        ? { subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-p-${b.subscriberId}` }
+        : { subscriberId: b.subscriberId, status: 'queued' as const },
+    ),
+  );
+  const paused = await finishMailout(t.db, { mailoutId: 'pause-1', leaseToken: c.leaseToken!, outcome: 'paused', reason: 'bounce rate' });
+  expect(paused).toMatchObject({ status: 'paused', sent: 8, queued: 22, lastError: 'bounce rate' });
+
+  // The old lease can do nothing more.
+  await expect(claimBatch(t.db, { mailoutId: 'pause-1', leaseToken: c.leaseToken!, limit: 10, leaseSeconds: 60 })).rejects.toMatchObject({
+    code: 'lease_lost',
+  });
+
+  const r = await claimMailout(t.db, { mailoutId: 'pause-1', leaseSeconds: 60 });
+  expect(r).toMatchObject({ outcome: 'resumed', status: 'sending', queued: 22, recipients: 30, unknown: 0 });
+  expect(r.leaseToken).not.toBe(c.leaseToken);
+  const rest = await claimBatch(t.db, { mailoutId: 'pause-1', leaseToken: r.leaseToken!, limit: 100, leaseSeconds: 60 });
+  expect(rest).toHaveLength(22);
+  const sentIds = new Set(batch.slice(0, 8).map((b) => b.subscriberId));
+  expect(rest.some((x) => sentIds.has(x.subscriberId))).toBe(false);
+});
+
+test('a worker that dies mid-batch: after the lease expires, its sending rows become unknown and are never handed out again', async () => {
+  const dead = await claimMailout(t.db, { mailoutId: 'crash-1', leaseSeconds: 60 });
+  const inFlight = await claimBatch(t.db, { mailoutId: 'crash-1', leaseToken: dead.leaseToken!, limit: 7, leaseSeconds: 60 });
+  expect(inFlight).toHaveLength(7);
+  // The worker dies here: it never records its results.
+  expect((await claimMailout(t.db, { mailoutId: 'crash-1', leaseSeconds: 60 })).outcome).toBe('in_progress');
+  await expireLease('crash-1');
+
+  const resumed = await claimMailout(t.db, { mailoutId: 'crash-1', leaseSeconds: 60 });
+  expect(resumed).toMatchObject({ outcome: 'resumed', queued: 23, unknown: 7 });
+  const handedOut: string[] = [];
+  let batch;
+  while ((batch = await claimBatch(t.db, { mailoutId: 'crash-1', leaseToken: resumed.leaseToken!, limit: 5, leaseSeconds: 60 })).length) {
+    handedOut.push(...batch.map((b) => b.subscriberId));
+    await recordResults(
+      t.db,
+      'crash-1',
+      resumed.leaseToken!,
+      batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-c-${b.subscriberId}` })),
+    );
+  }
+  expect(handedOut).toHaveLength(23);
+  const crashed = new Set(inFlight.map((b) => b.subscriberId));
+  expect(handedOut.filter((id) => crashed.has(id))).toEqual([]);
+
+  const fin = await finishMailout(t.db, { mailoutId: 'crash-1', leaseToken: resumed.leaseToken!, outcome: 'complete' });
+  expect(fin).toMatchObject({ status: 'sent', sent: 23, unknown: 7 });
+  const { rows } = await t.pool.query(
+    `select subscriber_id, status, error_code from deliveries where mailout_id = 'crash-1' and status = 'unknown'`,
+  );
+  expect(new Set(rows.map((r) => r.subscriber_id))).toEqual(crashed);
+  expect(rows.every((r) => r.error_code === 'interrupted')).toBe(true);
+});
+
+test('the dead worker cannot claim again with its old lease, but the truth of what it sent is still recorded', async () => {
+  const a = await claimMailout(t.db, { mailoutId: 'slow-1', leaseSeconds: 60 });
+  const inFlight = await claimBatch(t.db, { mailoutId: 'slow-1', leaseToken: a.leaseToken!, limit: 3, leaseSeconds: 60 });
+  await expireLease('slow-1');
+  const b = await claimMailout(t.db, { mailoutId: 'slow-1', leaseSeconds: 60 });
+  expect(b.outcome).toBe('resumed');
+  await expect(claimBatch(t.db, { mailoutId: 'slow-1', leaseToken: a.leaseToken!, limit: 3, leaseSeconds: 60 })).rejects.toMatchObject({
+    code: 'lease_lost',
+  });
+  // A hand-back from the old lease cannot put an unknown row back in the queue.
+  const back = await recordResults(t.db, 'slow-1', a.leaseToken!, [{ subscriberId: inFlight[0]!.subscriberId, status: 'queued' }]);
+  expect(back).toEqual({ recorded: 0, requeued: 0 });
+  const late = await recordResults(t.db, 'slow-1', a.leaseToken!, [
+    { subscriberId: inFlight[1]!.subscriberId, status: 'sent', sesMessageId: 'm-late-1' },
+  ]);
+  expect(late.recorded).toBe(1);
+  const counts = await mailoutCounts(t.db, 'slow-1');
+  expect(counts).toMatchObject({ sent: 1, unknown: 2, queued: 27, sending: 0 });
+  // The new lease holder's claims never include the old worker's rows.
+  const next = await claimBatch(t.db, { mailoutId: 'slow-1', leaseToken: b.leaseToken!, limit: 100, leaseSeconds: 60 });
+  expect(next.map((x) => x.subscriberId)).not.toEqual(expect.arrayContaining([inFlight[0]!.subscriberId]));
+  expect(next).toHaveLength(27);
+});
+
+test('a subscriber who unsubscribes after the claim is skipped, not sent', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'unsub-1', leaseSeconds: 60 });
+  const { rows } = await t.pool.query(`select subscriber_id from deliveries where mailout_id = 'unsub-1' order by subscriber_id limit 3`);
+  const leaving = rows.map((r) => r.subscriber_id as string);
+  await t.pool.query(`select * from unsubscribe($1)`, [leaving[0]]);
+  await t.pool.query(`update subscribers set status = 'bounced' where id = $1`, [leaving[1]]);
+  afterThis(() => t.pool.query(`update subscribers set status = 'active' where id = any($1::uuid[])`, [leaving]));
+  const handed: string[] = [];
+  let batch;
+  while ((batch = await claimBatch(t.db, { mailoutId: 'unsub-1', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 })).length) {
+    handed.push(...batch.map((b) => b.subscriberId));
+    await recordResults(
+      t.db,
+      'unsub-1',
+      c.leaseToken!,
+      batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-u-${b.subscriberId}` })),
+    );
+  }
+  expect(handed).toHaveLength(28);
+  expect(handed).not.toContain(leaving[0]);
+  expect(handed).not.toContain(leaving[1]);
+  expect(handed).toContain(leaving[2]);
+  const fin = await finishMailout(t.db, { mailoutId: 'unsub-1', leaseToken: c.leaseToken!, outcome: 'complete' });
+  expect(fin).toMatchObject({ status: 'sent', sent: 28, skipped: 2 });
+});
+
+test('a batch made only of departed subscribers does not end the drain early', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'unsub-2', leaseSeconds: 60 });
+  const { rows } = await t.pool.query(`select subscriber_id from deliveries where mailout_id = 'unsub-2' order by subscriber_id limit 4`);
+  await t.pool.query(`update subscribers set status = 'unsubscribed' where id = any($1::uuid[])`, [rows.map((r) => r.subscriber_id)]);
+  afterThis(() => t.pool.query(`update subscribers set status = 'active' where id = any($1::uuid[])`, [rows.map((r) => r.subscriber_id)]));
+  const batch = await claimBatch(t.db, { mailoutId: 'unsub-2', leaseToken: c.leaseToken!, limit: 4, leaseSeconds: 60 });
+  expect(batch).toHaveLength(4);
+  expect(batch.map((b) => b.subscriberId)).not.toEqual(expect.arrayContaining([rows[0].subscriber_id]));
+});
+
+test('finishing as complete is refused while deliveries are still queued', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'early-1', leaseSeconds: 60 });
+  await expect(finishMailout(t.db, { mailoutId: 'early-1', leaseToken: c.leaseToken!, outcome: 'complete' })).rejects.toMatchObject({
+    code: 'unfinished',
+  });
+  const mailout = await t.pool.query(`select status from mailouts where id = 'early-1'`);
+  expect(mailout.rows[0].status).toBe('sending');
+});
+
+test('a mailout where every send failed ends failed, and can be resumed', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'fail-1', leaseSeconds: 60 });
+  let batch;
+  while ((batch = await claimBatch(t.db, { mailoutId: 'fail-1', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 })).length) {
+    await recordResults(
+      t.db,
+      'fail-1',
+      c.leaseToken!,
+      batch.map((b) => ({ subscriberId: b.subscriberId, status: 'failed' as const, errorCode: 'MessageRejected', errorMessage: 'no' })),
+    );
+  }
+  const fin = await finishMailout(t.db, { mailoutId: 'fail-1', leaseToken: c.leaseToken!, outcome: 'complete' });
+  expect(fin).toMatchObject({ status: 'failed', failed: 30, sent: 0, lastError: 'no recipient could be sent' });
+  const r = await claimMailout(t.db, { mailoutId: 'fail-1', leaseSeconds: 60 });
+  expect(r).toMatchObject({ outcome: 'resumed', queued: 0 });
+});
+
+test('a released lease lets the next invocation resume at once, with nothing marked unknown', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'budget-1', leaseSeconds: 600 });
+  const batch = await claimBatch(t.db, { mailoutId: 'budget-1', leaseToken: c.leaseToken!, limit: 10, leaseSeconds: 600 });
+  await recordResults(
+    t.db,
+    'budget-1',
+    c.leaseToken!,
+    batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-b-${b.subscriberId}` })),
+  );
+  const rel = await finishMailout(t.db, { mailoutId: 'budget-1', leaseToken: c.leaseToken!, outcome: 'released' });
+  expect(rel).toMatchObject({ status: 'sending', sent: 10, queued: 20 });
+  const next = await claimMailout(t.db, { mailoutId: 'budget-1', leaseSeconds: 600 });
+  expect(next).toMatchObject({ outcome: 'resumed', queued: 20, unknown: 0 });
+});
+
+test('bad arguments are refused with a clear error', async () => {
+  await expect(claimMailout(t.db, { mailoutId: '  ', leaseSeconds: 60 })).rejects.toMatchObject({ code: 'bad_request' });
+  await expect(
+    recordResults(t.db, 'x', '00000000-0000-0000-0000-000000000000', [{ subscriberId: 'nope', status: 'sent', sesMessageId: 'a' }]),
+  ).rejects.toMatchObject({ code: 'bad_request' });
+});

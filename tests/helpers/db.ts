@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Pool } from 'pg';
+import { createPostgresDb } from '../../lib/db/postgres';
+import type { Db } from '../../lib/db/types';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** The executor's adapter (direct Postgres) on this database. */
+  db: Db;
+  /** A pool for assertions and fixtures. */
+  pool: Pool;
+  /** A new, separate connection (for concurrency tests). */
+  connect(): Promise<Client>;
+  drop(): Promise<void>;
+}
+
+function adminUrl(): string {
+  const url = process.env.TEST_PG_ADMIN_URL;
+  if (!url) throw new Error('TEST_PG_ADMIN_URL is not set: run the tests through jest (globalSetup starts Postgres)');
+  return url;
+}
+
+export function urlFor(database: string): string {
+  return adminUrl().replace(/\/[^/]*$/, `/${database}`);
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new Client({ connectionString: adminUrl() });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database with every migration applied, private to the calling test file. */
+export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(
+    opts.empty ? `create database ${name}` : `create database ${name} template ${process.env.TEST_PG_TEMPLATE ?? 'mailout_template'}`,
+  );
+  const url = urlFor(name);
+  const adapter = createPostgresDb(url, { max: 20 });
+  const pool = new Pool({ connectionString: url, max: 10 });
+  const clients: Client[] = [];
+  return {
+    name,
+    url,
+    db: adapter,
+    pool,
+    async connect() {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
+    async drop() {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      await adapter.close();
+      await pool.end();
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+/** Insert `n` active subscribers (sub0@example.com ...); returns their ids in order. */
+export async function seedSubscribers(
+  pool: Pool,
+  n: number,
+  opts: { prefix?: string; status?: string; domain?: string } = {},
+): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `insert into subscribers (email, from_name, status, source)
+     select $1 || g || '@' || $3, 'Name ' || g, $2, 'test'
+       from generate_series(0, $4 - 1) g
+     returning id`,
+    [opts.prefix ?? 'sub', opts.status ?? 'active', opts.domain ?? 'example.com', n],
+  );
+  return rows.map((r) => r.id);
+}
