@@ -419,6 +419,19 @@ $$;
 comment on function public.resubscribe(uuid) is 'unsubscribed -> active only; a bounced address stays bounced.';
 
 -- ---------------------------------------------------------------------------------------
+-- health_check: proves the database is reachable and the migrations are applied.
+-- ---------------------------------------------------------------------------------------
+create or replace function public.health_check()
+returns table (ok boolean, checked_at timestamptz)
+language sql
+stable
+set search_path = public, pg_temp
+as $$
+  select true, now();
+$$;
+comment on function public.health_check() is 'Liveness of the database for GET /api/health.';
+
+-- ---------------------------------------------------------------------------------------
 -- Only the executor (service_role) may call these. Postgres grants EXECUTE to PUBLIC by
 -- default, and Supabase exposes `public` to the anon key.
 -- ---------------------------------------------------------------------------------------
@@ -429,6 +442,7 @@ revoke execute on function public.mailout_counts(text) from public, anon, authen
 revoke execute on function public.finish_mailout(text, uuid, text, text) from public, anon, authenticated;
 revoke execute on function public.unsubscribe(uuid) from public, anon, authenticated;
 revoke execute on function public.resubscribe(uuid) from public, anon, authenticated;
+revoke execute on function public.health_check() from public, anon, authenticated;
 
 grant execute on function public.claim_mailout(text, text, integer) to service_role;
 grant execute on function public.claim_batch(text, uuid, integer, integer) to service_role;
@@ -437,6 +451,7 @@ grant execute on function public.mailout_counts(text) to service_role;
 grant execute on function public.finish_mailout(text, uuid, text, text) to service_role;
 grant execute on function public.unsubscribe(uuid) to service_role;
 grant execute on function public.resubscribe(uuid) to service_role;
+grant execute on function public.health_check() to service_role;
 
 -- Functions added by later migrations start closed too.
 alter default privileges in schema public revoke execute on functions from public, anon, authenticated;

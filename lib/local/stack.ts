@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { Client } from 'pg';
+import { resetConfig } from '../config';
+import { startEmbeddedPostgres, freePort, type EmbeddedServer } from '../db/embedded';
+import { migrate } from '../db/migrate';
+import { startApiServer, type ApiServer } from '../server/api-server';
+
+/**
+ * The local stack of DESIGN §8: an embedded Postgres (unless DATABASE_URL or Supabase is
+ * set), the `aws-ses-v2-local` SES emulator (unless SES_ENDPOINT is set), and every api/
+ * route served as Vercel serves it. Fills in local defaults for every required variable
+ * that is not set, and writes them into process.env for the handlers to read.
+ */
+
+export interface LocalStackOptions {
+  rootDir: string;
+  /** Where Postgres keeps its data; `.data/` by default. */
+  dataDir?: string;
+  port?: number;
+  sesPort?: number;
+  /** Keep Postgres data between runs (the local stack) or throw it away (tests). */
+  persistent?: boolean;
+  env?: NodeJS.ProcessEnv;
+  maxDurationSeconds?: number;
+  onLog?: (line: string) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  sesUrl: string;
+  /** The emulator's web inbox, when this stack started the emulator. */
+  inboxUrl?: string;
+  databaseUrl?: string;
+  secret: string;
+  api: ApiServer;
+  stop(): Promise<void>;
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await c.query(`create database ${name}`);
+  } finally {
+    await c.end();
+  }
+  return adminUrl.replace(/\/[^/]*$/, `/${name}`);
+}
+
+function localSecret(dataDir: string, persistent: boolean): string {
+  const file = path.join(dataDir, 'executor-secret');
+  if (persistent && fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(24).toString('hex');
+  if (persistent) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, secret, { mode: 0o600 });
+  }
+  return secret;
+}
+
+export async function startSesEmulator(port: number): Promise<{ url: string; close(): Promise<void> }> {
+  const mod = (await import('aws-ses-v2-local')) as unknown as { default: (c: { host: string; port: number }) => Promise<Server> };
+  const server = await mod.default({ host: '127.0.0.1', port });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const env = opts.env ?? process.env;
+  const persistent = opts.persistent ?? true;
+  const dataDir = path.resolve(opts.dataDir ?? path.join(opts.rootDir, '.data'));
+  const stops: (() => Promise<void>)[] = [];
+  const log = opts.onLog ?? (() => undefined);
+
+  try {
+    let databaseUrl: string | undefined;
+    if (!env.DATABASE_URL && !env.SUPABASE_URL) {
+      const pg: EmbeddedServer = await startEmbeddedPostgres({
+        dataDir: path.join(dataDir, 'postgres'),
+        persistent,
+        onLog: log,
+      });
+      stops.push(() => pg.stop());
+      env.DATABASE_URL = await ensureDatabase(pg.url, 'mailout');
+    }
+    if (env.DATABASE_URL && !env.SUPABASE_URL) {
+      databaseUrl = env.DATABASE_URL;
+      const result = await migrate(databaseUrl);
+      for (const f of result.applied) log(`migration applied: ${f}`);
+    }
+
+    let inboxUrl: string | undefined;
+    if (!env.SES_ENDPOINT) {
+      const ses = await startSesEmulator(opts.sesPort ?? (await freePort()));
+      stops.push(() => ses.close());
+      env.SES_ENDPOINT = ses.url;
+      inboxUrl = ses.url;
+    }
+
+    const port = opts.port ?? (await freePort());
+    const secret = env.EXECUTOR_SHARED_SECRET || localSecret(dataDir, persistent);
+    env.EXECUTOR_SHARED_SECRET = secret;
+    env.APP_BASE_URL ||= `http://127.0.0.1:${port}`;
+    env.AWS_REGION ||= 'us-east-1';
+    // The emulator accepts any credentials; these never leave the machine.
+    env.AWS_ACCESS_KEY_ID ||= 'local';
+    env.AWS_SECRET_ACCESS_KEY ||= 'local-secret';
+    env.SES_FROM_EMAIL ||= 'newsletter@example.com';
+    env.SES_FROM_NAME ||= 'Local Newsletter';
+    env.FOOTER_ADDRESS ||= 'Example Publishing, 1 Main Street, Springfield';
+    env.TEST_EMAILS ||= 'editor@example.com';
+    resetConfig();
+
+    const api = await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds });
+    stops.push(() => api.close());
+
+    return {
+      apiUrl: api.url,
+      sesUrl: env.SES_ENDPOINT,
+      inboxUrl,
+      databaseUrl,
+      secret,
+      api,
+      async stop() {
+        while (stops.length) await stops.pop()!().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    while (stops.length) await stops.pop()!().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,197 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { log } from '../log';
+
+/**
+ * Serves the `api/` folder the way Vercel does, for the local stack and the end-to-end
+ * tests: `/api/a/b` → `api/a/b.ts`, its exported `GET`/`POST`/... (Web-standard
+ * Request → Response), vercel.json `rewrites` and `functions.maxDuration` honoured.
+ * `waitUntil` and `getDeadline` from `@vercel/functions` work: this server provides the
+ * request context they read, and keeps the process busy until the promises settle.
+ */
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  /** Resolves when every `waitUntil` promise started so far has settled. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ApiServerOptions {
+  rootDir: string;
+  port?: number;
+  host?: string;
+  /** Override every function's maxDuration (seconds), e.g. to test time budgets. */
+  maxDurationSeconds?: number;
+}
+
+interface VercelJson {
+  rewrites?: { source: string; destination: string }[];
+  functions?: Record<string, { maxDuration?: number }>;
+}
+
+interface RequestContext {
+  waitUntil(p: Promise<unknown>): void;
+  deadline: number;
+}
+
+const SYMBOL_FOR_REQ_CONTEXT = Symbol.for('@vercel/request-context');
+const storage = new AsyncLocalStorage<RequestContext>();
+(globalThis as Record<symbol, unknown>)[SYMBOL_FOR_REQ_CONTEXT] = { get: () => storage.getStore() ?? {} };
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+type Handler = (request: Request) => Promise<Response> | Response;
+
+function readVercelJson(rootDir: string): VercelJson {
+  const file = path.join(rootDir, 'vercel.json');
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as VercelJson) : {};
+}
+
+/** Vercel's path patterns: `/api/:slug*`-style params are rare here; exact and `:name` segments suffice. */
+function rewrite(pathname: string, rewrites: VercelJson['rewrites'] = []): string {
+  for (const r of rewrites) {
+    const names: string[] = [];
+    const re = new RegExp(
+      '^' +
+        r.source.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)(\*)?/g, (_m, name: string, star?: string) => {
+          names.push(name);
+          return star ? '(.*)' : '([^/]+)';
+        }) +
+        '$',
+    );
+    const m = re.exec(pathname);
+    if (m) return names.reduce((dest, name, i) => dest.replace(`:${name}`, m[i + 1] ?? ''), r.destination);
+  }
+  return pathname;
+}
+
+function resolveFunctionFile(rootDir: string, pathname: string): string | null {
+  if (!pathname.startsWith('/api/')) return null;
+  const rel = pathname.replace(/\/+$/, '').slice(1);
+  if (rel.split('/').some((seg) => seg === '..' || seg.startsWith('.') || seg === '')) return null;
+  for (const candidate of [`${rel}.ts`, `${rel}/index.ts`]) {
+    const file = path.join(rootDir, candidate);
+    if (fs.existsSync(file)) return file;
+  }
+  return null;
+}
+
+async function readBody(req: http.IncomingMessage, limit = 10 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error('body too large'), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toRequest(req: http.IncomingMessage, body: Buffer, base: string): Request {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    for (const value of Array.isArray(v) ? v : [v]) headers.append(k, value);
+  }
+  const method = req.method ?? 'GET';
+  return new Request(new URL(req.url ?? '/', base), {
+    method,
+    headers,
+    body: method === 'GET' || method === 'HEAD' || body.length === 0 ? undefined : new Uint8Array(body),
+  });
+}
+
+async function writeResponse(res: http.ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
+  res.writeHead(response.status, headers);
+  res.end(Buffer.from(await response.arrayBuffer()));
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const rootDir = path.resolve(opts.rootDir);
+  const pending = new Set<Promise<unknown>>();
+  const modules = new Map<string, Record<string, unknown>>();
+
+  async function loadModule(file: string): Promise<Record<string, unknown>> {
+    let mod = modules.get(file);
+    if (!mod) {
+      mod = (await import(file)) as Record<string, unknown>;
+      modules.set(file, mod);
+    }
+    return mod;
+  }
+
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const started = Date.now();
+      const base = `http://${req.headers.host ?? 'localhost'}`;
+      const vercel = readVercelJson(rootDir);
+      const url = new URL(req.url ?? '/', base);
+      const target = rewrite(url.pathname, vercel.rewrites);
+      const file = resolveFunctionFile(rootDir, target);
+      if (!file) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'not_found', message: `No function serves ${url.pathname}` }));
+        return;
+      }
+      const method = (req.method ?? 'GET').toUpperCase() as (typeof METHODS)[number];
+      const mod = await loadModule(file);
+      const handler = (mod[method] ?? (typeof mod.default === 'function' ? mod.default : undefined)) as Handler | undefined;
+      if (!handler) {
+        const allowed = METHODS.filter((m) => typeof mod[m] === 'function');
+        res.writeHead(405, { 'content-type': 'application/json', allow: allowed.join(', ') });
+        res.end(JSON.stringify({ error: 'method_not_allowed', message: `Use ${allowed.join(' or ')}.` }));
+        return;
+      }
+      const relFile = path.relative(rootDir, file).split(path.sep).join('/');
+      const maxDuration = opts.maxDurationSeconds ?? vercel.functions?.[relFile]?.maxDuration ?? 300;
+      const context: RequestContext = {
+        deadline: started + maxDuration * 1000,
+        waitUntil(p: Promise<unknown>) {
+          const tracked = p.catch((err: unknown) => log.error('waitUntil.failed', { path: url.pathname, error: err }));
+          pending.add(tracked);
+          void tracked.finally(() => pending.delete(tracked));
+        },
+      };
+      const body = await readBody(req);
+      const request = toRequest(req, body, base);
+      const response = await storage.run(context, () => Promise.resolve(handler(request)));
+      await writeResponse(res, response);
+    })().catch((err: unknown) => {
+      log.error('local_server.failed', { path: req.url, error: err });
+      if (!res.headersSent) {
+        const status = (err as { status?: number }).status ?? 500;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: status === 413 ? 'too_large' : 'internal', message: 'The request failed.' }));
+      } else res.end();
+    });
+  });
+
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port,
+    async idle() {
+      while (pending.size) await Promise.allSettled([...pending]);
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      while (pending.size) await Promise.allSettled([...pending]);
+    },
+  };
+}
