@@ -14,6 +14,8 @@ export interface EmbeddedOptions {
   port?: number;
   /** Keep the data directory when stopping (the local stack); tests throw theirs away. */
   persistent?: boolean;
+  /** fsync and synchronous commit on (default: on when persistent). Tests turn them off for speed. */
+  durable?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -50,7 +52,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     postgresFlags: [
       '-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1',
       // Throw-away test clusters need no crash safety; the local stack keeps it.
-      ...(opts.persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off']),
+      ...((opts.durable ?? opts.persistent) ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off']),
     ],
     // Postgres refuses to run as root; the package then runs it as a dedicated user.
     createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,

@@ -69,12 +69,14 @@ grant select, insert, update, delete on table public.mailouts to service_role;
 -- ---------------------------------------------------------------------------------------
 create table public.deliveries (
   mailout_id      text not null references public.mailouts (id) on delete cascade,
-  subscriber_id   uuid not null references public.subscribers (id) on delete cascade,
+  -- No foreign key to subscribers: the ledger is history (the address is copied in), and a
+  -- per-row key check would double the cost of snapshotting a large list at the claim.
+  subscriber_id   uuid not null,
   email           text not null,
   status          text not null default 'queued'
                   check (status in ('queued', 'sending', 'sent', 'failed', 'skipped', 'unknown')),
   claimed_by      uuid,
-  ses_message_id  text unique,
+  ses_message_id  text,
   error_code      text,
   error_message   text,
   attempts        integer not null default 0,
@@ -88,7 +90,8 @@ comment on column public.deliveries.claimed_by is
 -- claim_batch walks the queued rows of one mailout in key order.
 create index deliveries_queued_idx on public.deliveries (mailout_id, subscriber_id) where status = 'queued';
 create index deliveries_sending_idx on public.deliveries (mailout_id) where status = 'sending';
-create index deliveries_subscriber_idx on public.deliveries (subscriber_id);
+-- SES feedback finds its delivery by message id.
+create unique index deliveries_ses_message_id_key on public.deliveries (ses_message_id) where ses_message_id is not null;
 
 alter table public.deliveries enable row level security;
 revoke all on table public.deliveries from public, anon, authenticated;

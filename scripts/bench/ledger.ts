@@ -1,0 +1,73 @@
+/** The exactly-once core: time to claim a large list, and ledger throughput with 4 workers (SES not involved). */
+import { Pool } from 'pg';
+import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
+import { createPostgresDb } from '../../lib/db/postgres';
+import type { Figure } from '../bench';
+import { withBenchDatabase } from '../lib/bench-db';
+
+async function seed(url: string, n: number): Promise<void> {
+  const pool = new Pool({ connectionString: url });
+  await pool.query(
+    `insert into subscribers (email, from_name, source)
+     select 'reader' || g || '@example.com', 'Reader ' || g, 'bench' from generate_series(1, $1) g`,
+    [n],
+  );
+  await pool.query('analyze subscribers');
+  await pool.end();
+}
+
+export async function run(): Promise<Figure[]> {
+  return withBenchDatabase(async (url) => {
+    const figures: Figure[] = [];
+    await seed(url, 100_000);
+    const db = createPostgresDb(url);
+
+    const t0 = performance.now();
+    const claim = await claimMailout(db, { mailoutId: 'bench-claim', leaseSeconds: 600 });
+    const claimMs = performance.now() - t0;
+    figures.push({
+      name: `claim_mailout, ${claim.recipients.toLocaleString('en')} active subscribers`,
+      value: Math.round(claimMs),
+      unit: 'ms',
+      goal: '< 2000 ms',
+      ok: claimMs < 2000,
+    });
+
+    const token = claim.leaseToken!;
+    const batchSize = 50;
+    const t1 = performance.now();
+    let processed = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const w = createPostgresDb(url, { max: 1 });
+        try {
+          for (;;) {
+            const batch = await claimBatch(w, { mailoutId: 'bench-claim', leaseToken: token, limit: batchSize, leaseSeconds: 600 });
+            if (batch.length === 0) break;
+            await recordResults(
+              w,
+              'bench-claim',
+              token,
+              batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })),
+            );
+            processed += batch.length;
+          }
+        } finally {
+          await w.close();
+        }
+      }),
+    );
+    const seconds = (performance.now() - t1) / 1000;
+    const rate = processed / seconds;
+    figures.push({
+      name: `ledger throughput, 4 workers, batches of ${batchSize} (claim_batch + record_results)`,
+      value: Math.round(rate),
+      unit: 'deliveries/s',
+      goal: '>= 5000/s',
+      ok: rate >= 5000,
+      note: `${processed.toLocaleString('en')} in ${seconds.toFixed(1)} s`,
+    });
+    await db.close();
+    return figures;
+  });
+}

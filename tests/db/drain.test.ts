@@ -1,0 +1,64 @@
+import { claimBatch, claimMailout, finishMailout, recordResults } from '../../lib/db/ledger';
+import { createPostgresDb } from '../../lib/db/postgres';
+import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedSubscribers(t.pool, 10_000);
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+test('4 concurrent workers on separate connections drain 10,000 deliveries: each handed out and recorded exactly once', async () => {
+  const claim = await claimMailout(t.db, { mailoutId: 'drain-1', leaseSeconds: 120 });
+  expect(claim.recipients).toBe(10_000);
+  const token = claim.leaseToken!;
+  const handedOut: string[][] = [[], [], [], []];
+
+  await Promise.all(
+    handedOut.map(async (mine, w) => {
+      // Each worker has its own pool: separate connections, as separate invocations would.
+      const db = createPostgresDb(t.url, { max: 1 });
+      try {
+        for (;;) {
+          const batch = await claimBatch(db, { mailoutId: 'drain-1', leaseToken: token, limit: 50, leaseSeconds: 120 });
+          if (batch.length === 0) break;
+          mine.push(...batch.map((b) => b.subscriberId));
+          // Every 7th recipient fails, to exercise both outcomes.
+          await recordResults(
+            db,
+            'drain-1',
+            token,
+            batch.map((b, i) =>
+              i % 7 === 0
+                ? { subscriberId: b.subscriberId, status: 'failed' as const, errorCode: 'MessageRejected', errorMessage: `w${w}` }
+                : { subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` },
+            ),
+          );
+        }
+      } finally {
+        await db.close();
+      }
+    }),
+  );
+
+  const all = handedOut.flat();
+  expect(all).toHaveLength(10_000);
+  expect(new Set(all).size).toBe(10_000);
+  // The work was really shared.
+  for (const mine of handedOut) expect(mine.length).toBeGreaterThan(500);
+
+  const { rows } = await t.pool.query(
+    `select status, count(*)::int as n, min(attempts) as min_attempts, max(attempts) as max_attempts
+       from deliveries where mailout_id = 'drain-1' group by status order by status`,
+  );
+  const byStatus = Object.fromEntries(rows.map((r) => [r.status, r]));
+  expect(Object.keys(byStatus).sort()).toEqual(['failed', 'sent']);
+  expect(byStatus.sent.n + byStatus.failed.n).toBe(10_000);
+  expect(rows.every((r) => r.min_attempts === 1 && r.max_attempts === 1)).toBe(true);
+
+  const fin = await finishMailout(t.db, { mailoutId: 'drain-1', leaseToken: token, outcome: 'complete' });
+  expect(fin).toMatchObject({ status: 'sent', recipients: 10_000, sent: byStatus.sent.n, failed: byStatus.failed.n, queued: 0 });
+});

@@ -1,0 +1,82 @@
+import { createSupabaseDb } from '../../lib/db/supabase';
+import { claimBatch, claimMailout, finishMailout, recordResults, unsubscribeSubscriber } from '../../lib/db/ledger';
+import type { Db } from '../../lib/db/types';
+import { startFakePostgrest, type FakePostgrest } from '../fakes/postgrest';
+import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+
+const KEY = 'service-role-key-for-tests-0123456789';
+let t: TestDatabase;
+let rest: FakePostgrest;
+let db: Db;
+let ids: string[];
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  ids = await seedSubscribers(t.pool, 12);
+  rest = await startFakePostgrest(t.url, KEY);
+  db = createSupabaseDb(rest.url, KEY);
+});
+afterAll(async () => {
+  await rest.close();
+  await t.drop();
+});
+
+test('calls POST /rest/v1/rpc/<function> with the service key and the named arguments as JSON', async () => {
+  rest.requests.length = 0;
+  await claimMailout(db, { mailoutId: 'sb-1', subject: 'Привет 👋', leaseSeconds: 60 });
+  expect(rest.requests).toHaveLength(1);
+  const r = rest.requests[0]!;
+  expect(r.method).toBe('POST');
+  expect(r.path).toBe('/rest/v1/rpc/claim_mailout');
+  expect(r.headers.apikey).toBe(KEY);
+  expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
+  expect(String(r.headers['content-type'])).toMatch(/application\/json/);
+  expect(r.body).toEqual({ p_mailout_id: 'sb-1', p_subject: 'Привет 👋', p_lease_seconds: 60 });
+});
+
+test('the whole ledger cycle works through the Supabase adapter, with typed results', async () => {
+  const c = await claimMailout(db, { mailoutId: 'sb-2', leaseSeconds: 60 });
+  expect(c).toMatchObject({ outcome: 'claimed', recipients: 12, queued: 12 });
+  expect(c.leaseUntil).toBeInstanceOf(Date);
+  const batch = await claimBatch(db, { mailoutId: 'sb-2', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 });
+  expect(batch).toHaveLength(12);
+  expect(batch[0]).toEqual({ subscriberId: expect.any(String), email: expect.stringMatching(/@example\.com$/), fromName: expect.any(String) });
+  const rec = await recordResults(
+    db,
+    'sb-2',
+    c.leaseToken!,
+    batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `sb-${b.subscriberId}` })),
+  );
+  expect(rec).toEqual({ recorded: 12, requeued: 0 });
+  const fin = await finishMailout(db, { mailoutId: 'sb-2', leaseToken: c.leaseToken!, outcome: 'complete' });
+  expect(fin).toMatchObject({ status: 'sent', sent: 12 });
+  expect(fin.sentAt).toBeInstanceOf(Date);
+  expect((await claimMailout(db, { mailoutId: 'sb-2', leaseSeconds: 60 })).outcome).toBe('already_sent');
+});
+
+test('a lost lease comes back as the same error code as through a direct connection', async () => {
+  await expect(
+    claimBatch(db, { mailoutId: 'sb-2', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
+  ).rejects.toMatchObject({ code: 'lease_lost', message: expect.stringContaining('claim_batch') });
+  await expect(
+    claimBatch(t.db, { mailoutId: 'sb-2', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
+  ).rejects.toMatchObject({ code: 'lease_lost' });
+});
+
+test('invalid arguments map to bad_request; a wrong key and a missing function to config errors that say what to fix', async () => {
+  await expect(claimMailout(db, { mailoutId: '', leaseSeconds: 60 })).rejects.toMatchObject({ code: 'bad_request' });
+  const wrongKey = createSupabaseDb(rest.url, 'not-the-key-0123456789abcdef');
+  await expect(unsubscribeSubscriber(wrongKey, ids[0]!)).rejects.toMatchObject({
+    code: 'config',
+    message: expect.stringContaining('SUPABASE_SERVICE_ROLE_KEY'),
+  });
+  await expect(db.rpc('no_such_function', {})).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('migrations') });
+});
+
+test('an unreachable PostgREST is a retryable database error, with the function named', async () => {
+  const down = createSupabaseDb('http://127.0.0.1:9', KEY);
+  await expect(unsubscribeSubscriber(down, ids[0]!)).rejects.toMatchObject({
+    code: 'database',
+    message: expect.stringContaining('unsubscribe'),
+  });
+});
