@@ -1,0 +1,250 @@
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AppError } from '../../lib/errors';
+import { executorPolicy, policyOnly, setupAws, type AwsClients, type AwsSetupOptions } from '../../lib/setup/aws';
+import { FakeAws } from './fake-aws';
+
+let fake: FakeAws;
+let clients: AwsClients;
+
+const credentials = { accessKeyId: 'AKIDSETUPTEST', secretAccessKey: 'setup-test-secret-key' };
+const APP = 'https://mailout.example.com';
+const ENDPOINT = `${APP}/api/ses-events`;
+
+function options(overrides: Partial<AwsSetupOptions> = {}): AwsSetupOptions {
+  return { region: 'eu-west-1', appBaseUrl: APP, dryRun: false, fromEmail: 'news@example.com', ...overrides };
+}
+
+beforeEach(async () => {
+  fake = new FakeAws();
+  const endpoint = await fake.start();
+  const common = { region: 'eu-west-1', endpoint, credentials, maxAttempts: 1 };
+  clients = { sns: new SNSClient(common), ses: new SESv2Client(common), sts: new STSClient(common) };
+});
+
+afterEach(async () => {
+  clients.sns.destroy();
+  clients.ses.destroy();
+  clients.sts.destroy();
+  await fake.stop();
+});
+
+describe('setup:aws on an empty account', () => {
+  test('creates the topic, the HTTPS subscription, the configuration set and its event destination, in that order', async () => {
+    fake.addTopic('some-other-topic');
+    fake.addTopic('alerts');
+    fake.addTopic('billing');
+
+    const result = await setupAws(clients, options());
+
+    expect(fake.operations()).toEqual([
+      'ListTopics',
+      'ListTopics', // second page (NextToken)
+      'CreateTopic',
+      'ListSubscriptionsByTopic',
+      'Subscribe',
+      'GetConfigurationSet',
+      'CreateConfigurationSet',
+      'CreateConfigurationSetEventDestination',
+    ]);
+    const topicArn = fake.topicArn('mailout-ses-events');
+    const req = (op: string) => fake.requests.find((r) => r.operation === op)!;
+    expect(req('CreateTopic').params.Name).toBe('mailout-ses-events');
+    expect(req('Subscribe').params).toMatchObject({ TopicArn: topicArn, Protocol: 'https', Endpoint: ENDPOINT });
+    expect(req('CreateConfigurationSet').body).toEqual({ ConfigurationSetName: 'mailout' });
+    expect(req('CreateConfigurationSetEventDestination').path).toBe('/v2/email/configuration-sets/mailout/event-destinations');
+    expect(req('CreateConfigurationSetEventDestination').body).toEqual({
+      EventDestinationName: 'mailout-sns',
+      EventDestination: {
+        Enabled: true,
+        MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT', 'RENDERING_FAILURE', 'DELIVERY_DELAY'],
+        SnsDestination: { TopicArn: topicArn },
+      },
+    });
+
+    expect(fake.subscriptions).toEqual([
+      expect.objectContaining({ topicArn, protocol: 'https', endpoint: ENDPOINT, pending: true, attributes: { RawMessageDelivery: 'false' } }),
+    ]);
+    expect(result).toMatchObject({ topicArn, configurationSetName: 'mailout', subscription: 'created', endpoint: ENDPOINT, ok: true });
+    expect(result.steps.find((s) => s.message.startsWith('subscribed'))!.message).toMatch(/pending confirmation; the endpoint confirms itself/);
+  });
+
+  test('--dry-run makes only read calls and says what it would create', async () => {
+    const result = await setupAws(clients, options({ dryRun: true }));
+
+    expect(fake.writes()).toEqual([]);
+    expect(fake.operations()).toEqual(['ListTopics', 'GetCallerIdentity', 'GetConfigurationSet']);
+    expect(fake.topics).toEqual([]);
+    expect(fake.configurationSets.size).toBe(0);
+    expect(result.topicArn).toBe(fake.topicArn('mailout-ses-events'));
+    expect(result.subscription).toBe('would-create');
+    const planned = result.steps.filter((s) => s.kind === 'create');
+    expect(planned.map((s) => s.applied)).toEqual([false, false, false, false]);
+    expect(planned.map((s) => s.message)).toEqual([
+      expect.stringMatching(/^would create SNS topic "mailout-ses-events"/),
+      expect.stringMatching(new RegExp(`^would subscribe ${ENDPOINT} to the topic \\(https\\)`)),
+      'would create SES configuration set "mailout"',
+      expect.stringMatching(/^would create event destination "mailout-sns" on "mailout": BOUNCE, COMPLAINT, DELIVERY, REJECT/),
+    ]);
+  });
+});
+
+describe('setup:aws when everything exists', () => {
+  test('a second run after the endpoint confirmed makes no create or update call', async () => {
+    await setupAws(clients, options());
+    fake.confirmAll();
+    fake.requests.length = 0;
+
+    const result = await setupAws(clients, options());
+
+    expect(fake.writes()).toEqual([]);
+    expect(fake.operations()).toEqual([
+      'ListTopics',
+      'ListSubscriptionsByTopic',
+      'GetSubscriptionAttributes',
+      'GetConfigurationSet',
+      'GetConfigurationSetEventDestinations',
+    ]);
+    expect(result.subscription).toBe('confirmed');
+    expect(result.steps.filter((s) => s.kind !== 'ok')).toEqual([]);
+    expect(fake.subscriptions).toHaveLength(1);
+  });
+
+  test('a second run while the subscription is still pending warns instead of subscribing again', async () => {
+    await setupAws(clients, options());
+    fake.requests.length = 0;
+
+    const result = await setupAws(clients, options());
+
+    expect(fake.writes()).toEqual([]);
+    expect(result.subscription).toBe('pending');
+    expect(result.steps).toContainEqual(expect.objectContaining({ kind: 'warning', message: expect.stringMatching(/pending confirmation/) }));
+
+    fake.requests.length = 0;
+    await setupAws(clients, options({ resendConfirmation: true }));
+    expect(fake.writes().map((w) => w.operation)).toEqual(['Subscribe']);
+    expect(fake.subscriptions).toHaveLength(1);
+  });
+
+  test('turns raw message delivery off and repairs a destination lacking events; --dry-run first changes nothing', async () => {
+    const topicArn = fake.addTopic('mailout-ses-events');
+    const sub = fake.addSubscription(topicArn, 'https', ENDPOINT, { raw: true });
+    fake.addSubscription(topicArn, 'https', 'https://old.example.com/api/ses-events');
+    fake.configurationSets.set(
+      'mailout',
+      new Map([['mailout-sns', { Name: 'mailout-sns', Enabled: false, MatchingEventTypes: ['BOUNCE', 'OPEN'], SnsDestination: { TopicArn: topicArn } }]]),
+    );
+
+    const planned = await setupAws(clients, options({ dryRun: true }));
+    expect(fake.writes()).toEqual([]);
+    expect(sub.attributes.RawMessageDelivery).toBe('true');
+    expect(planned.steps.filter((s) => s.kind === 'update').map((s) => s.message)).toEqual([
+      `would turn raw message delivery off on ${sub.arn}`,
+      'would update event destination "mailout-sns": add COMPLAINT, DELIVERY, REJECT; enable it',
+    ]);
+    expect(planned.steps).toContainEqual(
+      expect.objectContaining({ kind: 'warning', message: expect.stringContaining('also delivers to https://old.example.com/api/ses-events') }),
+    );
+
+    fake.requests.length = 0;
+    await setupAws(clients, options());
+    expect(fake.writes().map((w) => w.operation)).toEqual(['SetSubscriptionAttributes', 'UpdateConfigurationSetEventDestination']);
+    expect(fake.writes()[0]!.params).toMatchObject({ SubscriptionArn: sub.arn, AttributeName: 'RawMessageDelivery', AttributeValue: 'false' });
+    expect(fake.writes()[1]!.path).toBe('/v2/email/configuration-sets/mailout/event-destinations/mailout-sns');
+    expect(sub.attributes.RawMessageDelivery).toBe('false');
+    expect(fake.configurationSets.get('mailout')!.get('mailout-sns')).toEqual({
+      Name: 'mailout-sns',
+      Enabled: true,
+      // existing types kept, the executor's added
+      MatchingEventTypes: ['BOUNCE', 'OPEN', 'COMPLAINT', 'DELIVERY', 'REJECT', 'RENDERING_FAILURE', 'DELIVERY_DELAY'],
+      SnsDestination: { TopicArn: topicArn },
+    });
+
+    fake.requests.length = 0;
+    await setupAws(clients, options());
+    expect(fake.writes()).toEqual([]);
+  });
+});
+
+describe('setup:aws repairs', () => {
+  test('points an event destination that sends to another topic at the mailout topic', async () => {
+    const topicArn = fake.addTopic('mailout-ses-events');
+    const oldTopic = fake.addTopic('old-events');
+    fake.addSubscription(topicArn, 'https', ENDPOINT);
+    fake.configurationSets.set(
+      'mailout',
+      new Map([['mailout-sns', { Name: 'mailout-sns', Enabled: true, MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'], SnsDestination: { TopicArn: oldTopic } }]]),
+    );
+
+    const result = await setupAws(clients, options());
+
+    expect(fake.writes().map((w) => w.operation)).toEqual(['UpdateConfigurationSetEventDestination']);
+    expect(result.steps).toContainEqual(
+      expect.objectContaining({ kind: 'update', applied: true, message: `updated event destination "mailout-sns": point it at ${topicArn} (now ${oldTopic})` }),
+    );
+    expect(fake.configurationSets.get('mailout')!.get('mailout-sns')!.SnsDestination).toEqual({ TopicArn: topicArn });
+  });
+});
+
+describe('setup:aws checks', () => {
+  test('refuses a non-https APP_BASE_URL before any call, unless http is allowed', async () => {
+    const err = await setupAws(clients, options({ appBaseUrl: 'http://localhost:3000' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('bad_request');
+    expect((err as AppError).message).toMatch(/must be https/);
+    expect(fake.requests).toEqual([]);
+
+    const result = await setupAws(clients, options({ appBaseUrl: 'http://localhost:3000/', allowHttp: true }));
+    expect(result.endpoint).toBe('http://localhost:3000/api/ses-events');
+    expect(fake.requests.find((r) => r.operation === 'Subscribe')!.params).toMatchObject({ Protocol: 'http', Endpoint: 'http://localhost:3000/api/ses-events' });
+  });
+
+  test('an AWS refusal fails with the operation, the error and a hint', async () => {
+    fake.failures.set('CreateTopic', { status: 403, code: 'AuthorizationError', message: 'User is not authorized to perform: SNS:CreateTopic' });
+    const err = await setupAws(clients, options()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).message).toMatch(/AWS refused to create the SNS topic "mailout-ses-events": AuthorizationErrorException: User is not authorized/);
+    expect((err as AppError).message).toMatch(/Check the AWS credentials/);
+    expect((err as AppError).message).not.toContain(credentials.secretAccessKey);
+  });
+});
+
+describe('the IAM policy', () => {
+  test('allows only SendEmail from the sender identity through the configuration set, and GetAccount', async () => {
+    const result = await setupAws(clients, options({ configurationSetName: 'weekly' }));
+    expect(result.policy).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'SendMailouts',
+          Effect: 'Allow',
+          Action: 'ses:SendEmail',
+          Resource: [
+            'arn:aws:ses:eu-west-1:123456789012:identity/news@example.com',
+            'arn:aws:ses:eu-west-1:123456789012:identity/example.com',
+            'arn:aws:ses:eu-west-1:123456789012:configuration-set/weekly',
+          ],
+          Condition: { StringEquals: { 'ses:FromAddress': 'news@example.com' } },
+        },
+        { Sid: 'PreflightQuota', Effect: 'Allow', Action: 'ses:GetAccount', Resource: '*' },
+      ],
+    });
+    const actions = result.policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions.some((a) => a.includes('*'))).toBe(false);
+  });
+
+  test('policyOnly reads the account id with one STS call and writes nothing', async () => {
+    const policy = await policyOnly(clients, { region: 'eu-west-1', fromEmail: 'news@example.com' });
+    expect(fake.operations()).toEqual(['GetCallerIdentity']);
+    expect(policy).toEqual(executorPolicy({ region: 'eu-west-1', accountId: '123456789012', configurationSetName: 'mailout', fromEmail: 'news@example.com' }));
+  });
+
+  test('uses the partition of the region', () => {
+    const policy = executorPolicy({ region: 'cn-north-1', accountId: '123456789012', configurationSetName: 'mailout' });
+    expect(policy.Statement[0]!.Resource).toEqual([
+      'arn:aws-cn:ses:cn-north-1:123456789012:identity/*',
+      'arn:aws-cn:ses:cn-north-1:123456789012:configuration-set/mailout',
+    ]);
+  });
+});

@@ -1,0 +1,227 @@
+import { Client, LogLevel } from '@notionhq/client';
+import { AppError } from '../../lib/errors';
+import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type PropertySpec } from '../../lib/notion/schema';
+import { envLines, parseNotionId, setupNotion } from '../../lib/setup/notion';
+import { FakeNotion } from './fake-notion';
+
+let fake: FakeNotion;
+let notion: Client;
+
+beforeEach(async () => {
+  fake = new FakeNotion();
+  const baseUrl = await fake.start();
+  notion = new Client({ auth: fake.token, baseUrl, logLevel: LogLevel.ERROR, retry: false });
+});
+
+afterEach(async () => {
+  await fake.stop();
+});
+
+function expectedSchema(specs: PropertySpec[]): Record<string, { type: string; options?: string[] }> {
+  return Object.fromEntries(specs.map((s) => [s.name, { type: s.type, ...(s.options ? { options: s.options } : {}) }]));
+}
+
+/** A schema as the fake stores it, from the spec list, minus some properties. */
+function schemaWithout(specs: PropertySpec[], drop: string[]): Record<string, { type: string; options?: string[] }> {
+  return expectedSchema(specs.filter((s) => !drop.includes(s.name)));
+}
+
+describe('setup:notion with --parent', () => {
+  test('creates the Mailouts and Errors databases under the page with every property the executor reads and writes', async () => {
+    const parent = fake.addPage();
+
+    const result = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+
+    expect(fake.calls()).toEqual([
+      // the page's children, all three pages of the listing (page size 2, three filler blocks)
+      `GET /v1/blocks/${parent}/children`,
+      `GET /v1/blocks/${parent}/children`,
+      'POST /v1/databases',
+      'POST /v1/databases',
+    ]);
+    expect(fake.requests[1]!.query.start_cursor).toBe('2');
+    const [createMailouts, createErrors] = fake.writes();
+    expect(createMailouts!.body).toMatchObject({ parent: { type: 'page_id', page_id: parent }, title: [{ text: { content: 'Mailouts' } }] });
+    expect(createErrors!.body).toMatchObject({ parent: { type: 'page_id', page_id: parent }, title: [{ text: { content: 'Errors' } }] });
+
+    const under = fake.databasesUnder(parent);
+    expect(under.map((d) => d.title).sort()).toEqual(['Errors', 'Mailouts']);
+    const mailoutsId = under.find((d) => d.title === 'Mailouts')!.id;
+    const errorsId = under.find((d) => d.title === 'Errors')!.id;
+    expect(fake.schemaOf(mailoutsId)).toEqual(expectedSchema(MAILOUT_PROPERTIES));
+    expect(fake.schemaOf(errorsId)).toEqual(expectedSchema(ERROR_PROPERTIES));
+
+    expect(result.ok).toBe(true);
+    expect(result.databases.mailouts).toMatchObject({ databaseId: mailoutsId, created: true, missing: [] });
+    expect(result.databases.errors).toMatchObject({ databaseId: errorsId, created: true, missing: [] });
+    expect(envLines(result)).toEqual([`NOTION_MAILOUTS_DATABASE_ID=${mailoutsId}`, `NOTION_ERRORS_DATABASE_ID=${errorsId}`]);
+  });
+
+  test('a second run on the same page finds both databases by title and changes nothing', async () => {
+    const parent = fake.addPage();
+    const first = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+    fake.requests.length = 0;
+
+    const second = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+
+    expect(fake.writes()).toEqual([]);
+    expect(fake.calls()).toEqual(
+      expect.arrayContaining([
+        `GET /v1/databases/${first.databases.mailouts.databaseId}`,
+        `GET /v1/data_sources/${first.databases.mailouts.dataSourceId}`,
+        `GET /v1/databases/${first.databases.errors.databaseId}`,
+        `GET /v1/data_sources/${first.databases.errors.dataSourceId}`,
+      ]),
+    );
+    expect(fake.databasesUnder(parent)).toHaveLength(2);
+    expect(second.ok).toBe(true);
+    expect(second.databases.mailouts).toMatchObject({ databaseId: first.databases.mailouts.databaseId, created: false, missing: [], wrongType: [] });
+    expect(second.databases.errors).toMatchObject({ databaseId: first.databases.errors.databaseId, created: false, missing: [], wrongType: [] });
+    expect(second.steps.filter((s) => s.kind === 'create' || s.kind === 'update')).toEqual([]);
+    expect(envLines(second)).toEqual(envLines(first));
+  });
+
+  test('--dry-run on an empty page writes nothing and lists the databases and properties it would create', async () => {
+    const parent = fake.addPage();
+
+    const result = await setupNotion(notion, { dryRun: true, parentPageId: parent });
+
+    expect(fake.writes()).toEqual([]);
+    expect(fake.databasesUnder(parent)).toEqual([]);
+    const creates = result.steps.filter((s) => s.kind === 'create');
+    expect(creates).toHaveLength(2);
+    expect(creates.every((s) => !s.applied)).toBe(true);
+    expect(creates[0]!.message).toMatch(/would create database "Mailouts"/);
+    for (const spec of MAILOUT_PROPERTIES) expect(creates[0]!.message).toContain(`"${spec.name}" (${spec.type}`);
+    for (const spec of ERROR_PROPERTIES) expect(creates[1]!.message).toContain(`"${spec.name}" (${spec.type}`);
+    expect(envLines(result)[0]).toMatch(/^NOTION_MAILOUTS_DATABASE_ID=<created on a run without --dry-run>$/);
+  });
+
+  test('creates only the missing database when the page already has one of them', async () => {
+    const parent = fake.addPage();
+    const existing = fake.addDatabase(parent, 'Errors', expectedSchema(ERROR_PROPERTIES));
+
+    const result = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+
+    expect(fake.writes().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /v1/databases']);
+    expect(fake.writes()[0]!.body).toMatchObject({ title: [{ text: { content: 'Mailouts' } }] });
+    expect(result.databases.errors).toMatchObject({ databaseId: existing.databaseId, created: false });
+    expect(result.databases.mailouts.created).toBe(true);
+  });
+
+  test('a page not shared with the integration fails with a message that says to share it', async () => {
+    const missing = '0123456789abcdef0123456789abcdef';
+    const err = await setupNotion(notion, { dryRun: false, parentPageId: parseNotionId(missing)! }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).message).toMatch(/Share the page .* with the integration/);
+    expect(fake.writes()).toEqual([]);
+  });
+});
+
+describe('setup:notion checking existing databases', () => {
+  test('names missing properties, wrong types and missing select options; adds what it can in one data source update', async () => {
+    const parent = fake.addPage();
+    const mailouts = fake.addDatabase(parent, 'Newsletter', {
+      ...schemaWithout(MAILOUT_PROPERTIES, ['Preheader', 'Complaints', 'Report', 'Status', 'Recipients']),
+      Status: { type: 'select', options: ['Draft', 'Ready', 'Sent'] },
+      Recipients: { type: 'rich_text' },
+    });
+    const errors = fake.addDatabase(parent, 'Send errors', {
+      ...schemaWithout(ERROR_PROPERTIES, ['Email', 'At']),
+      Title: { type: 'title' },
+    });
+
+    const result = await setupNotion(notion, { dryRun: false, mailoutsDatabaseId: mailouts.databaseId, errorsDatabaseId: errors.databaseId });
+
+    expect(result.databases.mailouts.missing).toEqual(['Preheader', 'Complaints', 'Report']);
+    expect(result.databases.mailouts.wrongType).toEqual([{ name: 'Recipients', expected: 'number', actual: 'rich_text' }]);
+    expect(result.databases.mailouts.missingOptions).toEqual([{ name: 'Status', options: ['Test sent', 'Sending', 'Paused', 'Failed'] }]);
+    expect(result.databases.errors.missing).toEqual(['At']);
+    expect(result.databases.errors.titleRenamedFrom).toBe('Title');
+    expect(result.ok).toBe(false);
+    const problems = result.steps.filter((s) => s.kind === 'problem').map((s) => s.message);
+    expect(problems).toEqual([expect.stringMatching(/"Mailouts"\."Recipients" is a rich_text property; the executor needs number/)]);
+    expect(result.steps.map((s) => s.message)).toContain('"Mailouts" is missing "Preheader", "Complaints", "Report"');
+
+    expect(fake.calls()).toEqual([
+      `GET /v1/databases/${mailouts.databaseId}`,
+      `GET /v1/data_sources/${mailouts.dataSourceId}`,
+      `PATCH /v1/data_sources/${mailouts.dataSourceId}`,
+      `GET /v1/databases/${errors.databaseId}`,
+      `GET /v1/data_sources/${errors.dataSourceId}`,
+      `PATCH /v1/data_sources/${errors.dataSourceId}`,
+    ]);
+    // The wrongly typed property is reported, never converted.
+    const mailoutsPatch = fake.writes()[0]!.body as { properties: Record<string, unknown> };
+    expect(Object.keys(mailoutsPatch.properties)).not.toContain('Recipients');
+
+    const fixedMailouts = fake.schemaOf(mailouts.databaseId);
+    for (const name of ['Preheader', 'Complaints', 'Report']) {
+      expect(fixedMailouts[name]).toEqual(expectedSchema(MAILOUT_PROPERTIES)[name]);
+    }
+    expect(fixedMailouts.Status!.options).toEqual(['Draft', 'Ready', 'Sent', 'Test sent', 'Sending', 'Paused', 'Failed']);
+    expect(fixedMailouts.Recipients).toEqual({ type: 'rich_text' });
+    expect(fake.schemaOf(errors.databaseId)).toEqual(expectedSchema(ERROR_PROPERTIES));
+
+    // A second check finds nothing left to add; only the type problem remains.
+    fake.requests.length = 0;
+    const again = await setupNotion(notion, { dryRun: false, mailoutsDatabaseId: mailouts.databaseId, errorsDatabaseId: errors.databaseId });
+    expect(fake.writes()).toEqual([]);
+    expect(again.databases.mailouts.missing).toEqual([]);
+    expect(again.databases.errors.missing).toEqual([]);
+    expect(again.databases.mailouts.wrongType).toHaveLength(1);
+    expect(again.ok).toBe(false);
+  });
+
+  test('--dry-run reports the missing properties by name and makes no write call', async () => {
+    const parent = fake.addPage();
+    const mailouts = fake.addDatabase(parent, 'Mailouts', schemaWithout(MAILOUT_PROPERTIES, ['Sent at', 'Unknown']));
+    const errors = fake.addDatabase(parent, 'Errors', schemaWithout(ERROR_PROPERTIES, ['Code']));
+    const before = [fake.schemaOf(mailouts.databaseId), fake.schemaOf(errors.databaseId)];
+
+    const result = await setupNotion(notion, { dryRun: true, mailoutsDatabaseId: mailouts.databaseId, errorsDatabaseId: errors.databaseId });
+
+    expect(fake.writes()).toEqual([]);
+    expect(fake.requests.every((r) => r.method === 'GET')).toBe(true);
+    expect([fake.schemaOf(mailouts.databaseId), fake.schemaOf(errors.databaseId)]).toEqual(before);
+    expect(result.databases.mailouts.missing).toEqual(['Sent at', 'Unknown']);
+    expect(result.databases.errors.missing).toEqual(['Code']);
+    const messages = result.steps.map((s) => s.message);
+    expect(messages).toContain('would add "Sent at" (date) on "Mailouts"');
+    expect(messages).toContain('would add "Unknown" (number) on "Mailouts"');
+    expect(messages).toContain('would add "Code" (rich_text) on "Errors"');
+    expect(result.steps.every((s) => !s.applied)).toBe(true);
+    // Fixable by a real run: not a failed check.
+    expect(result.ok).toBe(true);
+  });
+
+  test('accepts a status property named Status, and warns about status options it cannot add', async () => {
+    const parent = fake.addPage();
+    const mailouts = fake.addDatabase(parent, 'Mailouts', {
+      ...schemaWithout(MAILOUT_PROPERTIES, ['Status']),
+      Status: { type: 'status', options: ['Draft', 'Ready', 'Test sent', 'Sending', 'Sent', 'Paused'] },
+    });
+    const errors = fake.addDatabase(parent, 'Errors', expectedSchema(ERROR_PROPERTIES));
+
+    const result = await setupNotion(notion, { dryRun: false, mailoutsDatabaseId: mailouts.databaseId, errorsDatabaseId: errors.databaseId });
+
+    expect(fake.writes()).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.databases.mailouts.wrongType).toEqual([]);
+    expect(result.steps).toContainEqual(
+      expect.objectContaining({ kind: 'warning', message: expect.stringContaining('status property without the options "Failed"') }),
+    );
+  });
+});
+
+describe('parseNotionId', () => {
+  test('reads bare ids, dashed ids and notion.so URLs, and rejects anything else', () => {
+    const id = '1f2e3d4c-5b6a-4978-8877-665544332211';
+    expect(parseNotionId(id)).toBe(id);
+    expect(parseNotionId(id.replace(/-/g, ''))).toBe(id);
+    expect(parseNotionId(`https://www.notion.so/acme/Newsletter-${id.replace(/-/g, '')}?pvs=4`)).toBe(id);
+    expect(parseNotionId(`https://www.notion.so/${id.replace(/-/g, '')}`)).toBe(id);
+    expect(parseNotionId('not a page')).toBeUndefined();
+    expect(parseNotionId('')).toBeUndefined();
+  });
+});
