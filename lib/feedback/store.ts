@@ -1,0 +1,108 @@
+import type { Db } from '../db/types';
+import type { SesEvent } from './ses';
+
+/** Typed calls of the feedback SQL functions (supabase/migrations/20261124130100_feedback.sql). */
+
+export interface AppliedEvent {
+  /** False when this SNS MessageId was already stored: nothing changed. */
+  applied: boolean;
+  /** True when the same SES feedback (feedbackId) was already applied under another SNS message. */
+  duplicateFeedback: boolean;
+  mailoutId: string | null;
+  hardBounced: number;
+  softBounced: number;
+  bouncedBySoftLimit: number;
+  unsubscribed: number;
+  softReset: number;
+}
+
+export async function applySesEvent(
+  db: Db,
+  args: { snsMessageId: string; event: SesEvent; softBounceLimit: number },
+): Promise<AppliedEvent> {
+  const e = args.event;
+  const rows = await db.rpc<Record<string, unknown>>('apply_ses_event', {
+    p_sns_message_id: args.snsMessageId,
+    p_event_type: e.eventType,
+    p_ses_message_id: e.sesMessageId,
+    p_recipients: e.recipients,
+    p_bounce_type: e.bounceType,
+    p_bounce_subtype: e.bounceSubtype,
+    p_bounce_class: e.bounceClass,
+    p_feedback_id: e.feedbackId,
+    p_hard_bounced: e.hardBounced,
+    p_soft_bounced: e.softBounced,
+    p_complained: e.complained,
+    p_delivered: e.delivered,
+    p_soft_bounce_limit: args.softBounceLimit,
+    p_payload: e.payload,
+    p_mailout_tag: e.mailoutTag,
+  });
+  const r = rows[0];
+  if (!r) throw new Error('apply_ses_event returned no row');
+  return {
+    applied: Boolean(r.applied),
+    duplicateFeedback: Boolean(r.duplicate_feedback),
+    mailoutId: (r.mailout_id as string | null) ?? null,
+    hardBounced: Number(r.hard_bounced),
+    softBounced: Number(r.soft_bounced),
+    bouncedBySoftLimit: Number(r.bounced_by_soft_limit),
+    unsubscribed: Number(r.unsubscribed),
+    softReset: Number(r.soft_reset),
+  };
+}
+
+export interface FeedbackStats {
+  /** Deliveries recorded as sent. */
+  sends: number;
+  /** Recipients with a Delivery event. */
+  delivered: number;
+  hardBounces: number;
+  softBounces: number;
+  complaints: number;
+}
+
+/** The mailout's feedback, recipients counted once (ledger joined to ses_events on the SES message id). */
+export async function mailoutFeedbackStats(db: Db, mailoutId: string): Promise<FeedbackStats> {
+  const rows = await db.rpc<Record<string, unknown>>('mailout_feedback_stats', { p_mailout_id: mailoutId });
+  const r = rows[0] ?? {};
+  return {
+    sends: Number(r.sends ?? 0),
+    delivered: Number(r.delivered ?? 0),
+    hardBounces: Number(r.hard_bounces ?? 0),
+    softBounces: Number(r.soft_bounces ?? 0),
+    complaints: Number(r.complaints ?? 0),
+  };
+}
+
+/** SES's thresholds (DESIGN §6.5): bounce ≥ 5% or complaint ≥ 0.1% over ≥ 100 sends. */
+export function shouldAutoPause(stats: FeedbackStats, minSends = 100): { pause: boolean; reason?: string } {
+  if (stats.sends < minSends) return { pause: false };
+  const bounceRate = stats.hardBounces / stats.sends;
+  const complaintRate = stats.complaints / stats.sends;
+  if (bounceRate >= 0.05) {
+    return { pause: true, reason: `bounce rate ${(bounceRate * 100).toFixed(1)}% (${stats.hardBounces}/${stats.sends}) reached 5%` };
+  }
+  if (complaintRate >= 0.001) {
+    return { pause: true, reason: `complaint rate ${(complaintRate * 100).toFixed(2)}% (${stats.complaints}/${stats.sends}) reached 0.1%` };
+  }
+  return { pause: false };
+}
+
+/** True at most once per `minIntervalSeconds` per mailout, across every instance. */
+export async function claimNotionRefresh(db: Db, mailoutId: string, minIntervalSeconds = 10): Promise<boolean> {
+  const rows = await db.rpc<{ should_refresh: boolean }>('claim_notion_refresh', {
+    p_mailout_id: mailoutId,
+    p_min_interval_seconds: minIntervalSeconds,
+  });
+  return Boolean(rows[0]?.should_refresh);
+}
+
+/** Mailouts whose refresh the throttle held back and that are now due; each is claimed for the caller. */
+export async function claimPendingNotionRefreshes(db: Db, minIntervalSeconds = 10, limit = 20): Promise<string[]> {
+  const rows = await db.rpc<{ mailout_id: string }>('claim_pending_notion_refreshes', {
+    p_min_interval_seconds: minIntervalSeconds,
+    p_limit: limit,
+  });
+  return rows.map((r) => r.mailout_id);
+}
