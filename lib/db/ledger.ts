@@ -17,6 +17,8 @@ export interface ClaimResult {
   queued: number;
   unknown: number;
   lastError: string | null;
+  /** The letter stored at the first claim (null when refused, or never stored). */
+  content: unknown;
 }
 
 export interface BatchRecipient {
@@ -28,6 +30,8 @@ export interface BatchRecipient {
 export type SendResult =
   | { subscriberId: string; status: 'sent'; sesMessageId: string }
   | { subscriberId: string; status: 'failed'; errorCode: string; errorMessage: string; sesMessageId?: string }
+  /** The request may have reached SES (e.g. a timeout after it was written): never retried. */
+  | { subscriberId: string; status: 'unknown'; errorCode: string; errorMessage: string; sesMessageId?: string }
   /** Taken but never sent: hand it back to the queue. */
   | { subscriberId: string; status: 'queued' };
 
@@ -76,13 +80,14 @@ function first<T>(rows: T[], fn: string): T {
 
 export async function claimMailout(
   db: Db,
-  args: { mailoutId: string; subject?: string | null; leaseSeconds: number },
+  args: { mailoutId: string; subject?: string | null; leaseSeconds: number; content?: unknown },
 ): Promise<ClaimResult> {
   const r = first(
     await db.rpc<Record<string, unknown>>('claim_mailout', {
       p_mailout_id: args.mailoutId,
       p_subject: args.subject ?? null,
       p_lease_seconds: args.leaseSeconds,
+      p_content: args.content ?? null,
     }),
     'claim_mailout',
   );
@@ -96,6 +101,7 @@ export async function claimMailout(
     queued: Number(r.queued),
     unknown: Number(r.unknown),
     lastError: (r.last_error as string | null) ?? null,
+    content: r.content ?? null,
   };
 }
 
@@ -123,8 +129,8 @@ export async function recordResults(
     subscriber_id: r.subscriberId,
     status: r.status,
     ses_message_id: r.status === 'queued' ? null : (r.sesMessageId ?? null),
-    error_code: r.status === 'failed' ? r.errorCode : null,
-    error_message: r.status === 'failed' ? r.errorMessage : null,
+    error_code: r.status === 'failed' || r.status === 'unknown' ? r.errorCode : null,
+    error_message: r.status === 'failed' || r.status === 'unknown' ? r.errorMessage : null,
   }));
   const r = first(
     await db.rpc<{ recorded: number; requeued: number }>('record_results', {
@@ -189,3 +195,18 @@ async function changeSubscriber(db: Db, fn: 'unsubscribe' | 'resubscribe', subsc
 export const unsubscribeSubscriber = (db: Db, subscriberId: string) => changeSubscriber(db, 'unsubscribe', subscriberId);
 /** unsubscribed -> active only. Null when no such subscriber. */
 export const resubscribeSubscriber = (db: Db, subscriberId: string) => changeSubscriber(db, 'resubscribe', subscriberId);
+
+export type BeginSendDecision = 'send' | 'skip' | 'lost';
+
+/** Mark one message as handed to SES now; `skip` (left the list) and `lost` (lease gone) mean: do not send. */
+export async function beginSend(db: Db, mailoutId: string, leaseToken: string, subscriberId: string): Promise<BeginSendDecision> {
+  const r = first(
+    await db.rpc<{ decision: BeginSendDecision }>('begin_send', {
+      p_mailout_id: mailoutId,
+      p_lease_token: leaseToken,
+      p_subscriber_id: subscriberId,
+    }),
+    'begin_send',
+  );
+  return r.decision;
+}

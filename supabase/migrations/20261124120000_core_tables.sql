@@ -52,7 +52,10 @@ create table public.mailouts (
   started_at   timestamptz,
   sent_at      timestamptz,
   updated_at   timestamptz not null default now(),
-  last_error   text
+  last_error   text,
+  -- The rendered letter (subject, html, text) fixed at the claim, so every invocation that
+  -- resumes the mailout sends the very same letter without reading Notion again.
+  content      jsonb
 );
 comment on table public.mailouts is
   'The claim of each mailout. sending -> sent | paused | failed; paused, failed and expired-lease sending may be resumed.';
@@ -76,6 +79,9 @@ create table public.deliveries (
   status          text not null default 'queued'
                   check (status in ('queued', 'sending', 'sent', 'failed', 'skipped', 'unknown')),
   claimed_by      uuid,
+  -- Set by begin_send just before the request to SES: a `sending` row without it was
+  -- claimed but never attempted, and goes back to the queue if its invocation dies.
+  attempted_at    timestamptz,
   ses_message_id  text,
   error_code      text,
   error_message   text,

@@ -15,8 +15,9 @@
 --                                     subscriber snapshotted into deliveries as `queued`
 --                                     (one transaction): outcome `claimed`
 --   `paused`, `failed`, or `sending` with an expired lease
---                                  -> new lease; deliveries left in `sending` by the dead
---                                     invocation become `unknown` (never retried): `resumed`
+--                                  -> new lease; deliveries the dead invocation took but never
+--                                     attempted go back to `queued`, those it was sending become
+--                                     `unknown` (never retried): `resumed`
 --   `sent`                         -> nothing changes: `already_sent`
 --   `sending` with a live lease    -> nothing changes: `in_progress`
 -- Concurrent callers for one id serialise on the primary key and then on the row lock, so
@@ -25,7 +26,8 @@
 create or replace function public.claim_mailout(
   p_mailout_id    text,
   p_subject       text default null,
-  p_lease_seconds integer default 120
+  p_lease_seconds integer default 120,
+  p_content       jsonb default null
 )
 returns table (
   outcome      text,
@@ -36,7 +38,8 @@ returns table (
   recipients   integer,
   queued       integer,
   unknown      integer,
-  last_error   text
+  last_error   text,
+  content      jsonb
 )
 language plpgsql
 volatile
@@ -58,8 +61,8 @@ begin
   end if;
   v_until := now() + make_interval(secs => p_lease_seconds);
 
-  insert into public.mailouts (id, subject, status, lease_token, lease_until, started_at)
-  values (p_mailout_id, p_subject, 'sending', v_token, v_until, now())
+  insert into public.mailouts (id, subject, status, lease_token, lease_until, started_at, content)
+  values (p_mailout_id, p_subject, 'sending', v_token, v_until, now(), p_content)
   on conflict (id) do nothing;
 
   if found then
@@ -70,7 +73,7 @@ begin
     get diagnostics v_count = row_count;
     update public.mailouts set recipients = v_count where id = p_mailout_id;
     return query select 'claimed'::text, p_mailout_id, 'sending'::text, v_token, v_until,
-                        v_count, v_count, 0, null::text;
+                        v_count, v_count, 0, null::text, p_content;
     return;
   end if;
 
@@ -78,7 +81,7 @@ begin
 
   if m.status = 'sent' then
     return query select 'already_sent'::text, m.id, m.status, null::uuid, m.lease_until,
-                        m.recipients, 0, m.unknown, m.last_error;
+                        m.recipients, 0, m.unknown, m.last_error, null::jsonb;
     return;
   end if;
   if m.status = 'sending' and m.lease_until > now() then
@@ -86,12 +89,15 @@ begin
                         m.recipients,
                         (select count(*)::integer from public.deliveries d
                           where d.mailout_id = m.id and d.status = 'queued'),
-                        m.unknown, m.last_error;
+                        m.unknown, m.last_error, null::jsonb;
     return;
   end if;
 
-  -- Resume. Rows a dead invocation left in `sending` may or may not have reached SES:
-  -- they are never handed out again.
+  -- Resume. A row a dead invocation took but never attempted goes back to the queue; a row
+  -- it was sending (begin_send ran) may or may not have reached SES: it is never retried.
+  update public.deliveries
+     set status = 'queued', claimed_by = null, attempts = greatest(attempts - 1, 0), updated_at = now()
+   where mailout_id = p_mailout_id and status = 'sending' and attempted_at is null;
   update public.deliveries
      set status = 'unknown',
          error_code = 'interrupted',
@@ -105,7 +111,9 @@ begin
 
   update public.mailouts
      set status = 'sending',
-         subject = coalesce(p_subject, subject),
+         subject = coalesce(subject, p_subject),
+         -- The letter fixed at the first claim wins: everyone gets the same one.
+         content = coalesce(content, p_content),
          lease_token = v_token,
          lease_until = v_until,
          unknown = unknown + v_stale,
@@ -114,10 +122,10 @@ begin
    where id = p_mailout_id;
 
   return query select 'resumed'::text, m.id, 'sending'::text, v_token, v_until,
-                      m.recipients, v_count, m.unknown + v_stale, m.last_error;
+                      m.recipients, v_count, m.unknown + v_stale, m.last_error, coalesce(m.content, p_content);
 end;
 $$;
-comment on function public.claim_mailout(text, text, integer) is
+comment on function public.claim_mailout(text, text, integer, jsonb) is
   'Claim (or resume) a mailout for sending; exactly one concurrent caller wins.';
 
 -- ---------------------------------------------------------------------------------------
@@ -201,8 +209,51 @@ comment on function public.claim_batch(text, uuid, integer, integer) is
   'Hand out the next queued deliveries (FOR UPDATE SKIP LOCKED), skipping inactive subscribers; extends the lease.';
 
 -- ---------------------------------------------------------------------------------------
+-- begin_send: the worker is about to hand this one message to SES. Marks the attempt, so
+-- that a crash from here on leaves the row `unknown` (never retried) rather than queued.
+-- Returns 'send' to go ahead, 'skip' when the subscriber left the list since the batch was
+-- claimed (the row becomes `skipped`), or 'lost' when the row is no longer this lease's
+-- (the mailout was resumed elsewhere): then it must not be sent.
+-- ---------------------------------------------------------------------------------------
+create or replace function public.begin_send(p_mailout_id text, p_lease_token uuid, p_subscriber_id uuid)
+returns table (decision text)
+language plpgsql
+volatile
+set search_path = public, pg_temp
+as $$
+declare
+  v_status text;
+begin
+  select s.status into v_status
+    from public.deliveries d
+    join public.subscribers s on s.id = d.subscriber_id
+   where d.mailout_id = p_mailout_id and d.subscriber_id = p_subscriber_id
+     and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+     for update of d;
+  if not found then
+    return query select 'lost'::text;
+    return;
+  end if;
+  if v_status <> 'active' then
+    update public.deliveries
+       set status = 'skipped', error_code = 'subscriber_' || v_status,
+           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
+     where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
+    return query select 'skip'::text;
+    return;
+  end if;
+  update public.deliveries set attempted_at = now()
+   where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
+  return query select 'send'::text;
+end;
+$$;
+comment on function public.begin_send(text, uuid, uuid) is
+  'Mark one message as being handed to SES (or skip it, or refuse it to a lost lease).';
+
+-- ---------------------------------------------------------------------------------------
 -- record_results: one call per batch. p_results is a JSON array of
---   {"subscriber_id", "status": "sent"|"failed"|"queued", "ses_message_id", "error_code", "error_message"}
+--   {"subscriber_id", "status": "sent"|"failed"|"unknown"|"queued", "ses_message_id", "error_code", "error_message"}
+-- `unknown`: the request may have reached SES (a timeout after it was written); never retried.
 -- Only rows this lease token took are touched. `sent`/`failed` are recorded even after the
 -- lease was lost (the row is then `unknown`): the truth of what reached SES is never dropped.
 -- `queued` hands back a row that was taken but never sent, and only while it is `sending`.
@@ -226,8 +277,8 @@ begin
   end if;
   -- Casting every subscriber_id here refuses a malformed one (22P02) before anything changes.
   if exists (select 1 from jsonb_to_recordset(p_results) as r(subscriber_id uuid, status text)
-              where r.subscriber_id is null or r.status is null or r.status not in ('sent', 'failed', 'queued')) then
-    raise exception 'record_results: each result needs a subscriber_id and a status of sent, failed or queued'
+              where r.subscriber_id is null or r.status is null or r.status not in ('sent', 'failed', 'unknown', 'queued')) then
+    raise exception 'record_results: each result needs a subscriber_id and a status of sent, failed, unknown or queued'
       using errcode = '22023';
   end if;
 
@@ -239,7 +290,7 @@ begin
          updated_at = now()
     from jsonb_to_recordset(p_results)
          as r(subscriber_id uuid, status text, ses_message_id text, error_code text, error_message text)
-   where r.status in ('sent', 'failed')
+   where r.status in ('sent', 'failed', 'unknown')
      and d.mailout_id = p_mailout_id
      and d.subscriber_id = r.subscriber_id
      and d.claimed_by = p_lease_token
@@ -249,6 +300,7 @@ begin
   update public.deliveries d
      set status = 'queued',
          claimed_by = null,
+         attempted_at = null,
          attempts = greatest(d.attempts - 1, 0),
          updated_at = now()
     from jsonb_to_recordset(p_results) as r(subscriber_id uuid, status text)
@@ -257,6 +309,8 @@ begin
      and d.subscriber_id = r.subscriber_id
      and d.claimed_by = p_lease_token
      and d.status = 'sending';
+  -- (A row handed back after begin_send was refused by SES before it was accepted: the
+  -- caller only hands back what SES did not take.)
   get diagnostics v_requeued = row_count;
 
   return query select v_recorded, v_requeued;
@@ -435,7 +489,7 @@ comment on function public.health_check() is 'Liveness of the database for GET /
 -- Only the executor (service_role) may call these. Postgres grants EXECUTE to PUBLIC by
 -- default, and Supabase exposes `public` to the anon key.
 -- ---------------------------------------------------------------------------------------
-revoke execute on function public.claim_mailout(text, text, integer) from public, anon, authenticated;
+revoke execute on function public.claim_mailout(text, text, integer, jsonb) from public, anon, authenticated;
 revoke execute on function public.claim_batch(text, uuid, integer, integer) from public, anon, authenticated;
 revoke execute on function public.record_results(text, uuid, jsonb) from public, anon, authenticated;
 revoke execute on function public.mailout_counts(text) from public, anon, authenticated;
@@ -443,8 +497,9 @@ revoke execute on function public.finish_mailout(text, uuid, text, text) from pu
 revoke execute on function public.unsubscribe(uuid) from public, anon, authenticated;
 revoke execute on function public.resubscribe(uuid) from public, anon, authenticated;
 revoke execute on function public.health_check() from public, anon, authenticated;
+revoke execute on function public.begin_send(text, uuid, uuid) from public, anon, authenticated;
 
-grant execute on function public.claim_mailout(text, text, integer) to service_role;
+grant execute on function public.claim_mailout(text, text, integer, jsonb) to service_role;
 grant execute on function public.claim_batch(text, uuid, integer, integer) to service_role;
 grant execute on function public.record_results(text, uuid, jsonb) to service_role;
 grant execute on function public.mailout_counts(text) to service_role;
@@ -452,6 +507,7 @@ grant execute on function public.finish_mailout(text, uuid, text, text) to servi
 grant execute on function public.unsubscribe(uuid) to service_role;
 grant execute on function public.resubscribe(uuid) to service_role;
 grant execute on function public.health_check() to service_role;
+grant execute on function public.begin_send(text, uuid, uuid) to service_role;
 
 -- Functions added by later migrations start closed too.
 alter default privileges in schema public revoke execute on functions from public, anon, authenticated;

@@ -1,4 +1,4 @@
-import { claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
+import { beginSend, claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 
 let t: TestDatabase;
@@ -97,49 +97,63 @@ test('a paused mailout resumes with only its queued recipients, under a new leas
   expect(rest.some((x) => sentIds.has(x.subscriberId))).toBe(false);
 });
 
-test('a worker that dies mid-batch: after the lease expires, its sending rows become unknown and are never handed out again', async () => {
+test('a worker that dies mid-batch: after the lease expires, the messages it was sending become unknown, the rest of its batch goes back to the queue', async () => {
   const dead = await claimMailout(t.db, { mailoutId: 'crash-1', leaseSeconds: 60 });
-  const inFlight = await claimBatch(t.db, { mailoutId: 'crash-1', leaseToken: dead.leaseToken!, limit: 7, leaseSeconds: 60 });
-  expect(inFlight).toHaveLength(7);
-  // The worker dies here: it never records its results.
+  const batch = await claimBatch(t.db, { mailoutId: 'crash-1', leaseToken: dead.leaseToken!, limit: 7, leaseSeconds: 60 });
+  expect(batch).toHaveLength(7);
+  // It sent two, was sending a third when it died, and never reached the other four.
+  for (const b of batch.slice(0, 3)) expect(await beginSend(t.db, 'crash-1', dead.leaseToken!, b.subscriberId)).toBe('send');
+  await recordResults(
+    t.db,
+    'crash-1',
+    dead.leaseToken!,
+    batch.slice(0, 2).map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-c0-${b.subscriberId}` })),
+  );
   expect((await claimMailout(t.db, { mailoutId: 'crash-1', leaseSeconds: 60 })).outcome).toBe('in_progress');
   await expireLease('crash-1');
 
   const resumed = await claimMailout(t.db, { mailoutId: 'crash-1', leaseSeconds: 60 });
-  expect(resumed).toMatchObject({ outcome: 'resumed', queued: 23, unknown: 7 });
+  expect(resumed).toMatchObject({ outcome: 'resumed', queued: 27, unknown: 1 });
+  // The dead worker's lease can no longer start a send.
+  expect(await beginSend(t.db, 'crash-1', dead.leaseToken!, batch[3]!.subscriberId)).toBe('lost');
+
   const handedOut: string[] = [];
-  let batch;
-  while ((batch = await claimBatch(t.db, { mailoutId: 'crash-1', leaseToken: resumed.leaseToken!, limit: 5, leaseSeconds: 60 })).length) {
-    handedOut.push(...batch.map((b) => b.subscriberId));
+  let next;
+  while ((next = await claimBatch(t.db, { mailoutId: 'crash-1', leaseToken: resumed.leaseToken!, limit: 5, leaseSeconds: 60 })).length) {
+    handedOut.push(...next.map((b) => b.subscriberId));
+    for (const b of next) expect(await beginSend(t.db, 'crash-1', resumed.leaseToken!, b.subscriberId)).toBe('send');
     await recordResults(
       t.db,
       'crash-1',
       resumed.leaseToken!,
-      batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-c-${b.subscriberId}` })),
+      next.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-c-${b.subscriberId}` })),
     );
   }
-  expect(handedOut).toHaveLength(23);
-  const crashed = new Set(inFlight.map((b) => b.subscriberId));
-  expect(handedOut.filter((id) => crashed.has(id))).toEqual([]);
+  expect(handedOut).toHaveLength(27);
+  expect(new Set(handedOut).size).toBe(27);
+  const alreadyDone = new Set(batch.slice(0, 3).map((b) => b.subscriberId));
+  expect(handedOut.filter((id) => alreadyDone.has(id))).toEqual([]);
+  expect(handedOut).toEqual(expect.arrayContaining(batch.slice(3).map((b) => b.subscriberId)));
 
   const fin = await finishMailout(t.db, { mailoutId: 'crash-1', leaseToken: resumed.leaseToken!, outcome: 'complete' });
-  expect(fin).toMatchObject({ status: 'sent', sent: 23, unknown: 7 });
+  expect(fin).toMatchObject({ status: 'sent', sent: 29, unknown: 1 });
   const { rows } = await t.pool.query(
-    `select subscriber_id, status, error_code from deliveries where mailout_id = 'crash-1' and status = 'unknown'`,
+    `select subscriber_id, error_code from deliveries where mailout_id = 'crash-1' and status = 'unknown'`,
   );
-  expect(new Set(rows.map((r) => r.subscriber_id))).toEqual(crashed);
-  expect(rows.every((r) => r.error_code === 'interrupted')).toBe(true);
+  expect(rows).toEqual([{ subscriber_id: batch[2]!.subscriberId, error_code: 'interrupted' }]);
 });
 
-test('the dead worker cannot claim again with its old lease, but the truth of what it sent is still recorded', async () => {
+test('a slow worker whose lease was taken over cannot claim or start sends, but the truth of what it sent is still recorded', async () => {
   const a = await claimMailout(t.db, { mailoutId: 'slow-1', leaseSeconds: 60 });
   const inFlight = await claimBatch(t.db, { mailoutId: 'slow-1', leaseToken: a.leaseToken!, limit: 3, leaseSeconds: 60 });
+  for (const b of inFlight.slice(0, 2)) await beginSend(t.db, 'slow-1', a.leaseToken!, b.subscriberId);
   await expireLease('slow-1');
   const b = await claimMailout(t.db, { mailoutId: 'slow-1', leaseSeconds: 60 });
-  expect(b.outcome).toBe('resumed');
+  expect(b).toMatchObject({ outcome: 'resumed', unknown: 2, queued: 28 });
   await expect(claimBatch(t.db, { mailoutId: 'slow-1', leaseToken: a.leaseToken!, limit: 3, leaseSeconds: 60 })).rejects.toMatchObject({
     code: 'lease_lost',
   });
+  expect(await beginSend(t.db, 'slow-1', a.leaseToken!, inFlight[2]!.subscriberId)).toBe('lost');
   // A hand-back from the old lease cannot put an unknown row back in the queue.
   const back = await recordResults(t.db, 'slow-1', a.leaseToken!, [{ subscriberId: inFlight[0]!.subscriberId, status: 'queued' }]);
   expect(back).toEqual({ recorded: 0, requeued: 0 });
@@ -148,11 +162,26 @@ test('the dead worker cannot claim again with its old lease, but the truth of wh
   ]);
   expect(late.recorded).toBe(1);
   const counts = await mailoutCounts(t.db, 'slow-1');
-  expect(counts).toMatchObject({ sent: 1, unknown: 2, queued: 27, sending: 0 });
-  // The new lease holder's claims never include the old worker's rows.
+  expect(counts).toMatchObject({ sent: 1, unknown: 1, queued: 28, sending: 0 });
   const next = await claimBatch(t.db, { mailoutId: 'slow-1', leaseToken: b.leaseToken!, limit: 100, leaseSeconds: 60 });
+  expect(next).toHaveLength(28);
   expect(next.map((x) => x.subscriberId)).not.toEqual(expect.arrayContaining([inFlight[0]!.subscriberId]));
-  expect(next).toHaveLength(27);
+  expect(next.map((x) => x.subscriberId)).toEqual(expect.arrayContaining([inFlight[2]!.subscriberId]));
+});
+
+test('begin_send skips a subscriber who left the list after the batch was claimed', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'late-unsub', leaseSeconds: 60 });
+  const batch = await claimBatch(t.db, { mailoutId: 'late-unsub', leaseToken: c.leaseToken!, limit: 2, leaseSeconds: 60 });
+  await t.pool.query(`select * from unsubscribe($1)`, [batch[0]!.subscriberId]);
+  afterThis(() => t.pool.query(`update subscribers set status = 'active' where id = $1`, [batch[0]!.subscriberId]));
+  expect(await beginSend(t.db, 'late-unsub', c.leaseToken!, batch[0]!.subscriberId)).toBe('skip');
+  expect(await beginSend(t.db, 'late-unsub', c.leaseToken!, batch[1]!.subscriberId)).toBe('send');
+  // Twice is refused: a message is started once.
+  expect(await beginSend(t.db, 'late-unsub', c.leaseToken!, batch[1]!.subscriberId)).toBe('lost');
+  const { rows } = await t.pool.query(`select status from deliveries where mailout_id = 'late-unsub' and subscriber_id = $1`, [
+    batch[0]!.subscriberId,
+  ]);
+  expect(rows[0].status).toBe('skipped');
 });
 
 test('a subscriber who unsubscribes after the claim is skipped, not sent', async () => {

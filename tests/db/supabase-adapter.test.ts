@@ -31,7 +31,7 @@ test('calls POST /rest/v1/rpc/<function> with the service key and the named argu
   expect(r.headers.apikey).toBe(KEY);
   expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
   expect(String(r.headers['content-type'])).toMatch(/application\/json/);
-  expect(r.body).toEqual({ p_mailout_id: 'sb-1', p_subject: 'Привет 👋', p_lease_seconds: 60 });
+  expect(r.body).toEqual({ p_mailout_id: 'sb-1', p_subject: 'Привет 👋', p_lease_seconds: 60, p_content: null });
 });
 
 test('the whole ledger cycle works through the Supabase adapter, with typed results', async () => {

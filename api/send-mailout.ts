@@ -1,0 +1,29 @@
+import { waitUntil } from '@vercel/functions';
+import { getConfig } from '../lib/config';
+import { handle, json, readJson } from '../lib/http';
+import { log } from '../lib/log';
+import { parseSendRequest, startMailout } from '../lib/send';
+import { sendDepsFromConfig } from '../lib/send/wire';
+
+export const config = { maxDuration: 300 };
+
+/** POST /api/send-mailout: a Notion automation webhook, the spec's body, or a continuation. */
+export const POST = handle('send-mailout', async (request) => {
+  const startedAt = Date.now();
+  const cfg = getConfig();
+  const body = await readJson(request).catch((err: unknown) => {
+    // Authenticate before explaining what is wrong with the body.
+    parseSendRequest({}, request, cfg);
+    throw err;
+  });
+  const req = parseSendRequest(body, request, cfg);
+  const result = await startMailout(sendDepsFromConfig(cfg, { startedAt }), req);
+  if (result.run) {
+    waitUntil(
+      result.run().catch((err: unknown) => {
+        log.error('send.failed', { mailout_id: req.mailoutId, error: err });
+      }),
+    );
+  }
+  return json(result.status, result.body);
+});

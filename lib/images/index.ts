@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../config';
+import { AppError } from '../errors';
+import { log } from '../log';
+import { findNotionHostedUrls } from './hosts';
+
+export { isNotionHostedUrl, findNotionHostedUrls } from './hosts';
+
+/**
+ * Re-hosting of images uploaded to Notion. Notion's file URLs are signed for one hour, so
+ * every such URL in a mailout is replaced by a permanent public URL in Supabase Storage
+ * before anything is rendered: the file is downloaded, named by the SHA-256 of its bytes
+ * (so the same image is stored once and reused by every later send), uploaded unless that
+ * name already exists, and linked by its public URL. Without storage configured, a page
+ * with such images is refused with a message that says what to do.
+ */
+
+export interface ImageStorage {
+  /** The permanent public URL of an object. */
+  publicUrl(key: string): string;
+  exists(key: string): Promise<boolean>;
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+}
+
+type FetchLike = typeof fetch;
+
+/** Supabase Storage over its HTTP API (a public bucket; the service-role key uploads). */
+export function createSupabaseStorage(options: { url: string; serviceRoleKey: string; bucket: string; fetch?: FetchLike }): ImageStorage {
+  const base = options.url.replace(/\/+$/, '');
+  const bucket = encodeURIComponent(options.bucket);
+  const doFetch = options.fetch ?? fetch;
+  const path = (key: string) => key.split('/').map(encodeURIComponent).join('/');
+  const auth = { authorization: `Bearer ${options.serviceRoleKey}`, apikey: options.serviceRoleKey };
+  return {
+    publicUrl: (key) => `${base}/storage/v1/object/public/${bucket}/${path(key)}`,
+    async exists(key) {
+      const res = await doFetch(`${base}/storage/v1/object/public/${bucket}/${path(key)}`, { method: 'HEAD' });
+      return res.ok;
+    },
+    async put(key, bytes, contentType) {
+      const res = await doFetch(`${base}/storage/v1/object/${bucket}/${path(key)}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': contentType, 'cache-control': 'max-age=31536000', 'x-upsert': 'false' },
+        body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as BodyInit,
+      });
+      if (res.ok) return;
+      const body = await res.text().catch(() => '');
+      // Another send uploaded the same bytes first: content-addressed, so that is success.
+      if (res.status === 409 || /Duplicate|already exists/i.test(body)) return;
+      if (res.status === 404 && /bucket/i.test(body)) {
+        throw new AppError('config', `The storage bucket "${options.bucket}" does not exist: create it in Supabase (Storage → New bucket, public).`);
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new AppError('config', 'Supabase Storage refused the upload: check SUPABASE_SERVICE_ROLE_KEY.');
+      }
+      throw new AppError('upstream', `Uploading an image to Supabase Storage failed (HTTP ${res.status}).`);
+    },
+  };
+}
+
+/** The configured storage, or undefined when SUPABASE_URL / key / SUPABASE_STORAGE_BUCKET are not all set. */
+export function imageStorageFromConfig(config: Config, fetchImpl?: FetchLike): ImageStorage | undefined {
+  const url = config.env.SUPABASE_URL;
+  const key = config.env.SUPABASE_SERVICE_ROLE_KEY;
+  if (!url || !key || !config.storageBucket) return undefined;
+  return createSupabaseStorage({ url, serviceRoleKey: key, bucket: config.storageBucket, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/jpg': 'jpg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'image/svg+xml': 'svg',
+  'image/avif': 'avif',
+  'image/heic': 'heic',
+  'image/bmp': 'bmp',
+};
+
+function extensionFor(contentType: string, url: string): { ext: string; type: string } {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (EXTENSIONS[type]) return { ext: EXTENSIONS[type]!, type };
+  const fromPath = /\.([a-z0-9]{2,5})$/i.exec(new URL(url).pathname)?.[1]?.toLowerCase();
+  const byExt = Object.entries(EXTENSIONS).find(([, e]) => e === (fromPath === 'jpeg' ? 'jpg' : fromPath));
+  return byExt ? { ext: byExt[1], type: byExt[0] } : { ext: 'bin', type: 'application/octet-stream' };
+}
+
+/** Notion-file URL without its signature: the same file across reads of the page. */
+function stableKey(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return url;
+  }
+}
+
+// Within a warm process, a file already re-hosted is not downloaded again.
+const rehostedCache = new Map<string, string>();
+
+export interface RehostOptions {
+  storage?: ImageStorage;
+  /** `type: "file"` URLs found by the reader, recognised whatever their host. */
+  notionFileUrls?: string[];
+  fetch?: FetchLike;
+  /** Largest image accepted, bytes (default 10 MB). */
+  maxBytes?: number;
+}
+
+export interface RehostResult {
+  markdown: string;
+  rehosted: Array<{ from: string; to: string; uploaded: boolean }>;
+}
+
+export async function rehostImages(markdown: string, options: RehostOptions = {}): Promise<RehostResult> {
+  const urls = findNotionHostedUrls(markdown, options.notionFileUrls ?? []);
+  if (urls.length === 0) return { markdown, rehosted: [] };
+  if (!options.storage) {
+    throw new AppError(
+      'unprocessable',
+      `This page has ${urls.length} image(s) uploaded to Notion, and Notion's links to them expire within an hour, so they cannot go into an email. ` +
+        'Set SUPABASE_URL/SUPABASE_SERVICE_ROLE_KEY and SUPABASE_STORAGE_BUCKET (a public bucket) so that they are re-hosted, or use external image URLs (in Notion: Image → Embed link).',
+      { details: { images: urls.length } },
+    );
+  }
+  const storage = options.storage;
+  const doFetch = options.fetch ?? fetch;
+  const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+  const rehosted: RehostResult['rehosted'] = [];
+  let out = markdown;
+  for (const url of urls) {
+    const cached = rehostedCache.get(stableKey(url));
+    if (cached) {
+      out = out.split(url).join(cached);
+      rehosted.push({ from: url, to: cached, uploaded: false });
+      continue;
+    }
+    let res: Response;
+    try {
+      res = await doFetch(url);
+    } catch (err) {
+      throw new AppError('upstream', `Could not download an image from Notion (${(err as Error).message}); try again.`, { cause: err });
+    }
+    if (!res.ok) {
+      throw new AppError(
+        'upstream',
+        `Could not download an image from Notion (HTTP ${res.status}); its link may have expired: run the send again so the page is read afresh.`,
+      );
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.byteLength > maxBytes) {
+      throw new AppError('unprocessable', `An image on the page is ${(bytes.byteLength / 1e6).toFixed(1)} MB; images in emails must be under ${(maxBytes / 1e6).toFixed(0)} MB.`);
+    }
+    const { ext, type } = extensionFor(res.headers.get('content-type') ?? '', url);
+    const key = `mailout-images/${createHash('sha256').update(bytes).digest('hex')}.${ext}`;
+    const exists = await storage.exists(key);
+    if (!exists) await storage.put(key, bytes, type);
+    const publicUrl = storage.publicUrl(key);
+    rehostedCache.set(stableKey(url), publicUrl);
+    out = out.split(url).join(publicUrl);
+    rehosted.push({ from: url, to: publicUrl, uploaded: !exists });
+  }
+  log.info('images.rehosted', { images: rehosted.length, uploaded: rehosted.filter((r) => r.uploaded).length });
+  return { markdown: out, rehosted };
+}
+
+/** Forget the in-process cache (tests). */
+export function clearRehostCache(): void {
+  rehostedCache.clear();
+}

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import { AppError } from './errors';
+
+/**
+ * One recipient's message: the SESv2 `SendEmail` input (simple content with custom headers,
+ * which SES v1 `SendEmail` cannot carry), and the same message as an RFC 5322 `.eml` file
+ * for previews.
+ */
+
+export interface MessageInput {
+  from: { email: string; name?: string };
+  replyTo?: string | string[];
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  /** The https one-click unsubscribe URL (RFC 8058); also `List-Unsubscribe`. */
+  unsubscribeUrl: string;
+  mailoutId: string;
+  configurationSet?: string;
+  test?: boolean;
+}
+
+const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
+
+/** SES tag values: ASCII letters, digits, `_` and `-`, at most 256 characters. */
+export function sesTagValue(value: string): string {
+  const v = value.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);
+  return v || '_';
+}
+
+/** RFC 2047 encoded-words (base64, UTF-8), each at most 75 characters, never splitting a character. */
+export function encodeWord(text: string): string {
+  if (/^[\x20-\x7e]*$/.test(text)) return text;
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of text) {
+    const next = chunk + ch;
+    // 12 = "=?UTF-8?B?" + "?=" ; base64 of n bytes is 4*ceil(n/3).
+    if (12 + 4 * Math.ceil(Buffer.byteLength(next, 'utf8') / 3) > 75) {
+      words.push(chunk);
+      chunk = ch;
+    } else {
+      chunk = next;
+    }
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join('\r\n ');
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n\t]+/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+/** `Display Name <address>`, the name quoted or encoded as needed. */
+export function formatAddress(email: string, name?: string): string {
+  const address = email.trim();
+  if (!EMAIL.test(address)) throw new AppError('bad_request', `Not an email address: ${address.slice(0, 100)}`);
+  const display = name ? oneLine(name) : '';
+  if (!display) return address;
+  if (/^[\x20-\x7e]*$/.test(display)) {
+    const quoted = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(display) ? display : `"${display.replace(/(["\\])/g, '\\$1')}"`;
+    return `${quoted} <${address}>`;
+  }
+  return `${encodeWord(display).replace(/\r\n /g, ' ')} <${address}>`;
+}
+
+function checkUnsubscribeUrl(url: string): void {
+  if (!/^https:\/\/[^\s<>]+$/.test(url) && !/^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?\/[^\s<>]*$/.test(url)) {
+    throw new AppError('internal', 'The unsubscribe URL must be an absolute https URL (RFC 8058).');
+  }
+}
+
+/** The list headers every message carries. */
+export function listHeaders(unsubscribeUrl: string): Array<{ Name: string; Value: string }> {
+  checkUnsubscribeUrl(unsubscribeUrl);
+  return [
+    { Name: 'List-Unsubscribe', Value: `<${unsubscribeUrl}>` },
+    { Name: 'List-Unsubscribe-Post', Value: 'List-Unsubscribe=One-Click' },
+    { Name: 'Precedence', Value: 'bulk' },
+  ];
+}
+
+function replyToList(replyTo: MessageInput['replyTo']): string[] {
+  const list = replyTo === undefined ? [] : Array.isArray(replyTo) ? replyTo : [replyTo];
+  return list.map((r) => r.trim()).filter(Boolean);
+}
+
+/** The SESv2 `SendEmail` input for one recipient. */
+export function buildSendEmailInput(input: MessageInput): SendEmailCommandInput {
+  const to = input.to.trim();
+  if (!EMAIL.test(to)) throw new AppError('bad_request', `Not an email address: ${to.slice(0, 100)}`);
+  const replyTo = replyToList(input.replyTo);
+  for (const r of replyTo) if (!EMAIL.test(r)) throw new AppError('config', `SES_REPLY_TO is not an email address: ${r.slice(0, 100)}`);
+  return {
+    FromEmailAddress: formatAddress(input.from.email, input.from.name),
+    Destination: { ToAddresses: [to] },
+    ...(replyTo.length ? { ReplyToAddresses: replyTo } : {}),
+    Content: {
+      Simple: {
+        Subject: { Data: oneLine(input.subject), Charset: 'UTF-8' },
+        Body: {
+          Html: { Data: input.html, Charset: 'UTF-8' },
+          Text: { Data: input.text, Charset: 'UTF-8' },
+        },
+        Headers: listHeaders(input.unsubscribeUrl),
+      },
+    },
+    EmailTags: [
+      { Name: 'mailout_id', Value: sesTagValue(input.mailoutId) },
+      { Name: 'mode', Value: input.test ? 'test' : 'live' },
+    ],
+    ...(input.configurationSet ? { ConfigurationSetName: input.configurationSet } : {}),
+  };
+}
+
+function base64Lines(text: string): string {
+  return (Buffer.from(text, 'utf8').toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+}
+
+/**
+ * The message as an `.eml` file (multipart/alternative: text, then HTML; UTF-8, base64),
+ * with the same headers SES would send. For previews: open it in a mail client.
+ */
+export function buildEml(input: MessageInput & { date?: Date; messageId?: string }): string {
+  const boundary = `=_mailout_${randomBytes(12).toString('hex')}`;
+  const domain = input.from.email.split('@')[1] ?? 'localhost';
+  const replyTo = replyToList(input.replyTo);
+  const headers = [
+    `From: ${formatAddress(input.from.email, input.from.name)}`,
+    `To: ${formatAddress(input.to)}`,
+    ...(replyTo.length ? [`Reply-To: ${replyTo.join(', ')}`] : []),
+    `Subject: ${encodeWord(oneLine(input.subject))}`,
+    `Date: ${(input.date ?? new Date()).toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: ${input.messageId ?? `<${randomBytes(16).toString('hex')}@${domain}>`}`,
+    'MIME-Version: 1.0',
+    ...listHeaders(input.unsubscribeUrl).map((h) => `${h.Name}: ${h.Value}`),
+    `X-Mailout-Id: ${sesTagValue(input.mailoutId)}`,
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+  ];
+  const part = (type: string, body: string) =>
+    [`--${boundary}`, `Content-Type: ${type}; charset=UTF-8`, 'Content-Transfer-Encoding: base64', '', base64Lines(body)].join('\r\n');
+  return [headers.join('\r\n'), '', part('text/plain', input.text), part('text/html', input.html), `--${boundary}--`, ''].join('\r\n');
+}

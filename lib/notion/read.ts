@@ -1,0 +1,120 @@
+import type { Client } from '@notionhq/client';
+import { AppError } from '../errors';
+import { log } from '../log';
+import { notionError, parseNotionPageId } from './client';
+import { clientChildrenSource, NotionMarkdownConverter, type ChildrenSource, type NotionBlock } from './markdown';
+
+/**
+ * Reads a mailout page: its properties (subject, preheader, test mode, status) and its body
+ * as Markdown. Property names are those of `lib/notion/schema.ts`.
+ */
+
+export interface MailoutPage {
+  pageId: string;
+  subject: string;
+  preheader?: string;
+  test: boolean;
+  status?: string;
+  markdown: string;
+  /** Blocks skipped (and why); shown to the operator, never fatal. */
+  warnings: string[];
+  /** Files uploaded to Notion that the body references; they must be re-hosted before sending. */
+  notionFileUrls: string[];
+}
+
+type Json = Record<string, any>;
+
+function plainText(items: unknown): string {
+  return Array.isArray(items) ? items.map((t: Json) => String(t?.plain_text ?? '')).join('') : '';
+}
+
+/** The text of a title / rich_text / formula(string) / select property, if any. */
+function propertyText(prop: Json | undefined): string | undefined {
+  if (!prop) return undefined;
+  switch (prop.type) {
+    case 'title':
+      return plainText(prop.title);
+    case 'rich_text':
+      return plainText(prop.rich_text);
+    case 'formula':
+      return prop.formula?.type === 'string' ? (prop.formula.string ?? undefined) : undefined;
+    case 'select':
+      return prop.select?.name ?? undefined;
+    case 'status':
+      return prop.status?.name ?? undefined;
+    default:
+      return undefined;
+  }
+}
+
+function findProperty(properties: Json, name: string): Json | undefined {
+  if (properties[name]) return properties[name];
+  const lower = name.toLowerCase();
+  const key = Object.keys(properties).find((k) => k.trim().toLowerCase() === lower);
+  return key ? properties[key] : undefined;
+}
+
+export interface ReadOptions {
+  /** Where block children come from; defaults to the client's paginated `blocks.children.list`. */
+  source?: ChildrenSource;
+}
+
+/** Reads a mailout page. `pageId` may be an id or a Notion URL. */
+export async function readMailoutPage(client: Client, pageId: string, options: ReadOptions = {}): Promise<MailoutPage> {
+  const id = parseNotionPageId(pageId);
+  const started = Date.now();
+  let page: Json;
+  try {
+    page = (await client.pages.retrieve({ page_id: id })) as Json;
+  } catch (err) {
+    throw notionError(err, `The page ${id}`);
+  }
+  if (page.object !== 'page' || !page.properties) {
+    throw new AppError('not_found', `The page ${id} could not be read: the integration sees only part of it; share the page with the integration.`);
+  }
+  if (page.in_trash || page.archived) {
+    throw new AppError('unprocessable', `The page ${id} is in the Notion trash; restore it before sending.`);
+  }
+  const properties = page.properties as Json;
+  const titleProp = Object.values(properties).find((p: Json) => p?.type === 'title') as Json | undefined;
+  const title = propertyText(titleProp)?.trim() ?? '';
+  const subjectProp = propertyText(findProperty(properties, 'Subject'))?.trim();
+  const subject = (subjectProp || title).replace(/\s+/g, ' ');
+  if (!subject) {
+    throw new AppError('unprocessable', 'The mailout has no subject: give the page a title (or fill in its Subject property).');
+  }
+  const preheader = propertyText(findProperty(properties, 'Preheader'))?.replace(/\s+/g, ' ').trim() || undefined;
+  const testProp = findProperty(properties, 'Test');
+  const test = testProp?.type === 'checkbox' ? Boolean(testProp.checkbox) : false;
+  const status = propertyText(findProperty(properties, 'Status'))?.trim() || undefined;
+
+  const converter = new NotionMarkdownConverter(client, options.source ?? clientChildrenSource(client));
+  let body;
+  try {
+    body = await converter.convert(id);
+  } catch (err) {
+    throw notionError(err, `The content of page ${id}`);
+  }
+  log.info('notion.page_read', {
+    pageId: id,
+    ms: Date.now() - started,
+    markdownChars: body.markdown.length,
+    warnings: body.warnings.length,
+    notionFiles: body.notionFileUrls.length,
+  });
+  return {
+    pageId: id,
+    subject,
+    ...(preheader ? { preheader } : {}),
+    test,
+    ...(status ? { status } : {}),
+    markdown: body.markdown,
+    warnings: body.warnings,
+    notionFileUrls: body.notionFileUrls,
+  };
+}
+
+/** Converts blocks already in hand (e.g. from a webhook or a file) without fetching the page. */
+export async function blocksToMarkdown(client: Client, blocks: NotionBlock[], source?: ChildrenSource) {
+  return new NotionMarkdownConverter(client, source ?? clientChildrenSource(client)).convertBlocks(blocks);
+}

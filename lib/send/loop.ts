@@ -1,0 +1,308 @@
+import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Config } from '../config';
+import type { Db } from '../db';
+import {
+  beginSend,
+  claimBatch,
+  finishMailout,
+  mailoutCounts,
+  recordResults,
+  type BatchRecipient,
+  type FinishResult,
+  type MailoutCounts,
+  type SendResult,
+} from '../db/ledger';
+import { isAppError } from '../errors';
+import { log } from '../log';
+import { buildSendEmailInput } from '../message';
+import { personalise, type RenderedMailout } from '../render';
+import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type SesErrorInfo } from '../ses';
+import { unsubscribeUrl } from '../unsubscribe/token';
+import type { MailoutReporter } from './reporter';
+
+/**
+ * The send loop of one invocation: claim a batch, send each message on the pacer's
+ * schedule, record the batch, repeat; stop before the deadline (release the lease for a
+ * fresh invocation), on an account-level SES error or a run of failures (pause), or when
+ * the bounce or complaint rate crosses SES's review thresholds (pause).
+ */
+
+export interface LoopDeps {
+  config: Config;
+  db: Db;
+  ses: SESv2Client;
+  reporter: MailoutReporter;
+  /** Epoch ms; Date.now by default. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface LoopInput {
+  mailoutId: string;
+  leaseToken: string;
+  letter: RenderedMailout;
+  /** The rate to send at (the pre-flight caps it at the account's MaxSendRate). */
+  rate: number;
+  /** Epoch ms by which this invocation must have released the lease. */
+  deadline: number;
+  /** Keep this much time in hand before the deadline (ms). */
+  safetyMarginMs?: number;
+  leaseSeconds: number;
+}
+
+export type LoopOutcome = 'complete' | 'released' | 'paused' | 'lease_lost';
+
+export interface LoopSummary {
+  mailoutId: string;
+  outcome: LoopOutcome;
+  /** Sent, failed, unknown in this invocation. */
+  sent: number;
+  failed: number;
+  unknown: number;
+  batches: number;
+  durationMs: number;
+  reason?: string;
+  final?: FinishResult;
+}
+
+export const MAX_CONSECUTIVE_FAILURES = 10;
+/** SES reviews an account at a 5% bounce rate or a 0.1% complaint rate. */
+export const BOUNCE_PAUSE_RATE = 0.05;
+export const COMPLAINT_PAUSE_RATE = 0.001;
+export const FEEDBACK_WINDOW = 100;
+const PROGRESS_EVERY_BATCHES = 5;
+
+interface FeedbackStats {
+  sends: number;
+  hardBounces: number;
+  complaints: number;
+  delivered: number;
+}
+
+export async function feedbackStats(db: Db, mailoutId: string): Promise<FeedbackStats | null> {
+  try {
+    const rows = await db.rpc<Record<string, unknown>>('mailout_feedback_stats', { p_mailout_id: mailoutId });
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      sends: Number(r.sends),
+      hardBounces: Number(r.hard_bounces),
+      complaints: Number(r.complaints),
+      delivered: Number(r.delivered),
+    };
+  } catch (err) {
+    log.warn('send.feedback_stats_failed', { mailout_id: mailoutId, error: err });
+    return null;
+  }
+}
+
+/** A reason to pause, when the feedback says the list is hurting the sender's reputation. */
+export function autoPauseReason(stats: FeedbackStats | null): string | null {
+  if (!stats || stats.sends < FEEDBACK_WINDOW) return null;
+  const bounceRate = stats.hardBounces / stats.sends;
+  const complaintRate = stats.complaints / stats.sends;
+  if (bounceRate >= BOUNCE_PAUSE_RATE) {
+    return `Auto-paused: hard-bounce rate ${(bounceRate * 100).toFixed(1)}% (${stats.hardBounces} of ${stats.sends}) reached ${BOUNCE_PAUSE_RATE * 100}%. Clean the list before resuming.`;
+  }
+  if (complaintRate >= COMPLAINT_PAUSE_RATE) {
+    return `Auto-paused: complaint rate ${(complaintRate * 100).toFixed(2)}% (${stats.complaints} of ${stats.sends}) reached ${COMPLAINT_PAUSE_RATE * 100}%.`;
+  }
+  return null;
+}
+
+class Stop {
+  reason: string | null = null;
+  kind: 'paused' | 'lease_lost' | null = null;
+  pause(reason: string): void {
+    if (!this.reason) {
+      this.reason = reason;
+      this.kind = 'paused';
+    }
+  }
+  loseLease(): void {
+    if (!this.reason) {
+      this.reason = 'another invocation took over the mailout';
+      this.kind = 'lease_lost';
+    }
+  }
+  get stopped(): boolean {
+    return this.reason !== null;
+  }
+}
+
+export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<LoopSummary> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const { config, db, ses, reporter } = deps;
+  const { mailoutId, leaseToken, letter } = input;
+  const batchSize = config.sending.batchSize;
+  const pacer: Pacer = createPacer({
+    ratePerSec: input.rate,
+    concurrency: config.sending.concurrency,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  const stop = new Stop();
+  const summary: LoopSummary = { mailoutId, outcome: 'complete', sent: 0, failed: 0, unknown: 0, batches: 0, durationMs: 0 };
+  let consecutiveFailures = 0;
+  const failedRows: { email: string; code: string; message: string }[] = [];
+  const margin = input.safetyMarginMs ?? 10_000;
+
+  const from = { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) };
+
+  type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
+
+  async function sendOne(r: BatchRecipient): Promise<Outcome> {
+    if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
+    const permit = await pacer.acquire();
+    try {
+      if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
+      // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
+      // and rechecks that the subscriber is still on the list.
+      const decision = await beginSend(db, mailoutId, leaseToken, r.subscriberId);
+      if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
+      if (decision === 'lost') {
+        stop.loseLease();
+        return { subscriberId: r.subscriberId, status: 'lost' };
+      }
+      const url = unsubscribeUrl(config, r.subscriberId);
+      const message = personalise(letter, { unsubscribeUrl: url, name: r.fromName });
+      const command = new SendEmailCommand(
+        buildSendEmailInput({
+          from,
+          ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
+          to: r.email,
+          subject: message.subject,
+          html: message.html,
+          text: message.text,
+          unsubscribeUrl: url,
+          mailoutId,
+          ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
+        }),
+      );
+      const out = await sendWithRetry(() => ses.send(command), {
+        // At most once per recipient: a request that may have reached SES is not sent again.
+        retryMaybeDelivered: false,
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+        classify: { fromEmail: config.ses.fromEmail },
+        onRetry: ({ error }) => {
+          if (error.throttled) pacer.slowDown();
+        },
+      });
+      pacer.recordSuccess();
+      consecutiveFailures = 0;
+      return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? `unknown-${r.subscriberId}` };
+    } catch (err) {
+      const info: SesErrorInfo = isSesError(err) ? err : classifySesError(err);
+      if (info.maybeDelivered) {
+        return { subscriberId: r.subscriberId, status: 'unknown', errorCode: info.code, errorMessage: info.message };
+      }
+      if (info.kind === 'account') {
+        stop.pause(`SES refused the account: ${info.code}: ${info.message}`);
+        return { subscriberId: r.subscriberId, status: 'queued' };
+      }
+      consecutiveFailures += 1;
+      if (consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
+        stop.pause(`${MAX_CONSECUTIVE_FAILURES} failures in a row; the last: ${info.code}: ${info.message}`);
+      }
+      if (info.kind === 'retry') {
+        // Retries ran out (SES down or throttling hard): not sent, so it goes back to the queue.
+        return { subscriberId: r.subscriberId, status: 'queued' };
+      }
+      return { subscriberId: r.subscriberId, status: 'failed', errorCode: info.code, errorMessage: info.message };
+    } finally {
+      permit.release();
+    }
+  }
+
+  const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
+  let counts: MailoutCounts | null = null;
+
+  try {
+    for (;;) {
+      // Always make progress: the first batch goes whatever the clock says.
+      if (summary.batches > 0 && input.deadline - now() < batchMs() + margin) {
+        summary.outcome = 'released';
+        summary.reason = 'time budget reached';
+        break;
+      }
+      const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
+      if (batch.length === 0) break;
+      summary.batches += 1;
+      const batchStarted = now();
+      const outcomes = await Promise.all(batch.map(sendOne));
+      const results = outcomes.filter((o): o is SendResult => o.status !== 'skipped' && o.status !== 'lost');
+      await recordResults(db, mailoutId, leaseToken, results);
+      for (const res of results) {
+        if (res.status === 'sent') summary.sent += 1;
+        else if (res.status === 'failed') {
+          summary.failed += 1;
+          const email = batch.find((b) => b.subscriberId === res.subscriberId)?.email ?? '';
+          failedRows.push({ email, code: res.errorCode, message: res.errorMessage });
+        } else if (res.status === 'unknown') summary.unknown += 1;
+      }
+      log.info('send.batch', {
+        mailout_id: mailoutId,
+        batch: summary.batches,
+        size: batch.length,
+        sent: results.filter((r) => r.status === 'sent').length,
+        failed: results.filter((r) => r.status === 'failed').length,
+        requeued: results.filter((r) => r.status === 'queued').length,
+        rate: Number(pacer.rate.toFixed(2)),
+        duration_ms: now() - batchStarted,
+      });
+      if (stop.stopped) break;
+
+      const pauseReason = autoPauseReason(await feedbackStats(db, mailoutId));
+      if (pauseReason) {
+        stop.pause(pauseReason);
+        break;
+      }
+      if (summary.batches % PROGRESS_EVERY_BATCHES === 0) {
+        counts = await mailoutCounts(db, mailoutId);
+        await reporter.progress(mailoutId, counts);
+      }
+    }
+
+    let final: FinishResult | undefined;
+    if (stop.kind === 'lease_lost') {
+      summary.outcome = 'lease_lost';
+      summary.reason = stop.reason!;
+    } else if (stop.stopped) {
+      summary.outcome = 'paused';
+      summary.reason = stop.reason!;
+      final = await finishMailout(db, { mailoutId, leaseToken, outcome: 'paused', reason: stop.reason });
+    } else if (summary.outcome === 'released') {
+      final = await finishMailout(db, { mailoutId, leaseToken, outcome: 'released' });
+    } else {
+      final = await finishMailout(db, { mailoutId, leaseToken, outcome: 'complete' });
+    }
+    summary.final = final;
+  } catch (err) {
+    if (isAppError(err, 'lease_lost')) {
+      summary.outcome = 'lease_lost';
+      summary.reason = 'another invocation took over the mailout';
+      log.warn('send.lease_lost', { mailout_id: mailoutId });
+    } else {
+      throw err;
+    }
+  } finally {
+    pacer.close();
+    summary.durationMs = now() - started;
+  }
+
+  if (failedRows.length) await reporter.errors(mailoutId, failedRows);
+  if (summary.final) await reporter.finished(mailoutId, summary.final);
+  log.info('send.invocation_done', {
+    mailout_id: mailoutId,
+    outcome: summary.outcome,
+    sent: summary.sent,
+    failed: summary.failed,
+    unknown: summary.unknown,
+    batches: summary.batches,
+    duration_ms: summary.durationMs,
+    reason: summary.reason,
+  });
+  return summary;
+}

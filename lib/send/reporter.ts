@@ -1,0 +1,23 @@
+import type { FinishResult, MailoutCounts } from '../db/ledger';
+
+/**
+ * Where the outcome of a mailout is shown (the Notion page and its Errors database).
+ * Every method swallows its own failures: a Notion outage never stops or fails a send.
+ */
+export interface MailoutReporter {
+  sending(mailoutId: string, info: { recipients: number; queued: number; resumed: boolean }): Promise<void>;
+  progress(mailoutId: string, counts: MailoutCounts): Promise<void>;
+  finished(mailoutId: string, final: FinishResult): Promise<void>;
+  duplicate(mailoutId: string, reason: string): Promise<void>;
+  testSent(mailoutId: string, info: { sent: number; failed: number; recipients: string[] }): Promise<void>;
+  errors(mailoutId: string, rows: { email: string; code: string; message: string }[]): Promise<void>;
+}
+
+export const silentReporter: MailoutReporter = {
+  sending: async () => undefined,
+  progress: async () => undefined,
+  finished: async () => undefined,
+  duplicate: async () => undefined,
+  testSent: async () => undefined,
+  errors: async () => undefined,
+};

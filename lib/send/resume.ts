@@ -1,0 +1,27 @@
+import type { Config } from '../config';
+import type { Db } from '../db';
+import { log } from '../log';
+import { selfContinue } from './wire';
+
+/**
+ * The cron's safety net: every `sending` mailout whose lease expired (its invocation died,
+ * or its continuation call was lost) is handed to a fresh invocation of send-mailout.
+ */
+export async function resumeExpiredMailouts(
+  config: Config,
+  db: Db,
+  continueMailout: (config: Config, mailoutId: string) => Promise<void> = selfContinue,
+): Promise<string[]> {
+  const rows = await db.rpc<{ mailout_id: string }>('mailouts_to_resume', { p_limit: 10 });
+  const resumed: string[] = [];
+  for (const r of rows) {
+    try {
+      await continueMailout(config, r.mailout_id);
+      resumed.push(r.mailout_id);
+    } catch (err) {
+      log.warn('cron.resume_failed', { mailout_id: r.mailout_id, error: err });
+    }
+  }
+  log.info('cron.resume', { found: rows.length, resumed: resumed.length });
+  return resumed;
+}

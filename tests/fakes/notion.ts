@@ -1,0 +1,459 @@
+/**
+ * A fake Notion API: a real HTTP server on 127.0.0.1 (random port) that answers the
+ * endpoints the executor uses with bodies shaped as the real API (version 2025-09-03,
+ * data sources) answers them. Point the client at it with `NOTION_BASE_URL = fake.url`.
+ *
+ *   const notion = await startFakeNotion({ token: 'secret_test' });
+ *   notion.addPage(makePage({ id, properties: { Name: titleProperty('Hello') } }));
+ *   notion.setChildren(id, [block('paragraph', { rich_text: richText('Hi') })]);
+ *   notion.failNext({ path: /\/children$/, times: 1, status: 429, retryAfter: 0 });
+ *   ... run the code under test ...
+ *   notion.requests          // every request: method, path, query, headers, body
+ *   notion.pageUpdates       // the bodies of PATCH /v1/pages/:id, in order
+ *   notion.createdPages      // pages made by POST /v1/pages (e.g. rows of an Errors database)
+ *   await notion.close();
+ *
+ * Endpoints:
+ *   GET    /v1/pages/:id                      the stored page (404 object_not_found if unknown)
+ *   PATCH  /v1/pages/:id                      merges `properties` (and `in_trash`/`archived`), returns the page
+ *   POST   /v1/pages                          creates a page under `parent` (data_source_id, database_id or page_id)
+ *   GET    /v1/blocks/:id                     a stored block
+ *   GET    /v1/blocks/:id/children            children, paginated: `page_size` (default and max 100),
+ *                                             `start_cursor` (a block id, as Notion uses), `has_more`, `next_cursor`
+ *   PATCH  /v1/blocks/:id/children            appends `children` (ids assigned), returns them
+ *   GET    /v1/databases/:id                  a database with its `data_sources: [{id, name}]`
+ *   GET    /v1/data_sources/:id               the data source
+ *   POST   /v1/data_sources/:id/query         its rows (pages whose parent is it), paginated like children;
+ *                                             `filter` is applied by `setQueryFilter(fn)` when given, else ignored
+ * Anything else: 400 invalid_request_url. Unknown ids: Notion's real 404 body
+ * `{object:"error", status:404, code:"object_not_found", message:"Could not find …"}`.
+ * With `token` set, a request without `Authorization: Bearer <token>` gets 401 unauthorized.
+ *
+ * Failure injection: `failNext({ method?, path, times, status, retryAfter?, code?, message? })`
+ * makes the next `times` matching requests answer `status` with Notion's error body for it
+ * (429 rate_limited, 500 internal_server_error, 502 bad_gateway, 503 service_unavailable,
+ * 409 conflict_error, ...) and a `retry-after` header when given. Failed requests are
+ * recorded too (with `failed: true`).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+  status: number;
+  failed: boolean;
+  at: number;
+}
+
+export interface FailureSpec {
+  method?: string;
+  path: string | RegExp;
+  times?: number;
+  status: number;
+  retryAfter?: number;
+  code?: string;
+  message?: string;
+}
+
+type Json = Record<string, any>;
+
+const ERROR_CODES: Record<number, string> = {
+  400: 'validation_error',
+  401: 'unauthorized',
+  403: 'restricted_resource',
+  404: 'object_not_found',
+  409: 'conflict_error',
+  429: 'rate_limited',
+  500: 'internal_server_error',
+  502: 'bad_gateway',
+  503: 'service_unavailable',
+  504: 'gateway_timeout',
+};
+
+/** Dashed lowercase UUID of any Notion id form. */
+export function normaliseId(id: string): string {
+  const h = id.replace(/-/g, '').toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(h)) return id.toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function newId(): string {
+  return randomUUID();
+}
+
+const USER = { object: 'user', id: 'ee5f0f84-409a-440f-983a-a5315961c6e4' };
+const TIME = '2024-11-24T12:00:00.000Z';
+
+/** A rich text array of one text run (with optional annotations and link), shaped as the API returns it. */
+export function richText(
+  content: string,
+  options: { bold?: boolean; italic?: boolean; strikethrough?: boolean; underline?: boolean; code?: boolean; color?: string; link?: string } = {},
+): Json[] {
+  return [textRun(content, options)];
+}
+
+export function textRun(
+  content: string,
+  options: { bold?: boolean; italic?: boolean; strikethrough?: boolean; underline?: boolean; code?: boolean; color?: string; link?: string } = {},
+): Json {
+  return {
+    type: 'text',
+    text: { content, link: options.link ? { url: options.link } : null },
+    annotations: {
+      bold: options.bold ?? false,
+      italic: options.italic ?? false,
+      strikethrough: options.strikethrough ?? false,
+      underline: options.underline ?? false,
+      code: options.code ?? false,
+      color: options.color ?? 'default',
+    },
+    plain_text: content,
+    href: options.link ?? null,
+  };
+}
+
+/** A full block object of `type` with the type-specific `data`, as GET /v1/blocks/:id/children returns it. */
+export function block(type: string, data: Json, options: { id?: string; hasChildren?: boolean; parentId?: string } = {}): Json {
+  return {
+    object: 'block',
+    id: normaliseId(options.id ?? newId()),
+    parent: options.parentId ? { type: 'block_id', block_id: normaliseId(options.parentId) } : { type: 'page_id', page_id: '59833787-2cf9-4fdf-8782-e53db20768a5' },
+    created_time: TIME,
+    last_edited_time: TIME,
+    created_by: USER,
+    last_edited_by: USER,
+    has_children: options.hasChildren ?? false,
+    archived: false,
+    in_trash: false,
+    type,
+    [type]: data,
+  };
+}
+
+export function titleProperty(text: string): Json {
+  return { id: 'title', type: 'title', title: text ? richText(text) : [] };
+}
+export function richTextProperty(text: string, id = 'rt'): Json {
+  return { id, type: 'rich_text', rich_text: text ? richText(text) : [] };
+}
+export function checkboxProperty(checked: boolean, id = 'cb'): Json {
+  return { id, type: 'checkbox', checkbox: checked };
+}
+export function selectProperty(name: string | null, id = 'sel'): Json {
+  return { id, type: 'select', select: name ? { id: `opt-${name}`, name, color: 'default' } : null };
+}
+
+/** A full page object in a data source. */
+export function makePage(options: { id?: string; dataSourceId?: string; databaseId?: string; properties: Json }): Json {
+  const id = normaliseId(options.id ?? newId());
+  return {
+    object: 'page',
+    id,
+    created_time: TIME,
+    last_edited_time: TIME,
+    created_by: USER,
+    last_edited_by: USER,
+    cover: null,
+    icon: null,
+    parent: options.dataSourceId
+      ? { type: 'data_source_id', data_source_id: normaliseId(options.dataSourceId), database_id: normaliseId(options.databaseId ?? options.dataSourceId) }
+      : { type: 'workspace', workspace: true },
+    archived: false,
+    in_trash: false,
+    is_locked: false,
+    properties: options.properties,
+    url: `https://www.notion.so/${id.replace(/-/g, '')}`,
+    public_url: null,
+  };
+}
+
+/** Turns request-shaped property values (`{select:{name}}`, `{rich_text:[{text:{content}}]}`) into response shape. */
+function responseProperty(name: string, value: Json, previous?: Json): Json {
+  const type = Object.keys(value).find((k) => k !== 'type' && k !== 'id') ?? value.type;
+  const v = value[type];
+  let out: unknown = v;
+  if ((type === 'title' || type === 'rich_text') && Array.isArray(v)) {
+    out = v.map((t: Json) =>
+      t.plain_text !== undefined ? t : textRun(t.text?.content ?? '', { ...(t.annotations ?? {}), link: t.text?.link?.url }),
+    );
+  } else if ((type === 'select' || type === 'status') && v && typeof v === 'object') {
+    out = { id: v.id ?? `opt-${v.name}`, name: v.name, color: v.color ?? 'default' };
+  } else if (type === 'date' && v && typeof v === 'object') {
+    out = { start: v.start, end: v.end ?? null, time_zone: v.time_zone ?? null };
+  }
+  return { id: previous?.id ?? encodeURIComponent(name).slice(0, 8), type, [type]: out };
+}
+
+export interface FakeNotion {
+  url: string;
+  requests: RecordedRequest[];
+  pages: Map<string, Json>;
+  blocks: Map<string, Json>;
+  children: Map<string, Json[]>;
+  databases: Map<string, Json>;
+  dataSources: Map<string, Json>;
+  pageUpdates: Array<{ pageId: string; body: Json }>;
+  createdPages: Json[];
+  addPage(page: Json): Json;
+  /** Sets the children of a page or block; marks the blocks as known (for GET /v1/blocks/:id). */
+  setChildren(parentId: string, blocks: Json[]): void;
+  addDatabase(options: { id?: string; dataSourceId?: string; title?: string; properties?: Json }): { databaseId: string; dataSourceId: string };
+  setQueryFilter(fn: (page: Json, filter: unknown) => boolean): void;
+  failNext(spec: FailureSpec): void;
+  /** Requests whose path matches (string: exact path; RegExp: test). */
+  calls(path: string | RegExp, method?: string): RecordedRequest[];
+  clearRequests(): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeNotion(options: { token?: string } = {}): Promise<FakeNotion> {
+  const requests: RecordedRequest[] = [];
+  const pages = new Map<string, Json>();
+  const blocks = new Map<string, Json>();
+  const children = new Map<string, Json[]>();
+  const databases = new Map<string, Json>();
+  const dataSources = new Map<string, Json>();
+  const pageUpdates: Array<{ pageId: string; body: Json }> = [];
+  const createdPages: Json[] = [];
+  const failures: Array<FailureSpec & { remaining: number }> = [];
+  let queryFilter: ((page: Json, filter: unknown) => boolean) | undefined;
+
+  const errorBody = (status: number, code: string, message: string) => ({
+    object: 'error',
+    status,
+    code,
+    message,
+    request_id: randomUUID(),
+  });
+  const notFound = (kind: string, id: string) =>
+    errorBody(404, 'object_not_found', `Could not find ${kind} with ID: ${normaliseId(id)}. Make sure the relevant pages and databases are shared with your integration.`);
+
+  function paginate(items: Json[], query: Record<string, string | undefined>): Json {
+    const size = Math.min(100, Math.max(1, Number(query.page_size ?? 100) || 100));
+    let start = 0;
+    if (query.start_cursor) {
+      start = items.findIndex((b) => b.id === normaliseId(query.start_cursor!));
+      if (start < 0) return { __error: errorBody(400, 'validation_error', `start_cursor provided is invalid: ${query.start_cursor}`) };
+    }
+    const results = items.slice(start, start + size);
+    const next = items[start + size];
+    return { object: 'list', results, next_cursor: next ? next.id : null, has_more: Boolean(next) };
+  }
+
+  function route(method: string, path: string, query: Record<string, string>, body: Json): { status: number; body: Json } {
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && (m = /^\/v1\/pages\/([^/]+)$/.exec(path))) {
+      const page = pages.get(normaliseId(m[1]!));
+      return page ? { status: 200, body: page } : { status: 404, body: notFound('page', m[1]!) };
+    }
+    if (method === 'PATCH' && (m = /^\/v1\/pages\/([^/]+)$/.exec(path))) {
+      const id = normaliseId(m[1]!);
+      const page = pages.get(id);
+      if (!page) return { status: 404, body: notFound('page', m[1]!) };
+      pageUpdates.push({ pageId: id, body });
+      for (const [name, value] of Object.entries((body.properties ?? {}) as Json)) {
+        if (!page.properties[name]) {
+          return { status: 400, body: errorBody(400, 'validation_error', `${name} is not a property that exists.`) };
+        }
+        page.properties[name] = responseProperty(name, value as Json, page.properties[name]);
+      }
+      if (typeof body.in_trash === 'boolean') page.in_trash = page.archived = body.in_trash;
+      if (typeof body.archived === 'boolean') page.in_trash = page.archived = body.archived;
+      page.last_edited_time = new Date().toISOString();
+      return { status: 200, body: page };
+    }
+    if (method === 'POST' && path === '/v1/pages') {
+      const parent = (body.parent ?? {}) as Json;
+      const properties: Json = {};
+      for (const [name, value] of Object.entries((body.properties ?? {}) as Json)) properties[name] = responseProperty(name, value as Json);
+      const dsId = parent.data_source_id ?? parent.database_id;
+      if (dsId && !dataSources.has(normaliseId(dsId)) && !databases.has(normaliseId(dsId))) {
+        return { status: 404, body: notFound('data source', dsId) };
+      }
+      const page = makePage({ dataSourceId: dsId, properties });
+      if (parent.page_id) page.parent = { type: 'page_id', page_id: normaliseId(parent.page_id) };
+      pages.set(page.id, page);
+      createdPages.push(page);
+      if (Array.isArray(body.children)) setChildren(page.id, body.children.map((c: Json) => ({ ...block(c.type, c[c.type]), ...c, id: newId() })));
+      return { status: 200, body: page };
+    }
+    if (method === 'GET' && (m = /^\/v1\/blocks\/([^/]+)\/children$/.exec(path))) {
+      const id = normaliseId(m[1]!);
+      const list = children.get(id);
+      if (!list) return { status: 404, body: notFound('block', m[1]!) };
+      const page = paginate(list, query);
+      if (page.__error) return { status: 400, body: page.__error };
+      return { status: 200, body: { ...page, type: 'block', block: {} } };
+    }
+    if (method === 'PATCH' && (m = /^\/v1\/blocks\/([^/]+)\/children$/.exec(path))) {
+      const id = normaliseId(m[1]!);
+      if (!children.has(id) && !pages.has(id) && !blocks.has(id)) return { status: 404, body: notFound('block', m[1]!) };
+      const added = ((body.children ?? []) as Json[]).map((c) => block(c.type, c[c.type], { parentId: id }));
+      setChildren(id, [...(children.get(id) ?? []), ...added]);
+      return { status: 200, body: { object: 'list', results: added, next_cursor: null, has_more: false, type: 'block', block: {} } };
+    }
+    if (method === 'GET' && (m = /^\/v1\/blocks\/([^/]+)$/.exec(path))) {
+      const b = blocks.get(normaliseId(m[1]!));
+      return b ? { status: 200, body: b } : { status: 404, body: notFound('block', m[1]!) };
+    }
+    if (method === 'GET' && (m = /^\/v1\/databases\/([^/]+)$/.exec(path))) {
+      const db = databases.get(normaliseId(m[1]!));
+      return db ? { status: 200, body: db } : { status: 404, body: notFound('database', m[1]!) };
+    }
+    if (method === 'GET' && (m = /^\/v1\/data_sources\/([^/]+)$/.exec(path))) {
+      const ds = dataSources.get(normaliseId(m[1]!));
+      return ds ? { status: 200, body: ds } : { status: 404, body: notFound('data source', m[1]!) };
+    }
+    if (method === 'POST' && (m = /^\/v1\/data_sources\/([^/]+)\/query$/.exec(path))) {
+      const id = normaliseId(m[1]!);
+      if (!dataSources.has(id)) return { status: 404, body: notFound('data source', m[1]!) };
+      const rows = [...pages.values()].filter(
+        (p) => p.parent?.data_source_id === id && !p.in_trash && (!queryFilter || body.filter === undefined || queryFilter(p, body.filter)),
+      );
+      const page = paginate(rows, { page_size: body.page_size, start_cursor: body.start_cursor });
+      if (page.__error) return { status: 400, body: page.__error };
+      return { status: 200, body: { ...page, type: 'page_or_data_source', page_or_data_source: {} } };
+    }
+    return { status: 400, body: errorBody(400, 'invalid_request_url', 'Invalid request URL.') };
+  }
+
+  function setChildren(parentId: string, list: Json[]): void {
+    const id = normaliseId(parentId);
+    children.set(id, list);
+    for (const b of list) {
+      blocks.set(b.id, b);
+      if (b.has_children && !children.has(b.id)) children.set(b.id, []);
+    }
+    const parentBlock = blocks.get(id);
+    if (parentBlock) parentBlock.has_children = list.length > 0;
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const method = (req.method ?? 'GET').toUpperCase();
+      const query = Object.fromEntries(url.searchParams.entries());
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: Json = {};
+      try {
+        body = raw ? JSON.parse(raw) : {};
+      } catch {
+        body = { __raw: raw };
+      }
+      const send = (status: number, payload: Json, headers: Record<string, string> = {}, failed = false) => {
+        requests.push({ method, path: url.pathname, query, headers: req.headers, body, status, failed, at: Date.now() });
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+        res.end(JSON.stringify(payload));
+      };
+      const failure = failures.find(
+        (f) =>
+          f.remaining > 0 &&
+          (!f.method || f.method.toUpperCase() === method) &&
+          (typeof f.path === 'string' ? f.path === url.pathname : f.path.test(url.pathname)),
+      );
+      if (failure) {
+        failure.remaining -= 1;
+        const code = failure.code ?? ERROR_CODES[failure.status] ?? 'internal_server_error';
+        const message =
+          failure.message ?? (failure.status === 429 ? 'You have been rate limited. Please try again in a few minutes.' : 'Unexpected error occurred.');
+        return send(
+          failure.status,
+          errorBody(failure.status, code, message),
+          failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {},
+          true,
+        );
+      }
+      if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
+        return send(401, errorBody(401, 'unauthorized', 'API token is invalid.'));
+      }
+      const out = route(method, url.pathname, query, body);
+      send(out.status, out.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    pages,
+    blocks,
+    children,
+    databases,
+    dataSources,
+    pageUpdates,
+    createdPages,
+    addPage(page) {
+      pages.set(normaliseId(page.id), page);
+      if (!children.has(normaliseId(page.id))) children.set(normaliseId(page.id), []);
+      return page;
+    },
+    setChildren,
+    addDatabase({ id, dataSourceId, title = 'Database', properties = {} }) {
+      const databaseId = normaliseId(id ?? newId());
+      const dsId = normaliseId(dataSourceId ?? newId());
+      const titleRt = richText(title);
+      databases.set(databaseId, {
+        object: 'database',
+        id: databaseId,
+        title: titleRt,
+        description: [],
+        parent: { type: 'workspace', workspace: true },
+        is_inline: false,
+        in_trash: false,
+        is_locked: false,
+        created_time: TIME,
+        last_edited_time: TIME,
+        data_sources: [{ id: dsId, name: title }],
+        icon: null,
+        cover: null,
+        url: `https://www.notion.so/${databaseId.replace(/-/g, '')}`,
+        public_url: null,
+      });
+      dataSources.set(dsId, {
+        object: 'data_source',
+        id: dsId,
+        title: titleRt,
+        description: [],
+        parent: { type: 'database_id', database_id: databaseId },
+        database_parent: { type: 'workspace', workspace: true },
+        properties,
+        archived: false,
+        in_trash: false,
+        created_time: TIME,
+        last_edited_time: TIME,
+        icon: null,
+        cover: null,
+        url: `https://www.notion.so/${dsId.replace(/-/g, '')}`,
+        public_url: null,
+      });
+      return { databaseId, dataSourceId: dsId };
+    },
+    setQueryFilter(fn) {
+      queryFilter = fn;
+    },
+    failNext(spec) {
+      failures.push({ ...spec, remaining: spec.times ?? 1 });
+    },
+    calls(path, method) {
+      return requests.filter(
+        (r) => (typeof path === 'string' ? r.path === path : path.test(r.path)) && (!method || r.method === method.toUpperCase()),
+      );
+    },
+    clearRequests() {
+      requests.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,429 @@
+/**
+ * A fake Amazon SES (v2) over real HTTP, for tests and benches. The real `@aws-sdk/client-sesv2`
+ * client talks to it through its `endpoint` option (set `SES_ENDPOINT` to `fake.url`), and it
+ * answers with the SESv2 REST-JSON shapes the SDK parses:
+ *
+ * - `POST /v2/email/outbound-emails` (SendEmail) → 200 `{"MessageId": "..."}`
+ * - `GET  /v2/email/account` (GetAccount) → 200 with SendQuota / SendingEnabled /
+ *   ProductionAccessEnabled / EnforcementStatus (configurable; `SentLast24Hours` grows with every
+ *   accepted send), or 404 UnknownOperationException with `account: 'unimplemented'`
+ * - errors as SES sends them: status + `x-amzn-errortype: <Name>:<namespace>` + JSON `{"message"}`
+ * - anything else → 404 UnknownOperationException; an unsigned request → 403
+ *
+ * Usage:
+ *
+ *   const ses = await startFakeSes({ latencyMs: [20, 150] });
+ *   process.env.SES_ENDPOINT = ses.url;              // or createSesClient({ aws: { region, endpoint: ses.url } })
+ *   ses.setFailure({ next: 3, error: 'TooManyRequestsException' });        // the next 3 SendEmail calls → 429
+ *   ses.setFailure({ to: 'bad@example.com', error: 'MessageRejected' });    // every call to that address
+ *   ses.setFailure({ afterSends: 100, error: 'SendingPausedException' });  // once 100 were accepted, all later calls
+ *   ses.setFailure({ when: (call) => call.subject === 'x', error: { status: 400, type: 'BadRequestException', message: '...' } });
+ *   ses.setFailure({ next: 1, error: 'reset' });                            // drop the connection (ECONNRESET / socket hang up)
+ *   ses.setFailure({ next: 1, error: 'hang' });                             // never answer (client timeout)
+ *   ...
+ *   ses.sent   // accepted emails (answered with a MessageId), in order: decoded request + fields below
+ *   ses.calls  // EVERY SendEmail request, accepted or refused, with its outcome
+ *   await ses.close();
+ *
+ * Rules are checked in the order they were set; the first that matches decides. `next` and
+ * `times` count down and the rule expires at 0. Error names: see `SES_ERRORS` (or pass a
+ * `{ status, type, message }` of your own); `{to}` in a message is replaced by the recipient.
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface FakeSesErrorSpec {
+  status: number;
+  /** The error name, sent as `x-amzn-errortype`. */
+  type: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** Real SESv2 error names, statuses and messages. */
+export const SES_ERRORS = {
+  TooManyRequestsException: { status: 429, type: 'TooManyRequestsException', message: 'Maximum sending rate exceeded.' },
+  Throttling: { status: 400, type: 'Throttling', message: 'Rate exceeded' },
+  DailyQuotaExceeded: { status: 429, type: 'TooManyRequestsException', message: 'Daily message quota exceeded.' },
+  MessageRejected: {
+    status: 400,
+    type: 'MessageRejected',
+    message: 'Email address is not verified. The following identities failed the check in region EU-WEST-1: {to}',
+  },
+  InvalidRecipientAddress: { status: 400, type: 'BadRequestException', message: "Illegal address: Missing final '@domain' in {to}" },
+  AccountSuspendedException: {
+    status: 400,
+    type: 'AccountSuspendedException',
+    message: "The message can't be sent because the account's ability to send email has been permanently restricted.",
+  },
+  SendingPausedException: {
+    status: 400,
+    type: 'SendingPausedException',
+    message: "The message can't be sent because the account's ability to send email is currently paused.",
+  },
+  MailFromDomainNotVerifiedException: {
+    status: 400,
+    type: 'MailFromDomainNotVerifiedException',
+    message: "The message can't be sent because the sending domain isn't verified.",
+  },
+  LimitExceededException: { status: 400, type: 'LimitExceededException', message: 'Daily message quota exceeded.' },
+  NotFoundException: { status: 404, type: 'NotFoundException', message: 'Configuration set <news> does not exist.' },
+  InvalidClientTokenId: {
+    status: 403,
+    type: 'InvalidClientTokenId',
+    message: 'The security token included in the request is invalid.',
+  },
+  SignatureDoesNotMatch: {
+    status: 403,
+    type: 'SignatureDoesNotMatch',
+    message:
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+  },
+  AccessDeniedException: {
+    status: 403,
+    type: 'AccessDeniedException',
+    message: 'User: arn:aws:iam::123456789012:user/mailout is not authorized to perform: ses:SendEmail',
+  },
+  InternalFailure: {
+    status: 500,
+    type: 'InternalFailure',
+    message: 'The request processing has failed because of an unknown error, exception or failure.',
+  },
+  ServiceUnavailable: { status: 503, type: 'ServiceUnavailable', message: 'Service is unable to handle request.' },
+} satisfies Record<string, FakeSesErrorSpec>;
+
+export type SesErrorName = keyof typeof SES_ERRORS;
+/** An error to answer with, or `reset` (destroy the socket) / `hang` (never answer). */
+export type FailureSpec = SesErrorName | FakeSesErrorSpec | 'reset' | 'hang';
+
+export type FailureRule =
+  | { next: number; error: FailureSpec }
+  | { to: string | string[]; error: FailureSpec; times?: number }
+  | { afterSends: number; error: FailureSpec }
+  | { when: (call: SendEmailCall) => boolean; error: FailureSpec; times?: number };
+
+/** The decoded SendEmail request body (SESv2 JSON). */
+export interface SendEmailBody {
+  FromEmailAddress?: string;
+  Destination?: { ToAddresses?: string[]; CcAddresses?: string[]; BccAddresses?: string[] };
+  ReplyToAddresses?: string[];
+  ConfigurationSetName?: string;
+  EmailTags?: Array<{ Name: string; Value: string }>;
+  Content?: {
+    Simple?: {
+      Subject?: { Data: string; Charset?: string };
+      Body?: { Text?: { Data: string; Charset?: string }; Html?: { Data: string; Charset?: string } };
+      Headers?: Array<{ Name: string; Value: string }>;
+    };
+    Raw?: { Data: string };
+    Template?: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface SendEmailCall {
+  /** 1-based arrival order among SendEmail calls. */
+  n: number;
+  /** performance.now() when the request arrived (same clock as the pacer's default). */
+  receivedAt: number;
+  at: Date;
+  body: SendEmailBody;
+  requestHeaders: http.IncomingHttpHeaders;
+  from?: string;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject?: string;
+  html?: string;
+  text?: string;
+  /** Content.Simple.Headers as a name → value map (last wins). */
+  headers: Record<string, string>;
+  /** EmailTags as a name → value map. */
+  tags: Record<string, string>;
+  configurationSet?: string;
+  outcome: { status: number; messageId?: string; error?: string } | { status: 'reset' | 'hang' | 'pending' };
+}
+
+export type AccountOverrides = {
+  SendingEnabled?: boolean;
+  ProductionAccessEnabled?: boolean;
+  EnforcementStatus?: string;
+  SendQuota?: { Max24HourSend?: number; MaxSendRate?: number; SentLast24Hours?: number };
+  [key: string]: unknown;
+};
+
+export type LatencySpec = number | [min: number, max: number] | ((call: SendEmailCall | null) => number);
+
+export interface FakeSesOptions {
+  /** Delay before every answer (SendEmail and GetAccount): fixed, uniform [min, max], or computed. */
+  latencyMs?: LatencySpec;
+  /** GetAccount fields over a healthy production account; 'unimplemented' → 404 UnknownOperation. */
+  account?: AccountOverrides | 'unimplemented';
+  /** GetAccount answers with this error instead. */
+  getAccountError?: FailureSpec;
+  failures?: FailureRule[];
+  random?: () => number;
+  port?: number;
+}
+
+export interface FakeSes {
+  url: string;
+  /** Accepted emails (answered 200 with a MessageId), in order. */
+  sent: SendEmailCall[];
+  /** Every SendEmail request, in arrival order, with its outcome. */
+  calls: SendEmailCall[];
+  /** How many GetAccount requests arrived. */
+  getAccountCalls: number;
+  setFailure(rule: FailureRule): void;
+  clearFailures(): void;
+  setAccount(account: AccountOverrides | 'unimplemented'): void;
+  setGetAccountError(error: FailureSpec | undefined): void;
+  setLatency(latency: LatencySpec): void;
+  /** Forget recorded calls and rules (keeps account and latency). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const NAMESPACE = 'http://internal.amazon.com/coral/com.amazonaws.sesv2/';
+
+function baseAccount(): Record<string, unknown> {
+  return {
+    DedicatedIpAutoWarmupEnabled: false,
+    EnforcementStatus: 'HEALTHY',
+    ProductionAccessEnabled: true,
+    SendingEnabled: true,
+    SendQuota: { Max24HourSend: 50000, MaxSendRate: 14, SentLast24Hours: 0 },
+    SuppressionAttributes: { SuppressedReasons: ['BOUNCE', 'COMPLAINT'] },
+    Details: {
+      MailType: 'MARKETING',
+      WebsiteURL: 'https://example.com',
+      ContactLanguage: 'EN',
+      UseCaseDescription: 'Newsletter',
+      AdditionalContactEmailAddresses: [],
+      ReviewDetails: { Status: 'GRANTED', CaseId: '1234567890' },
+    },
+  };
+}
+
+export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSes> {
+  const random = options.random ?? Math.random;
+  let latency: LatencySpec = options.latencyMs ?? 0;
+  let account: AccountOverrides | 'unimplemented' = options.account ?? {};
+  let getAccountError: FailureSpec | undefined = options.getAccountError;
+  let rules: Array<FailureRule & { left?: number }> = [];
+  const sent: SendEmailCall[] = [];
+  const calls: SendEmailCall[] = [];
+  const sockets = new Set<Socket>();
+  let messageCounter = 0;
+  let getAccountCalls = 0;
+
+  const addRule = (rule: FailureRule) => {
+    const left = 'next' in rule ? rule.next : 'times' in rule ? rule.times : undefined;
+    rules.push({ ...rule, ...(left !== undefined ? { left } : {}) });
+  };
+  for (const r of options.failures ?? []) addRule(r);
+
+  const delayFor = (call: SendEmailCall | null): number => {
+    if (typeof latency === 'number') return latency;
+    if (typeof latency === 'function') return latency(call);
+    const [min, max] = latency;
+    return min + random() * (max - min);
+  };
+
+  const matchRule = (call: SendEmailCall): FailureSpec | undefined => {
+    rules = rules.filter((r) => r.left === undefined || r.left > 0);
+    for (const rule of rules) {
+      if (rule.left !== undefined && rule.left <= 0) continue;
+      let hit = false;
+      if ('next' in rule) hit = true;
+      else if ('to' in rule) {
+        const targets = (Array.isArray(rule.to) ? rule.to : [rule.to]).map((a) => a.toLowerCase());
+        hit = [...call.to, ...call.cc, ...call.bcc].some((a) => targets.includes(bareAddress(a)));
+      } else if ('afterSends' in rule) hit = sent.length >= rule.afterSends;
+      else hit = rule.when(call);
+      if (hit) {
+        if (rule.left !== undefined) rule.left -= 1;
+        return rule.error;
+      }
+    }
+    return undefined;
+  };
+
+  const sendError = (res: http.ServerResponse, spec: FakeSesErrorSpec, to?: string) => {
+    const message = spec.message.replace('{to}', to ?? '');
+    res.writeHead(spec.status, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': `${spec.type}:${NAMESPACE}`,
+      'x-amzn-requestid': requestId(),
+      ...(spec.headers ?? {}),
+    });
+    res.end(JSON.stringify({ message }));
+  };
+
+  /** Answers with a failure; returns what was done. */
+  const fail = (req: http.IncomingMessage, res: http.ServerResponse, failure: FailureSpec, to?: string): 'reset' | 'hang' | number => {
+    if (failure === 'reset') {
+      req.socket.destroy();
+      return 'reset';
+    }
+    if (failure === 'hang') return 'hang';
+    const spec = typeof failure === 'string' ? SES_ERRORS[failure] : failure;
+    sendError(res, spec, to);
+    return spec.status;
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err: unknown) => {
+        if (!res.headersSent) sendError(res, { status: 500, type: 'InternalFailure', message: String(err) });
+      });
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
+    const receivedAt = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const auth = req.headers.authorization;
+    if (!auth || !auth.startsWith('AWS4-HMAC-SHA256')) {
+      sendError(res, { status: 403, type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+      return;
+    }
+
+    if (req.method === 'GET' && path === '/v2/email/account') {
+      getAccountCalls += 1;
+      await wait(delayFor(null));
+      if (getAccountError) {
+        fail(req, res, getAccountError);
+        return;
+      }
+      if (account === 'unimplemented') {
+        sendError(res, { status: 404, type: 'UnknownOperationException', message: 'Unknown operation' });
+        return;
+      }
+      const base = baseAccount();
+      const quota = { ...(base.SendQuota as object), ...(account.SendQuota ?? {}) } as { SentLast24Hours: number };
+      quota.SentLast24Hours += sent.length;
+      const body = { ...base, ...account, SendQuota: quota };
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId() });
+      res.end(JSON.stringify(body));
+      return;
+    }
+
+    if (req.method === 'POST' && path === '/v2/email/outbound-emails') {
+      let body: SendEmailBody;
+      try {
+        body = JSON.parse(raw || '{}') as SendEmailBody;
+      } catch {
+        sendError(res, { status: 400, type: 'BadRequestException', message: 'Request body is not valid JSON' });
+        return;
+      }
+      const simple = body.Content?.Simple;
+      const call: SendEmailCall = {
+        n: calls.length + 1,
+        receivedAt,
+        at: new Date(),
+        body,
+        requestHeaders: req.headers,
+        ...(body.FromEmailAddress !== undefined ? { from: body.FromEmailAddress } : {}),
+        to: body.Destination?.ToAddresses ?? [],
+        cc: body.Destination?.CcAddresses ?? [],
+        bcc: body.Destination?.BccAddresses ?? [],
+        ...(simple?.Subject?.Data !== undefined ? { subject: simple.Subject.Data } : {}),
+        ...(simple?.Body?.Html?.Data !== undefined ? { html: simple.Body.Html.Data } : {}),
+        ...(simple?.Body?.Text?.Data !== undefined ? { text: simple.Body.Text.Data } : {}),
+        headers: Object.fromEntries((simple?.Headers ?? []).map((h) => [h.Name, h.Value])),
+        tags: Object.fromEntries((body.EmailTags ?? []).map((t) => [t.Name, t.Value])),
+        ...(body.ConfigurationSetName !== undefined ? { configurationSet: body.ConfigurationSetName } : {}),
+        outcome: { status: 'pending' },
+      };
+      calls.push(call);
+      await wait(delayFor(call));
+
+      if (!body.Content || (!body.Content.Simple && !body.Content.Raw && !body.Content.Template)) {
+        sendError(res, { status: 400, type: 'BadRequestException', message: 'Content is required' });
+        call.outcome = { status: 400, error: 'BadRequestException' };
+        return;
+      }
+      if (call.to.length + call.cc.length + call.bcc.length === 0 && !body.Content.Raw) {
+        sendError(res, { status: 400, type: 'BadRequestException', message: 'Destination is required' });
+        call.outcome = { status: 400, error: 'BadRequestException' };
+        return;
+      }
+
+      const failure = matchRule(call);
+      if (failure !== undefined) {
+        const done = fail(req, res, failure, call.to[0]);
+        call.outcome =
+          typeof done === 'number'
+            ? { status: done, error: typeof failure === 'string' ? SES_ERRORS[failure as SesErrorName].type : failure.type }
+            : { status: done };
+        return;
+      }
+      messageCounter += 1;
+      const messageId = `0100018f${messageCounter.toString(16).padStart(8, '0')}-fake-ses-000000`;
+      call.outcome = { status: 200, messageId };
+      sent.push(call);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId() });
+      res.end(JSON.stringify({ MessageId: messageId }));
+      return;
+    }
+
+    sendError(res, { status: 404, type: 'UnknownOperationException', message: `Unknown operation ${req.method} ${path}` });
+  }
+
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    sent,
+    calls,
+    get getAccountCalls() {
+      return getAccountCalls;
+    },
+    setFailure: addRule,
+    clearFailures() {
+      rules = [];
+    },
+    setAccount(next) {
+      account = next;
+    },
+    setGetAccountError(error) {
+      getAccountError = error;
+    },
+    setLatency(next) {
+      latency = next;
+    },
+    reset() {
+      sent.length = 0;
+      calls.length = 0;
+      rules = [];
+      getAccountCalls = 0;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function wait(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+function requestId(): string {
+  return `${Math.random().toString(16).slice(2, 10)}-fake-ses`;
+}
+
+/** "Name <a@b>" → "a@b", lower-cased. */
+function bareAddress(address: string): string {
+  const m = /<([^>]+)>/.exec(address);
+  return (m ? m[1]! : address).trim().toLowerCase();
+}

@@ -1,0 +1,229 @@
+import { startMailout, type LoopSummary, type SendDeps } from '../../lib/send';
+import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { letter, sendDeps, testConfig } from './helpers';
+
+let t: TestDatabase;
+let ses: FakeSes;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
+});
+afterAll(async () => {
+  await ses.close();
+  await t.drop();
+});
+beforeEach(async () => {
+  ses.reset();
+  await t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
+});
+
+async function runToEnd(deps: SendDeps, mailoutId: string): Promise<LoopSummary[]> {
+  const summaries: LoopSummary[] = [];
+  let req = { mailoutId, fromNotion: false, dryRun: false, continuation: false };
+  for (let i = 0; i < 100; i++) {
+    const res = await startMailout(deps, req);
+    if (!res.run) throw new Error(`not started: ${res.status} ${JSON.stringify(res.body)}`);
+    const s = await res.run();
+    summaries.push(s);
+    if (s.outcome !== 'released') return summaries;
+    req = { ...req, continuation: true };
+  }
+  throw new Error('did not finish in 100 invocations');
+}
+
+async function deliveryStatuses(mailoutId: string): Promise<Record<string, number>> {
+  const { rows } = await t.pool.query(`select status, count(*)::int n from deliveries where mailout_id = $1 group by status`, [mailoutId]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+function sentAddresses(): string[] {
+  return ses.sent.map((c) => c.to[0]!);
+}
+
+test('1,000 active subscribers get exactly 1,000 messages, one each, with their own unsubscribe link and the one-click headers', async () => {
+  await seedSubscribers(t.pool, 1000);
+  const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '4' });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-1000', fromNotion: false, dryRun: false, continuation: false });
+  expect(res.status).toBe(202);
+  expect(res.body).toMatchObject({ outcome: 'started', mode: 'live', recipients: 1000, queued: 1000 });
+  const summary = await res.run!();
+  expect(summary).toMatchObject({ outcome: 'complete', sent: 1000, failed: 0, unknown: 0 });
+  expect(summary.final).toMatchObject({ status: 'sent', sent: 1000 });
+
+  const addresses = sentAddresses();
+  expect(addresses).toHaveLength(1000);
+  expect(new Set(addresses).size).toBe(1000);
+  const links = new Set<string>();
+  for (const call of ses.sent) {
+    const unsub = call.headers['List-Unsubscribe'];
+    expect(unsub).toMatch(/^<https:\/\/mailout\.example\.com\/api\/unsubscribe\?token=[\w.-]+>$/);
+    expect(call.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+    const url = unsub!.slice(1, -1);
+    expect(call.html).toContain(url.replace(/&/g, '&amp;'));
+    expect(call.text).toContain(url);
+    expect(call.tags).toMatchObject({ mailout_id: 'm-1000' });
+    links.add(url);
+  }
+  expect(links.size).toBe(1000);
+  expect(await deliveryStatuses('m-1000')).toEqual({ sent: 1000 });
+});
+
+test('the greeting uses each subscriber\'s own name', async () => {
+  await seedSubscribers(t.pool, 3);
+  const config = testConfig(t, ses.url);
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-names', fromNotion: false, dryRun: false, continuation: false });
+  await res.run!();
+  const texts = ses.sent.map((c) => c.text ?? '');
+  expect(texts.filter((x) => /Hi Name \d/.test(x))).toHaveLength(3);
+});
+
+test('a send cut off by a tiny time budget completes over several invocations with no duplicate and no one missed', async () => {
+  await seedSubscribers(t.pool, 300);
+  const config = testConfig(t, ses.url, { BATCH_SIZE: '20' });
+  // Every invocation is out of time after its first batch.
+  const summaries = await runToEnd(sendDeps(config, t, { deadline: () => Date.now() - 1 }), 'm-budget');
+  // 15 invocations of one batch each, then one that finds the queue empty and completes.
+  expect(summaries.map((s) => s.outcome)).toEqual([...Array(15).fill('released'), 'complete']);
+  expect(summaries.slice(0, 15).every((s) => s.sent === 20 && s.batches === 1)).toBe(true);
+  const addresses = sentAddresses();
+  expect(addresses).toHaveLength(300);
+  expect(new Set(addresses).size).toBe(300);
+  expect(await deliveryStatuses('m-budget')).toEqual({ sent: 300 });
+});
+
+test('injected SES throttling and 5xx are retried and nobody is lost or sent twice', async () => {
+  await seedSubscribers(t.pool, 200);
+  ses.setFailure({ next: 5, error: 'TooManyRequestsException' });
+  ses.setFailure({ times: 4, when: (c) => c.n % 17 === 0, error: 'InternalFailure' });
+  const config = testConfig(t, ses.url);
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-retry', fromNotion: false, dryRun: false, continuation: false });
+  const summary = await res.run!();
+  expect(summary).toMatchObject({ outcome: 'complete', sent: 200, failed: 0 });
+  expect(ses.calls.length).toBeGreaterThan(200);
+  expect(new Set(sentAddresses()).size).toBe(200);
+  expect(sentAddresses()).toHaveLength(200);
+});
+
+test('"sending paused" pauses the mailout with the reason, the rest still queued, and a resume finishes without duplicates', async () => {
+  await seedSubscribers(t.pool, 150);
+  ses.setFailure({ afterSends: 60, error: 'SendingPausedException' });
+  const config = testConfig(t, ses.url);
+  const deps = sendDeps(config, t);
+  const res = await startMailout(deps, { mailoutId: 'm-paused', fromNotion: false, dryRun: false, continuation: false });
+  const summary = await res.run!();
+  expect(summary.outcome).toBe('paused');
+  expect(summary.final).toMatchObject({ status: 'paused', sent: 60 });
+  expect(summary.final!.lastError).toMatch(/SendingPaused/);
+  expect(await deliveryStatuses('m-paused')).toEqual({ sent: 60, queued: 90 });
+
+  ses.clearFailures();
+  const again = await startMailout(deps, { mailoutId: 'm-paused', fromNotion: false, dryRun: false, continuation: false });
+  expect(again.body).toMatchObject({ outcome: 'resumed', queued: 90 });
+  await again.run!();
+  expect(await deliveryStatuses('m-paused')).toEqual({ sent: 150 });
+  expect(new Set(sentAddresses()).size).toBe(150);
+  expect(sentAddresses()).toHaveLength(150);
+});
+
+test('a recipient-level rejection is recorded as failed while the send goes on', async () => {
+  await seedSubscribers(t.pool, 30);
+  ses.setFailure({ to: 'sub7@example.com', error: 'MessageRejected' });
+  const config = testConfig(t, ses.url);
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-reject', fromNotion: false, dryRun: false, continuation: false });
+  const summary = await res.run!();
+  expect(summary).toMatchObject({ outcome: 'complete', sent: 29, failed: 1 });
+  const { rows } = await t.pool.query(`select email, error_code from deliveries where mailout_id = 'm-reject' and status = 'failed'`);
+  expect(rows).toEqual([{ email: 'sub7@example.com', error_code: 'MessageRejected' }]);
+});
+
+test('10 failures in a row pause the mailout instead of failing everyone after them', async () => {
+  await seedSubscribers(t.pool, 40);
+  ses.setFailure({ when: () => true, error: 'MessageRejected' });
+  const config = testConfig(t, ses.url, { BATCH_SIZE: '5' });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-breaker', fromNotion: false, dryRun: false, continuation: false });
+  const summary = await res.run!();
+  expect(summary.outcome).toBe('paused');
+  expect(summary.final!.lastError).toMatch(/10 failures in a row/);
+  const s = await deliveryStatuses('m-breaker');
+  expect(s.failed).toBe(10);
+  expect(s.queued).toBe(30);
+});
+
+test('an address unsubscribed or bounced during the send is not sent to', async () => {
+  const ids = await seedSubscribers(t.pool, 100);
+  const config = testConfig(t, ses.url, { BATCH_SIZE: '10', RATE_LIMIT_PER_SEC: '200' });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-leave', fromNotion: false, dryRun: false, continuation: false });
+  const running = res.run!();
+  // While the first batches go out, two readers leave.
+  while (ses.sent.length < 15) await new Promise((r) => setTimeout(r, 5));
+  const { rows } = await t.pool.query(
+    `select subscriber_id from deliveries where mailout_id = 'm-leave' and status = 'queued' order by subscriber_id desc limit 2`,
+  );
+  await t.pool.query(`select * from unsubscribe($1)`, [rows[0].subscriber_id]);
+  await t.pool.query(`update subscribers set status = 'bounced' where id = $1`, [rows[1].subscriber_id]);
+  const summary = await running;
+  expect(summary.outcome).toBe('complete');
+  const left = await t.pool.query(`select email from subscribers where id = any($1::uuid[])`, [[rows[0].subscriber_id, rows[1].subscriber_id]]);
+  for (const r of left.rows) expect(sentAddresses()).not.toContain(r.email);
+  expect(sentAddresses()).toHaveLength(98);
+  expect(await deliveryStatuses('m-leave')).toEqual({ sent: 98, skipped: 2 });
+  expect(ids).toHaveLength(100);
+});
+
+test('test mode twice in a row sends twice to the test addresses and nothing to subscribers', async () => {
+  await seedSubscribers(t.pool, 20);
+  const config = testConfig(t, ses.url);
+  const deps = sendDeps(config, t, { loadLetter: async () => ({ ...letter('Issue #1'), test: true }) });
+  for (let i = 0; i < 2; i++) {
+    const res = await startMailout(deps, { mailoutId: 'm-test', fromNotion: false, dryRun: false, continuation: false });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ outcome: 'test_sent', mode: 'test', sent: 2 });
+    expect(res.run).toBeUndefined();
+  }
+  expect(sentAddresses().sort()).toEqual(['editor@example.com', 'editor@example.com', 'second@example.com', 'second@example.com']);
+  expect(ses.sent.every((c) => (c.subject ?? '').startsWith('[TEST] Issue #1'))).toBe(true);
+  const claims = await t.pool.query(`select count(*)::int n from mailouts`);
+  expect(claims.rows[0].n).toBe(0);
+  const tests = await t.pool.query(`select count(*)::int n, count(distinct run_id)::int runs from test_sends where mailout_id = 'm-test'`);
+  expect(tests.rows[0]).toEqual({ n: 4, runs: 2 });
+});
+
+test('a second request for a sent mailout is refused with 409, or answered 200 "duplicate" to Notion', async () => {
+  await seedSubscribers(t.pool, 5);
+  const config = testConfig(t, ses.url);
+  const deps = sendDeps(config, t);
+  const first = await startMailout(deps, { mailoutId: 'm-dup', fromNotion: false, dryRun: false, continuation: false });
+  await first.run!();
+  const direct = await startMailout(deps, { mailoutId: 'm-dup', fromNotion: false, dryRun: false, continuation: false });
+  expect(direct.status).toBe(409);
+  expect(direct.run).toBeUndefined();
+  const notion = await startMailout(deps, { mailoutId: 'm-dup', fromNotion: true, dryRun: false, continuation: false });
+  expect(notion.status).toBe(200);
+  expect(notion.body).toMatchObject({ outcome: 'duplicate' });
+  expect(sentAddresses()).toHaveLength(5);
+});
+
+test('a refused pre-flight changes nothing and says why', async () => {
+  await seedSubscribers(t.pool, 50);
+  ses.setAccount({ SendQuota: { Max24HourSend: 100, MaxSendRate: 14, SentLast24Hours: 80 } });
+  try {
+    const config = testConfig(t, ses.url);
+    await expect(
+      startMailout(sendDeps(config, t), { mailoutId: 'm-quota', fromNotion: false, dryRun: false, continuation: false }),
+    ).rejects.toMatchObject({ code: 'precondition_failed', message: expect.stringMatching(/quota/i) });
+    const claims = await t.pool.query(`select count(*)::int n from mailouts`);
+    expect(claims.rows[0].n).toBe(0);
+  } finally {
+    ses.setAccount({ SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } });
+  }
+});
+
+test('a dry run reads and renders but neither claims nor sends', async () => {
+  await seedSubscribers(t.pool, 12);
+  const config = testConfig(t, ses.url);
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-dry', fromNotion: false, dryRun: true, continuation: false });
+  expect(res.body).toMatchObject({ outcome: 'dry_run', recipients: 12, subject: 'Hello readers', claimed: false });
+  expect(ses.calls).toHaveLength(0);
+  expect((await t.pool.query(`select count(*)::int n from mailouts`)).rows[0].n).toBe(0);
+});

@@ -1,0 +1,44 @@
+import { loadConfig, type Config } from '../../lib/config';
+import { renderMailout } from '../../lib/render';
+import { silentReporter, type MailoutReporter } from '../../lib/send/reporter';
+import type { LoadedLetter, SendDeps } from '../../lib/send';
+import { createSesClient } from '../../lib/ses';
+import type { TestDatabase } from '../helpers/db';
+
+export function testConfig(t: TestDatabase, sesUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    EXECUTOR_SHARED_SECRET: 'test-executor-secret-0123456789',
+    APP_BASE_URL: 'https://mailout.example.com',
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIDTEST',
+    AWS_SECRET_ACCESS_KEY: 'test-secret-key',
+    SES_ENDPOINT: sesUrl,
+    SES_FROM_EMAIL: 'news@example.com',
+    SES_FROM_NAME: 'Example News',
+    DATABASE_URL: t.url,
+    RATE_LIMIT_PER_SEC: '1000',
+    BATCH_SIZE: '50',
+    TEST_EMAILS: 'editor@example.com,second@example.com',
+    FOOTER_ADDRESS: 'Example Publishing, 1 Main St',
+    ...env,
+  });
+}
+
+export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, this is **the** letter.\n\n- one\n- two'): LoadedLetter {
+  const rendered = renderMailout({ markdown: body, subject, footerAddress: 'Example Publishing, 1 Main St' });
+  return { letter: rendered, test: false, warnings: [] };
+}
+
+export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<SendDeps> = {}): SendDeps {
+  return {
+    config,
+    db: t.db,
+    ses: createSesClient(config),
+    reporter: silentReporter as MailoutReporter,
+    loadLetter: async () => letter(),
+    deadline: () => Date.now() + 300_000,
+    safetyMarginMs: 0,
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+    ...overrides,
+  };
+}

@@ -1,0 +1,236 @@
+import { createPacer, PacerClosedError, type Pacer } from '../../lib/ses/pacer';
+import { busiestWindow, FakeClock, seededRandom } from './fake-clock';
+
+interface RunResult {
+  starts: number[];
+  maxInFlight: number;
+}
+
+/** `total` sends through the pacer by `workers` loops, each send taking latency(i) ms of fake time. */
+async function drive(
+  clock: FakeClock,
+  pacer: Pacer,
+  total: number,
+  workers: number,
+  latency: (i: number) => number,
+  onSent?: (i: number) => void,
+): Promise<RunResult> {
+  const starts: number[] = [];
+  let next = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const permit = await pacer.acquire();
+      starts.push(clock.now());
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await clock.sleep(latency(i));
+      inFlight -= 1;
+      permit.release();
+      onSent?.(i);
+    }
+  };
+  await clock.runUntil(Promise.all(Array.from({ length: workers }, worker)));
+  return { starts, maxInFlight };
+}
+
+const achievedRate = (starts: number[]) => ((starts.length - 1) * 1000) / (starts[starts.length - 1]! - starts[0]!);
+
+describe('busiestWindow (the checker the pacing tests rely on)', () => {
+  it('counts a burst as a burst and an even schedule as even', () => {
+    expect(busiestWindow(Array.from({ length: 10 }, () => 0))).toBe(10);
+    expect(busiestWindow(Array.from({ length: 60 }, (_, i) => Math.ceil((i * 1000) / 6)))).toBe(6);
+    expect(busiestWindow([0, 999, 1000])).toBe(2);
+    expect(busiestWindow([0, 500, 999])).toBe(3);
+  });
+});
+
+describe('createPacer: a schedule, not bursts', () => {
+  it.each([
+    { rate: 6, concurrency: 1, workers: 1 },
+    { rate: 6, concurrency: 4, workers: 4 },
+    { rate: 50, concurrency: 8, workers: 8 },
+    { rate: 50, concurrency: 8, workers: 20 },
+    { rate: 14, concurrency: 3, workers: 5 },
+  ])('never starts more than $rate sends in any one-second window (rate $rate/s, concurrency $concurrency, $workers callers, random latency)', async ({ rate, concurrency, workers }) => {
+    const clock = new FakeClock(12_345.678);
+    const pacer = createPacer({ ratePerSec: rate, concurrency, now: clock.now, sleep: clock.sleep });
+    const random = seededRandom(rate * 1000 + workers);
+    const { starts, maxInFlight } = await drive(clock, pacer, 1200, workers, () => 20 + random() * 130);
+
+    expect(starts).toHaveLength(1200);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(rate);
+    expect(maxInFlight).toBeLessThanOrEqual(concurrency);
+    // The i-th send starts no earlier than start + i / rate.
+    starts.forEach((t, i) => expect(t).toBeGreaterThanOrEqual(starts[0]! + (i * 1000) / rate - 1e-9));
+    // And the schedule is kept: 20-150 ms latencies fit in the slots (concurrency × interval > 150 ms).
+    expect(achievedRate(starts)).toBeGreaterThanOrEqual(rate * 0.99);
+    expect(pacer.inFlight).toBe(0);
+  });
+
+  it.each([
+    { rate: 6, concurrency: 1 },
+    { rate: 50, concurrency: 8 },
+  ])('keeps the window bound for actual start times when timers wake late ($rate/s, concurrency $concurrency)', async ({ rate, concurrency }) => {
+    const clock = new FakeClock();
+    const jitter = seededRandom(rate + 99);
+    // Like real timers: every sleep overshoots by 0-12 ms.
+    const lateSleep = (ms: number) => clock.sleep(ms + jitter() * 12);
+    const pacer = createPacer({ ratePerSec: rate, concurrency, now: clock.now, sleep: lateSleep });
+    const random = seededRandom(3);
+    const { starts } = await drive(clock, pacer, 1200, concurrency, () => 20 + random() * 130);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(rate);
+    expect(achievedRate(starts)).toBeGreaterThanOrEqual(rate * 0.98);
+  });
+
+  it('keeps at most ceil(rate) starts per second for a fractional rate', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 2.5, concurrency: 2, now: clock.now, sleep: clock.sleep });
+    const random = seededRandom(7);
+    const { starts } = await drive(clock, pacer, 300, 3, () => random() * 700); // two places × 400 ms slots > 700 ms
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(3);
+    expect(busiestWindow(starts, 2000)).toBeLessThanOrEqual(5);
+    expect(achievedRate(starts)).toBeGreaterThanOrEqual(2.5 * 0.99);
+  });
+
+  it('does not catch up in a burst after falling behind', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 10, concurrency: 1, now: clock.now, sleep: clock.sleep });
+    // The first 20 sends take 1 s each (the schedule falls ~18 s behind), then 5 ms each.
+    const { starts } = await drive(clock, pacer, 120, 1, (i) => (i < 20 ? 1000 : 5));
+    const after = starts.slice(19);
+    for (let i = 1; i < after.length; i += 1) expect(after[i]! - after[i - 1]!).toBeGreaterThanOrEqual(100);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(10);
+  });
+
+  it('never exceeds the account MaxSendRate even when the configured rate is higher', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 20, maxSendRate: 14, concurrency: 8, now: clock.now, sleep: clock.sleep });
+    expect(pacer.rate).toBe(14);
+    expect(pacer.maxRate).toBe(14);
+    const { starts } = await drive(clock, pacer, 500, 8, () => 30);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(14);
+  });
+
+  it('rejects a rate that is not a positive number', () => {
+    expect(() => createPacer({ ratePerSec: 0 })).toThrow(RangeError);
+    expect(() => createPacer({ ratePerSec: Number.NaN })).toThrow(RangeError);
+  });
+});
+
+describe('createPacer: slowing down on throttling and recovering', () => {
+  it('halves the rate on slowDown, not below 1/s, and counts a burst of throttles within a second as one', () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 8, now: clock.now, sleep: clock.sleep });
+    expect(pacer.slowDown()).toBe(4);
+    expect(pacer.slowDown()).toBe(4); // same instant: the other in-flight 429s of the same burst
+    clock.advance(1000);
+    expect(pacer.slowDown()).toBe(2);
+    clock.advance(1000);
+    expect(pacer.slowDown()).toBe(1);
+    clock.advance(1000);
+    expect(pacer.slowDown()).toBe(1);
+  });
+
+  it('keeps a configured rate below 1/s as its floor', () => {
+    const pacer = createPacer({ ratePerSec: 0.5, now: () => 0 });
+    expect(pacer.slowDown()).toBe(0.5);
+  });
+
+  it('recovers gradually after N successes in a row, never above the configured rate', () => {
+    let t = 0;
+    const pacer = createPacer({ ratePerSec: 6, recoverAfter: 10, recoverFactor: 1.5, now: () => t });
+    pacer.slowDown();
+    expect(pacer.rate).toBe(3);
+    for (let i = 0; i < 9; i += 1) pacer.recordSuccess();
+    expect(pacer.rate).toBe(3);
+    pacer.recordSuccess();
+    expect(pacer.rate).toBe(4.5);
+    for (let i = 0; i < 10; i += 1) pacer.recordSuccess();
+    expect(pacer.rate).toBe(6);
+    for (let i = 0; i < 100; i += 1) pacer.recordSuccess();
+    expect(pacer.rate).toBe(6);
+    expect(pacer.recover()).toBe(6);
+    // A throttle in between restarts the count.
+    t += 5000;
+    pacer.slowDown();
+    for (let i = 0; i < 9; i += 1) pacer.recordSuccess();
+    t += 5000;
+    pacer.slowDown(0.9);
+    pacer.recordSuccess();
+    expect(pacer.rate).toBeCloseTo(2.7);
+  });
+
+  it('spaces sends at the slower rate right after slowDown and stays within the ceiling while recovering', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, recoverAfter: 15, now: clock.now, sleep: clock.sleep });
+    const random = seededRandom(42);
+    let slowedAt = -1;
+    const { starts } = await drive(
+      clock,
+      pacer,
+      400,
+      4,
+      () => 20 + random() * 130,
+      (i) => {
+        if (i === 100 || i === 101 || i === 102) {
+          pacer.slowDown();
+          if (slowedAt < 0) slowedAt = clock.now();
+        } else pacer.recordSuccess();
+      },
+    );
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(10);
+    // Once slowed to 5/s, the next second holds at most 5 + the sends already scheduled (≤ concurrency).
+    const sorted = [...starts].sort((a, b) => a - b);
+    const firstAfter = sorted.findIndex((t) => t > slowedAt);
+    const window = sorted.filter((t) => t >= sorted[firstAfter + 4]! && t < sorted[firstAfter + 4]! + 1000);
+    expect(window.length).toBeLessThanOrEqual(5);
+    expect(pacer.rate).toBe(10); // recovered by the end
+  });
+});
+
+describe('createPacer: concurrency and closing', () => {
+  it('holds callers beyond the concurrency until a place is released', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 1000, concurrency: 2, now: clock.now, sleep: clock.sleep });
+    const a = await clock.runUntil(pacer.acquire());
+    const b = await clock.runUntil(pacer.acquire());
+    let thirdStarted = false;
+    const third = pacer.acquire().then((p) => {
+      thirdStarted = true;
+      return p;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(thirdStarted).toBe(false);
+    expect(pacer.inFlight).toBe(2);
+    a.release();
+    a.release(); // idempotent
+    const c = await clock.runUntil(third);
+    expect(thirdStarted).toBe(true);
+    expect(pacer.inFlight).toBe(2);
+    b.release();
+    c.release();
+    expect(pacer.inFlight).toBe(0);
+  });
+
+  it('rejects waiting and later callers once closed', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 5, concurrency: 1, now: clock.now, sleep: clock.sleep });
+    const first = await clock.runUntil(pacer.acquire());
+    const waiting = pacer.acquire();
+    pacer.close();
+    await expect(waiting).rejects.toBeInstanceOf(PacerClosedError);
+    await expect(pacer.acquire()).rejects.toBeInstanceOf(PacerClosedError);
+    first.release();
+  });
+
+  it('run() releases the place when the send throws', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 100, concurrency: 1, now: clock.now, sleep: clock.sleep });
+    await expect(clock.runUntil(pacer.run(async () => Promise.reject(new Error('boom'))))).rejects.toThrow('boom');
+    expect(pacer.inFlight).toBe(0);
+    await expect(clock.runUntil(pacer.run(async () => 'ok'))).resolves.toBe('ok');
+  });
+});
