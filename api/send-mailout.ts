@@ -2,7 +2,7 @@ import { waitUntil } from '@vercel/functions';
 import { getConfig } from '../lib/config';
 import { handle, json, readJson } from '../lib/http';
 import { log } from '../lib/log';
-import { parseSendRequest, startMailout } from '../lib/send';
+import { authenticateSendRequest, parseSendRequest, startMailout } from '../lib/send';
 import { sendDepsFromConfig } from '../lib/send/wire';
 
 export const config = { maxDuration: 300 };
@@ -12,8 +12,8 @@ export const POST = handle('send-mailout', async (request) => {
   const startedAt = Date.now();
   const cfg = getConfig();
   const body = await readJson(request).catch((err: unknown) => {
-    // Authenticate before explaining what is wrong with the body.
-    parseSendRequest({}, request, cfg);
+    // Authenticate (from the headers) before explaining what is wrong with the body.
+    authenticateSendRequest(request, undefined, cfg);
     throw err;
   });
   const req = parseSendRequest(body, request, cfg);

@@ -3,6 +3,7 @@ import { getConfig } from '../lib/config';
 import { getDb } from '../lib/db';
 import { handleSnsRequest, type SnsDeps } from '../lib/feedback';
 import { handle, json, methodNotAllowed, readText } from '../lib/http';
+import { notionCountsRefresher } from '../lib/send/wire';
 
 /**
  * POST /api/ses-events: Amazon SNS (HTTPS, raw message delivery off) with SES feedback.
@@ -21,18 +22,14 @@ export function createSesEventsHandler(makeDeps: () => SnsDeps | Promise<SnsDeps
   });
 }
 
-/** The Notion counts write-back, once the lead's lib/notion provides it (see lib/feedback: coalesced per mailout). */
-let notionCountsRefresher: ((mailoutId: string) => Promise<void>) | undefined;
-export function setNotionCountsRefresher(fn: ((mailoutId: string) => Promise<void>) | undefined): void {
-  notionCountsRefresher = fn;
-}
-
 export const POST = createSesEventsHandler(() => {
   const config = getConfig();
+  const db = getDb(config);
   return {
-    db: getDb(config),
+    db,
     config,
-    refreshNotionCounts: notionCountsRefresher,
+    // The mailout's counts on its Notion page (coalesced per mailout in lib/feedback).
+    refreshNotionCounts: notionCountsRefresher(config, db),
     waitUntil: (p) => waitUntil(p),
   };
 });

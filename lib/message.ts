@@ -31,14 +31,15 @@ export function sesTagValue(value: string): string {
 }
 
 /** RFC 2047 encoded-words (base64, UTF-8), each at most 75 characters, never splitting a character. */
-export function encodeWord(text: string): string {
+export function encodeWord(text: string, firstLinePrefix = 0): string {
   if (/^[\x20-\x7e]*$/.test(text)) return text;
   const words: string[] = [];
   let chunk = '';
   for (const ch of text) {
     const next = chunk + ch;
-    // 12 = "=?UTF-8?B?" + "?=" ; base64 of n bytes is 4*ceil(n/3).
-    if (12 + 4 * Math.ceil(Buffer.byteLength(next, 'utf8') / 3) > 75) {
+    // 12 = "=?UTF-8?B?" + "?=" ; base64 of n bytes is 4*ceil(n/3). Folded lines start with a space.
+    const budget = words.length === 0 ? Math.min(75, 76 - firstLinePrefix) : 75;
+    if (12 + 4 * Math.ceil(Buffer.byteLength(next, 'utf8') / 3) > budget) {
       words.push(chunk);
       chunk = ch;
     } else {
@@ -131,7 +132,7 @@ export function buildEml(input: MessageInput & { date?: Date; messageId?: string
     `From: ${formatAddress(input.from.email, input.from.name)}`,
     `To: ${formatAddress(input.to)}`,
     ...(replyTo.length ? [`Reply-To: ${replyTo.join(', ')}`] : []),
-    `Subject: ${encodeWord(oneLine(input.subject))}`,
+    `Subject: ${encodeWord(oneLine(input.subject), 'Subject: '.length)}`,
     `Date: ${(input.date ?? new Date()).toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: ${input.messageId ?? `<${randomBytes(16).toString('hex')}@${domain}>`}`,
     'MIME-Version: 1.0',

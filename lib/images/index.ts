@@ -47,7 +47,7 @@ export function createSupabaseStorage(options: { url: string; serviceRoleKey: st
       const body = await res.text().catch(() => '');
       // Another send uploaded the same bytes first: content-addressed, so that is success.
       if (res.status === 409 || /Duplicate|already exists/i.test(body)) return;
-      if (res.status === 404 && /bucket/i.test(body)) {
+      if (/bucket not found/i.test(body) || (res.status === 404 && /bucket/i.test(body))) {
         throw new AppError('config', `The storage bucket "${options.bucket}" does not exist: create it in Supabase (Storage → New bucket, public).`);
       }
       if (res.status === 401 || res.status === 403) {

@@ -13,7 +13,7 @@ import { runSendLoop, type LoopSummary } from './loop';
 import type { MailoutReporter } from './reporter';
 import type { SendRequest } from './request';
 
-export { parseSendRequest, type SendRequest } from './request';
+export { authenticateSendRequest, parseSendRequest, type SendRequest } from './request';
 export { runSendLoop, autoPauseReason, type LoopSummary } from './loop';
 export { silentReporter, type MailoutReporter } from './reporter';
 

@@ -38,14 +38,19 @@ function presentedSecret(request: Request, bodyToken: string | undefined): strin
   return bearerToken(request) ?? request.headers.get('x-executor-secret') ?? bodyToken ?? null;
 }
 
-/** Parse and authenticate. The secret is checked before anything about the body is revealed. */
-export function parseSendRequest(body: unknown, request: Request, config: Pick<Config, 'executorSecret'>): SendRequest {
-  const obj = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const token = presentedSecret(request, typeof obj.auth_token === 'string' ? obj.auth_token : undefined);
+/** Constant-time check of the secret from the headers or the body's auth_token; fails closed. */
+export function authenticateSendRequest(request: Request, bodyToken: string | undefined, config: Pick<Config, 'executorSecret'>): void {
+  const token = presentedSecret(request, bodyToken);
   if (!config.executorSecret) throw new AppError('config', 'EXECUTOR_SHARED_SECRET is not set: every call is refused.');
   if (!secretsEqual(token, config.executorSecret)) {
     throw new AppError('unauthorized', token ? 'The secret is wrong.' : 'No secret: send Authorization: Bearer <EXECUTOR_SHARED_SECRET>, or auth_token in the body.');
   }
+}
+
+/** Parse and authenticate. The secret is checked before anything about the body is revealed. */
+export function parseSendRequest(body: unknown, request: Request, config: Pick<Config, 'executorSecret'>): SendRequest {
+  const obj = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  authenticateSendRequest(request, typeof obj.auth_token === 'string' ? obj.auth_token : undefined, config);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new AppError('bad_request', 'The body must be a JSON object with mailout_id, or a Notion automation webhook.');
   }

@@ -1,7 +1,8 @@
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { log } from '../log';
-import { selfContinue } from './wire';
+import { flushPendingNotionRefreshes } from '../feedback';
+import { notionCountsRefresher, selfContinue } from './wire';
 
 /**
  * The cron's safety net: every `sending` mailout whose lease expired (its invocation died,
@@ -23,5 +24,8 @@ export async function resumeExpiredMailouts(
     }
   }
   log.info('cron.resume', { found: rows.length, resumed: resumed.length });
+  // The last feedback of a burst, held back by the Notion throttle, reaches the page here.
+  const refresh = notionCountsRefresher(config, db);
+  if (refresh) await flushPendingNotionRefreshes(db, refresh).catch((err: unknown) => log.warn('cron.notion_flush_failed', { error: err }));
   return resumed;
 }

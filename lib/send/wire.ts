@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@notionhq/client';
 import { getDeadline } from '@vercel/functions';
+import { mailoutCounts } from '../db/ledger';
 import type { Config } from '../config';
 import { getDb, type Db } from '../db';
 import { AppError } from '../errors';
@@ -58,6 +59,18 @@ export function notionReporter(config: Config, db: Db, client: Client | null): M
       return s ? { delivered: s.delivered, hardBounces: s.hardBounces, complaints: s.complaints } : null;
     },
   });
+}
+
+/** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */
+export function notionCountsRefresher(config: Config, db: Db): ((mailoutId: string) => Promise<void>) | undefined {
+  if (!config.notion.token) return undefined;
+  const reporter = createNotionReporter(createNotionClient(config), config, {
+    feedback: async (id) => {
+      const s = await feedbackStats(db, id);
+      return s ? { delivered: s.delivered, hardBounces: s.hardBounces, complaints: s.complaints } : null;
+    },
+  });
+  return async (mailoutId) => reporter.refreshCounts(mailoutId, await mailoutCounts(db, mailoutId));
 }
 
 /** Ask a fresh invocation to continue this mailout: the same endpoint, authenticated. */

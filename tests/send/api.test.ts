@@ -1,0 +1,141 @@
+import { resetConfig } from '../../lib/config';
+import { startSesEmulator } from '../../lib/local/stack';
+import { freePort } from '../../lib/db/embedded';
+import { startApiServer, type ApiServer } from '../../lib/server/api-server';
+import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+
+/**
+ * POST /api/send-mailout over real HTTP: the api/ folder served as Vercel serves it, a real
+ * Postgres, the fake Notion API, and the aws-ses-v2-local SES emulator.
+ */
+const SECRET = 'api-test-secret-0123456789abcdef';
+const PAGE = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+let t: TestDatabase;
+let notion: FakeNotion;
+let ses: { url: string; close(): Promise<void> };
+let api: ApiServer;
+const saved = { ...process.env };
+
+async function inbox(): Promise<{ destination: { to: string[] }; subject: string; body: { html?: string; text?: string } }[]> {
+  const res = await fetch(`${ses.url}/store`);
+  return ((await res.json()) as { emails: never[] }).emails;
+}
+
+async function post(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${api.url}/api/send-mailout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  notion = await startFakeNotion({ token: 'secret_notion_test' });
+  ses = await startSesEmulator(await freePort());
+  const port = await freePort();
+  Object.assign(process.env, {
+    EXECUTOR_SHARED_SECRET: SECRET,
+    APP_BASE_URL: `http://127.0.0.1:${port}`,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local-secret',
+    SES_ENDPOINT: ses.url,
+    SES_FROM_EMAIL: 'news@example.com',
+    DATABASE_URL: t.url,
+    NOTION_TOKEN: 'secret_notion_test',
+    NOTION_BASE_URL: notion.url,
+    RATE_LIMIT_PER_SEC: '500',
+    SEND_CONCURRENCY: '4',
+    TEST_EMAILS: 'editor@example.com',
+    LOG_LEVEL: 'warn',
+  });
+  resetConfig();
+  api = await startApiServer({ rootDir: `${__dirname}/../..`, port });
+  notion.addPage(
+    makePage({
+      id: PAGE,
+      properties: {
+        Name: titleProperty('Новости недели'),
+        Test: checkboxProperty(false),
+        Status: selectProperty('Ready'),
+        Sent: numberPropertyValue(null),
+        Recipients: numberPropertyValue(null),
+      },
+    }),
+  );
+  notion.setChildren(PAGE, [block('paragraph', { rich_text: richText('Привет, {{name}}! Главное за неделю.') })]);
+  await seedSubscribers(t.pool, 1000);
+});
+
+afterAll(async () => {
+  await api.close();
+  await ses.close();
+  await notion.close();
+  await t.drop();
+  process.env = saved;
+  resetConfig();
+});
+
+test('bad requests get a 4xx with a reason and change nothing', async () => {
+  const wrong = await post({ mailout_id: PAGE, auth_token: 'wrong-secret-0123456789' });
+  expect(wrong.status).toBe(401);
+  expect(await wrong.json()).toMatchObject({ error: 'unauthorized' });
+  const none = await post({ mailout_id: PAGE });
+  expect(none.status).toBe(401);
+
+  const malformed = await post('{"mailout_id": ', { authorization: `Bearer ${SECRET}` });
+  expect(malformed.status).toBe(400);
+  expect((await malformed.json()).message).toMatch(/not valid JSON/);
+  const missing = await post({ auth_token: SECRET });
+  expect(missing.status).toBe(400);
+  expect((await missing.json()).message).toMatch(/mailout_id is required/);
+
+  const unknown = await post({ mailout_id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', auth_token: SECRET });
+  expect(unknown.status).toBe(404);
+  expect((await unknown.json()).message).toMatch(/aaaaaaaa/);
+
+  const get = await fetch(`${api.url}/api/send-mailout`);
+  expect(get.status).toBe(405);
+  expect((await t.pool.query('select count(*)::int n from mailouts')).rows[0].n).toBe(0);
+  expect(await inbox()).toEqual([]);
+});
+
+test('10 concurrent webhooks for one mailout: one claim, the rest refused, exactly 1,000 messages', async () => {
+  const webhook = {
+    source: { type: 'automation', automation_id: 'auto-1', action_id: 'act-1', event_id: 'ev-1', attempt: 1 },
+    data: { object: 'page', id: PAGE, properties: {} },
+  };
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      i % 2 === 0 ? post(webhook, { authorization: `Bearer ${SECRET}` }) : post({ mailout_id: PAGE, auth_token: SECRET }),
+    ),
+  );
+  const statuses = answers.map((a) => a.status);
+  const bodies = await Promise.all(answers.map((a) => a.json() as Promise<Record<string, unknown>>));
+  expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+  const started = bodies[statuses.indexOf(202)]!;
+  expect(started).toMatchObject({ outcome: 'started', recipients: 1000, mailout_id: PAGE });
+  // Notion's calls are answered 200 "duplicate" (Notion pauses failing automations); direct ones 409.
+  statuses.forEach((s, i) => {
+    if (s === 202) return;
+    expect(s).toBe(i % 2 === 0 ? 200 : 409);
+    expect(bodies[i]).toMatchObject({ outcome: 'duplicate' });
+  });
+
+  await api.idle();
+  const emails = await inbox();
+  const to = emails.map((e) => e.destination.to[0]);
+  expect(to).toHaveLength(1000);
+  expect(new Set(to).size).toBe(1000);
+  expect(emails[0]!.subject).toBe('Новости недели');
+  expect((await t.pool.query(`select status from mailouts where id = $1`, [PAGE])).rows[0].status).toBe('sent');
+
+  // The outcome is on the Notion page.
+  const last = notion.pageUpdates.filter((u) => u.pageId === PAGE).at(-1)!;
+  expect(last.body).toMatchObject({ properties: { Status: { select: { name: 'Sent' } }, Sent: { number: 1000 } } });
+
+  const again = await post({ mailout_id: PAGE, auth_token: SECRET });
+  expect(again.status).toBe(409);
+});

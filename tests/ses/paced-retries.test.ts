@@ -1,0 +1,69 @@
+import { MessageRejected, TooManyRequestsException } from '@aws-sdk/client-sesv2';
+import { SesError } from '../../lib/ses/errors';
+import { createPacer } from '../../lib/ses/pacer';
+import { sendWithRetry } from '../../lib/ses/retry';
+import { busiestWindow, FakeClock, seededRandom } from './fake-clock';
+
+/**
+ * The composition the send engine uses: `sendWithRetry(() => pacer.run(send), { onRetry: slowDown })`.
+ * Every attempt, retries included, takes a slot; back-off waits hold no concurrency place.
+ */
+describe('retries through the pacer', () => {
+  it('keeps every attempt, retries included, within the rate while throttling slows the pace', async () => {
+    const clock = new FakeClock();
+    const random = seededRandom(2024);
+    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, recoverAfter: 10, now: clock.now, sleep: clock.sleep });
+    const attempts: number[] = [];
+    const rates: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const outcomes: Array<'sent' | 'failed'> = [];
+
+    const sendOne = async (i: number) => {
+      try {
+        await sendWithRetry(
+          () =>
+            pacer.run(async () => {
+              attempts.push(clock.now());
+              inFlight += 1;
+              maxInFlight = Math.max(maxInFlight, inFlight);
+              await clock.sleep(20 + random() * 130);
+              inFlight -= 1;
+              if (i % 50 === 7) throw new MessageRejected({ message: 'Illegal address', $metadata: { httpStatusCode: 400 } });
+              if (random() < 0.15) {
+                throw new TooManyRequestsException({ message: 'Maximum sending rate exceeded.', $metadata: { httpStatusCode: 429 } });
+              }
+              return 'ok';
+            }),
+          {
+            maxAttempts: 10,
+            sleep: clock.sleep,
+            random,
+            onRetry: ({ error }) => {
+              if (error.throttled) rates.push(pacer.slowDown());
+            },
+          },
+        );
+        pacer.recordSuccess();
+        outcomes[i] = 'sent';
+      } catch (err) {
+        expect(err).toBeInstanceOf(SesError);
+        expect((err as SesError).kind).toBe('recipient');
+        outcomes[i] = 'failed';
+      }
+    };
+
+    let next = 0;
+    const worker = async () => {
+      while (next < 300) await sendOne(next++);
+    };
+    await clock.runUntil(Promise.all(Array.from({ length: 6 }, worker)));
+
+    expect(outcomes.filter((o) => o === 'sent')).toHaveLength(294);
+    expect(outcomes.filter((o) => o === 'failed')).toHaveLength(6);
+    expect(attempts.length).toBeGreaterThan(300); // retries happened ...
+    expect(busiestWindow(attempts)).toBeLessThanOrEqual(10); // ... and were paced like first attempts
+    expect(maxInFlight).toBeLessThanOrEqual(4);
+    expect(Math.min(...rates)).toBeLessThan(10); // throttling slowed the pace
+  });
+});
