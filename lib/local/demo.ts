@@ -1,6 +1,31 @@
+import path from 'node:path';
+import { getConfig } from '../config';
+import { getDb } from '../db';
+import { importSubscribersFromFile } from '../import';
+import { startMailout } from '../send';
+import { sendDepsFromConfig } from '../send/wire';
 import type { LocalStack } from './stack';
 
-/** `npm start -- --demo`: filled in as import and send land. */
+/**
+ * `npm start -- --demo`: imports the sample subscriber list and sends the sample mailout
+ * (a Markdown file) through the same engine as the webhook; the emails land in the SES
+ * emulator's inbox. Running it again sends nothing: the mailout is already sent.
+ */
 export async function runDemo(opts: { rootDir: string; stack: LocalStack }): Promise<void> {
-  console.log(`demo: the local stack is ready at ${opts.stack.apiUrl}`);
+  const config = getConfig();
+  const db = getDb(config);
+  const dir = path.join(opts.rootDir, 'scripts', 'demo');
+  const summary = await importSubscribersFromFile(db, path.join(dir, 'subscribers.csv'), { source: 'demo' });
+  console.log(`demo: imported ${summary.inserted} new subscribers (${summary.unchanged} unchanged, ${summary.rejected} rejected, ${summary.duplicates} duplicates)`);
+
+  const deps = sendDepsFromConfig(config, { letterFile: path.join(dir, 'mailout.md') });
+  const result = await startMailout(deps, { mailoutId: 'demo-mailout', fromNotion: false, dryRun: false, continuation: false });
+  if (!result.run) {
+    console.log(`demo: ${String(result.body.outcome ?? result.status)}: ${String(result.body.reason ?? result.body.message ?? '')}`);
+  } else {
+    const s = await result.run();
+    console.log(`demo: mailout ${s.outcome}: ${s.sent} sent, ${s.failed} failed`);
+  }
+  const inbox = opts.stack.inboxUrl ?? opts.stack.sesUrl;
+  console.log(`demo: open ${inbox} to read the emails; the report: npm run report -- demo-mailout`);
 }
