@@ -16,6 +16,7 @@ module.exports = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
   // ESM-only packages are compiled to CommonJS for Jest's module registry.
   transformIgnorePatterns: ['/node_modules/(?!(marked)/)'],
+  setupFiles: ['<rootDir>/tests/setup/quiet-logs.ts'],
   globalSetup: '<rootDir>/tests/setup/global-setup.ts',
   globalTeardown: '<rootDir>/tests/setup/global-teardown.ts',
   testTimeout: 60000,

@@ -4,7 +4,7 @@ import { prepareMarkdownMailout } from '../../lib/render/pipeline';
 import { createSupabaseStorage } from '../../lib/images';
 import { clearRehostCache } from '../../lib/images';
 import { isAppError } from '../../lib/errors';
-import { startFakeNotion, type FakeNotion } from '../fakes/notion';
+import { block, makePage, richText, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
 import { buildEveryBlockPage, buildLongPage, EXTERNAL_IMAGE_URL, minimumCalls, NOTION_FILE_URL } from './fixtures';
 import { PNG_1x1, redirectingFetch, startFakeStorage, type FakeStorage } from './fake-storage';
 import { expectGolden, fakeClient, TOKEN, urlsIn } from './helpers';
@@ -202,6 +202,37 @@ describe('a long, deeply nested page', () => {
     const err = await readMailoutPage(fakeClient(fake, { maxRetries: 2 }), built.pageId).catch((e: unknown) => e);
     expect(isAppError(err, 'upstream')).toBe(true);
     expect(fake.calls(`/v1/blocks/${built.pageId}/children`)).toHaveLength(3);
+  });
+});
+
+describe('blocks the email cannot show', () => {
+  it('skips malformed, unknown and unreadable blocks, reports them, and renders the rest', async () => {
+    const page = fake.addPage(makePage({ properties: { Name: titleProperty('Mixed') } }));
+    const synced = block('synced_block', { synced_from: { type: 'block_id', block_id: '99999999-9999-4999-8999-999999999999' } }, { hasChildren: true });
+    fake.setChildren(page.id, [
+      block('paragraph', { rich_text: richText('До') }),
+      block('bulleted_list_item', { rich_text: null }),
+      block('ai_block', { rich_text: richText('Текст из нового типа блока') }),
+      block('meeting_notes', {}),
+      block('image', { caption: [], type: 'file_upload', file_upload: { id: 'abc' } }),
+      block('video', { caption: [], type: 'file', file: { url: 'https://prod-files-secure.s3.us-west-2.amazonaws.com/x/v.mp4', expiry_time: '2024-01-01T00:00:00.000Z' } }),
+      block('child_page', { title: 'Черновики' }),
+      synced,
+      block('paragraph', { rich_text: richText('После') }),
+    ]);
+    const read = await readMailoutPage(fakeClient(fake), page.id);
+    expect(read.markdown).toContain('До');
+    expect(read.markdown).toContain('Текст из нового типа блока');
+    expect(read.markdown).toContain('После');
+    expect(read.markdown).not.toContain('prod-files-secure');
+    expect(read.warnings).toEqual([
+      'Rendered a ai_block block as plain text (no email rendering for this type)',
+      'Skipped a meeting_notes block (not supported in emails)',
+      'Skipped an image without a URL',
+      'Skipped a video uploaded to Notion (its link expires within an hour); link to a copy hosted elsewhere instead',
+      'Skipped the sub-page "Черновики" (sub-pages are not part of the email)',
+      expect.stringMatching(/^Skipped a synced_block block that could not be read/),
+    ]);
   });
 });
 
