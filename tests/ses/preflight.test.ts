@@ -1,6 +1,6 @@
 import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import { AppError } from '../../lib/errors';
-import { setLogSink } from '../../lib/log';
+import { setLogLevel, setLogSink } from '../../lib/log';
 import { createSesClient } from '../../lib/ses/client';
 import { preflight } from '../../lib/ses/preflight';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
@@ -25,8 +25,12 @@ beforeEach(() => {
   ses.setGetAccountError(undefined);
   logs = [];
   restoreSink = setLogSink((line) => logs.push(line));
+  setLogLevel('info'); // the notes under test are info-level; the test setup quiets logs to warn
 });
-afterEach(() => setLogSink(restoreSink));
+afterEach(() => {
+  setLogSink(restoreSink);
+  setLogLevel('warn');
+});
 
 async function refusal(promise: Promise<unknown>): Promise<AppError> {
   const err = await promise.then(
