@@ -6,7 +6,6 @@ import {
   claimBatch,
   finishMailout,
   mailoutCounts,
-  recordResults,
   type BatchRecipient,
   type FinishResult,
   type MailoutCounts,
@@ -18,11 +17,12 @@ import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type SesErrorInfo } from '../ses';
 import { unsubscribeUrl } from '../unsubscribe/token';
+import { createResultRecorder } from './recorder';
 import type { MailoutReporter } from './reporter';
 
 /**
  * The send loop of one invocation: claim a batch, send each message on the pacer's
- * schedule, record the batch, repeat; stop before the deadline (release the lease for a
+ * schedule and record its outcome as soon as SES answers, repeat; stop before the deadline (release the lease for a
  * fresh invocation), on an account-level SES error or a run of failures (pause), or when
  * the bounce or complaint rate crosses SES's review thresholds (pause).
  */
@@ -113,7 +113,8 @@ export function autoPauseReason(stats: FeedbackStats | null): string | null {
 
 class Stop {
   reason: string | null = null;
-  kind: 'paused' | 'lease_lost' | null = null;
+  kind: 'paused' | 'lease_lost' | 'error' | null = null;
+  error: unknown = null;
   pause(reason: string): void {
     if (!this.reason) {
       this.reason = reason;
@@ -124,6 +125,14 @@ class Stop {
     if (!this.reason) {
       this.reason = 'another invocation took over the mailout';
       this.kind = 'lease_lost';
+    }
+  }
+  /** The ledger could not be written: send nothing more in this invocation. */
+  fail(err: unknown): void {
+    if (this.kind !== 'error') {
+      this.kind = 'error';
+      this.reason = 'the ledger could not be written';
+      this.error = err;
     }
   }
   get stopped(): boolean {
@@ -151,6 +160,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const from = { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) };
 
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
+  const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
 
   async function sendOne(r: BatchRecipient): Promise<Outcome> {
     if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
@@ -216,6 +226,18 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     }
   }
 
+  const recorder = createResultRecorder(db, mailoutId, leaseToken);
+  async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
+    const outcome = await sendOne(r);
+    if (!isResult(outcome)) return outcome;
+    try {
+      await recorder.record(outcome);
+    } catch (err) {
+      stop.fail(err);
+    }
+    return outcome;
+  }
+
   const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
   let counts: MailoutCounts | null = null;
 
@@ -231,9 +253,10 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       if (batch.length === 0) break;
       summary.batches += 1;
       const batchStarted = now();
-      const outcomes = await Promise.all(batch.map(sendOne));
-      const results = outcomes.filter((o): o is SendResult => o.status !== 'skipped' && o.status !== 'lost');
-      await recordResults(db, mailoutId, leaseToken, results);
+      const outcomes = await Promise.all(batch.map(sendAndRecord));
+      await recorder.drain();
+      if (stop.kind === 'error') throw stop.error;
+      const results = outcomes.filter(isResult);
       for (const res of results) {
         if (res.status === 'sent') summary.sent += 1;
         else if (res.status === 'failed') {
