@@ -17,7 +17,7 @@ type PropertyTypes = Record<string, string>;
 type Json = Record<string, unknown>;
 
 const NOTION_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-/** Rows written to the Errors database per invocation; the CSV report has them all. */
+/** Rows written to the Errors database per mailout; the CSV report has them all. */
 export const ERRORS_CAP = 50;
 
 function richText(text: string): Json[] {
@@ -64,7 +64,6 @@ export function createNotionReporter(
   opts: { feedback?: (mailoutId: string) => Promise<FeedbackCounts | null> } = {},
 ): MailoutReporter & { refreshCounts(mailoutId: string, counts: Partial<MailoutCounts>): Promise<void> } {
   const types = new Map<string, PropertyTypes>();
-  let errorsWritten = 0;
 
   async function propertyTypes(pageId: string): Promise<PropertyTypes> {
     const known = types.get(pageId);
@@ -137,13 +136,13 @@ export function createNotionReporter(
         'Last error': `Test sent ${new Date().toISOString()} to ${info.recipients.join(', ')}: ${info.sent} sent, ${info.failed} failed.`,
       });
     },
-    async errors(mailoutId, rows) {
+    async errors(mailoutId, rows, earlierFailures) {
       const dbId = config.notion.errorsDatabaseId;
       if (!dbId || rows.length === 0) return;
-      const room = Math.max(0, ERRORS_CAP - errorsWritten);
+      // Earlier invocations wrote a row for each of their failures, up to the cap.
+      const room = Math.max(0, ERRORS_CAP - earlierFailures);
       const now = new Date().toISOString();
       for (const row of rows.slice(0, room)) {
-        errorsWritten += 1;
         try {
           await client.pages.create({
             parent: { database_id: dbId },

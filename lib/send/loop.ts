@@ -315,7 +315,10 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     summary.durationMs = now() - started;
   }
 
-  if (failedRows.length) await reporter.errors(mailoutId, failedRows);
+  if (failedRows.length) {
+    const failedInAll = summary.final?.failed ?? (await mailoutCounts(db, mailoutId).catch(() => null))?.failed ?? summary.failed;
+    await reporter.errors(mailoutId, failedRows, Math.max(0, failedInAll - summary.failed));
+  }
   if (summary.final) await reporter.finished(mailoutId, summary.final);
   log.info('send.invocation_done', {
     mailout_id: mailoutId,

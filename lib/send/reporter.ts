@@ -10,7 +10,11 @@ export interface MailoutReporter {
   finished(mailoutId: string, final: FinishResult): Promise<void>;
   duplicate(mailoutId: string, reason: string): Promise<void>;
   testSent(mailoutId: string, info: { sent: number; failed: number; recipients: string[] }): Promise<void>;
-  errors(mailoutId: string, rows: { email: string; code: string; message: string }[]): Promise<void>;
+  /**
+   * Failed recipients of this invocation; `earlierFailures` were recorded by earlier
+   * invocations of the same mailout (and may already be rows), so a cap holds per mailout.
+   */
+  errors(mailoutId: string, rows: { email: string; code: string; message: string }[], earlierFailures: number): Promise<void>;
 }
 
 export const silentReporter: MailoutReporter = {

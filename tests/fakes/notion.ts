@@ -205,6 +205,8 @@ export interface FakeNotion {
   addDatabase(options: { id?: string; dataSourceId?: string; title?: string; properties?: Json }): { databaseId: string; dataSourceId: string };
   setQueryFilter(fn: (page: Json, filter: unknown) => boolean): void;
   failNext(spec: FailureSpec): void;
+  /** Forget every pending failure. */
+  clearFailures(): void;
   /** Requests whose path matches (string: exact path; RegExp: test). */
   calls(path: string | RegExp, method?: string): RecordedRequest[];
   clearRequests(): void;
@@ -438,6 +440,9 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
     },
     setQueryFilter(fn) {
       queryFilter = fn;
+    },
+    clearFailures() {
+      failures.length = 0;
     },
     failNext(spec) {
       failures.push({ ...spec, remaining: spec.times ?? 1 });
