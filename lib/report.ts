@@ -18,7 +18,7 @@ export function reportUrl(config: Pick<Config, 'appBaseUrl' | 'reportSecret'>, m
   return `${config.appBaseUrl}/api/report?${q.toString()}`;
 }
 
-export const REPORT_COLUMNS = ['email', 'status', 'error_code', 'error_message', 'ses_message_id', 'attempts', 'updated_at'] as const;
+export const REPORT_COLUMNS = ['email', 'status', 'feedback', 'error_code', 'error_message', 'ses_message_id', 'attempts', 'updated_at'] as const;
 
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';

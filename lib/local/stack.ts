@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { resetConfig } from '../config';
 import { startEmbeddedPostgres, freePort, type EmbeddedServer } from '../db/embedded';
 import { migrate } from '../db/migrate';
-import { startApiServer, type ApiServer } from '../server/api-server';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../server/api-server';
 
 /**
  * The local stack of DESIGN §8: an embedded Postgres (unless DATABASE_URL or Supabase is
@@ -26,6 +26,8 @@ export interface LocalStackOptions {
   env?: NodeJS.ProcessEnv;
   maxDurationSeconds?: number;
   onLog?: (line: string) => void;
+  /** Handlers to serve instead of some routes' files (tests); see ApiServerOptions.routes. */
+  routes?: ApiServerOptions['routes'];
 }
 
 export interface LocalStack {
@@ -121,7 +123,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     env.TEST_EMAILS ||= 'editor@example.com';
     resetConfig();
 
-    const api = await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds });
+    const api = await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds, routes: opts.routes });
     stops.push(() => api.close());
 
     return {

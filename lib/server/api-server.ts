@@ -26,6 +26,11 @@ export interface ApiServerOptions {
   host?: string;
   /** Override every function's maxDuration (seconds), e.g. to test time budgets. */
   maxDurationSeconds?: number;
+  /**
+   * Handlers to serve instead of a route's file, by path (`{'/api/ses-events': {POST}}`):
+   * tests use it to give a function dependencies of their own (an SNS certificate fetcher).
+   */
+  routes?: Record<string, Partial<Record<(typeof METHODS)[number], Handler>>>;
 }
 
 interface VercelJson {
@@ -43,7 +48,7 @@ const storage = new AsyncLocalStorage<RequestContext>();
 (globalThis as Record<symbol, unknown>)[SYMBOL_FOR_REQ_CONTEXT] = { get: () => storage.getStore() ?? {} };
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
-type Handler = (request: Request) => Promise<Response> | Response;
+export type Handler = (request: Request) => Promise<Response> | Response;
 
 function readVercelJson(rootDir: string): VercelJson {
   const file = path.join(rootDir, 'vercel.json');
@@ -134,6 +139,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const vercel = readVercelJson(rootDir);
       const url = new URL(req.url ?? '/', base);
       const target = rewrite(url.pathname, vercel.rewrites);
+      const override = opts.routes?.[target.replace(/\/+$/, '')];
       const file = resolveFunctionFile(rootDir, target);
       if (!file) {
         res.writeHead(404, { 'content-type': 'application/json' });
@@ -141,7 +147,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         return;
       }
       const method = (req.method ?? 'GET').toUpperCase() as (typeof METHODS)[number];
-      const mod = await loadModule(file);
+      const mod = override ? { ...(await loadModule(file)), ...override } : await loadModule(file);
       const handler = (mod[method] ?? (typeof mod.default === 'function' ? mod.default : undefined)) as Handler | undefined;
       if (!handler) {
         const allowed = METHODS.filter((m) => typeof mod[m] === 'function');
