@@ -25,5 +25,6 @@ export const POST = handle('send-mailout', async (request) => {
       }),
     );
   }
+  if (result.after) waitUntil(result.after);
   return json(result.status, result.body);
 });

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     const summary = await result.run();
     console.log(JSON.stringify({ outcome: summary.outcome, sent: summary.sent, failed: summary.failed, unknown: summary.unknown, reason: summary.reason }, null, 2));
   }
+  await result.after;
   await deps.db.close();
   process.exit(result.status >= 400 ? 1 : 0);
 }

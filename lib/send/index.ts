@@ -55,6 +55,8 @@ export interface StartResult {
   body: Record<string, unknown>;
   /** The sending, to keep alive after answering. */
   run?: () => Promise<LoopSummary>;
+  /** Work to finish after answering (a note on the Notion page); never rejects. */
+  after?: Promise<void>;
 }
 
 function leaseSecondsFor(config: Config, rate: number): number {
@@ -73,10 +75,11 @@ function duplicateAnswer(req: SendRequest, claim: ClaimResult, deps: SendDeps): 
     claim.outcome === 'already_sent'
       ? 'This mailout was already sent; it is never sent twice.'
       : `This mailout is being sent right now (lease until ${claim.leaseUntil?.toISOString() ?? 'unknown'}).`;
-  void deps.reporter.duplicate(req.mailoutId, `Duplicate send request refused: ${reason}`);
+  // Written after the answer: the caller keeps it alive (a serverless function may freeze otherwise).
+  const after = deps.reporter.duplicate(req.mailoutId, `Duplicate send request refused: ${reason}`).catch(() => undefined);
   const body = { outcome: 'duplicate', mailout_id: claim.mailoutId, status: claim.status, reason };
   // Notion pauses an automation whose webhook fails, so Notion is told "fine, nothing to do".
-  return req.fromNotion ? { status: 200, body } : { status: 409, body: { error: 'conflict', message: reason, ...body } };
+  return req.fromNotion ? { status: 200, body, after } : { status: 409, body: { error: 'conflict', message: reason, ...body }, after };
 }
 
 /** Test mode: TEST_EMAILS only, may repeat, never touches the live claim. */
