@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Config } from './config';
 import type { Db } from './db';
+import { AppError } from './errors';
 import { secretsEqual } from './http';
 
 /** The per-recipient CSV of a mailout (failures first) and the signed link to it. */
@@ -30,6 +31,9 @@ function csvField(value: unknown): string {
 
 export async function mailoutReportCsv(db: Db, mailoutId: string): Promise<{ csv: string; rows: number }> {
   const rows = await db.rpc<Record<string, unknown>>('mailout_report', { p_mailout_id: mailoutId });
+  if (rows.length === 0 && (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length === 0) {
+    throw new AppError('not_found', `No mailout ${mailoutId.slice(0, 100)} has been sent or claimed.`);
+  }
   const lines = [REPORT_COLUMNS.join(',')];
   for (const r of rows) lines.push(REPORT_COLUMNS.map((c) => csvField(r[c])).join(','));
   return { csv: lines.join('\r\n') + '\r\n', rows: rows.length };
