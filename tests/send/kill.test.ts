@@ -72,8 +72,15 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child!.on('exit', (code, signal) => resolve(signal ?? code)));
   await Promise.race([freeze, exited.then((how) => Promise.reject(new Error(`the sender exited early: ${String(how)}`)))]);
-  // Let the answers SES already gave reach the ledger, as they would in any real crash window.
-  await new Promise((r) => setTimeout(r, 400));
+  // Give the answers SES already sent time to reach the ledger (a broken recorder never gets
+  // there; the assertions below then fail), and let the last permits go to hanging calls.
+  const until = Date.now() + 5000;
+  for (;;) {
+    const { rows } = await t.pool.query(`select count(*)::int n from deliveries where mailout_id = 'm-kill' and status = 'sent'`);
+    const hanging = ses.calls.filter((c) => c.outcome.status === 'hang').length;
+    if ((rows[0].n === ses.sent.length && hanging === CONCURRENCY) || Date.now() > until) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
 
