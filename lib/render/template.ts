@@ -66,7 +66,7 @@ export function frameHtml(input: FrameInput): string {
   @media (prefers-color-scheme: dark) {
     body, .n-bg { background-color:#121212 !important; }
     .n-card { background-color:#1e1e1e !important; }
-    .n-card, .n-card p, .n-card li, .n-card h1, .n-card h2, .n-card h3, .n-card td, .n-card th, .n-card div { color:#e6e6e6 !important; }
+    .n-card, .n-card p, .n-card li, .n-card h1, .n-card h2, .n-card h3, .n-card td, .n-card th, .n-card div, .n-card pre { color:#e6e6e6 !important; }
     .n-card a, .n-link, .n-footer a { color:#8ab4f8 !important; }
     .n-quote, .n-code { background-color:#2a2a2a !important; border-color:#4a4a4a !important; }
     .n-codespan { background-color:#2a2a2a !important; color:#f28b82 !important; }
