@@ -6,6 +6,10 @@ import { escapeHtml, FONT, LINK_COLOR, MUTED_COLOR, TEXT_COLOR } from './tokens'
  * a hidden preheader, and a dark-mode stylesheet for the clients that honour one
  * (Apple Mail, iOS, Outlook for Mac, Thunderbird); the rest keep the light palette, which
  * stays readable when a client inverts it.
+ *
+ * Both layout tables are `table-layout:fixed`: the column is as wide as the screen allows,
+ * never as wide as its content, so a data table wider than a phone scrolls inside its own
+ * box (tokens.ts) instead of stretching the letter past the screen.
  */
 
 export const UNSUBSCRIBE_PLACEHOLDER = '{{unsubscribe_url}}';
@@ -80,10 +84,10 @@ export function frameHtml(input: FrameInput): string {
 <!--[if mso]><style>table,td,div,p,li,h1,h2,h3{font-family:Arial,sans-serif !important;}</style><![endif]-->
 </head>
 <body class="n-bg" style="margin:0;padding:0;background-color:${BG};">
-${preheader}<table role="presentation" class="n-bg" width="100%" cellpadding="0" cellspacing="0" border="0" style="background-color:${BG};width:100%;">
+${preheader}<table role="presentation" class="n-bg" width="100%" cellpadding="0" cellspacing="0" border="0" style="background-color:${BG};width:100%;table-layout:fixed;">
 <tr><td align="center" class="n-outer" style="padding:24px 12px;">
 <!--[if mso]><table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->
-<table role="presentation" class="n-container" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;">
+<table role="presentation" class="n-container" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;table-layout:fixed;">
 <tr><td class="n-card n-content" style="background-color:#ffffff;padding:32px 40px;border-radius:8px;font-family:${FONT};font-size:16px;line-height:1.6;color:${TEXT_COLOR};word-break:break-word;overflow-wrap:break-word;">
 ${input.bodyHtml}
 </td></tr>

@@ -28,10 +28,16 @@ const S = {
   img: `display:block;max-width:100%;height:auto;border:0;margin:0 auto`,
   figure: `margin:0 0 16px 0;text-align:center`,
   caption: `margin:8px 0 0 0;font-size:13px;line-height:1.4;color:${MUTED_COLOR};text-align:center`,
+  // The column's text breaks long words and URLs (template.ts); a table cell must not: a
+  // header is read as a word and a number as a number, never "Неде/ля" or "10 00/0". A table
+  // too wide for the column scrolls sideways inside this box instead, which the fixed
+  // layout of the frame's tables makes possible.
   tableWrap: `margin:0 0 16px 0;overflow-x:auto`,
-  table: `border-collapse:collapse;width:100%;font-size:15px;line-height:1.5`,
-  th: `border:1px solid #deded9;padding:6px 10px;text-align:left;vertical-align:top;font-weight:700;background-color:#f6f6f4;color:${TEXT_COLOR}`,
-  td: `border:1px solid #deded9;padding:6px 10px;text-align:left;vertical-align:top;color:${TEXT_COLOR}`,
+  table: `border-collapse:collapse;width:100%;font-size:14px;line-height:1.5`,
+  th: `border:1px solid #deded9;padding:6px 8px;text-align:left;vertical-align:top;font-size:13px;font-weight:700;background-color:#f6f6f4;color:${TEXT_COLOR};word-break:normal;overflow-wrap:normal`,
+  td: `border:1px solid #deded9;padding:6px 8px;text-align:left;vertical-align:top;color:${TEXT_COLOR};word-break:normal;overflow-wrap:normal`,
+  // A number ("10 000", "−2,5 %", "100 ₽", "12.03.2026") wraps at none of its spaces either.
+  nowrap: `white-space:nowrap;`,
 };
 
 export interface RenderContext {
@@ -161,10 +167,19 @@ function list(l: Tokens.List, ctx: RenderContext): string {
   return `<${tag}${start} style="${task ? S.task : S.ul}">\n${items}</${tag}>\n`;
 }
 
+/** A cell that holds a number, an amount, a percentage, a date or a time, and nothing else. */
+const NUMERIC_CELL = /^[-+−±≈~]?[$€£¥₽]?\s?\d[\d\s.,:/'’–—-]*(?:\s?[%‰$€£¥₽])?$/u;
+
 function table(t: Tokens.Table, ctx: RenderContext): string {
   const align = (a: string | null) => (a ? `text-align:${a};` : '');
-  const head = `<tr>${t.header.map((c) => `<th class="n-cell" style="${align(c.align)}${S.th}">${inline(c.tokens, ctx)}</th>`).join('')}</tr>`;
-  const rows = t.rows.map((r) => `<tr>${r.map((c) => `<td class="n-cell" style="${align(c.align)}${S.td}">${inline(c.tokens, ctx)}</td>`).join('')}</tr>`).join('\n');
+  const nowrap = (c: Tokens.TableCell) => {
+    const text = inlineText(c.tokens, ctx).trim();
+    return text.length <= 32 && NUMERIC_CELL.test(text) ? S.nowrap : '';
+  };
+  const cell = (tag: 'th' | 'td', c: Tokens.TableCell) =>
+    `<${tag} class="n-cell" style="${align(c.align)}${nowrap(c)}${S[tag]}">${inline(c.tokens, ctx)}</${tag}>`;
+  const head = `<tr>${t.header.map((c) => cell('th', c)).join('')}</tr>`;
+  const rows = t.rows.map((r) => `<tr>${r.map((c) => cell('td', c)).join('')}</tr>`).join('\n');
   return `<div style="${S.tableWrap}"><table class="n-table" role="table" cellpadding="0" cellspacing="0" border="0" style="${S.table}">\n<thead>${head}</thead>\n<tbody>${rows}</tbody></table></div>\n`;
 }
 

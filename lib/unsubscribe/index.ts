@@ -201,7 +201,7 @@ function page(status: number, state: PageState, config: Pick<Config, 'listName'>
 <meta name="robots" content="noindex, nofollow">
 <title>${c.title}</title>
 <style>
-  body { margin: 0; font: 16px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; background: #f6f6f4; color: #1f1f1f; }
+  body { margin: 0; padding: 0 16px; font: 16px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; background: #f6f6f4; color: #1f1f1f; }
   main { max-width: 30rem; margin: 12vh auto; padding: 2rem; background: #fff; border-radius: 12px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
   h1 { font-size: 1.25rem; margin: 0 0 1rem; }
   p { margin: 0 0 .75rem; }

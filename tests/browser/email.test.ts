@@ -245,6 +245,86 @@ test('on a 1280 px desktop the letter is a centred column at most 600 px wide', 
   }
 });
 
+/**
+ * Words in the letter's table cells whose glyphs do not all sit on one line: a header read as
+ * "Неде/ля" or a number as "10 00/0". A number with digit groups ("10 000") counts as one word.
+ * Each word is a Range; a word on one line has all its boxes at one height.
+ */
+async function wordsBrokenInCells(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const broken: string[] = [];
+    for (const cell of Array.from(document.querySelectorAll('.n-card th, .n-card td'))) {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      while (walker.nextNode()) {
+        const node = walker.currentNode as Text;
+        for (const m of node.data.matchAll(/\d[\d\s.,\u00a0\u202f]*\d|\S+/g)) {
+          const range = document.createRange();
+          range.setStart(node, m.index);
+          range.setEnd(node, m.index + m[0].length);
+          const lines = new Set(
+            Array.from(range.getClientRects())
+              .filter((r) => r.width > 0)
+              .map((r) => Math.round(r.top)),
+          );
+          if (lines.size > 1) broken.push(`${m[0]} (${lines.size} lines)`);
+        }
+      }
+    }
+    return broken;
+  });
+}
+
+/** The letter's data table and the box around it that scrolls sideways. */
+async function tableScroll(page: Page) {
+  return page.locator('table.n-table').evaluate((table) => {
+    const wrap = table.parentElement!;
+    const card = document.querySelector('.n-card')!.getBoundingClientRect();
+    const box = wrap.getBoundingClientRect();
+    return {
+      overflowX: getComputedStyle(wrap).overflowX,
+      scrollWidth: wrap.scrollWidth,
+      clientWidth: wrap.clientWidth,
+      insideCard: box.left >= card.left - 0.5 && box.right <= card.right + 0.5,
+    };
+  });
+}
+
+test('table cells never break a word: on a desktop the 7-column table fits whole; on a phone it scrolls in its own box, not the page', async () => {
+  const { html } = letter(RU_MARKDOWN, SUBJECT, PREHEADER);
+  const seen: Record<string, unknown> = {};
+  for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    const { context, page } = await openEmail(html, { viewport });
+    try {
+      const broken = await wordsBrokenInCells(page);
+      const t = await tableScroll(page);
+      const w = await widths(page);
+      // Scrolling the box as far as it goes brings the last column into view.
+      const lastColumnReachable = await page.locator('table.n-table').evaluate((table) => {
+        const wrap = table.parentElement!;
+        wrap.scrollLeft = wrap.scrollWidth;
+        return table.querySelector('tr:last-child td:last-child')!.getBoundingClientRect().right <= wrap.getBoundingClientRect().right + 0.5;
+      });
+      seen[name] = {
+        broken,
+        overflowX: t.overflowX,
+        tableInsideCard: t.insideCard,
+        tableScrollsInItsBox: t.scrollWidth > t.clientWidth,
+        pageScrollsSideways: w.scrollWidth > viewport.width || w.bodyScrollWidth > viewport.width,
+        lastColumnReachable,
+      };
+    } finally {
+      await context.close();
+    }
+  }
+  const common = { broken: [], overflowX: 'auto', tableInsideCard: true, pageScrollsSideways: false, lastColumnReachable: true };
+  expect(seen).toEqual({
+    // Room enough: the table is laid out whole, nothing to scroll.
+    desktop: { ...common, tableScrollsInItsBox: false },
+    // Wider than the column: the reader swipes the table, and only the table.
+    phone: { ...common, tableScrollsInItsBox: true },
+  });
+});
+
 test('in dark mode and in light mode every line of text has enough contrast to read (WCAG AA, 4.5:1)', async () => {
   const { html } = letter(RU_MARKDOWN, SUBJECT, PREHEADER);
   for (const colorScheme of ['light', 'dark'] as const) {

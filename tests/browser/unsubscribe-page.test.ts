@@ -71,6 +71,26 @@ test('the link from an email shows, on a phone, a page in Russian and English th
   }
 });
 
+test('on a 375 px phone the card keeps clear of the screen edges (at least 8 px each side)', async () => {
+  const id = await addSubscriber(s.t, 'dina@example.com');
+  const { context, page } = await newPage(s.browser, { viewport: PHONE });
+  try {
+    for (const link of [unsubscribeUrl(s.config, id), `${s.config.appBaseUrl}/api/unsubscribe`]) {
+      await page.goto(link);
+      const card = (await page.locator('main').boundingBox())!;
+      const gaps = { url: link, left: Math.round(card.x), right: Math.round(PHONE.width - card.x - card.width) };
+      expect(gaps.left).toBeGreaterThanOrEqual(8);
+      expect(gaps.right).toBeGreaterThanOrEqual(8);
+      // ...and the card still uses the screen rather than shrinking to a strip.
+      expect(card.width).toBeGreaterThan(PHONE.width - 60);
+      const w = await widths(page);
+      expect(w.scrollWidth).toBeLessThanOrEqual(w.viewport);
+    }
+  } finally {
+    await context.close();
+  }
+});
+
 test('pressing Unsubscribe unsubscribes the reader and says so; Subscribe again brings them back', async () => {
   const id = await addSubscriber(s.t, 'boris@example.com');
   const { context, page, problems } = await newPage(s.browser);

@@ -83,6 +83,33 @@ describe('the email frame', () => {
   });
 });
 
+describe('tables', () => {
+  const md = `| Неделя | Письма | Итог | Дата | Тариф | Ссылка |
+| --- | ---: | ---: | --- | --- | --- |
+| 12 | 10 000 | −2,5 % | 12.03.2026 | 200 ₽ в месяц | [1 000](https://example.com) |
+`;
+  const { html } = personalise(renderMailout({ markdown: md, subject: 'T' }), { unsubscribeUrl: UNSUB });
+  const cells = [...html.matchAll(/<(th|td) class="n-cell" style="([^"]*)">(.*?)<\/\1>/g)].map((m) => ({ text: m[3]!.replace(/<[^>]+>/g, ''), style: m[2]! }));
+
+  it('never break a word inside a cell, whatever the column around them does', () => {
+    expect(cells).toHaveLength(12);
+    for (const c of cells) expect(c.style).toContain('word-break:normal;overflow-wrap:normal');
+    // The column itself still breaks long words and URLs in paragraphs.
+    expect(html).toMatch(/class="n-card n-content" style="[^"]*word-break:break-word;overflow-wrap:break-word/);
+  });
+
+  it('keep a cell that is only a number, an amount or a date on one line', () => {
+    const nowrap = cells.filter((c) => c.style.includes('white-space:nowrap')).map((c) => c.text);
+    expect(nowrap).toEqual(['12', '10 000', '−2,5 %', '12.03.2026']);
+  });
+
+  it('sit in a box that scrolls sideways, inside a frame whose column content cannot widen', () => {
+    expect(html).toContain('<div style="margin:0 0 16px 0;overflow-x:auto"><table class="n-table"');
+    expect(html).toMatch(/<table role="presentation" class="n-container"[^>]*style="[^"]*table-layout:fixed/);
+    expect(html).toMatch(/<table role="presentation" class="n-bg"[^>]*style="[^"]*table-layout:fixed/);
+  });
+});
+
 describe('Russian and English', () => {
   it('guesses the language for the footer and <html lang>', () => {
     expect(detectLanguage('Привет, друзья! Это наш ноябрьский выпуск.')).toBe('ru');
