@@ -210,3 +210,22 @@ export async function beginSend(db: Db, mailoutId: string, leaseToken: string, s
   );
   return r.decision;
 }
+
+/**
+ * `beginSend` for several messages in one call (one transaction): the decision for each id,
+ * exactly as `beginSend` would give it one by one, in the order given.
+ */
+export async function beginSends(
+  db: Db,
+  mailoutId: string,
+  leaseToken: string,
+  subscriberIds: string[],
+): Promise<Map<string, BeginSendDecision>> {
+  if (subscriberIds.length === 0) return new Map();
+  const rows = await db.rpc<{ subscriber_id: string; decision: BeginSendDecision }>('begin_sends', {
+    p_mailout_id: mailoutId,
+    p_lease_token: leaseToken,
+    p_subscriber_ids: subscriberIds,
+  });
+  return new Map(rows.map((r) => [r.subscriber_id, r.decision]));
+}

@@ -2,13 +2,11 @@ import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import {
-  beginSend,
   claimBatch,
   finishMailout,
   mailoutCounts,
   type BatchRecipient,
   type FinishResult,
-  type MailoutCounts,
   type SendResult,
 } from '../db/ledger';
 import { isAppError } from '../errors';
@@ -17,7 +15,7 @@ import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type SesErrorInfo } from '../ses';
 import { unsubscribeUrl } from '../unsubscribe/token';
-import { createResultRecorder } from './recorder';
+import { createResultRecorder, createSendStarter } from './recorder';
 import type { MailoutReporter } from './reporter';
 
 /**
@@ -25,6 +23,12 @@ import type { MailoutReporter } from './reporter';
  * schedule and record its outcome as soon as SES answers, repeat; stop before the deadline (release the lease for a
  * fresh invocation), on an account-level SES error or a run of failures (pause), or when
  * the bounce or complaint rate crosses SES's review thresholds (pause).
+ *
+ * Batches overlap: the next batch is claimed while the previous one is still going out, and
+ * its messages queue at the pacer behind the previous ones, so the places never sit idle
+ * waiting for a batch's slowest answer. (When the reporter shows progress, every
+ * PROGRESS_EVERY_BATCHES-th batch finishes before the next is claimed, so the counts it
+ * reports are the ledger's after exactly those batches.)
  */
 
 export interface LoopDeps {
@@ -72,6 +76,12 @@ export const BOUNCE_PAUSE_RATE = 0.05;
 export const COMPLAINT_PAUSE_RATE = 0.001;
 export const FEEDBACK_WINDOW = 100;
 const PROGRESS_EVERY_BATCHES = 5;
+/**
+ * The bounce and complaint rates are read after a batch, but at most this often: the query
+ * counts the whole mailout, and feedback from SES arrives seconds to minutes after a send
+ * anyway. (At 6/s a batch of 50 takes 8 s: every batch is checked.)
+ */
+export const FEEDBACK_CHECK_EVERY_MS = 1000;
 
 interface FeedbackStats {
   sends: number;
@@ -164,12 +174,15 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
 
   async function sendOne(r: BatchRecipient): Promise<Outcome> {
     if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
-    const permit = await pacer.acquire();
+    // A place among the `concurrency` in flight: at most that many messages are ever marked
+    // (begin_send) and not yet answered, so a crash leaves at most that many `unknown`.
+    const place = await pacer.place();
     try {
       if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
-      // and rechecks that the subscriber is still on the list.
-      const decision = await beginSend(db, mailoutId, leaseToken, r.subscriberId);
+      // and rechecks that the subscriber is still on the list. Marks asked for together (the
+      // places in flight) are committed together.
+      const decision = await starter.begin(r.subscriberId);
       if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
       if (decision === 'lost') {
         stop.loseLease();
@@ -190,6 +203,13 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
           ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
         }),
       );
+      // The slot last, so that the pace is the pace of the requests SES sees, whatever the
+      // database took above.
+      await place.start();
+      if (stop.stopped) {
+        // Marked but never handed to SES: it goes back to the queue (record_results 'queued').
+        return { subscriberId: r.subscriberId, status: 'queued' };
+      }
       const out = await sendWithRetry(() => ses.send(command), {
         // At most once per recipient: a request that may have reached SES is not sent again.
         retryMaybeDelivered: false,
@@ -222,11 +242,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       }
       return { subscriberId: r.subscriberId, status: 'failed', errorCode: info.code, errorMessage: info.message };
     } finally {
-      permit.release();
+      place.release();
     }
   }
 
   const recorder = createResultRecorder(db, mailoutId, leaseToken);
+  const starter = createSendStarter(db, mailoutId, leaseToken);
   async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
     const outcome = await sendOne(r);
     if (!isResult(outcome)) return outcome;
@@ -239,54 +260,99 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   }
 
   const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
-  let counts: MailoutCounts | null = null;
+  const wantsProgress = reporter.wantsProgress !== false;
+  let lastFeedbackCheck = Number.NEGATIVE_INFINITY;
 
-  try {
-    for (;;) {
-      // Always make progress: the first batch goes whatever the clock says.
-      if (summary.batches > 0 && input.deadline - now() < batchMs() + margin) {
-        summary.outcome = 'released';
-        summary.reason = 'time budget reached';
-        break;
-      }
-      const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
-      if (batch.length === 0) break;
-      summary.batches += 1;
-      const batchStarted = now();
-      const outcomes = await Promise.all(batch.map(sendAndRecord));
-      await recorder.drain();
-      if (stop.kind === 'error') throw stop.error;
-      const results = outcomes.filter(isResult);
-      for (const res of results) {
-        if (res.status === 'sent') summary.sent += 1;
-        else if (res.status === 'failed') {
-          summary.failed += 1;
-          const email = batch.find((b) => b.subscriberId === res.subscriberId)?.email ?? '';
-          failedRows.push({ email, code: res.errorCode, message: res.errorMessage });
-        } else if (res.status === 'unknown') summary.unknown += 1;
-      }
-      log.info('send.batch', {
-        mailout_id: mailoutId,
-        batch: summary.batches,
-        size: batch.length,
-        sent: results.filter((r) => r.status === 'sent').length,
-        failed: results.filter((r) => r.status === 'failed').length,
-        requeued: results.filter((r) => r.status === 'queued').length,
-        rate: Number(pacer.rate.toFixed(2)),
-        duration_ms: now() - batchStarted,
-      });
-      if (stop.stopped) break;
+  interface BatchRun {
+    batch: BatchRecipient[];
+    number: number;
+    started: number;
+    outcomes: Promise<Outcome[]>;
+  }
 
+  function startBatch(batch: BatchRecipient[]): BatchRun {
+    // Every sendAndRecord settles (failures become outcomes), so this never rejects.
+    return { batch, number: summary.batches, started: now(), outcomes: Promise.all(batch.map(sendAndRecord)) };
+  }
+
+  /** Waits for a batch to go out, counts it, and runs the checks between batches. */
+  async function settle(run: BatchRun): Promise<void> {
+    const outcomes = await run.outcomes;
+    const results = outcomes.filter(isResult);
+    for (const res of results) {
+      if (res.status === 'sent') summary.sent += 1;
+      else if (res.status === 'failed') {
+        summary.failed += 1;
+        const email = run.batch.find((b) => b.subscriberId === res.subscriberId)?.email ?? '';
+        failedRows.push({ email, code: res.errorCode, message: res.errorMessage });
+      } else if (res.status === 'unknown') summary.unknown += 1;
+    }
+    log.info('send.batch', {
+      mailout_id: mailoutId,
+      batch: run.number,
+      size: run.batch.length,
+      sent: results.filter((r) => r.status === 'sent').length,
+      failed: results.filter((r) => r.status === 'failed').length,
+      requeued: results.filter((r) => r.status === 'queued').length,
+      rate: Number(pacer.rate.toFixed(2)),
+      duration_ms: now() - run.started,
+    });
+    if (stop.stopped) return;
+
+    if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS) {
+      lastFeedbackCheck = now();
       const pauseReason = autoPauseReason(await feedbackStats(db, mailoutId));
       if (pauseReason) {
         stop.pause(pauseReason);
-        break;
-      }
-      if (summary.batches % PROGRESS_EVERY_BATCHES === 0) {
-        counts = await mailoutCounts(db, mailoutId);
-        await reporter.progress(mailoutId, counts);
+        return;
       }
     }
+    if (isCheckpoint(run)) {
+      await reporter.progress(mailoutId, await mailoutCounts(db, mailoutId));
+    }
+  }
+  const isCheckpoint = (run: BatchRun) => wantsProgress && run.number % PROGRESS_EVERY_BATCHES === 0;
+
+  try {
+    /** The batch going out while the next one is claimed. */
+    let going: BatchRun | null = null;
+    try {
+      for (;;) {
+        if (going && isCheckpoint(going)) {
+          // The progress counts must be those of the ledger after exactly this batch.
+          const checkpoint = going;
+          going = null;
+          await settle(checkpoint);
+          if (stop.stopped) break;
+        }
+        // Always make progress: the first batch goes whatever the clock says. A later one must
+        // fit before the deadline, after the batch still going out.
+        if (summary.batches > 0 && input.deadline - now() < (going ? 2 : 1) * batchMs() + margin) {
+          summary.outcome = 'released';
+          summary.reason = 'time budget reached';
+          break;
+        }
+        const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
+        if (batch.length === 0) break;
+        summary.batches += 1;
+        // Its messages queue at the pacer behind those of the batch still going out.
+        const previous = going;
+        going = startBatch(batch);
+        if (previous) await settle(previous);
+        if (stop.stopped) break;
+      }
+    } catch (err) {
+      // Send nothing more; what is in flight is seen through below, then the error goes on.
+      stop.fail(err);
+    } finally {
+      // Whatever stopped the loop, the batch still going out finishes: messages already
+      // handed to SES are recorded, those not yet started go back to the queue.
+      const last = going;
+      going = null;
+      if (last) await settle(last);
+      await recorder.drain();
+    }
+    if (stop.kind === 'error') throw stop.error;
 
     let final: FinishResult | undefined;
     if (stop.kind === 'lease_lost') {

@@ -1,11 +1,15 @@
 import type { Db } from '../db';
-import { recordResults, type SendResult } from '../db/ledger';
+import { beginSends, recordResults, type BeginSendDecision, type SendResult } from '../db/ledger';
 
 /**
- * Writes each send's outcome to the ledger as soon as SES answers, so that a crash loses
- * only what was really in flight. While one write is running, the outcomes that arrive
- * are grouped into the next (group commit): at 6/s every outcome gets its own write, at
- * thousands per second the writes stay few.
+ * The send engine's two ledger writes per message, each grouped while a write is running
+ * (group commit): at 6/s every message gets its own writes, at thousands per second the
+ * writes stay few. Nobody waits for a timer: a write goes as soon as the previous one is back.
+ *
+ * - The recorder writes each send's outcome to the ledger as soon as SES answers, so that a
+ *   crash loses only what was really in flight.
+ * - The starter marks each message (begin_send) just before SES sees it; the caller sends
+ *   only once its own mark is committed, and only if the decision is `send`.
  */
 export interface ResultRecorder {
   /** Resolves once the outcome is committed; rejects if the write failed. */
@@ -15,14 +19,21 @@ export interface ResultRecorder {
   readonly writes: number;
 }
 
-interface Pending {
-  result: SendResult;
-  resolve: () => void;
+export interface SendStarter {
+  /** Resolves once the attempt is committed, with begin_send's decision; rejects if the write failed. */
+  begin(subscriberId: string): Promise<BeginSendDecision>;
+  readonly writes: number;
+}
+
+interface Pending<I, O> {
+  item: I;
+  resolve: (value: O) => void;
   reject: (err: unknown) => void;
 }
 
-export function createResultRecorder(db: Db, mailoutId: string, leaseToken: string): ResultRecorder {
-  let pending: Pending[] = [];
+/** Items handed in while a write runs go together in the next write. */
+function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>) {
+  let pending: Pending<I, O>[] = [];
   let flushing: Promise<void> | null = null;
   let writes = 0;
 
@@ -32,13 +43,8 @@ export function createResultRecorder(db: Db, mailoutId: string, leaseToken: stri
       pending = [];
       writes += 1;
       try {
-        await recordResults(
-          db,
-          mailoutId,
-          leaseToken,
-          group.map((p) => p.result),
-        );
-        for (const p of group) p.resolve();
+        const out = await write(group.map((p) => p.item));
+        group.forEach((p, i) => p.resolve(out[i]!));
       } catch (err) {
         for (const p of group) p.reject(err);
       }
@@ -47,17 +53,45 @@ export function createResultRecorder(db: Db, mailoutId: string, leaseToken: stri
   }
 
   return {
-    record(result) {
-      return new Promise<void>((resolve, reject) => {
-        pending.push({ result, resolve, reject });
+    submit(item: I): Promise<O> {
+      return new Promise<O>((resolve, reject) => {
+        pending.push({ item, resolve, reject });
         flushing ??= flush();
       });
     },
-    async drain() {
+    async drain(): Promise<void> {
       while (flushing) await flushing;
     },
     get writes() {
       return writes;
+    },
+  };
+}
+
+export function createResultRecorder(db: Db, mailoutId: string, leaseToken: string): ResultRecorder {
+  const group = groupCommit<SendResult, void>(async (results) => {
+    await recordResults(db, mailoutId, leaseToken, results);
+    return results.map(() => undefined);
+  });
+  return {
+    record: (result) => group.submit(result),
+    drain: () => group.drain(),
+    get writes() {
+      return group.writes;
+    },
+  };
+}
+
+export function createSendStarter(db: Db, mailoutId: string, leaseToken: string): SendStarter {
+  const group = groupCommit<string, BeginSendDecision>(async (ids) => {
+    const decisions = await beginSends(db, mailoutId, leaseToken, ids);
+    // An id the database did not answer for was not marked: it must not be sent.
+    return ids.map((id) => decisions.get(id) ?? 'lost');
+  });
+  return {
+    begin: (subscriberId) => group.submit(subscriberId),
+    get writes() {
+      return group.writes;
     },
   };
 }

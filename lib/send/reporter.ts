@@ -15,6 +15,11 @@ export interface MailoutReporter {
    * invocations of the same mailout (and may already be rows), so a cap holds per mailout.
    */
   errors(mailoutId: string, rows: { email: string; code: string; message: string }[], earlierFailures: number): Promise<void>;
+  /**
+   * False when nothing shows the progress: the send loop then neither counts the ledger for
+   * `progress` nor waits for a batch to finish before the next one starts. Default true.
+   */
+  readonly wantsProgress?: boolean;
 }
 
 export const silentReporter: MailoutReporter = {
@@ -24,4 +29,5 @@ export const silentReporter: MailoutReporter = {
   duplicate: async () => undefined,
   testSent: async () => undefined,
   errors: async () => undefined,
+  wantsProgress: false,
 };

@@ -8,4 +8,4 @@ export type { SesErrorInfo, SesErrorKind, ClassifyContext } from './errors';
 export { sendWithRetry, backoffDelay, DEFAULT_RETRY } from './retry';
 export type { RetryOptions } from './retry';
 export { createPacer, PacerClosedError } from './pacer';
-export type { Pacer, PacerOptions, Permit } from './pacer';
+export type { Pacer, PacerOptions, Permit, Place } from './pacer';

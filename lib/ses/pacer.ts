@@ -10,10 +10,15 @@
  * concurrency), the schedule re-anchors at "now" instead of catching up in a burst.
  *
  * Concurrency: at most `concurrency` sends are in flight; a caller first waits for a free place,
- * then for its slot. The rate adapts: `slowDown()` on throttling (× 0.5, floor 1/s, at most once
- * per second so a burst of 429s from in-flight sends halves it once), and after `recoverAfter`
- * successes in a row `recordSuccess()` raises it again by `recoverFactor`, never above the
- * configured rate or the account's MaxSendRate.
+ * then for its slot. `place()` splits the two: the caller holds a place, does its preparation
+ * (the send engine marks the attempt in the ledger and builds the message), then takes its
+ * slot with `start()` and calls SES at once, so that what is paced is the SES request itself,
+ * not the preparation before it (whose duration varies with the database).
+ *
+ * The rate adapts: `slowDown()` on throttling (× 0.5, floor 1/s, at most once per second so a
+ * burst of 429s from in-flight sends halves it once), and after `recoverAfter` successes in a
+ * row `recordSuccess()` raises it again by `recoverFactor`, never above the configured rate or
+ * the account's MaxSendRate.
  *
  * Time comes from the injected `now()` / `sleep(ms)`, so tests check the schedule with a fake clock.
  */
@@ -46,9 +51,19 @@ export interface Permit {
   release(): void;
 }
 
+/** A place among the `concurrency` in flight, held before the slot is taken. */
+export interface Place {
+  /** Waits for the next slot; the send starts when it resolves (call it at most once). */
+  start(): Promise<Permit>;
+  /** Frees the place, whether or not `start` was called (idempotent; same as the permit's). */
+  release(): void;
+}
+
 export interface Pacer {
   /** Waits for a free place and the next slot. */
   acquire(): Promise<Permit>;
+  /** Waits for a free place only; the slot comes with `start()` on the place. */
+  place(): Promise<Place>;
   /** acquire → fn → release. */
   run<T>(fn: () => Promise<T>): Promise<T>;
   /** Throttled: rate × factor (default 0.5), not below the floor. Returns the new rate. */
@@ -156,37 +171,55 @@ export function createPacer(options: PacerOptions): Pacer {
     else inFlight -= 1;
   }
 
-  async function acquire(): Promise<Permit> {
-    await takePlace();
-    try {
-      const slot = reserveSlot();
-      for (;;) {
-        const wait = Math.max(slot, windowOpensAt()) - now();
-        if (wait <= 0) break;
-        await sleep(wait);
-        if (closed) throw new PacerClosedError();
-      }
-      const startedAt = now(); // checked and recorded with no await in between
-      recent.push(startedAt);
-      if (recent.length > 2 * windowCap) recent.splice(0, recent.length - windowCap);
-      let released = false;
-      return {
-        slot,
-        startedAt,
-        release() {
-          if (released) return;
-          released = true;
-          freePlace();
-        },
-      };
-    } catch (err) {
-      freePlace();
-      throw err;
+  /** Waits for the next slot (the caller holds a place); returns its time and the start. */
+  async function takeSlot(): Promise<{ slot: number; startedAt: number }> {
+    if (closed) throw new PacerClosedError();
+    const slot = reserveSlot();
+    for (;;) {
+      const wait = Math.max(slot, windowOpensAt()) - now();
+      if (wait <= 0) break;
+      await sleep(wait);
+      if (closed) throw new PacerClosedError();
     }
+    const startedAt = now(); // checked and recorded with no await in between
+    recent.push(startedAt);
+    if (recent.length > 2 * windowCap) recent.splice(0, recent.length - windowCap);
+    return { slot, startedAt };
+  }
+
+  async function place(): Promise<Place> {
+    await takePlace();
+    let released = false;
+    let started = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      freePlace();
+    };
+    return {
+      async start() {
+        if (released) throw new Error('Pacer: start() after the place was released.');
+        if (started) throw new Error('Pacer: start() called twice on one place.');
+        started = true;
+        try {
+          const { slot, startedAt } = await takeSlot();
+          return { slot, startedAt, release };
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
+      release,
+    };
+  }
+
+  async function acquire(): Promise<Permit> {
+    return (await place()).start();
   }
 
   return {
     acquire,
+    place,
     async run<T>(fn: () => Promise<T>): Promise<T> {
       const permit = await acquire();
       try {

@@ -16,18 +16,9 @@ import { createPacer } from '../../lib/ses/pacer';
 import { sendWithRetry } from '../../lib/ses/retry';
 import { startFakeSes } from '../../tests/fakes/ses';
 import type { Figure } from '../bench';
+import { busiestWindow } from '../lib/window';
 
 const SENDS = 600;
-
-function busiestWindow(times: number[], windowMs = 1000): number {
-  const s = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let hi = 0, lo = 0; hi < s.length; hi += 1) {
-    while (s[hi]! - s[lo]! >= windowMs) lo += 1;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
 
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);

@@ -23,6 +23,8 @@
  *   ...
  *   ses.sent   // accepted emails (answered with a MessageId), in order: decoded request + fields below
  *   ses.calls  // EVERY SendEmail request, accepted or refused, with its outcome
+ *   ses.callCount, ses.sentCount  // how many; with `{ keepCalls: false }` (large benches) only these
+ *                                 // and the `onCall(call)` option see the calls: nothing is kept
  *   await ses.close();
  *
  * Rules are checked in the order they were set; the first that matches decides. `next` and
@@ -164,6 +166,13 @@ export interface FakeSesOptions {
   failures?: FailureRule[];
   random?: () => number;
   port?: number;
+  /**
+   * Keep every call in `sent` / `calls` (default true). False for large benches: nothing is
+   * kept (the lists stay empty), only `callCount` / `sentCount` and `onCall` see the calls.
+   */
+  keepCalls?: boolean;
+  /** Called with every SendEmail call once its outcome is decided (accepted or refused). */
+  onCall?: (call: SendEmailCall) => void;
 }
 
 export interface FakeSes {
@@ -172,6 +181,9 @@ export interface FakeSes {
   sent: SendEmailCall[];
   /** Every SendEmail request, in arrival order, with its outcome. */
   calls: SendEmailCall[];
+  /** How many SendEmail requests arrived / were accepted (counted even with `keepCalls: false`). */
+  readonly callCount: number;
+  readonly sentCount: number;
   /** How many GetAccount requests arrived. */
   getAccountCalls: number;
   setFailure(rule: FailureRule): void;
@@ -211,8 +223,12 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
   let account: AccountOverrides | 'unimplemented' = options.account ?? {};
   let getAccountError: FailureSpec | undefined = options.getAccountError;
   let rules: Array<FailureRule & { left?: number }> = [];
+  const keepCalls = options.keepCalls ?? true;
+  const onCall = options.onCall;
   const sent: SendEmailCall[] = [];
   const calls: SendEmailCall[] = [];
+  let callCount = 0;
+  let sentCount = 0;
   const sockets = new Set<Socket>();
   let messageCounter = 0;
   let getAccountCalls = 0;
@@ -239,7 +255,7 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       else if ('to' in rule) {
         const targets = (Array.isArray(rule.to) ? rule.to : [rule.to]).map((a) => a.toLowerCase());
         hit = [...call.to, ...call.cc, ...call.bcc].some((a) => targets.includes(bareAddress(a)));
-      } else if ('afterSends' in rule) hit = sent.length >= rule.afterSends;
+      } else if ('afterSends' in rule) hit = sentCount >= rule.afterSends;
       else hit = rule.when(call);
       if (hit) {
         if (rule.left !== undefined) rule.left -= 1;
@@ -304,7 +320,7 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       }
       const base = baseAccount();
       const quota = { ...(base.SendQuota as object), ...(account.SendQuota ?? {}) } as { SentLast24Hours: number };
-      quota.SentLast24Hours += sent.length;
+      quota.SentLast24Hours += sentCount;
       const body = { ...base, ...account, SendQuota: quota };
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId() });
       res.end(JSON.stringify(body));
@@ -321,7 +337,7 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       }
       const simple = body.Content?.Simple;
       const call: SendEmailCall = {
-        n: calls.length + 1,
+        n: callCount + 1,
         receivedAt,
         at: new Date(),
         body,
@@ -338,17 +354,20 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
         ...(body.ConfigurationSetName !== undefined ? { configurationSet: body.ConfigurationSetName } : {}),
         outcome: { status: 'pending' },
       };
-      calls.push(call);
+      callCount += 1;
+      if (keepCalls) calls.push(call);
       await wait(delayFor(call));
 
       if (!body.Content || (!body.Content.Simple && !body.Content.Raw && !body.Content.Template)) {
         sendError(res, { status: 400, type: 'BadRequestException', message: 'Content is required' });
         call.outcome = { status: 400, error: 'BadRequestException' };
+        onCall?.(call);
         return;
       }
       if (call.to.length + call.cc.length + call.bcc.length === 0 && !body.Content.Raw) {
         sendError(res, { status: 400, type: 'BadRequestException', message: 'Destination is required' });
         call.outcome = { status: 400, error: 'BadRequestException' };
+        onCall?.(call);
         return;
       }
 
@@ -359,12 +378,15 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
           typeof done === 'number'
             ? { status: done, error: typeof failure === 'string' ? SES_ERRORS[failure as SesErrorName].type : failure.type }
             : { status: done };
+        onCall?.(call);
         return;
       }
       messageCounter += 1;
       const messageId = `0100018f${messageCounter.toString(16).padStart(8, '0')}-fake-ses-000000`;
       call.outcome = { status: 200, messageId };
-      sent.push(call);
+      sentCount += 1;
+      if (keepCalls) sent.push(call);
+      onCall?.(call);
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId() });
       res.end(JSON.stringify({ MessageId: messageId }));
       return;
@@ -388,6 +410,12 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
     get getAccountCalls() {
       return getAccountCalls;
     },
+    get callCount() {
+      return callCount;
+    },
+    get sentCount() {
+      return sentCount;
+    },
     setFailure: addRule,
     clearFailures() {
       rules = [];
@@ -404,6 +432,8 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
     reset() {
       sent.length = 0;
       calls.length = 0;
+      callCount = 0;
+      sentCount = 0;
       rules = [];
       getAccountCalls = 0;
     },
