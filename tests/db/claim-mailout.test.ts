@@ -1,4 +1,4 @@
-import { beginSend, claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
+import { beginSend, beginSends, claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 
 let t: TestDatabase;
@@ -182,6 +182,33 @@ test('begin_send skips a subscriber who left the list after the batch was claime
     batch[0]!.subscriberId,
   ]);
   expect(rows[0].status).toBe('skipped');
+});
+
+test('begin_sends gives each id in one call exactly the decision begin_send would, in one transaction', async () => {
+  const c = await claimMailout(t.db, { mailoutId: 'group-begin', leaseSeconds: 60 });
+  const batch = await claimBatch(t.db, { mailoutId: 'group-begin', leaseToken: c.leaseToken!, limit: 4, leaseSeconds: 60 });
+  const [leaver, a, b, notTaken] = batch.map((x) => x.subscriberId) as [string, string, string, string];
+  await t.pool.query(`select * from unsubscribe($1)`, [leaver]);
+  afterThis(() => t.pool.query(`update subscribers set status = 'active' where id = $1`, [leaver]));
+  // One id twice: the second is refused, as a second begin_send would be.
+  const decisions = await beginSends(t.db, 'group-begin', c.leaseToken!, [leaver, a, b, a]);
+  expect(decisions.get(leaver)).toBe('skip');
+  expect(decisions.get(b)).toBe('send');
+  const { rows: twice } = await t.pool.query(
+    `select * from begin_sends('group-begin', $1::uuid, array[$2::uuid, $2::uuid])`,
+    [c.leaseToken, notTaken],
+  );
+  expect(twice.map((r) => r.decision)).toEqual(['send', 'lost']);
+  const { rows } = await t.pool.query(
+    `select subscriber_id, status, attempted_at is not null as attempted from deliveries where mailout_id = 'group-begin' and subscriber_id = any($1::uuid[])`,
+    [[leaver, a, b, notTaken]],
+  );
+  const byId = Object.fromEntries(rows.map((r) => [r.subscriber_id, r]));
+  expect(byId[leaver]).toMatchObject({ status: 'skipped', attempted: false });
+  for (const id of [a, b, notTaken]) expect(byId[id]).toMatchObject({ status: 'sending', attempted: true });
+  // A stale lease token marks nothing.
+  const stale = await beginSends(t.db, 'group-begin', '00000000-0000-4000-8000-000000000000', [a]);
+  expect(stale.get(a)).toBe('lost');
 });
 
 test('a subscriber who unsubscribes after the claim is skipped, not sent', async () => {

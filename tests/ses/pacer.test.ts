@@ -233,4 +233,54 @@ describe('createPacer: concurrency and closing', () => {
     expect(pacer.inFlight).toBe(0);
     await expect(clock.runUntil(pacer.run(async () => 'ok'))).resolves.toBe('ok');
   });
+
+  it('place() holds a place during the preparation and paces start(): slow preparations do not bunch the sends', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 10, concurrency: 3, now: clock.now, sleep: clock.sleep });
+    const starts: number[] = [];
+    let maxPlaces = 0;
+    // Preparation (the ledger mark) takes 0 to 250 ms of fake time, the send 50 ms.
+    const prep = [0, 250, 10, 200, 0, 120, 30, 250, 5, 80, 0, 190];
+    const one = async (i: number) => {
+      const place = await pacer.place();
+      maxPlaces = Math.max(maxPlaces, pacer.inFlight);
+      try {
+        await clock.sleep(prep[i]!);
+        await place.start();
+        starts.push(clock.now());
+        await clock.sleep(50);
+      } finally {
+        place.release();
+      }
+    };
+    await clock.runUntil(Promise.all(prep.map((_, i) => one(i))));
+    expect(maxPlaces).toBeLessThanOrEqual(3);
+    expect(starts).toHaveLength(prep.length);
+    // What is paced is the start: never more than the rate in any second, never closer than the interval.
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(10);
+    const sorted = [...starts].sort((a, b) => a - b);
+    for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(100 - 1e-9);
+  });
+
+  it('a place released without start() frees it for the next caller, and start() twice or after release is refused', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 100, concurrency: 1, now: clock.now, sleep: clock.sleep });
+    const skipped = await clock.runUntil(pacer.place());
+    expect(pacer.inFlight).toBe(1);
+    let nextGotPlace = false;
+    const next = pacer.place().then((p) => {
+      nextGotPlace = true;
+      return p;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(nextGotPlace).toBe(false);
+    skipped.release(); // e.g. the subscriber left the list: no slot is used
+    await expect(skipped.start()).rejects.toThrow(/after the place was released/);
+    const p = await clock.runUntil(next);
+    const permit = await clock.runUntil(p.start());
+    await expect(p.start()).rejects.toThrow(/twice/);
+    permit.release();
+    p.release(); // idempotent with the permit's release
+    expect(pacer.inFlight).toBe(0);
+  });
 });
