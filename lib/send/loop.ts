@@ -182,7 +182,15 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
       // and rechecks that the subscriber is still on the list. Marks asked for together (the
       // places in flight) are committed together.
-      const decision = await starter.begin(r.subscriberId);
+      let decision;
+      try {
+        decision = await starter.begin(r.subscriberId);
+      } catch (err) {
+        // The ledger could not be written: nothing went to SES, so the row is handed back
+        // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
+        stop.fail(err);
+        return { subscriberId: r.subscriberId, status: 'queued' };
+      }
       if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
       if (decision === 'lost') {
         stop.loseLease();
