@@ -102,6 +102,31 @@ test('bad requests get a 4xx with a reason and change nothing', async () => {
   expect(await inbox()).toEqual([]);
 });
 
+test('with no secret configured every call is refused, whatever it carries; the secret may come in X-Executor-Secret', async () => {
+  delete process.env.EXECUTOR_SHARED_SECRET;
+  resetConfig();
+  try {
+    const res = await post({ mailout_id: PAGE, auth_token: SECRET }, { authorization: `Bearer ${SECRET}` });
+    expect(res.status).toBe(500);
+    const body = await res.json();
+    expect(body.message).toMatch(/EXECUTOR_SHARED_SECRET/);
+    expect(JSON.stringify(body)).not.toContain(SECRET);
+  } finally {
+    process.env.EXECUTOR_SHARED_SECRET = SECRET;
+    resetConfig();
+  }
+  // The custom-header form of a Notion automation: a wrong value is refused before anything is read.
+  const wrongHeader = await post({ source: { type: 'automation' }, data: { object: 'page', id: PAGE } }, { 'x-executor-secret': 'nope-nope-nope-nope' });
+  expect(wrongHeader.status).toBe(401);
+  // A right one gets past authentication (the unknown page is then a 404, with nothing claimed).
+  const unknown = await post(
+    { source: { type: 'automation' }, data: { object: 'page', id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' } },
+    { 'x-executor-secret': SECRET },
+  );
+  expect(unknown.status).toBe(404);
+  expect((await t.pool.query('select count(*)::int n from mailouts')).rows[0].n).toBe(0);
+});
+
 test('10 concurrent webhooks for one mailout: one claim, the rest refused, exactly 1,000 messages', async () => {
   const webhook = {
     source: { type: 'automation', automation_id: 'auto-1', action_id: 'act-1', event_id: 'ev-1', attempt: 1 },
