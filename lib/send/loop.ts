@@ -13,7 +13,7 @@ import { isAppError } from '../errors';
 import { log } from '../log';
 import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type SesErrorInfo } from '../ses';
+import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place, type SesErrorInfo } from '../ses';
 import { unsubscribeUrl } from '../unsubscribe/token';
 import { createResultRecorder, createSendStarter } from './recorder';
 import type { MailoutReporter } from './reporter';
@@ -137,13 +137,15 @@ class Stop {
       this.kind = 'lease_lost';
     }
   }
-  /** The ledger could not be written: send nothing more in this invocation. */
+  /**
+   * The ledger could not be written: send nothing more in this invocation. A pause already
+   * decided stands (the mailout must wait for a person, not for the cron), with the error kept.
+   */
   fail(err: unknown): void {
-    if (this.kind !== 'error') {
-      this.kind = 'error';
-      this.reason = 'the ledger could not be written';
-      this.error = err;
-    }
+    this.error ??= err;
+    if (this.kind === 'paused' || this.kind === 'error') return;
+    this.kind = 'error';
+    this.reason = 'the ledger could not be written';
   }
   get stopped(): boolean {
     return this.reason !== null;
@@ -172,11 +174,8 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
   const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
 
-  async function sendOne(r: BatchRecipient): Promise<Outcome> {
-    if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
-    // A place among the `concurrency` in flight: at most that many messages are ever marked
-    // (begin_send) and not yet answered, so a crash leaves at most that many `unknown`.
-    const place = await pacer.place();
+  /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
+  async function sendOne(r: BatchRecipient, place: Place): Promise<Outcome> {
     try {
       if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
@@ -214,8 +213,10 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
       // database took above.
       await place.start();
-      if (stop.stopped) {
+      if (stop.kind === 'paused') {
         // Marked but never handed to SES: it goes back to the queue (record_results 'queued').
+        // (After a lost lease or a ledger fault the mark stands and a resume would count the
+        // row `unknown`, never to be sent: with its mark committed it goes, still only once.)
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
       const out = await sendWithRetry(() => ses.send(command), {
@@ -249,15 +250,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
       return { subscriberId: r.subscriberId, status: 'failed', errorCode: info.code, errorMessage: info.message };
-    } finally {
-      place.release();
     }
   }
 
   const recorder = createResultRecorder(db, mailoutId, leaseToken);
   const starter = createSendStarter(db, mailoutId, leaseToken);
-  async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
-    const outcome = await sendOne(r);
+  async function record(outcome: Outcome): Promise<Outcome> {
     if (!isResult(outcome)) return outcome;
     try {
       await recorder.record(outcome);
@@ -265,6 +263,18 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       stop.fail(err);
     }
     return outcome;
+  }
+  async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
+    if (stop.stopped) return record({ subscriberId: r.subscriberId, status: 'queued' });
+    // A place among the `concurrency` in flight, held from the mark (begin_send) until the
+    // outcome is in the ledger: a crash leaves at most `concurrency` rows marked and not
+    // recorded, so at most that many `unknown`, however slow the ledger is.
+    const place = await pacer.place();
+    try {
+      return await record(await sendOne(r, place));
+    } finally {
+      place.release();
+    }
   }
 
   const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
@@ -341,7 +351,16 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
           break;
         }
         const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
-        if (batch.length === 0) break;
+        if (batch.length === 0) {
+          if (!going) break;
+          // The batch still going out may hand rows back (SES retries ran out): settle it and
+          // look again before calling the mailout complete.
+          const last = going;
+          going = null;
+          await settle(last);
+          if (stop.stopped) break;
+          continue;
+        }
         summary.batches += 1;
         // Its messages queue at the pacer behind those of the batch still going out.
         const previous = going;
@@ -361,6 +380,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       await recorder.drain();
     }
     if (stop.kind === 'error') throw stop.error;
+    if (stop.error) log.warn('send.ledger_fault_after_pause', { mailout_id: mailoutId, error: stop.error });
 
     let final: FinishResult | undefined;
     if (stop.kind === 'lease_lost') {

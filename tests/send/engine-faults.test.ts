@@ -1,0 +1,139 @@
+import { startMailout, type SendDeps } from '../../lib/send';
+import type { Db } from '../../lib/db';
+import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { sendDeps, testConfig } from './helpers';
+
+/**
+ * The send loop when things go wrong at the edges: retries running out in the last batch,
+ * another invocation taking the lease mid-send, a ledger fault after a pause, a slow ledger.
+ * Real Postgres, the fake SES over HTTP.
+ */
+let t: TestDatabase;
+let ses: FakeSes;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
+});
+afterAll(async () => {
+  await ses.close();
+  await t.drop();
+});
+beforeEach(async () => {
+  ses.reset();
+  ses.setLatency(0);
+  await t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
+});
+
+async function statuses(id: string): Promise<Record<string, number>> {
+  const { rows } = await t.pool.query(`select status, count(*)::int n from deliveries where mailout_id = $1 group by status`, [id]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+function wrapDb(wrap: (fn: string, args: Record<string, unknown> | undefined, next: () => Promise<unknown[]>) => Promise<unknown[]>): Db {
+  return {
+    kind: t.db.kind,
+    close: () => t.db.close(),
+    rpc: ((fn: string, args?: Record<string, unknown>) => wrap(fn, args, () => t.db.rpc(fn, args))) as Db['rpc'],
+  };
+}
+
+async function start(id: string, deps: SendDeps) {
+  const res = await startMailout(deps, { mailoutId: id, fromNotion: false, dryRun: false, continuation: false });
+  expect(res.run).toBeDefined();
+  return res.run!();
+}
+
+test.each([10, 60])(
+  'SES retries running out for a recipient of the last batch (%i recipients): the row goes round again and the mailout completes',
+  async (n) => {
+    await seedSubscribers(t.pool, n);
+    const { rows } = await t.pool.query(`select email from subscribers order by id desc limit 1`);
+    // Every attempt of the first round fails (5xx, retried until the retries run out), then SES recovers.
+    ses.setFailure({ to: rows[0].email, error: { status: 500, type: 'InternalFailure', message: 'Internal error' }, times: 5 });
+    ses.setLatency(10);
+    const summary = await start(`m-last-${n}`, sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t));
+    expect(summary).toMatchObject({ outcome: 'complete' });
+    expect(summary.final).toMatchObject({ status: 'sent', sent: n });
+    expect(await statuses(`m-last-${n}`)).toEqual({ sent: n });
+    expect(ses.sent.filter((c) => c.to[0] === rows[0].email)).toHaveLength(1);
+  },
+);
+
+test('when another invocation takes the lease mid-send, every row left unknown was really handed to SES, and nobody twice', async () => {
+  await seedSubscribers(t.pool, 300);
+  ses.setLatency(30);
+  const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '8', RATE_LIMIT_PER_SEC: '200' });
+  const run = start('m-takeover', sendDeps(config, t));
+  while (ses.calls.length < 60) await new Promise((r) => setTimeout(r, 2));
+  // The lease looks expired to a resume (a cron, or a second webhook), which takes the mailout over.
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-takeover'`);
+  // In one transaction: the rows the old invocation has marked (locked, so its answers wait),
+  // then the resume, which turns them `unknown`.
+  const c = await t.connect();
+  await c.query('begin');
+  const { rows: taken } = await c.query<{ email: string }>(
+    `select d.email from deliveries d where d.mailout_id = 'm-takeover' and d.status = 'sending' and d.attempted_at is not null for update`,
+  );
+  await c.query(`select * from claim_mailout('m-takeover', null, 120, null)`);
+  await c.query('commit');
+  const summary = await run;
+  expect(summary.outcome).toBe('lease_lost');
+
+  const { rows } = await t.pool.query<{ email: string; status: string }>(
+    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = 'm-takeover'`,
+  );
+  const called = new Map<string, number>();
+  for (const c of ses.calls) called.set(c.to[0]!, (called.get(c.to[0]!) ?? 0) + 1);
+  // The messages the old invocation had marked when the lease was taken: each was sent, once.
+  expect(taken.length).toBeGreaterThan(0);
+  expect(taken.filter((r) => called.get(r.email) !== 1)).toEqual([]);
+  const unknown = rows.filter((r) => r.status === 'unknown');
+  expect(unknown.filter((r) => !called.has(r.email))).toEqual([]);
+  expect([...called.values()].every((n) => n === 1)).toBe(true);
+  // What the old invocation had not started is queued for the new one.
+  expect(rows.filter((r) => r.status === 'queued').every((r) => !called.has(r.email))).toBe(true);
+});
+
+test('a ledger fault after SES paused the account keeps the mailout paused for a person, not for the cron', async () => {
+  await seedSubscribers(t.pool, 100);
+  ses.setFailure({ afterSends: 20, error: 'SendingPausedException' });
+  let failedOnce = false;
+  const db = wrapDb((fn, args, next) => {
+    if (fn === 'record_results' && !failedOnce && JSON.stringify(args).includes('"queued"')) {
+      failedOnce = true;
+      return Promise.reject(new Error('connection terminated unexpectedly'));
+    }
+    return next();
+  });
+  const summary = await start('m-pause-fault', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t, { db }));
+  expect(failedOnce).toBe(true);
+  expect(summary.outcome).toBe('paused');
+  expect(summary.reason).toMatch(/SendingPaused/);
+  const { rows } = await t.pool.query(`select status from mailouts where id = 'm-pause-fault'`);
+  expect(rows[0].status).toBe('paused');
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-pause-fault'`);
+  expect((await t.pool.query(`select * from mailouts_to_resume(10)`)).rows).toEqual([]);
+});
+
+test('a slow ledger never lets more than SEND_CONCURRENCY messages be marked and not yet recorded', async () => {
+  await seedSubscribers(t.pool, 60);
+  const db = wrapDb(async (fn, _args, next) => {
+    if (fn === 'record_results') await new Promise((r) => setTimeout(r, 100));
+    return next();
+  });
+  const run = start('m-slow-ledger', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '3' }), t, { db }));
+  let done = false;
+  void run.finally(() => (done = true));
+  let most = 0;
+  while (!done) {
+    const { rows } = await t.pool.query(
+      `select count(*)::int n from deliveries where mailout_id = 'm-slow-ledger' and status = 'sending' and attempted_at is not null`,
+    );
+    most = Math.max(most, rows[0].n);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect((await run).outcome).toBe('complete');
+  expect(most).toBeGreaterThan(0);
+  expect(most).toBeLessThanOrEqual(3);
+}, 60_000);
