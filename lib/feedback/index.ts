@@ -20,8 +20,8 @@ export {
   applySesEvent,
   claimNotionRefresh,
   claimPendingNotionRefreshes,
+  autoPauseReason,
   mailoutFeedbackStats,
-  shouldAutoPause,
   type AppliedEvent,
   type FeedbackStats,
 } from './store';

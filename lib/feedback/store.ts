@@ -75,18 +75,24 @@ export async function mailoutFeedbackStats(db: Db, mailoutId: string): Promise<F
   };
 }
 
-/** SES's thresholds (DESIGN §6.5): bounce ≥ 5% or complaint ≥ 0.1% over ≥ 100 sends. */
-export function shouldAutoPause(stats: FeedbackStats, minSends = 100): { pause: boolean; reason?: string } {
-  if (stats.sends < minSends) return { pause: false };
+/** SES reviews an account at a 5% bounce rate or a 0.1% complaint rate (DESIGN §6.5). */
+export const BOUNCE_PAUSE_RATE = 0.05;
+export const COMPLAINT_PAUSE_RATE = 0.001;
+/** The rates count only once the mailout has this many sends. */
+export const FEEDBACK_WINDOW = 100;
+
+/** A reason to pause, when the feedback says the list is hurting the sender's reputation. */
+export function autoPauseReason(stats: FeedbackStats | null): string | null {
+  if (!stats || stats.sends < FEEDBACK_WINDOW) return null;
   const bounceRate = stats.hardBounces / stats.sends;
   const complaintRate = stats.complaints / stats.sends;
-  if (bounceRate >= 0.05) {
-    return { pause: true, reason: `bounce rate ${(bounceRate * 100).toFixed(1)}% (${stats.hardBounces}/${stats.sends}) reached 5%` };
+  if (bounceRate >= BOUNCE_PAUSE_RATE) {
+    return `Auto-paused: hard-bounce rate ${(bounceRate * 100).toFixed(1)}% (${stats.hardBounces} of ${stats.sends}) reached ${BOUNCE_PAUSE_RATE * 100}%. Clean the list before resuming.`;
   }
-  if (complaintRate >= 0.001) {
-    return { pause: true, reason: `complaint rate ${(complaintRate * 100).toFixed(2)}% (${stats.complaints}/${stats.sends}) reached 0.1%` };
+  if (complaintRate >= COMPLAINT_PAUSE_RATE) {
+    return `Auto-paused: complaint rate ${(complaintRate * 100).toFixed(2)}% (${stats.complaints} of ${stats.sends}) reached ${COMPLAINT_PAUSE_RATE * 100}%.`;
   }
-  return { pause: false };
+  return null;
 }
 
 /** True at most once per `minIntervalSeconds` per mailout, across every instance. */

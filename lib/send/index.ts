@@ -14,7 +14,7 @@ import type { MailoutReporter } from './reporter';
 import type { SendRequest } from './request';
 
 export { authenticateSendRequest, parseSendRequest, type SendRequest } from './request';
-export { runSendLoop, autoPauseReason, type LoopSummary } from './loop';
+export { runSendLoop, type LoopSummary } from './loop';
 export { silentReporter, type MailoutReporter } from './reporter';
 
 /**

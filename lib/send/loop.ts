@@ -10,6 +10,7 @@ import {
   type SendResult,
 } from '../db/ledger';
 import { isAppError } from '../errors';
+import { autoPauseReason, mailoutFeedbackStats, type FeedbackStats } from '../feedback';
 import { log } from '../log';
 import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
@@ -71,10 +72,6 @@ export interface LoopSummary {
 }
 
 export const MAX_CONSECUTIVE_FAILURES = 10;
-/** SES reviews an account at a 5% bounce rate or a 0.1% complaint rate. */
-export const BOUNCE_PAUSE_RATE = 0.05;
-export const COMPLAINT_PAUSE_RATE = 0.001;
-export const FEEDBACK_WINDOW = 100;
 const PROGRESS_EVERY_BATCHES = 5;
 /**
  * The bounce and complaint rates are read after a batch, but at most this often: the query
@@ -83,42 +80,14 @@ const PROGRESS_EVERY_BATCHES = 5;
  */
 export const FEEDBACK_CHECK_EVERY_MS = 1000;
 
-interface FeedbackStats {
-  sends: number;
-  hardBounces: number;
-  complaints: number;
-  delivered: number;
-}
-
+/** The mailout's feedback for the auto-pause and the Notion counts; null if it cannot be read. */
 export async function feedbackStats(db: Db, mailoutId: string): Promise<FeedbackStats | null> {
   try {
-    const rows = await db.rpc<Record<string, unknown>>('mailout_feedback_stats', { p_mailout_id: mailoutId });
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      sends: Number(r.sends),
-      hardBounces: Number(r.hard_bounces),
-      complaints: Number(r.complaints),
-      delivered: Number(r.delivered),
-    };
+    return await mailoutFeedbackStats(db, mailoutId);
   } catch (err) {
     log.warn('send.feedback_stats_failed', { mailout_id: mailoutId, error: err });
     return null;
   }
-}
-
-/** A reason to pause, when the feedback says the list is hurting the sender's reputation. */
-export function autoPauseReason(stats: FeedbackStats | null): string | null {
-  if (!stats || stats.sends < FEEDBACK_WINDOW) return null;
-  const bounceRate = stats.hardBounces / stats.sends;
-  const complaintRate = stats.complaints / stats.sends;
-  if (bounceRate >= BOUNCE_PAUSE_RATE) {
-    return `Auto-paused: hard-bounce rate ${(bounceRate * 100).toFixed(1)}% (${stats.hardBounces} of ${stats.sends}) reached ${BOUNCE_PAUSE_RATE * 100}%. Clean the list before resuming.`;
-  }
-  if (complaintRate >= COMPLAINT_PAUSE_RATE) {
-    return `Auto-paused: complaint rate ${(complaintRate * 100).toFixed(2)}% (${stats.complaints} of ${stats.sends}) reached ${COMPLAINT_PAUSE_RATE * 100}%.`;
-  }
-  return null;
 }
 
 class Stop {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createSesEventsHandler } from '../../api/ses-events';
 import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
-import { handleSnsRequest, mailoutFeedbackStats, shouldAutoPause, type SnsDeps, type SubscribeUrlFetcher } from '../../lib/feedback';
+import { autoPauseReason, handleSnsRequest, mailoutFeedbackStats, type SnsDeps, type SubscribeUrlFetcher } from '../../lib/feedback';
 import { claimPendingNotionRefreshes } from '../../lib/feedback/store';
 import { setLogSink } from '../../lib/log';
 import { createSnsSigner, type SnsEnvelopeFields } from '../fakes/sns';
@@ -449,10 +449,10 @@ test('stats: duplicates and repeated events count a recipient once; auto-pause t
   await post(wrap(complaint));
   const stats = await mailoutFeedbackStats(t.db, 'm-stats');
   expect(stats).toEqual({ sends: 206, delivered: 0, hardBounces: 10, softBounces: 0, complaints: 1 });
-  expect(shouldAutoPause(stats)).toMatchObject({ pause: true });
-  expect(shouldAutoPause({ ...stats, hardBounces: 10, complaints: 0 })).toEqual({ pause: false });
-  expect(shouldAutoPause({ ...stats, sends: 99, hardBounces: 50 })).toEqual({ pause: false });
-  expect(shouldAutoPause({ sends: 100, delivered: 0, hardBounces: 5, softBounces: 0, complaints: 0 })).toMatchObject({ pause: true });
+  expect(autoPauseReason(stats)).toMatch(/complaint rate 0\.49% \(1 of 206\) reached 0\.1%/);
+  expect(autoPauseReason({ ...stats, hardBounces: 10, complaints: 0 })).toBeNull();
+  expect(autoPauseReason({ ...stats, sends: 99, hardBounces: 50 })).toBeNull();
+  expect(autoPauseReason({ sends: 100, delivered: 0, hardBounces: 5, softBounces: 0, complaints: 0 })).toMatch(/hard-bounce rate 5\.0% \(5 of 100\) reached 5%/);
 });
 
 test('a burst of 50 events for one mailout refreshes its Notion counts once or twice, and the throttle releases later', async () => {
