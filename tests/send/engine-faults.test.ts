@@ -5,8 +5,9 @@ import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpe
 import { sendDeps, testConfig } from './helpers';
 
 /**
- * The send loop when things go wrong at the edges: retries running out in the last batch,
- * another invocation taking the lease mid-send, a ledger fault after a pause, a slow ledger.
+ * The send loop when things go wrong at the edges: a ledger fault while marking, retries
+ * running out in the last batch, another invocation taking the lease mid-send, a ledger
+ * fault after a pause, a slow ledger.
  * Real Postgres, the fake SES over HTTP.
  */
 let t: TestDatabase;
@@ -137,3 +138,27 @@ test('a slow ledger never lets more than SEND_CONCURRENCY messages be marked and
   expect(most).toBeGreaterThan(0);
   expect(most).toBeLessThanOrEqual(3);
 }, 60_000);
+
+test('a database fault while marking a message fails nobody: the run stops, and a resume sends everyone exactly once', async () => {
+  await seedSubscribers(t.pool, 120);
+  const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '2' });
+  let calls = 0;
+  const db = wrapDb((fn, _args, next) => {
+    if (fn === 'begin_sends' && ++calls === 30) return Promise.reject(new Error('connection terminated unexpectedly'));
+    return next();
+  });
+  await expect(start('m-dbfault', sendDeps(config, t, { db }))).rejects.toThrow(/connection terminated/);
+  expect((await statuses('m-dbfault')).failed).toBeUndefined();
+  const before = ses.sent.length;
+  expect(before).toBeGreaterThan(0);
+  expect(before).toBeLessThan(120);
+
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-dbfault'`);
+  expect((await start('m-dbfault', sendDeps(config, t))).outcome).toBe('complete');
+  const after = await statuses('m-dbfault');
+  expect(after.failed).toBeUndefined();
+  expect((after.sent ?? 0) + (after.unknown ?? 0)).toBe(120);
+  const to = ses.sent.map((c) => c.to[0]!);
+  expect(new Set(to).size).toBe(to.length);
+  expect(to.length).toBe(after.sent);
+});

@@ -227,33 +227,3 @@ test('a dry run reads and renders but neither claims nor sends', async () => {
   expect(ses.calls).toHaveLength(0);
   expect((await t.pool.query(`select count(*)::int n from mailouts`)).rows[0].n).toBe(0);
 });
-
-test('a database fault while marking a message fails nobody: the run stops, and a resume sends everyone exactly once', async () => {
-  await seedSubscribers(t.pool, 120);
-  const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '2' });
-  let calls = 0;
-  const flaky = {
-    ...t.db,
-    kind: t.db.kind,
-    close: () => t.db.close(),
-    rpc: ((fn: string, args?: Record<string, unknown>) => {
-      if (fn === 'begin_sends' && ++calls === 30) return Promise.reject(new Error('connection terminated unexpectedly'));
-      return t.db.rpc(fn, args);
-    }) as typeof t.db.rpc,
-  };
-  const res = await startMailout(sendDeps(config, t, { db: flaky }), { mailoutId: 'm-dbfault', fromNotion: false, dryRun: false, continuation: false });
-  await expect(res.run!()).rejects.toThrow(/connection terminated/);
-  expect((await deliveryStatuses('m-dbfault')).failed).toBeUndefined();
-  const before = ses.sent.length;
-  expect(before).toBeGreaterThan(0);
-  expect(before).toBeLessThan(120);
-
-  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-dbfault'`);
-  await runToEnd(sendDeps(config, t), 'm-dbfault');
-  const statuses = await deliveryStatuses('m-dbfault');
-  expect(statuses.failed).toBeUndefined();
-  expect((statuses.sent ?? 0) + (statuses.unknown ?? 0)).toBe(120);
-  const to = sentAddresses();
-  expect(new Set(to).size).toBe(to.length);
-  expect(to.length).toBe(statuses.sent);
-});

@@ -5,8 +5,9 @@ import type { LoadedLetter, SendDeps } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
 import type { TestDatabase } from '../helpers/db';
 
-export function testConfig(t: TestDatabase, sesUrl: string, env: Record<string, string> = {}): Config {
-  return loadConfig({
+/** The environment of a test sender (for loadConfig, or for a sender in its own process). */
+export function testEnv(t: TestDatabase, sesUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
     EXECUTOR_SHARED_SECRET: 'test-executor-secret-0123456789',
     APP_BASE_URL: 'https://mailout.example.com',
     AWS_REGION: 'eu-west-1',
@@ -21,7 +22,11 @@ export function testConfig(t: TestDatabase, sesUrl: string, env: Record<string, 
     TEST_EMAILS: 'editor@example.com,second@example.com',
     FOOTER_ADDRESS: 'Example Publishing, 1 Main St',
     ...env,
-  });
+  };
+}
+
+export function testConfig(t: TestDatabase, sesUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(t, sesUrl, env));
 }
 
 export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, this is **the** letter.\n\n- one\n- two'): LoadedLetter {

@@ -4,7 +4,7 @@ import { startMailout, type LoopSummary } from '../../lib/send';
 import { resumeExpiredMailouts } from '../../lib/send/resume';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { sendDeps, testConfig } from './helpers';
+import { sendDeps, testConfig, testEnv } from './helpers';
 
 /**
  * The worst crash: the sending process is SIGKILLed while SES is answering it. A resume must
@@ -29,26 +29,6 @@ afterAll(async () => {
   await t.drop();
 });
 
-function childEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    LOG_LEVEL: 'warn',
-    MAILOUT_ID: 'm-kill',
-    EXECUTOR_SHARED_SECRET: 'test-executor-secret-0123456789',
-    APP_BASE_URL: 'https://mailout.example.com',
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIDTEST',
-    AWS_SECRET_ACCESS_KEY: 'test-secret-key',
-    SES_ENDPOINT: ses.url,
-    SES_FROM_EMAIL: 'news@example.com',
-    DATABASE_URL: t.url,
-    RATE_LIMIT_PER_SEC: '1000',
-    SEND_CONCURRENCY: String(CONCURRENCY),
-    BATCH_SIZE: '50',
-    FOOTER_ADDRESS: 'Example Publishing, 1 Main St',
-  };
-}
-
 test('a sender killed mid-send and then resumed sends nobody twice, and only the messages in flight at the kill end unknown', async () => {
   await seedSubscribers(t.pool, RECIPIENTS);
 
@@ -67,7 +47,12 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
 
   child = fork(path.join(__dirname, 'child-send.ts'), [], {
     execArgv: ['--import', 'tsx', '--no-warnings'],
-    env: childEnv(),
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'warn',
+      MAILOUT_ID: 'm-kill',
+      ...testEnv(t, ses.url, { SEND_CONCURRENCY: String(CONCURRENCY) }),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child!.on('exit', (code, signal) => resolve(signal ?? code)));
