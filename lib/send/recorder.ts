@@ -16,13 +16,11 @@ export interface ResultRecorder {
   record(result: SendResult): Promise<void>;
   /** Resolves once everything handed in so far has been written (or has failed). */
   drain(): Promise<void>;
-  readonly writes: number;
 }
 
 export interface SendStarter {
   /** Resolves once the attempt is committed, with begin_send's decision; rejects if the write failed. */
   begin(subscriberId: string): Promise<BeginSendDecision>;
-  readonly writes: number;
 }
 
 interface Pending<I, O> {
@@ -35,13 +33,11 @@ interface Pending<I, O> {
 function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>) {
   let pending: Pending<I, O>[] = [];
   let flushing: Promise<void> | null = null;
-  let writes = 0;
 
   async function flush(): Promise<void> {
     while (pending.length > 0) {
       const group = pending;
       pending = [];
-      writes += 1;
       try {
         const out = await write(group.map((p) => p.item));
         group.forEach((p, i) => p.resolve(out[i]!));
@@ -62,9 +58,6 @@ function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>) {
     async drain(): Promise<void> {
       while (flushing) await flushing;
     },
-    get writes() {
-      return writes;
-    },
   };
 }
 
@@ -76,9 +69,6 @@ export function createResultRecorder(db: Db, mailoutId: string, leaseToken: stri
   return {
     record: (result) => group.submit(result),
     drain: () => group.drain(),
-    get writes() {
-      return group.writes;
-    },
   };
 }
 
@@ -90,8 +80,5 @@ export function createSendStarter(db: Db, mailoutId: string, leaseToken: string)
   });
   return {
     begin: (subscriberId) => group.submit(subscriberId),
-    get writes() {
-      return group.writes;
-    },
   };
 }
