@@ -97,6 +97,7 @@ const envSchema = z.object({
   LIST_NAME: optionalString,
   CRON_SECRET: optionalSecret(16),
   REPORT_SECRET: optionalSecret(16),
+  REPORT_LINK_DAYS: intIn(30, 1, 3650),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -131,6 +132,8 @@ export interface Config {
   testEmails: string[];
   unsubscribeSecret: string;
   reportSecret: string;
+  /** Days a report link opens the CSV (REPORT_LINK_DAYS). */
+  reportLinkDays: number;
   cronSecret?: string;
   footerAddress?: string;
   listName?: string;
@@ -232,6 +235,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     // Separate secrets are better; without them, purpose-bound keys are derived from the executor secret.
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? `unsubscribe:${env.EXECUTOR_SHARED_SECRET}`,
     reportSecret: env.REPORT_SECRET ?? `report:${env.EXECUTOR_SHARED_SECRET}`,
+    reportLinkDays: env.REPORT_LINK_DAYS,
     cronSecret: env.CRON_SECRET,
     footerAddress: env.FOOTER_ADDRESS,
     listName: env.LIST_NAME,

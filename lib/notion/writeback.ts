@@ -60,7 +60,7 @@ export interface FeedbackCounts {
 
 export function createNotionReporter(
   client: Client,
-  config: Pick<Config, 'appBaseUrl' | 'reportSecret' | 'notion'>,
+  config: Pick<Config, 'appBaseUrl' | 'reportSecret' | 'notion'> & Partial<Pick<Config, 'reportLinkDays'>>,
   opts: { feedback?: (mailoutId: string) => Promise<FeedbackCounts | null> } = {},
 ): MailoutReporter & { refreshCounts(mailoutId: string, counts: Partial<MailoutCounts>): Promise<void> } {
   const types = new Map<string, PropertyTypes>();
@@ -129,7 +129,7 @@ export function createNotionReporter(
       });
     },
     async duplicate(mailoutId, reason) {
-      await update(mailoutId, 'duplicate', { 'Last error': `${new Date().toISOString()}: ${reason}` });
+      await update(mailoutId, 'duplicate', { 'Last error': `${new Date().toISOString()}: ${reason}`, Report: reportUrl(config, mailoutId) });
     },
     async testSent(mailoutId, info) {
       await update(mailoutId, 'test', {
@@ -166,6 +166,8 @@ export function createNotionReporter(
         ...(counts.sent !== undefined ? { Sent: counts.sent } : {}),
         ...(counts.failed !== undefined ? { Failed: counts.failed } : {}),
         ...(await feedbackProps(mailoutId)),
+        // Report links expire: every write renews the one on the page.
+        Report: reportUrl(config, mailoutId),
       });
     },
   };

@@ -2,7 +2,7 @@ import { startMailout, type SendDeps } from '../../lib/send';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERRORS_CAP } from '../../lib/notion/writeback';
 import { notionReporter } from '../../lib/send/wire';
-import { mailoutReportCsv, verifyReportSignature } from '../../lib/report';
+import { mailoutReportCsv, verifyReportLink } from '../../lib/report';
 import { setLogSink } from '../../lib/log';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { checkboxProperty, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
@@ -109,7 +109,7 @@ test('the page shows Sending at the claim, progress while sending, then Sent wit
   const report = new URL(last.Report.url);
   expect(report.origin + report.pathname).toBe('https://mailout.example.com/api/report');
   expect(report.searchParams.get('mailout_id')).toBe(PAGE);
-  expect(verifyReportSignature(d.config.reportSecret, PAGE, report.searchParams.get('sig'))).toBe(true);
+  expect(verifyReportLink(d.config, report.searchParams)).toBe(PAGE);
   // The stored page now says so too.
   expect(notion.pages.get(PAGE)!.properties.Status.select.name).toBe('Sent');
   expect(errorRows()).toHaveLength(0);
