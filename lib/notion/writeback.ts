@@ -133,7 +133,10 @@ export function createNotionReporter(
     },
     async testSent(mailoutId, info) {
       await update(mailoutId, 'test', {
-        'Last error': `Test sent ${new Date().toISOString()} to ${info.recipients.join(', ')}: ${info.sent} sent, ${info.failed} failed.`,
+        'Last error': [
+          `Test sent ${new Date().toISOString()} to ${info.recipients.join(', ')}: ${info.sent} sent, ${info.failed} failed.`,
+          ...(info.warnings ?? []).map((w) => `Warning: ${w}`),
+        ].join('\n'),
       });
     },
     async errors(mailoutId, rows, earlierFailures) {
