@@ -159,7 +159,7 @@ describe('U+FFFD never reaches the database', () => {
     expect(s).toMatchObject({ read: 3, inserted: 1, rejected: 2 });
     expectReconciled(s);
     expect(await subscribers()).toEqual([['good@example.com', 'Анна']]);
-    expect(readReport(report).map((r) => [r.line, r.email, r.reason.slice(0, 16)])).toEqual([
+    expect(readReport(report).map((r) => [r.line, r.email, r.reason!.slice(0, 16)])).toEqual([
       ['3', 'damaged@example.com', 'holds U+FFFD (\uFFFD)'],
       ['4', 'src@example.com', 'holds U+FFFD (\uFFFD)'],
     ]);
