@@ -278,6 +278,12 @@ export async function importSubscribersFromFile(
         await reject(line, rawEmail, name, 'holds U+FFFD (\uFFFD): the text was damaged before this export; fix the row or export again');
         continue;
       }
+      if (record.slice(map.header.length).some((f) => f.trim() !== '')) {
+        // Which value the extra delimiter split cannot be known: storing a guess would cut a name.
+        const why = `${record.length} values where the header has ${map.header.length}: an unquoted "${delimiter === '\t' ? 'tab' : delimiter}" inside a value? Quote that value`;
+        await reject(line, rawEmail, name, why);
+        continue;
+      }
       const checked = checkEmail(rawEmail);
       if (!checked.ok) {
         await reject(line, rawEmail, name, checked.reason);

@@ -174,6 +174,17 @@ describe('U+FFFD never reaches the database', () => {
   });
 });
 
+test('a row with more values than the header (an unquoted comma in a name) is rejected with the reason, not stored with half a name', async () => {
+  const report = `${fx.dir}/extra.rejected.csv`;
+  const file = fx.write('extra.csv', 'email,name\nsmith@example.com,Smith, John\ntrailing@example.com,Ann,,\n');
+  const s = await importSubscribersFromFile(t.db, file, { rejectedReportPath: report });
+  expect(s).toMatchObject({ read: 2, inserted: 1, rejected: 1 });
+  expect(await subscribers()).toEqual([['trailing@example.com', 'Ann']]);
+  expect(readReport(report)).toEqual([
+    { line: '2', email: 'smith@example.com', name: 'Smith', reason: '3 values where the header has 2: an unquoted "," inside a value? Quote that value' },
+  ]);
+});
+
 test('the rejected-rows file neutralises formulas after leading whitespace and in full-width form', async () => {
   const report = `${fx.dir}/formula.rejected.csv`;
   const file = fx.write('formula.csv', 'email,name\n =1+4,Space\n＝1+4,Wide\n\t=cmd,Tab\nok@example.com,＋Plus\n');
