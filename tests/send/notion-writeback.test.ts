@@ -1,7 +1,7 @@
 import { startMailout, type SendDeps } from '../../lib/send';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERRORS_CAP } from '../../lib/notion/writeback';
-import { notionReporter } from '../../lib/send/wire';
+import { notionCountsRefresher, notionReporter } from '../../lib/send/wire';
 import { mailoutReportCsv, verifyReportLink } from '../../lib/report';
 import { setLogSink } from '../../lib/log';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
@@ -113,6 +113,27 @@ test('the page shows Sending at the claim, progress while sending, then Sent wit
   // The stored page now says so too.
   expect(notion.pages.get(PAGE)!.properties.Status.select.name).toBe('Sent');
   expect(errorRows()).toHaveLength(0);
+});
+
+test('report links expire, so every later write renews the page\'s link: the feedback counts refresh and a second press of the button', async () => {
+  await seedSubscribers(t.pool, 10);
+  const d = deps({ REPORT_LINK_DAYS: '7' });
+  await send(d);
+  const sentLink = new URL(updates().at(-1)!.Report.url);
+  expect(Number(sentLink.searchParams.get('exp')) * 1000).toBeGreaterThan(Date.now() + 6 * 86_400_000);
+  notion.pageUpdates.length = 0;
+
+  const refresh = notionCountsRefresher(d.config, t.db)!;
+  await refresh(PAGE);
+  const refreshed = new URL(updates().at(-1)!.Report.url);
+  expect(verifyReportLink(d.config, refreshed.searchParams)).toBe(PAGE);
+
+  const again = await startMailout(d, { mailoutId: PAGE, fromNotion: true, dryRun: false, continuation: false });
+  expect(again.body).toMatchObject({ outcome: 'duplicate' });
+  await again.after;
+  const pressed = updates().at(-1)!;
+  expect(verifyReportLink(d.config, new URL(pressed.Report.url).searchParams)).toBe(PAGE);
+  expect(await t.pool.query('select count(*)::int as n from deliveries').then((r) => r.rows[0].n)).toBe(10);
 });
 
 test('each failed recipient becomes a row in the Errors database with its address, code and message', async () => {
