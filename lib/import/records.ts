@@ -117,10 +117,12 @@ export function readCsvRecords(filePath: string, encoding: ImportEncoding, delim
       input.destroy();
       const e = err as Error & { code?: string; lines?: number };
       if (e.code === 'CSV_QUOTE_NOT_CLOSED') {
+        // The unfinished record starts after the empty lines skipped since the last one.
+        const opened = lineEnd + Math.max(0, parser.info.empty_lines - emptyLines) + 1;
         throw new ImportFileError(
-          `${filePath} is not valid CSV: a quote opened on line ${lineEnd + 1} is never closed. ` +
+          `${filePath} is not valid CSV: a quote opened on line ${opened} is never closed. ` +
             `Remove the stray " (or double it: "") and import again; nothing was imported.`,
-          { cause: err, details: { line: lineEnd + 1 } },
+          { cause: err, details: { line: opened } },
         );
       }
       if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {

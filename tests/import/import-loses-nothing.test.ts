@@ -72,6 +72,8 @@ describe('a stray quote', () => {
       expect(err).toBeInstanceOf(ImportFileError);
       expect((err as Error).message).toMatch(/not valid CSV: a quote opened on line 3 is never closed/);
     }
+    const afterBlank = fx.write('unclosed-blank.csv', 'email,name\nok@example.com,Fine\n\n\nc1@example.com,"Never closed\nc2@example.com,x\n');
+    expect(await importSubscribersFromFile(t.db, afterBlank).catch((e: Error) => e.message)).toMatch(/quote opened on line 5 is never closed/);
     expect(await subscribers()).toEqual([]);
   });
 
