@@ -199,7 +199,7 @@ async function applyNotification(envelope: SnsEnvelope, bodyText: string, deps: 
 async function keepForReview(envelope: SnsEnvelope, bodyText: string, reason: string, deps: SnsDeps): Promise<SnsResult> {
   const kept = await keepSnsDeadLetter(deps.db, { envelope, bodyText, reason });
   log.error('sns.dead_letter', { messageId: envelope.MessageId, topicArn: envelope.TopicArn, reason, kept: kept.kept, deliveries: kept.deliveries });
-  return { status: 200, body: { ok: true, type: envelope.Type, keptForReview: true, reason } };
+  return { status: 200, body: { ok: true, type: envelope.Type, keptForReview: true } };
 }
 
 function summary(r: AppliedEvent): Record<string, number> {
