@@ -12,8 +12,9 @@ async function main(): Promise<void> {
   loadDotEnv();
   const args = process.argv.slice(2);
   const linkOnly = args.includes('--link');
-  const id = args.find((a) => !a.startsWith('--'));
-  if (!id) {
+  const ids = args.filter((a) => !a.startsWith('-'));
+  const id = ids[0];
+  if (!id || ids.length > 1 || args.some((a) => a.startsWith('-') && a !== '--link')) {
     console.error('usage: npm run report -- MAILOUT_ID [--link]');
     process.exit(2);
   }
