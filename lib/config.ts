@@ -90,7 +90,9 @@ const envSchema = z.object({
   LEASE_SECONDS: intIn(120, 10, 3600),
   MAX_DURATION_SECONDS: intIn(300, 10, 900),
   SOFT_BOUNCE_LIMIT: intIn(3, 1, 100),
-  SNS_ALLOWED_TOPIC_ARNS: list,
+  SNS_ALLOWED_TOPIC_ARNS: list.pipe(
+    z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$/, 'must be a comma-separated list of SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)')),
+  ),
   TEST_EMAILS: emailList,
   UNSUBSCRIBE_SECRET: optionalSecret(16),
   FOOTER_ADDRESS: optionalString,

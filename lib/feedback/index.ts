@@ -40,7 +40,7 @@ export {
  *        nothing), or, when Postgres cannot store it (\u0000, nesting too deep), kept in
  *        sns_dead_letters for a person to look at (retrying would never succeed)
  *   502  the certificate or the SubscribeURL could not be fetched, or too many certificate
- *        downloads this minute (SNS retries); a failed download is remembered for a minute
+ *        downloads this minute (SNS retries); a failed download is remembered for 10 seconds
  *   503  database fault (SNS retries); nothing is answered 200 before it is in the database
  */
 

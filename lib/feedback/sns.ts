@@ -11,7 +11,7 @@ import { AppError } from '../errors';
  *   2. `SigningCertURL` is https on an SNS host (`sns.<region>.amazonaws.com[.cn]`) and names
  *      a `SimpleNotificationService-<id>.pem` file; anything else is refused unfetched;
  *   3. the certificate is fetched with a timeout, cached, and must be currently valid; a failed
- *      download is remembered for a minute, and at most 20 downloads start per minute;
+ *      download is remembered for 10 seconds, and at most 20 downloads start per minute;
  *   4. the signature is SHA1withRSA (SignatureVersion 1) or SHA256withRSA (2) over the
  *      canonical string: for each signed key present, in order, `Key\nValue\n`.
  */
@@ -245,7 +245,8 @@ export function certificateCacheFor(fetcher: CertificateFetcher, opts: Certifica
       timeoutMs: opts.timeoutMs ?? 5_000,
       ttlMs: opts.ttlMs ?? 6 * 60 * 60 * 1000,
       maxEntries: opts.maxEntries ?? 50,
-      failureTtlMs: opts.failureTtlMs ?? 60_000,
+      // Shorter than SNS's 20 s between retries, so a retried message fetches again.
+      failureTtlMs: opts.failureTtlMs ?? 10_000,
       maxFetchesPerMinute: opts.maxFetchesPerMinute ?? 20,
       now: opts.now ?? Date.now,
     });

@@ -315,10 +315,15 @@ describe('with SNS_ALLOWED_TOPIC_ARNS empty or missing, no topic is trusted', ()
     expect(await eventCount()).toBe(0);
   });
 
-  test('loadConfig without the variable gives an empty list (so the endpoint refuses), not "any"', () => {
+  test('loadConfig without the variable gives an empty list (so the endpoint refuses), and a wildcard is refused', () => {
     const base = { EXECUTOR_SHARED_SECRET: 'x'.repeat(32), APP_BASE_URL: 'https://m.example.com', AWS_REGION: 'eu-west-1', SES_FROM_EMAIL: 'n@example.com', DATABASE_URL: 'postgres://u@h/db' };
     expect(loadConfig(base).snsAllowedTopicArns).toEqual([]);
     expect(loadConfig({ ...base, SNS_ALLOWED_TOPIC_ARNS: ' , ' }).snsAllowedTopicArns).toEqual([]);
+    // A wildcard or a typo is not "any topic": the configuration is refused, naming the variable.
+    for (const bad of ['*', 'arn:aws:sns:eu-west-1:*:feedback', 'ses-feedback']) {
+      expect(() => loadConfig({ ...base, SNS_ALLOWED_TOPIC_ARNS: bad })).toThrow(/SNS_ALLOWED_TOPIC_ARNS must be a comma-separated list of SNS topic ARNs/);
+    }
+    expect(loadConfig({ ...base, SNS_ALLOWED_TOPIC_ARNS: `${sns.topicArn}, ${DOCS_TOPIC}` }).snsAllowedTopicArns).toEqual([sns.topicArn, DOCS_TOPIC]);
   });
 });
 
