@@ -101,7 +101,7 @@ async function readSample(filePath: string, encoding: ImportEncoding): Promise<{
   }
 }
 
-/** Fails like the old reader did for a path that cannot be read as a file. */
+/** A path that cannot be read as a file: a clear error before any pass over it. */
 async function checkReadable(filePath: string): Promise<void> {
   let stat: fs.Stats;
   try {
