@@ -1,20 +1,14 @@
 import { getConfig } from '../lib/config';
 import { getDb } from '../lib/db';
-import { AppError } from '../lib/errors';
 import { handle } from '../lib/http';
-import { mailoutReportCsv, verifyReportSignature } from '../lib/report';
+import { mailoutReportCsv, verifyReportLink } from '../lib/report';
 
 export const config = { maxDuration: 60 };
 
-/** GET /api/report?mailout_id=…&sig=…: the mailout's per-recipient CSV, failures first (signed link). */
+/** GET /api/report?mailout_id=…&exp=…&sig=…: the mailout's per-recipient CSV, failures first (signed link; expired: 410). */
 export const GET = handle('report', async (request) => {
   const cfg = getConfig();
-  const url = new URL(request.url);
-  const mailoutId = url.searchParams.get('mailout_id');
-  if (!mailoutId) throw new AppError('bad_request', 'mailout_id is required.');
-  if (!verifyReportSignature(cfg.reportSecret, mailoutId, url.searchParams.get('sig'))) {
-    throw new AppError('unauthorized', 'The report link is not valid: use the link written on the Notion page.');
-  }
+  const mailoutId = verifyReportLink(cfg, new URL(request.url).searchParams);
   const { csv } = await mailoutReportCsv(getDb(cfg), mailoutId);
   return new Response(csv, {
     status: 200,

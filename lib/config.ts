@@ -90,13 +90,16 @@ const envSchema = z.object({
   LEASE_SECONDS: intIn(120, 10, 3600),
   MAX_DURATION_SECONDS: intIn(300, 10, 900),
   SOFT_BOUNCE_LIMIT: intIn(3, 1, 100),
-  SNS_ALLOWED_TOPIC_ARNS: list,
+  SNS_ALLOWED_TOPIC_ARNS: list.pipe(
+    z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$/, 'must be a comma-separated list of SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)')),
+  ),
   TEST_EMAILS: emailList,
   UNSUBSCRIBE_SECRET: optionalSecret(16),
   FOOTER_ADDRESS: optionalString,
   LIST_NAME: optionalString,
   CRON_SECRET: optionalSecret(16),
   REPORT_SECRET: optionalSecret(16),
+  REPORT_LINK_DAYS: intIn(30, 1, 3650),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -131,6 +134,8 @@ export interface Config {
   testEmails: string[];
   unsubscribeSecret: string;
   reportSecret: string;
+  /** Days a report link opens the CSV (REPORT_LINK_DAYS). */
+  reportLinkDays: number;
   cronSecret?: string;
   footerAddress?: string;
   listName?: string;
@@ -232,6 +237,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     // Separate secrets are better; without them, purpose-bound keys are derived from the executor secret.
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? `unsubscribe:${env.EXECUTOR_SHARED_SECRET}`,
     reportSecret: env.REPORT_SECRET ?? `report:${env.EXECUTOR_SHARED_SECRET}`,
+    reportLinkDays: env.REPORT_LINK_DAYS,
     cronSecret: env.CRON_SECRET,
     footerAddress: env.FOOTER_ADDRESS,
     listName: env.LIST_NAME,

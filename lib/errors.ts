@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'forbidden' // 403: authenticated but not allowed (topic not allowed, ...)
   | 'not_found' // 404: unknown mailout / page / subscriber
   | 'conflict' // 409: already sent, or in progress
+  | 'gone' // 410: a signed link that has expired
   | 'unprocessable' // 422: understood but cannot be done (e.g. images without storage)
   | 'precondition_failed' // 412: SES pre-flight refused (sending disabled, quota)
   | 'config' // 500: the deployment is misconfigured
@@ -23,6 +24,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   unprocessable: 422,
   precondition_failed: 412,
   config: 500,

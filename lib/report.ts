@@ -1,33 +1,68 @@
 import { createHmac } from 'node:crypto';
 import type { Config } from './config';
+import { csvCell } from './csv';
 import type { Db } from './db';
 import { AppError } from './errors';
 import { secretsEqual } from './http';
 
-/** The per-recipient CSV of a mailout (failures first) and the signed link to it. */
+/**
+ * The per-recipient CSV of a mailout (failures first) and the signed link to it.
+ *
+ * A link carries its expiry: `mailout_id`, `exp` (Unix seconds) and `sig`, an HMAC of both
+ * under REPORT_SECRET, so a forwarded link stops exposing the recipient list after
+ * REPORT_LINK_DAYS (default 30). A fresh link: the Notion page's Report property is renewed
+ * each time the executor writes to the page, and `npm run report -- MAILOUT --link` prints one.
+ */
 
-export function reportSignature(secret: string, mailoutId: string): string {
+export const DEFAULT_REPORT_LINK_DAYS = 30;
+
+type LinkConfig = Pick<Config, 'appBaseUrl' | 'reportSecret'> & Partial<Pick<Config, 'reportLinkDays'>>;
+
+export function reportSignature(secret: string, mailoutId: string, expires: number): string {
+  return createHmac('sha256', secret).update(`report:${mailoutId}:${expires}`).digest('base64url');
+}
+
+/** The signature of the links made before links expired (no `exp`): recognised, to say they are gone. */
+function legacySignature(secret: string, mailoutId: string): string {
   return createHmac('sha256', secret).update(`report:${mailoutId}`).digest('base64url');
 }
 
-export function verifyReportSignature(secret: string, mailoutId: string, sig: string | null): boolean {
-  return secretsEqual(sig, reportSignature(secret, mailoutId));
-}
-
-export function reportUrl(config: Pick<Config, 'appBaseUrl' | 'reportSecret'>, mailoutId: string): string {
-  const q = new URLSearchParams({ mailout_id: mailoutId, sig: reportSignature(config.reportSecret, mailoutId) });
+export function reportUrl(config: LinkConfig, mailoutId: string, now = Date.now()): string {
+  const days = config.reportLinkDays ?? DEFAULT_REPORT_LINK_DAYS;
+  const exp = Math.floor(now / 1000) + days * 86_400;
+  const q = new URLSearchParams({ mailout_id: mailoutId, exp: String(exp), sig: reportSignature(config.reportSecret, mailoutId, exp) });
   return `${config.appBaseUrl}/api/report?${q.toString()}`;
 }
 
-export const REPORT_COLUMNS = ['email', 'status', 'feedback', 'error_code', 'error_message', 'ses_message_id', 'attempts', 'updated_at'] as const;
-
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = value instanceof Date ? value.toISOString() : String(value);
-  // Quote where needed; a leading = + - @ is neutralised so a spreadsheet never runs it.
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+function howToRenew(mailoutId: string): string {
+  return (
+    "Get a fresh one from the mailout's Notion page (its Report link is renewed each time the executor updates the page) " +
+    `or from a terminal: npm run report -- ${mailoutId.slice(0, 100)} --link`
+  );
 }
+
+/**
+ * Check a report link's query; returns the mailout id. The signature is compared first (in
+ * constant time), so the expiry of a link is only told to whoever holds a genuine one.
+ */
+export function verifyReportLink(config: Pick<Config, 'reportSecret'>, query: URLSearchParams, now = Date.now()): string {
+  const mailoutId = query.get('mailout_id');
+  if (!mailoutId) throw new AppError('bad_request', 'mailout_id is required.');
+  const sig = query.get('sig');
+  const exp = query.get('exp');
+  if (exp === null && secretsEqual(sig, legacySignature(config.reportSecret, mailoutId))) {
+    throw new AppError('gone', `This report link was made before report links expired and no longer opens. ${howToRenew(mailoutId)}.`);
+  }
+  if (exp === null || !/^\d{1,12}$/.test(exp) || !secretsEqual(sig, reportSignature(config.reportSecret, mailoutId, Number(exp)))) {
+    throw new AppError('unauthorized', 'The report link is not valid: use the link written on the Notion page.');
+  }
+  if (Number(exp) * 1000 <= now) {
+    throw new AppError('gone', `This report link expired on ${new Date(Number(exp) * 1000).toISOString().slice(0, 10)}. ${howToRenew(mailoutId)}.`);
+  }
+  return mailoutId;
+}
+
+export const REPORT_COLUMNS = ['email', 'status', 'feedback', 'error_code', 'error_message', 'ses_message_id', 'attempts', 'updated_at'] as const;
 
 export async function mailoutReportCsv(db: Db, mailoutId: string): Promise<{ csv: string; rows: number }> {
   const rows = await db.rpc<Record<string, unknown>>('mailout_report', { p_mailout_id: mailoutId });
@@ -35,6 +70,6 @@ export async function mailoutReportCsv(db: Db, mailoutId: string): Promise<{ csv
     throw new AppError('not_found', `No mailout ${mailoutId.slice(0, 100)} has been sent or claimed.`);
   }
   const lines = [REPORT_COLUMNS.join(',')];
-  for (const r of rows) lines.push(REPORT_COLUMNS.map((c) => csvField(r[c])).join(','));
+  for (const r of rows) lines.push(REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','));
   return { csv: lines.join('\r\n') + '\r\n', rows: rows.length };
 }

@@ -18,6 +18,7 @@ import { createNotionClient, parseNotionPageId } from '../lib/notion/client';
 import { personalise } from '../lib/render';
 import { prepareMarkdownMailout, prepareNotionMailout, type MailoutContent } from '../lib/render/pipeline';
 import { setLogLevel } from '../lib/log';
+import { footerAddressWarnings } from '../lib/send/footer';
 
 interface Args {
   source: string;
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
   if (content.page.preheader) console.log(`Preheader: ${content.page.preheader}`);
   if (content.page.pageId) console.log(`Test mode: ${content.page.test ? 'yes' : 'no'}${content.page.status ? `, status: ${content.page.status}` : ''}`);
   for (const f of Object.values(files)) console.log(`wrote ${f}`);
-  for (const w of content.warnings) console.log(`warning: ${w}`);
+  for (const w of [...content.warnings, ...footerAddressWarnings({ footerAddress: env.FOOTER_ADDRESS })]) console.log(`warning: ${w}`);
 }
 
 if (require.main === module) {

@@ -1,20 +1,38 @@
-/** `npm run report -- MAILOUT`: the per-recipient CSV (failures first) to standard output. */
+/**
+ * `npm run report -- MAILOUT`: the per-recipient CSV (failures first) to standard output, and
+ * a fresh signed link to it on standard error. `--link`: only the link (report links expire
+ * after REPORT_LINK_DAYS; this is how to get a new one).
+ */
 import { loadConfig } from '../lib/config';
 import { getDb } from '../lib/db';
-import { mailoutReportCsv } from '../lib/report';
+import { mailoutReportCsv, reportUrl } from '../lib/report';
 import { loadDotEnv } from './lib/env';
 
 async function main(): Promise<void> {
   loadDotEnv();
-  const id = process.argv[2];
-  if (!id) {
-    console.error('usage: npm run report -- MAILOUT_ID');
+  const args = process.argv.slice(2);
+  const linkOnly = args.includes('--link');
+  const ids = args.filter((a) => !a.startsWith('-'));
+  const id = ids[0];
+  if (!id || ids.length > 1 || args.some((a) => a.startsWith('-') && a !== '--link')) {
+    console.error('usage: npm run report -- MAILOUT_ID [--link]');
     process.exit(2);
   }
-  const db = getDb(loadConfig());
+  const config = loadConfig();
+  const link = reportUrl(config, id);
+  const until = `valid for ${config.reportLinkDays} days`;
+  const db = getDb(config);
+  if (linkOnly) {
+    const known = (await db.rpc('get_mailout', { p_mailout_id: id })).length > 0;
+    await db.close();
+    if (!known) throw new Error(`No mailout ${id} has been sent or claimed.`);
+    process.stdout.write(`${link}\n`);
+    console.error(`A fresh report link, ${until}.`);
+    return;
+  }
   const { csv, rows } = await mailoutReportCsv(db, id);
   process.stdout.write(csv);
-  console.error(`${rows} recipients`);
+  console.error(`${rows} recipients. A fresh link to this report (${until}): ${link}`);
   await db.close();
 }
 

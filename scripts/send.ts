@@ -10,14 +10,20 @@ import { startMailout } from '../lib/send';
 import { sendDepsFromConfig } from '../lib/send/wire';
 import { loadDotEnv } from './lib/env';
 
+const SEND_FLAGS = new Set(['--test', '--dry-run']);
+
 async function main(): Promise<void> {
   loadDotEnv();
   const args = process.argv.slice(2);
-  const target = args.find((a) => !a.startsWith('--'));
-  if (!target) {
+  const targets = args.filter((a) => !a.startsWith('-'));
+  // A mistyped --dry-run or --test must not become a live send to the whole list.
+  const unknown = args.filter((a) => a.startsWith('-') && !SEND_FLAGS.has(a));
+  if (unknown.length > 0 || targets.length !== 1) {
+    if (unknown.length > 0) console.error(`Unknown option ${unknown.join(', ')}: nothing was sent.`);
     console.error('usage: npm run send -- PAGE|FILE.md [--test] [--dry-run]');
     process.exit(2);
   }
+  const target = targets[0]!;
   const config = loadConfig();
   const isFile = target.endsWith('.md') && fs.existsSync(target);
   const deps = sendDepsFromConfig(config, isFile ? { letterFile: target } : {});

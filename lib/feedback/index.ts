@@ -12,6 +12,7 @@ import {
   type CertificateFetcher,
   type SnsEnvelope,
 } from './sns';
+import { isDataError, keepSnsDeadLetter, whyUnstorable } from './dead-letter';
 import { applySesEvent, claimNotionRefresh, claimPendingNotionRefreshes, type AppliedEvent } from './store';
 
 export { SES_MAILOUT_TAG, parseSesMessage, type SesEvent } from './ses';
@@ -33,9 +34,13 @@ export {
  *        SNS host (never fetched), SubscribeURL off an SNS host
  *   401  signature does not verify (forged, wrong key, altered)
  *   403  topic not in SNS_ALLOWED_TOPIC_ARNS (checked before any certificate is fetched)
- *   200  verified: SubscriptionConfirmation confirmed, UnsubscribeConfirmation logged,
- *        Notification stored and applied (every SES event type; a duplicate changes nothing)
- *   502  the certificate or the SubscribeURL could not be fetched (SNS retries)
+ *   500  SNS_ALLOWED_TOPIC_ARNS is empty: no topic is trusted (also checked before any fetch)
+ *   200  verified: SubscriptionConfirmation confirmed (only for a listed topic), UnsubscribeConfirmation
+ *        logged, Notification stored and applied (every SES event type; a duplicate changes
+ *        nothing), or, when Postgres cannot store it (\u0000, nesting too deep), kept in
+ *        sns_dead_letters for a person to look at (retrying would never succeed)
+ *   502  the certificate or the SubscribeURL could not be fetched, or too many certificate
+ *        downloads this minute (SNS retries); a failed download is remembered for 10 seconds
  *   503  database fault (SNS retries); nothing is answered 200 before it is in the database
  */
 
@@ -69,9 +74,16 @@ export const defaultSubscribeUrlFetcher: SubscribeUrlFetcher = async (url, signa
   return { ok: res.ok, status: res.status };
 };
 
-function topicAllowed(config: SnsDeps['config'], topicArn: string): boolean {
+/** Empty never means "any topic": anyone can subscribe an endpoint to a topic of their own. */
+function checkTopic(config: SnsDeps['config'], topicArn: string): void {
   const allowed = config.snsAllowedTopicArns;
-  return allowed.length === 0 || allowed.includes(topicArn);
+  if (allowed.length === 0) {
+    throw new AppError(
+      'config',
+      'SNS_ALLOWED_TOPIC_ARNS is not set, so no SNS topic is trusted: set it to the ARN of the SES feedback topic (`npm run setup:aws` prints it).',
+    );
+  }
+  if (!allowed.includes(topicArn)) throw new AppError('forbidden', 'This SNS topic is not in SNS_ALLOWED_TOPIC_ARNS.');
 }
 
 async function withTimeout<T>(ms: number, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -95,9 +107,7 @@ export async function handleSnsRequest(bodyText: string, deps: SnsDeps): Promise
   let envelope: SnsEnvelope | undefined;
   try {
     envelope = parseSnsEnvelope(bodyText);
-    if (!topicAllowed(deps.config, envelope.TopicArn)) {
-      throw new AppError('forbidden', 'This SNS topic is not in SNS_ALLOWED_TOPIC_ARNS.');
-    }
+    checkTopic(deps.config, envelope.TopicArn);
     const fetcher = deps.fetchCertificate ?? httpsCertificateFetcher;
     await verifySnsEnvelope(envelope, certificateCacheFor(fetcher, { timeoutMs: deps.fetchTimeoutMs }));
 
@@ -108,7 +118,7 @@ export async function handleSnsRequest(bodyText: string, deps: SnsDeps): Promise
         log.warn('sns.unsubscribe_confirmation', { topicArn: envelope.TopicArn, messageId: envelope.MessageId });
         return { status: 200, body: { ok: true, type: envelope.Type } };
       case 'Notification':
-        return await applyNotification(envelope, deps);
+        return await applyNotification(envelope, bodyText, deps);
     }
   } catch (err) {
     const status = err instanceof AppError ? err.status : 500;
@@ -124,6 +134,9 @@ async function confirmSubscription(envelope: SnsEnvelope, deps: SnsDeps): Promis
   if (!isSnsSubscribeUrl(url)) {
     throw new AppError('bad_request', 'The SubscribeURL is not an Amazon SNS ConfirmSubscription URL.');
   }
+  if (new URL(url).searchParams.get('TopicArn') !== envelope.TopicArn) {
+    throw new AppError('bad_request', 'The SubscribeURL confirms another topic than the message names.');
+  }
   const fetcher = deps.fetchSubscribeUrl ?? defaultSubscribeUrlFetcher;
   let res: { ok: boolean; status: number };
   try {
@@ -137,13 +150,21 @@ async function confirmSubscription(envelope: SnsEnvelope, deps: SnsDeps): Promis
   return { status: 200, body: { ok: true, type: envelope.Type, confirmed: true } };
 }
 
-async function applyNotification(envelope: SnsEnvelope, deps: SnsDeps): Promise<SnsResult> {
+async function applyNotification(envelope: SnsEnvelope, bodyText: string, deps: SnsDeps): Promise<SnsResult> {
   const event = parseSesMessage(envelope.Message);
-  const result = await applySesEvent(deps.db, {
-    snsMessageId: envelope.MessageId,
-    event,
-    softBounceLimit: deps.config.softBounceLimit,
-  });
+  const unstorable = whyUnstorable(event.payload);
+  if (unstorable) return keepForReview(envelope, bodyText, unstorable, deps);
+  let result: AppliedEvent;
+  try {
+    result = await applySesEvent(deps.db, {
+      snsMessageId: envelope.MessageId,
+      event,
+      softBounceLimit: deps.config.softBounceLimit,
+    });
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    return keepForReview(envelope, bodyText, `the database refused it: ${(err as Error).message.slice(0, 300)}`, deps);
+  }
   log.info('sns.notification', {
     messageId: envelope.MessageId,
     eventType: event.eventType,
@@ -172,6 +193,13 @@ async function applyNotification(envelope: SnsEnvelope, deps: SnsDeps): Promise<
       changes: summary(result),
     },
   };
+}
+
+/** A verified message Postgres can never store: kept for a person, answered 200 so SNS stops retrying. */
+async function keepForReview(envelope: SnsEnvelope, bodyText: string, reason: string, deps: SnsDeps): Promise<SnsResult> {
+  const kept = await keepSnsDeadLetter(deps.db, { envelope, bodyText, reason });
+  log.error('sns.dead_letter', { messageId: envelope.MessageId, topicArn: envelope.TopicArn, reason, kept: kept.kept, deliveries: kept.deliveries });
+  return { status: 200, body: { ok: true, type: envelope.Type, keptForReview: true } };
 }
 
 function summary(r: AppliedEvent): Record<string, number> {

@@ -10,7 +10,8 @@ import { AppError } from '../errors';
  *   1. the body is JSON with a known `Type` and every field that type signs;
  *   2. `SigningCertURL` is https on an SNS host (`sns.<region>.amazonaws.com[.cn]`) and names
  *      a `SimpleNotificationService-<id>.pem` file; anything else is refused unfetched;
- *   3. the certificate is fetched with a timeout, cached, and must be currently valid;
+ *   3. the certificate is fetched with a timeout, cached, and must be currently valid; a failed
+ *      download is remembered for 10 seconds, and at most 20 downloads start per minute;
  *   4. the signature is SHA1withRSA (SignatureVersion 1) or SHA256withRSA (2) over the
  *      canonical string: for each signed key present, in order, `Key\nValue\n`.
  */
@@ -133,6 +134,11 @@ export interface CertificateCacheOptions {
   timeoutMs?: number;
   ttlMs?: number;
   maxEntries?: number;
+  /** How long a failed download is remembered (answered from memory, not fetched again). */
+  failureTtlMs?: number;
+  /** Downloads allowed per rolling minute, whatever the URL; beyond it, refused unfetched. */
+  maxFetchesPerMinute?: number;
+  now?: () => number;
 }
 
 interface CachedCert {
@@ -140,22 +146,56 @@ interface CachedCert {
   expires: number;
 }
 
+interface CachedFailure {
+  error: AppError;
+  until: number;
+}
+
 class CertificateCache {
   private readonly entries = new Map<string, CachedCert>();
+  private readonly failures = new Map<string, CachedFailure>();
   private readonly inFlight = new Map<string, Promise<string>>();
+  private fetchTimes: number[] = [];
   constructor(
     private readonly fetcher: CertificateFetcher,
     private readonly opts: Required<CertificateCacheOptions>,
   ) {}
 
   async get(url: string): Promise<string> {
+    const now = this.opts.now();
     const hit = this.entries.get(url);
-    if (hit && hit.expires > Date.now()) return hit.pem;
+    if (hit && hit.expires > now) return hit.pem;
+    const failed = this.failures.get(url);
+    if (failed && failed.until > now) throw failed.error;
     const running = this.inFlight.get(url);
     if (running) return running;
-    const p = this.download(url).finally(() => this.inFlight.delete(url));
+    this.takeFetchBudget(now);
+    const p = this.download(url)
+      .catch((err: unknown) => {
+        this.rememberFailure(url, err);
+        throw err;
+      })
+      .finally(() => this.inFlight.delete(url));
     this.inFlight.set(url, p);
     return p;
+  }
+
+  /** Unsigned junk with SNS-shaped certificate URLs must not turn this server into a downloader. */
+  private takeFetchBudget(now: number): void {
+    this.fetchTimes = this.fetchTimes.filter((t) => t > now - 60_000);
+    if (this.fetchTimes.length >= this.opts.maxFetchesPerMinute) {
+      throw new AppError('upstream', `Too many SNS signing certificate downloads this minute (at most ${this.opts.maxFetchesPerMinute}); try again later.`);
+    }
+    this.fetchTimes.push(now);
+  }
+
+  private rememberFailure(url: string, err: unknown): void {
+    const error = err instanceof AppError ? err : new AppError('upstream', 'The SNS signing certificate could not be fetched.');
+    if (this.failures.size >= this.opts.maxEntries) {
+      const oldest = this.failures.keys().next().value;
+      if (oldest !== undefined) this.failures.delete(oldest);
+    }
+    this.failures.set(url, { error, until: this.opts.now() + this.opts.failureTtlMs });
   }
 
   private async download(url: string): Promise<string> {
@@ -183,7 +223,7 @@ class CertificateCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(url, { pem, expires: Date.now() + this.opts.ttlMs });
+    this.entries.set(url, { pem, expires: this.opts.now() + this.opts.ttlMs });
     return pem;
   }
 }
@@ -205,6 +245,10 @@ export function certificateCacheFor(fetcher: CertificateFetcher, opts: Certifica
       timeoutMs: opts.timeoutMs ?? 5_000,
       ttlMs: opts.ttlMs ?? 6 * 60 * 60 * 1000,
       maxEntries: opts.maxEntries ?? 50,
+      // Shorter than SNS's 20 s between retries, so a retried message fetches again.
+      failureTtlMs: opts.failureTtlMs ?? 10_000,
+      maxFetchesPerMinute: opts.maxFetchesPerMinute ?? 20,
+      now: opts.now ?? Date.now,
     });
     caches.set(fetcher, cache);
   }

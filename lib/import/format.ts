@@ -1,3 +1,4 @@
+import { ENCODING_NAMES } from './encoding';
 import type { ImportProgress, ImportSummary } from './import';
 
 const DELIMITER_NAMES: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab' };
@@ -21,9 +22,12 @@ export function formatSummary(s: ImportSummary): string {
   ];
   if (!known) rows.push(['valid', String(s.valid)]);
   rows.push(['time', `${(s.durationMs / 1000).toFixed(1)} s`]);
+  const inside = s.linesInsideFields ? ` + ${s.linesInsideFields} inside quoted fields` : '';
   const lines = [
     `${s.dryRun ? 'Dry run (nothing written)' : 'Import finished'}: ${s.file}`,
+    `  ${'encoding'.padEnd(13)} ${ENCODING_NAMES[s.encoding]}`,
     `  ${'delimiter'.padEnd(13)} ${DELIMITER_NAMES[s.delimiter] ?? s.delimiter}; columns ${cols.join(', ')}`,
+    `  ${'lines'.padEnd(13)} ${s.lines} = ${s.headerLines} header + ${s.read} rows${inside} + ${s.blankLines} blank`,
     ...rows.map(([k, v]) => `  ${k.padEnd(13)} ${v}`),
   ];
   if (s.rejectedReportPath) lines.push(`  rejected rows written to ${s.rejectedReportPath}`);

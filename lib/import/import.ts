@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse';
 import { AppError } from '../errors';
 import type { Db } from '../db/types';
 import { mapColumns, EMAIL_ALIASES, type ColumnMap } from './columns';
 import { checkEmail, cleanName } from './email';
+import { scanImportFile, type FileScan, type ImportEncoding } from './encoding';
+import { readCsvRecords } from './records';
 import { sniffDelimiter, type Delimiter } from './sniff';
 import { ImportFileError } from './errors';
 import { RejectedReport } from './report';
@@ -13,10 +14,13 @@ export { ImportFileError };
 
 /**
  * Import a subscriber list (a GetResponse CSV export, or any CSV with an email column) in
- * one streaming pass: the file is parsed record by record (csv-parse), each address is
- * cleaned and validated, the file's duplicates are dropped, and the rest is upserted in
- * chunks through the SQL function `import_subscribers` (one call per chunk, one chunk in
- * flight while the next is parsed). Only the set of addresses seen so far is kept in memory.
+ * streaming passes: the bytes are scanned (encoding: UTF-8, or Windows-1251/KOI8-R decoded;
+ * physical lines), the whole file is read as CSV once without writing (a refused file writes
+ * nothing: no email column, a stray or unclosed quote), then it is parsed record by record
+ * (csv-parse), each address is cleaned and validated, the file's duplicates are dropped, and
+ * the rest is upserted in chunks through the SQL function `import_subscribers` (one call per
+ * chunk, one chunk in flight while the next is parsed). A row holding U+FFFD is rejected,
+ * never stored. Only the set of addresses seen so far is kept in memory.
  */
 
 export interface ImportOptions {
@@ -47,12 +51,21 @@ export interface ImportProgress {
 
 export interface ImportSummary {
   file: string;
+  /** The file's encoding; a Windows-1251 or KOI8-R file is decoded to UTF-8. */
+  encoding: ImportEncoding;
   delimiter: Delimiter;
   dryRun: boolean;
   /** False when a dry run had no database: inserted/updated/unchanged are then not known (0). */
   checkedAgainstDb: boolean;
   /** The header names of the columns used. */
   columns: { email: string; name?: string; firstName?: string; lastName?: string; source?: string };
+  /** Physical lines of the file: lines = headerLines + read + linesInsideFields + blankLines. */
+  lines: number;
+  headerLines: number;
+  /** Empty lines, and lines with only whitespace or delimiters. */
+  blankLines: number;
+  /** Lines taken by line breaks inside quoted fields of data rows. */
+  linesInsideFields: number;
   /** Data rows read (the header and blank lines not counted). read = valid + rejected + duplicates. */
   read: number;
   /** Distinct valid addresses sent to the database: valid = inserted + updated + unchanged. */
@@ -74,51 +87,40 @@ export interface ImportRow {
 
 const SAMPLE_BYTES = 64 * 1024;
 
-async function readSample(filePath: string): Promise<{ text: string; complete: boolean; size: number }> {
-  let handle: fs.promises.FileHandle;
+async function readSample(filePath: string, encoding: ImportEncoding): Promise<{ text: string; complete: boolean }> {
+  const handle = await fs.promises.open(filePath, 'r');
   try {
-    handle = await fs.promises.open(filePath, 'r');
+    const buf = Buffer.alloc(SAMPLE_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    // A multi-byte character cut at the end of the sample is left out, not replaced.
+    let text = new TextDecoder(encoding).decode(buf.subarray(0, bytesRead), { stream: true });
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return { text, complete: bytesRead < SAMPLE_BYTES };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A path that cannot be read as a file: a clear error before any pass over it. */
+async function checkReadable(filePath: string): Promise<void> {
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(filePath);
+    await fs.promises.access(filePath, fs.constants.R_OK);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
     throw new ImportFileError(`Cannot read ${filePath}: ${why}`, { cause: err });
   }
-  try {
-    const stat = await handle.stat();
-    if (stat.isDirectory()) throw new ImportFileError(`Cannot read ${filePath}: it is a directory`);
-    const buf = Buffer.alloc(Math.min(SAMPLE_BYTES, stat.size));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    const bytes = buf.subarray(0, bytesRead);
-    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-      throw new ImportFileError(`${filePath} is UTF-16; save it as UTF-8 (CSV UTF-8) and import again`);
-    }
-    let text = bytes.toString('utf8');
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    return { text, complete: bytesRead >= stat.size, size: stat.size };
-  } finally {
-    await handle.close();
-  }
+  if (stat.isDirectory()) throw new ImportFileError(`Cannot read ${filePath}: it is a directory`);
 }
 
 function fieldAt(record: string[], i: number | undefined): string | undefined {
   return i === undefined ? undefined : record[i];
 }
 
-/** Line breaks inside the fields of a record (a CRLF counts once), to keep line numbers exact. */
-function breaksIn(record: string[]): number {
-  let n = 0;
-  for (const f of record) {
-    if (f.indexOf('\n') === -1 && f.indexOf('\r') === -1) continue;
-    const m = f.match(/\r\n|\r|\n/g);
-    n += m ? m.length : 0;
-  }
-  return n;
-}
-
-function isBlank(record: string[]): boolean {
-  for (const f of record) if (f.trim() !== '') return false;
-  return true;
-}
+/** U+FFFD: text damaged before it reached us (a wrong decoding upstream). Never stored. */
+const REPLACEMENT = '\uFFFD';
 
 function columnNames(map: ColumnMap): ImportSummary['columns'] {
   const h = (i: number | undefined) => (i === undefined ? undefined : map.header[i]);
@@ -128,6 +130,38 @@ function columnNames(map: ColumnMap): ImportSummary['columns'] {
   if (map.lastName !== undefined) out.lastName = h(map.lastName);
   if (map.source !== undefined) out.source = h(map.source);
   return out;
+}
+
+function noEmailColumn(filePath: string, header: string[], line: number): ImportFileError {
+  const found = header.map((h) => JSON.stringify(h.trim())).join(', ');
+  return new ImportFileError(
+    `No email column in ${filePath}: the header (line ${line}) has ${found}; ` +
+      `expected a column named like ${EMAIL_ALIASES.slice(0, 3).map((a) => JSON.stringify(a)).join(', ')} or "E-mail"`,
+  );
+}
+
+/**
+ * The first pass: the whole file read as CSV, nothing written. Every structural refusal
+ * (no email column, a stray or unclosed quote) happens here, so a refused file writes
+ * nothing; the line account must add up to the file's physical lines.
+ */
+async function checkStructure(filePath: string, scan: FileScan, delimiter: Delimiter): Promise<ColumnMap> {
+  const reader = readCsvRecords(filePath, scan.encoding, delimiter);
+  let map: ColumnMap | null = null;
+  for await (const { record, line, header } of reader.records) {
+    if (header) {
+      map = mapColumns(record);
+      if (!map) {
+        reader.close();
+        throw noEmailColumn(filePath, record, line);
+      }
+    }
+  }
+  if (map === null) throw new ImportFileError(`${filePath} is empty: no header row`);
+  if (reader.lastLine() > scan.lines) {
+    throw new ImportFileError(`${filePath}: the CSV reader accounted for ${reader.lastLine()} lines of ${scan.lines}; nothing was imported`);
+  }
+  return map;
 }
 
 export async function importSubscribersFromFile(
@@ -144,16 +178,24 @@ export async function importSubscribersFromFile(
   const fixedSource = options.source?.trim() || null;
   const defaultSource = `import:${path.basename(filePath)}`;
 
-  const sample = await readSample(filePath);
+  await checkReadable(filePath);
+  const scan = await scanImportFile(filePath);
+  const sample = await readSample(filePath, scan.encoding);
   if (sample.text.trim() === '') throw new ImportFileError(`${filePath} is empty: no header row`);
   const delimiter = sniffDelimiter(sample.text, sample.complete);
+  const map = await checkStructure(filePath, scan, delimiter);
 
   const summary: ImportSummary = {
     file: filePath,
+    encoding: scan.encoding,
     delimiter,
     dryRun,
     checkedAgainstDb: db !== null,
-    columns: { email: '' },
+    columns: columnNames(map),
+    lines: scan.lines,
+    headerLines: 0,
+    blankLines: 0,
+    linesInsideFields: 0,
     read: 0,
     valid: 0,
     inserted: 0,
@@ -165,17 +207,7 @@ export async function importSubscribersFromFile(
   };
 
   const report = options.rejectedReportPath ? await RejectedReport.open(options.rejectedReportPath) : null;
-  const input = fs.createReadStream(filePath);
-  const parser = parse({
-    delimiter,
-    bom: true,
-    info: true,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-  });
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+  const reader = readCsvRecords(filePath, scan.encoding, delimiter);
 
   const seen = new Set<string>();
   let chunk: ImportRow[] = [];
@@ -187,8 +219,8 @@ export async function importSubscribersFromFile(
   const progress = (done: boolean) =>
     onProgress({
       // What the parser has consumed (the read stream runs ahead of it).
-      bytesRead: done ? sample.size : Math.min(sample.size, parser.info.bytes),
-      totalBytes: sample.size,
+      bytesRead: done ? scan.size : Math.min(scan.size, reader.bytesParsed()),
+      totalBytes: scan.size,
       read: summary.read,
       written,
       rejected: summary.rejected,
@@ -228,40 +260,33 @@ export async function importSubscribersFromFile(
     );
   };
 
-  let map: ColumnMap | null = null;
-  let lineEnd = 0; // the last physical line consumed so far
-  let emptyLines = 0;
+  const reject = async (line: number, email: string, name: string | null, reason: string) => {
+    summary.rejected += 1;
+    if (report) await report.write({ line, email, name, reason });
+  };
+
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { empty_lines: number } }>) {
-      const { record, info } = item;
-      lineEnd += info.empty_lines - emptyLines;
-      emptyLines = info.empty_lines;
-      const line = lineEnd + 1;
-      lineEnd = line + breaksIn(record);
-
-      if (map === null) {
-        map = mapColumns(record);
-        if (!map) {
-          const found = record.map((h) => JSON.stringify(h.trim())).join(', ');
-          throw new ImportFileError(
-            `No email column in ${filePath}: the header (line ${line}) has ${found}; ` +
-              `expected a column named like ${EMAIL_ALIASES.slice(0, 3).map((a) => JSON.stringify(a)).join(', ')} or "E-mail"`,
-          );
-        }
-        summary.columns = columnNames(map);
-        continue;
-      }
-      if (isBlank(record)) continue;
-
+    for await (const { record, line, header } of reader.records) {
+      if (header) continue;
       summary.read += 1;
       const rawEmail = record[map.email] ?? '';
       const name =
         cleanName(fieldAt(record, map.name)) ??
         cleanName([fieldAt(record, map.firstName), fieldAt(record, map.lastName)].filter(Boolean).join(' '));
+      const rawSource = fieldAt(record, map.source);
+      if (rawEmail.includes(REPLACEMENT) || name?.includes(REPLACEMENT) || (!fixedSource && rawSource?.includes(REPLACEMENT))) {
+        await reject(line, rawEmail, name, 'holds U+FFFD (\uFFFD): the text was damaged before this export; fix the row or export again');
+        continue;
+      }
+      if (record.slice(map.header.length).some((f) => f.trim() !== '')) {
+        // Which value the extra delimiter split cannot be known: storing a guess would cut a name.
+        const why = `${record.length} values where the header has ${map.header.length}: an unquoted "${delimiter === '\t' ? 'tab' : delimiter}" inside a value? Quote that value`;
+        await reject(line, rawEmail, name, why);
+        continue;
+      }
       const checked = checkEmail(rawEmail);
       if (!checked.ok) {
-        summary.rejected += 1;
-        if (report) await report.write({ line, email: rawEmail, name, reason: checked.reason });
+        await reject(line, rawEmail, name, checked.reason);
         continue;
       }
       const key = checked.email.toLowerCase();
@@ -274,34 +299,27 @@ export async function importSubscribersFromFile(
       const row: ImportRow = {
         email: checked.email,
         from_name: name,
-        source: fixedSource ?? cleanName(fieldAt(record, map.source)) ?? defaultSource,
+        source: fixedSource ?? cleanName(rawSource) ?? defaultSource,
       };
       chunk.push(row);
       chunkBytes += checked.email.length + (name?.length ?? 0) * 3 + (row.source?.length ?? 0) * 3 + 48;
       if (chunk.length >= chunkSize || chunkBytes >= maxChunkBytes) await flush();
     }
-    if (map === null) throw new ImportFileError(`${filePath} is empty: no header row`);
     await flush();
     if (inFlight) await inFlight;
     if (dbFailure) throw dbFailure;
   } catch (err) {
-    input.destroy();
+    reader.close();
     if (inFlight) await inFlight;
-    const e = err as Error & { code?: string; lines?: number };
-    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-      throw new ImportFileError(`${filePath} is not valid CSV: ${e.message}`, {
-        cause: err,
-        details: { line: e.lines },
-      });
-    }
-    if (!(err instanceof AppError) && (e as NodeJS.ErrnoException).syscall) {
-      throw new ImportFileError(`Cannot read ${filePath}: ${e.message}`, { cause: err });
-    }
     throw err;
   } finally {
     if (report) await report.close();
   }
 
+  const a = reader.account;
+  summary.headerLines = a.headerLines;
+  summary.linesInsideFields = a.linesInsideFields;
+  summary.blankLines = a.blankLines + (scan.lines - reader.lastLine());
   if (report) summary.rejectedReportPath = options.rejectedReportPath;
   summary.durationMs = Date.now() - started;
   progress(true);

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
+import { csvCell } from '../csv';
 import { ImportFileError } from './errors';
 
 /**
  * The rejected-rows CSV: `line,email,name,reason`, UTF-8 with a BOM (so spreadsheet programs
- * read Cyrillic right), CRLF line ends, RFC 4180 quoting. A cell that a spreadsheet would run
- * as a formula (=, +, -, @ first) gets a leading apostrophe.
+ * read Cyrillic right), CRLF line ends, cells written by lib/csv.ts (RFC 4180 quoting, a cell
+ * that a spreadsheet would run as a formula gets a leading apostrophe).
  */
 export interface RejectedRow {
   line: number;
@@ -14,11 +15,7 @@ export interface RejectedRow {
   reason: string;
 }
 
-export function csvCell(value: string | number | null): string {
-  let s = value === null ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+export { csvCell };
 
 export class RejectedReport {
   private constructor(private readonly out: fs.WriteStream) {}

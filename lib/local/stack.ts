@@ -121,6 +121,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     env.SES_FROM_NAME ||= 'Local Newsletter';
     env.FOOTER_ADDRESS ||= 'Example Publishing, 1 Main Street, Springfield';
     env.TEST_EMAILS ||= 'editor@example.com';
+    // The local stack's own feedback topic: an empty allow-list trusts no SNS topic.
+    env.SNS_ALLOWED_TOPIC_ARNS ||= `arn:aws:sns:${env.AWS_REGION}:000000000000:mailout-local-feedback`;
     resetConfig();
 
     const api = await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds, routes: opts.routes });

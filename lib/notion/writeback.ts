@@ -60,7 +60,7 @@ export interface FeedbackCounts {
 
 export function createNotionReporter(
   client: Client,
-  config: Pick<Config, 'appBaseUrl' | 'reportSecret' | 'notion'>,
+  config: Pick<Config, 'appBaseUrl' | 'reportSecret' | 'notion'> & Partial<Pick<Config, 'reportLinkDays'>>,
   opts: { feedback?: (mailoutId: string) => Promise<FeedbackCounts | null> } = {},
 ): MailoutReporter & { refreshCounts(mailoutId: string, counts: Partial<MailoutCounts>): Promise<void> } {
   const types = new Map<string, PropertyTypes>();
@@ -129,11 +129,14 @@ export function createNotionReporter(
       });
     },
     async duplicate(mailoutId, reason) {
-      await update(mailoutId, 'duplicate', { 'Last error': `${new Date().toISOString()}: ${reason}` });
+      await update(mailoutId, 'duplicate', { 'Last error': `${new Date().toISOString()}: ${reason}`, Report: reportUrl(config, mailoutId) });
     },
     async testSent(mailoutId, info) {
       await update(mailoutId, 'test', {
-        'Last error': `Test sent ${new Date().toISOString()} to ${info.recipients.join(', ')}: ${info.sent} sent, ${info.failed} failed.`,
+        'Last error': [
+          `Test sent ${new Date().toISOString()} to ${info.recipients.join(', ')}: ${info.sent} sent, ${info.failed} failed.`,
+          ...(info.warnings ?? []).map((w) => `Warning: ${w}`),
+        ].join('\n'),
       });
     },
     async errors(mailoutId, rows, earlierFailures) {
@@ -166,6 +169,8 @@ export function createNotionReporter(
         ...(counts.sent !== undefined ? { Sent: counts.sent } : {}),
         ...(counts.failed !== undefined ? { Failed: counts.failed } : {}),
         ...(await feedbackProps(mailoutId)),
+        // Report links expire: every write renews the one on the page.
+        Report: reportUrl(config, mailoutId),
       });
     },
   };

@@ -9,6 +9,7 @@ import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
 import { testUnsubscribeUrl } from '../unsubscribe/token';
+import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { runSendLoop, type LoopSummary } from './loop';
 import type { MailoutReporter } from './reporter';
 import type { SendRequest } from './request';
@@ -120,11 +121,21 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   }
   await deps.db.rpc('record_test_sends', { p_mailout_id: mailoutId, p_run_id: runId, p_results: results });
   const sent = results.filter((r) => r.status === 'sent').length;
-  await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails });
-  log.info('send.test_done', { mailout_id: mailoutId, run_id: runId, sent, failed: results.length - sent });
+  const warnings = [...loaded.warnings, ...footerAddressWarnings(config)];
+  await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
+  log.info('send.test_done', { mailout_id: mailoutId, run_id: runId, sent, failed: results.length - sent, warnings });
   return {
     status: 200,
-    body: { outcome: 'test_sent', mode: 'test', mailout_id: mailoutId, run_id: runId, recipients: results.length, sent, results },
+    body: {
+      outcome: 'test_sent',
+      mode: 'test',
+      mailout_id: mailoutId,
+      run_id: runId,
+      recipients: results.length,
+      sent,
+      results,
+      ...(warnings.length ? { warnings } : {}),
+    },
   };
 }
 
@@ -147,7 +158,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
         subject: loaded?.letter.subject ?? null,
         recipients: mode === 'test' ? config.testEmails.length : pending.pending,
         claimed: pending.claimed,
-        warnings: loaded?.warnings ?? [],
+        warnings: [...(loaded?.warnings ?? []), ...footerAddressWarnings(config)],
       },
     };
   }
@@ -156,7 +167,8 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
     return sendTest(deps, mailoutId, loaded);
   }
 
-  // Pre-flight before the claim: a refusal changes nothing.
+  // Pre-flight before the claim: a refusal changes nothing. A continuation sends the stored letter.
+  if (!req.continuation) requireFooterAddress(config);
   const pending = await pendingCount(db, mailoutId);
   const flight = await preflight(deps.ses, { recipients: pending.pending, requestedRate: config.sending.ratePerSec });
   const rate = flight.rate;

@@ -9,7 +9,7 @@ export interface MailoutReporter {
   progress(mailoutId: string, counts: MailoutCounts): Promise<void>;
   finished(mailoutId: string, final: FinishResult): Promise<void>;
   duplicate(mailoutId: string, reason: string): Promise<void>;
-  testSent(mailoutId: string, info: { sent: number; failed: number; recipients: string[] }): Promise<void>;
+  testSent(mailoutId: string, info: { sent: number; failed: number; recipients: string[]; warnings?: string[] }): Promise<void>;
   /**
    * Failed recipients of this invocation; `earlierFailures` were recorded by earlier
    * invocations of the same mailout (and may already be rows), so a cap holds per mailout.

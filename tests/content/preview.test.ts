@@ -36,6 +36,8 @@ describe('npm run preview', () => {
     const { stdout } = await run(TSX, ['scripts/preview.ts', file, '--out', out, '--name', 'Анна'], { cwd: ROOT, env: cleanEnv() });
     expect(stdout).toContain('Subject: Новости ноября 🎉');
     expect(fs.readdirSync(out).sort()).toEqual(['letter.eml', 'letter.html', 'letter.txt']);
+    // No FOOTER_ADDRESS in this environment: the preview says a live send would be refused.
+    expect(stdout).toMatch(/warning: FOOTER_ADDRESS is not set/);
 
     const html = fs.readFileSync(path.join(out, 'letter.html'), 'utf8');
     const text = fs.readFileSync(path.join(out, 'letter.txt'), 'utf8');
@@ -67,6 +69,7 @@ describe('npm run preview', () => {
       expect(stdout).toContain('Test mode: yes, status: Ready');
       expect(stdout).toMatch(/warning: .*unsupported/);
       expect(stdout).toMatch(/warning: .*expire within an hour \(preview only\)/);
+      expect(stdout).not.toMatch(/FOOTER_ADDRESS/);
       const mail = await simpleParser(fs.readFileSync(path.join(dir, `${base}.eml`)));
       expect(mail.subject).toBe('Новости ноября 🎉 — что нового');
       expect(mail.from?.value[0]).toEqual({ address: 'news@example.com', name: 'Пример' });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createSesEventsHandler } from '../../api/ses-events';
+import { loadConfig } from '../../lib/config';
 import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { autoPauseReason, handleSnsRequest, mailoutFeedbackStats, type SnsDeps, type SubscribeUrlFetcher } from '../../lib/feedback';
@@ -41,7 +42,7 @@ afterAll(async () => {
 beforeEach(async () => {
   subscribeCalls = [];
   logs = [];
-  await t.pool.query('truncate ses_events, notion_refresh, deliveries, mailouts, subscribers cascade');
+  await t.pool.query('truncate ses_events, sns_dead_letters, notion_refresh, deliveries, mailouts, subscribers cascade');
   await t.pool.query(`insert into subscribers (email, source) select unnest($1::text[]), 'test'`, [LIST]);
 });
 
@@ -295,10 +296,91 @@ describe('refused requests change nothing', () => {
   });
 });
 
-test('with SNS_ALLOWED_TOPIC_ARNS empty, any topic is accepted (the signature still decides)', async () => {
-  const env = wrap(fixtureText('event-bounce'), { TopicArn: 'arn:aws:sns:eu-west-1:999999999999:any' });
-  const res = await handleSnsRequest(JSON.stringify(env), deps({ config: { snsAllowedTopicArns: [], softBounceLimit: 3 } }));
-  expect(res.status).toBe(200);
+describe('with SNS_ALLOWED_TOPIC_ARNS empty or missing, no topic is trusted', () => {
+  test.each([
+    ['a signed bounce', () => wrap(fixtureText('event-bounce'))],
+    ['a signed SubscriptionConfirmation', () => sns.subscriptionConfirmation()],
+  ])('%s is refused naming the variable, before any certificate is fetched, and changes nothing', async (_what, make) => {
+    const fetched: string[] = [];
+    const spy = async (url: string) => {
+      fetched.push(url);
+      return sns.fetchStub(url);
+    };
+    const res = await post(make(), { config: { snsAllowedTopicArns: [], softBounceLimit: 3 }, fetchCertificate: spy });
+    expect(res.status).toBe(500);
+    expect(String(res.body.message)).toMatch(/SNS_ALLOWED_TOPIC_ARNS/);
+    expect(fetched).toEqual([]);
+    expect(subscribeCalls).toEqual([]);
+    expect(await subscribers()).toEqual(everyoneActive());
+    expect(await eventCount()).toBe(0);
+  });
+
+  test('loadConfig without the variable gives an empty list (so the endpoint refuses), and a wildcard is refused', () => {
+    const base = { EXECUTOR_SHARED_SECRET: 'x'.repeat(32), APP_BASE_URL: 'https://m.example.com', AWS_REGION: 'eu-west-1', SES_FROM_EMAIL: 'n@example.com', DATABASE_URL: 'postgres://u@h/db' };
+    expect(loadConfig(base).snsAllowedTopicArns).toEqual([]);
+    expect(loadConfig({ ...base, SNS_ALLOWED_TOPIC_ARNS: ' , ' }).snsAllowedTopicArns).toEqual([]);
+    // A wildcard or a typo is not "any topic": the configuration is refused, naming the variable.
+    for (const bad of ['*', 'arn:aws:sns:eu-west-1:*:feedback', 'ses-feedback']) {
+      expect(() => loadConfig({ ...base, SNS_ALLOWED_TOPIC_ARNS: bad })).toThrow(/SNS_ALLOWED_TOPIC_ARNS must be a comma-separated list of SNS topic ARNs/);
+    }
+    expect(loadConfig({ ...base, SNS_ALLOWED_TOPIC_ARNS: `${sns.topicArn}, ${DOCS_TOPIC}` }).snsAllowedTopicArns).toEqual([sns.topicArn, DOCS_TOPIC]);
+  });
+});
+
+describe('a verified message Postgres cannot store is answered 200 (SNS stops retrying) and kept for review', () => {
+  async function deadLetters() {
+    return (await t.pool.query('select sns_message_id, topic_arn, reason, body, deliveries from sns_dead_letters')).rows;
+  }
+
+  test('\\u0000 in the SES message', async () => {
+    const bounce = fixture('event-bounce') as Record<string, unknown>;
+    const message = JSON.stringify({ ...bounce, note: 'nul \u0000 here' });
+    expect(message).toContain('\\u0000');
+    const env = wrap(message);
+    const res = await post(env);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ keptForReview: true });
+    expect(await eventCount()).toBe(0);
+    expect(await subscribers()).toEqual(everyoneActive());
+    const rows = await deadLetters();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ sns_message_id: env.MessageId, topic_arn: sns.topicArn, deliveries: 1 });
+    expect(rows[0].reason).toMatch(/u0000/);
+    expect(JSON.parse(rows[0].body)).toMatchObject({ MessageId: env.MessageId, Signature: env.Signature });
+    expect(logs.some((l) => l.includes('sns.dead_letter') && l.includes(env.MessageId))).toBe(true);
+
+    // SNS redelivering it changes nothing but the count.
+    expect((await post(env)).status).toBe(200);
+    expect((await deadLetters())[0].deliveries).toBe(2);
+  });
+
+  test('deep nesting', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const env = wrap(`{"eventType":"Bounce","mail":{"messageId":"x"},"junk":${deep}}`);
+    const res = await post(env);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ keptForReview: true });
+    expect(await eventCount()).toBe(0);
+    expect((await deadLetters()).map((r) => r.sns_message_id)).toEqual([env.MessageId]);
+  });
+
+  test('a lone surrogate the database refuses (found by Postgres, not beforehand)', async () => {
+    const env = wrap('{"eventType":"Bounce","mail":{"messageId":"x"},"note":"\\ud800"}');
+    const res = await post(env);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ keptForReview: true });
+    expect((await deadLetters()).map((r) => r.sns_message_id)).toEqual([env.MessageId]);
+  });
+
+  test('a database that is down is still a 503 (SNS retries), not a dead letter', async () => {
+    const down = createPostgresDb('postgres://postgres:postgres@127.0.0.1:1/none', { connectionTimeoutMillis: 500 });
+    try {
+      const res = await post(wrap('{"note":"nul \\u0000"}'), { db: down });
+      expect(res.status).toBe(503);
+    } finally {
+      await down.close();
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -366,6 +448,14 @@ test('SubscriptionConfirmation with a bad signature: the SubscribeURL is not fet
 test('SubscriptionConfirmation from a topic not allowed: not fetched', async () => {
   const res = await post(sns.subscriptionConfirmation({ TopicArn: 'arn:aws:sns:eu-west-1:999999999999:other' }));
   expect(res.status).toBe(403);
+  expect(subscribeCalls).toEqual([]);
+});
+
+test('SubscriptionConfirmation whose SubscribeURL confirms another topic than the allowed one it names: not fetched', async () => {
+  const other = 'arn:aws:sns:eu-west-1:999999999999:other';
+  const env = sns.subscriptionConfirmation({ SubscribeURL: `https://sns.${sns.region}.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${other}&Token=abc` });
+  const res = await post(env);
+  expect(res.status).toBe(400);
   expect(subscribeCalls).toEqual([]);
 });
 

@@ -99,20 +99,62 @@ test('a certificate is fetched once and then served from the cache; concurrent f
   expect(signer.fetchStub.calls).toEqual([signer.certUrl]);
 });
 
-test('a certificate download that hangs fails after the timeout (upstream: SNS retries), and is not cached', async () => {
+test('a certificate download that hangs fails after the timeout (upstream: SNS retries); the failure is remembered briefly (10 s, shorter than the 20 s SNS waits between retries), then tried again', async () => {
   let calls = 0;
+  let now = 1_000_000;
   const hanging: CertificateFetcher = (_url, signal) => {
     calls += 1;
     return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
   };
-  const cache = certificateCacheFor(hanging, { timeoutMs: 100 });
+  const cache = certificateCacheFor(hanging, { timeoutMs: 100, now: () => now });
   const started = Date.now();
   const err = await verifySnsEnvelope(sns.notification({ Message: 'x' }) as unknown as SnsEnvelope, cache).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(AppError);
   expect((err as AppError).code).toBe('upstream');
   expect(Date.now() - started).toBeLessThan(5000);
-  await verifySnsEnvelope(sns.notification({ Message: 'y' }) as unknown as SnsEnvelope, cache).catch(() => undefined);
+  const again = await verifySnsEnvelope(sns.notification({ Message: 'y' }) as unknown as SnsEnvelope, cache).catch((e: unknown) => e);
+  expect(again).toMatchObject({ code: 'upstream' });
+  expect(calls).toBe(1);
+  now += 9_000;
+  await verifySnsEnvelope(sns.notification({ Message: 'z' }) as unknown as SnsEnvelope, cache).catch(() => undefined);
+  expect(calls).toBe(1);
+  now += 2_000;
+  await verifySnsEnvelope(sns.notification({ Message: 'z' }) as unknown as SnsEnvelope, cache).catch(() => undefined);
   expect(calls).toBe(2);
+});
+
+test('unsigned junk naming a failing SNS-shaped certificate URL is fetched once, not on every request', async () => {
+  const fetched: string[] = [];
+  const failing: CertificateFetcher = async (url) => {
+    fetched.push(url);
+    throw new Error('HTTP 404');
+  };
+  const cache = certificateCacheFor(failing);
+  const junk = { ...(sns.notification({ Message: 'junk' }) as unknown as SnsEnvelope), Signature: 'AAAA' };
+  for (let i = 0; i < 10; i++) {
+    await expect(verifySnsEnvelope(junk, cache)).rejects.toMatchObject({ code: 'upstream' });
+  }
+  expect(fetched).toHaveLength(1);
+});
+
+test('certificate downloads are bounded per minute whatever the URL: beyond the bound nothing is fetched', async () => {
+  let now = 5_000_000;
+  const fetched: string[] = [];
+  const failing: CertificateFetcher = async (url) => {
+    fetched.push(url);
+    throw new Error('HTTP 404');
+  };
+  const cache = certificateCacheFor(failing, { maxFetchesPerMinute: 5, now: () => now });
+  const urlN = (i: number) => `https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-${String(i).padStart(32, '0')}.pem`;
+  const envelope = (i: number) => ({ ...(sns.notification({ Message: 'junk' }) as unknown as SnsEnvelope), SigningCertURL: urlN(i), Signature: 'AAAA' });
+  const errors: unknown[] = [];
+  for (let i = 0; i < 12; i++) errors.push(await verifySnsEnvelope(envelope(i), cache).catch((e: unknown) => e));
+  expect(fetched).toHaveLength(5);
+  expect(errors.every((e) => e instanceof AppError && e.code === 'upstream')).toBe(true);
+  expect(String((errors[11] as AppError).message)).toMatch(/Too many SNS signing certificate downloads/);
+  now += 60_001;
+  await verifySnsEnvelope(envelope(100), cache).catch(() => undefined);
+  expect(fetched).toHaveLength(6);
 });
 
 test('a download that is not a PEM certificate is refused', async () => {

@@ -49,6 +49,7 @@ beforeAll(async () => {
     RATE_LIMIT_PER_SEC: '500',
     SEND_CONCURRENCY: '4',
     TEST_EMAILS: 'editor@example.com',
+    FOOTER_ADDRESS: 'ООО «Пример», Москва, ул. Тверская, 1',
     LOG_LEVEL: 'warn',
   });
   resetConfig();

@@ -1,8 +1,8 @@
 import { startMailout, type SendDeps } from '../../lib/send';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERRORS_CAP } from '../../lib/notion/writeback';
-import { notionReporter } from '../../lib/send/wire';
-import { mailoutReportCsv, verifyReportSignature } from '../../lib/report';
+import { notionCountsRefresher, notionReporter } from '../../lib/send/wire';
+import { mailoutReportCsv, verifyReportLink } from '../../lib/report';
 import { setLogSink } from '../../lib/log';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { checkboxProperty, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
@@ -109,10 +109,31 @@ test('the page shows Sending at the claim, progress while sending, then Sent wit
   const report = new URL(last.Report.url);
   expect(report.origin + report.pathname).toBe('https://mailout.example.com/api/report');
   expect(report.searchParams.get('mailout_id')).toBe(PAGE);
-  expect(verifyReportSignature(d.config.reportSecret, PAGE, report.searchParams.get('sig'))).toBe(true);
+  expect(verifyReportLink(d.config, report.searchParams)).toBe(PAGE);
   // The stored page now says so too.
   expect(notion.pages.get(PAGE)!.properties.Status.select.name).toBe('Sent');
   expect(errorRows()).toHaveLength(0);
+});
+
+test('report links expire, so every later write renews the page\'s link: the feedback counts refresh and a second press of the button', async () => {
+  await seedSubscribers(t.pool, 10);
+  const d = deps({ REPORT_LINK_DAYS: '7' });
+  await send(d);
+  const sentLink = new URL(updates().at(-1)!.Report.url);
+  expect(Number(sentLink.searchParams.get('exp')) * 1000).toBeGreaterThan(Date.now() + 6 * 86_400_000);
+  notion.pageUpdates.length = 0;
+
+  const refresh = notionCountsRefresher(d.config, t.db)!;
+  await refresh(PAGE);
+  const refreshed = new URL(updates().at(-1)!.Report.url);
+  expect(verifyReportLink(d.config, refreshed.searchParams)).toBe(PAGE);
+
+  const again = await startMailout(d, { mailoutId: PAGE, fromNotion: true, dryRun: false, continuation: false });
+  expect(again.body).toMatchObject({ outcome: 'duplicate' });
+  await again.after;
+  const pressed = updates().at(-1)!;
+  expect(verifyReportLink(d.config, new URL(pressed.Report.url).searchParams)).toBe(PAGE);
+  expect(await t.pool.query('select count(*)::int as n from deliveries').then((r) => r.rows[0].n)).toBe(10);
 });
 
 test('each failed recipient becomes a row in the Errors database with its address, code and message', async () => {
