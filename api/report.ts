@@ -2,6 +2,7 @@ import { getConfig } from '../lib/config';
 import { getDb } from '../lib/db';
 import { AppError } from '../lib/errors';
 import { handle } from '../lib/http';
+import { parseMailoutId } from '../lib/mailout-id';
 import { mailoutReportCsv, verifyReportSignature } from '../lib/report';
 
 export const config = { maxDuration: 60 };
@@ -10,8 +11,10 @@ export const config = { maxDuration: 60 };
 export const GET = handle('report', async (request) => {
   const cfg = getConfig();
   const url = new URL(request.url);
-  const mailoutId = url.searchParams.get('mailout_id');
-  if (!mailoutId) throw new AppError('bad_request', 'mailout_id is required.');
+  const raw = url.searchParams.get('mailout_id');
+  if (!raw) throw new AppError('bad_request', 'mailout_id is required.');
+  // Links are signed over the canonical id; any spelling of the page finds the same report.
+  const mailoutId = parseMailoutId(raw);
   if (!verifyReportSignature(cfg.reportSecret, mailoutId, url.searchParams.get('sig'))) {
     throw new AppError('unauthorized', 'The report link is not valid: use the link written on the Notion page.');
   }
@@ -20,7 +23,7 @@ export const GET = handle('report', async (request) => {
     status: 200,
     headers: {
       'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="mailout-${mailoutId.replace(/[^a-zA-Z0-9_-]/g, '_')}.csv"`,
+      'content-disposition': `attachment; filename="mailout-${mailoutId}.csv"`,
       'cache-control': 'no-store',
     },
   });
