@@ -28,12 +28,14 @@ create or replace function public.mailout_id_from_name(p_name text)
 returns text
 language plpgsql
 immutable
-strict
 set search_path = public, pg_temp
 as $$
 declare
-  h bytea := substring(sha256(decode('f541b80d99a34821af5fa93612669acc', 'hex') || convert_to(p_name, 'UTF8')) from 1 for 16);
+  h bytea := substring(sha256(decode('f541b80d99a34821af5fa93612669acc', 'hex') || convert_to(coalesce(p_name, ''), 'UTF8')) from 1 for 16);
 begin
+  if p_name is null then
+    return null;
+  end if;
   h := set_byte(h, 6, (get_byte(h, 6) & 15) | 128);
   h := set_byte(h, 8, (get_byte(h, 8) & 63) | 128);
   return encode(h, 'hex')::uuid::text;
@@ -52,13 +54,15 @@ create or replace function public.canonical_mailout_id(p_id text)
 returns text
 language plpgsql
 immutable
-strict
 set search_path = public, pg_temp
 as $$
 declare
   v text := btrim(p_id);
   m text[];
 begin
+  if p_id is null then
+    return null;
+  end if;
   m := regexp_match(v, '[?&]p=([0-9A-Fa-f-]{32,36})(&|#|$)');
   if m is not null and replace(m[1], '-', '') ~ '^[0-9A-Fa-f]{32}$' then
     return replace(m[1], '-', '')::uuid::text;
