@@ -107,7 +107,7 @@ test('the report link gives the per-recipient CSV, failures first; a wrong, miss
   const ok = await fetch(link);
   expect(ok.status).toBe(200);
   expect(ok.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-  expect(ok.headers.get('content-disposition')).toBe('attachment; filename="mailout-m-report.csv"');
+  expect(ok.headers.get('content-disposition')).toBe('attachment; filename="mailout-d5969ebd-d414-8708-b51a-0874bf44c00f.csv"');
   expect(ok.headers.get('cache-control')).toBe('no-store');
   const lines = (await ok.text()).trim().split('\r\n');
   expect(lines[0]).toBe('email,status,feedback,error_code,error_message,ses_message_id,attempts,updated_at');
@@ -128,6 +128,15 @@ test('the report link gives the per-recipient CSV, failures first; a wrong, miss
   const other = new URL(link);
   other.searchParams.set('mailout_id', '32372d07-c118-8a8f-adc1-1f7b36f0ed50');
   expect((await fetch(other)).status).toBe(401);
+  // The link names the page: any spelling of it opens the same report; anything else is a 400.
+  const upper = new URL(link);
+  upper.searchParams.set('mailout_id', 'D5969EBDD4148708B51A0874BF44C00F');
+  expect((await fetch(upper)).status).toBe(200);
+  const notAnId = new URL(link);
+  notAnId.searchParams.set('mailout_id', 'm-report');
+  const refused = await fetch(notAnId);
+  expect(refused.status).toBe(400);
+  expect((await refused.json()).message).toMatch(/Accepted: a Notion page id/);
   const noId = new URL(link);
   noId.searchParams.delete('mailout_id');
   const bad = await fetch(noId);

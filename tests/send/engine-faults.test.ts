@@ -3,6 +3,7 @@ import type { Db } from '../../lib/db';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
+import { mailoutIdFromName } from '../../lib/mailout-id';
 
 /**
  * The send loop when things go wrong at the edges: a ledger fault while marking, retries
@@ -53,10 +54,10 @@ test.each([10, 60])(
     // Every attempt of the first round fails (5xx, retried until the retries run out), then SES recovers.
     ses.setFailure({ to: rows[0].email, error: { status: 500, type: 'InternalFailure', message: 'Internal error' }, times: 5 });
     ses.setLatency(10);
-    const summary = await start(`m-last-${n}`, sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t));
+    const summary = await start(mailoutIdFromName(`m-last-${n}`), sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t));
     expect(summary).toMatchObject({ outcome: 'complete' });
     expect(summary.final).toMatchObject({ status: 'sent', sent: n });
-    expect(await statuses(`m-last-${n}`)).toEqual({ sent: n });
+    expect(await statuses(mailoutIdFromName(`m-last-${n}`))).toEqual({ sent: n });
     expect(ses.sent.filter((c) => c.to[0] === rows[0].email)).toHaveLength(1);
   },
 );
