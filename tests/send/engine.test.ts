@@ -189,6 +189,22 @@ test('test mode twice in a row sends twice to the test addresses and nothing to 
   expect(tests.rows[0]).toEqual({ n: 4, runs: 2 });
 });
 
+test('test sends go to each TEST_EMAILS address once, in its canonical form; the page in any spelling is one mailout id', async () => {
+  const config = testConfig(t, ses.url, { TEST_EMAILS: ' Editor@EXAMPLE.com, editor@example.com,\nsecond@Example.COM ' });
+  expect(config.testEmails).toEqual(['Editor@example.com', 'second@example.com']);
+  expect(() => testConfig(t, ses.url, { TEST_EMAILS: 'editor@example' })).toThrow(/TEST_EMAILS/);
+  const page = 'a886d75a-f77c-847f-bb11-343c50160b56';
+  const deps = sendDeps(config, t, { loadLetter: async () => ({ ...letter('Issue #2'), test: true }) });
+  const res = await startMailout(deps, { mailoutId: page.replace(/-/g, '').toUpperCase(), fromNotion: false, dryRun: false, continuation: false });
+  expect(res.body).toMatchObject({ outcome: 'test_sent', mailout_id: page, sent: 2 });
+  expect(sentAddresses().sort()).toEqual(['Editor@example.com', 'second@example.com']);
+  const { rows } = await t.pool.query(`select mailout_id, email from test_sends order by email`);
+  expect(rows).toEqual([
+    { mailout_id: page, email: 'Editor@example.com' },
+    { mailout_id: page, email: 'second@example.com' },
+  ]);
+});
+
 test('a second request for a sent mailout is refused with 409, or answered 200 "duplicate" to Notion', async () => {
   await seedSubscribers(t.pool, 5);
   const config = testConfig(t, ses.url);
