@@ -328,11 +328,12 @@ comment on function public.claim_mailout(text, text, integer, jsonb) is
 -- ---------------------------------------------------------------------------------------
 -- 4. The other identities.
 -- subscribers.email: the import's form (lib/import/email.ts): trimmed, no whitespace, ASCII
--- (an internationalised domain in punycode), the domain in lower case. Unique
--- case-insensitively as before (subscribers_email_ci_key). Rows that can be brought into
--- this form without colliding with another subscriber are; the constraint is then
--- validated, and a list that still holds an address it cannot fix keeps working (the
--- constraint guards every new and changed row) and says so in a warning.
+-- (an internationalised domain in punycode), the domain in lower case; unique
+-- case-insensitively as before (subscribers_email_ci_key). Existing rows that can be brought
+-- into this form without colliding with another subscriber are. The rule is a trigger on
+-- insert and on a change of the address, not a CHECK: a CHECK would also refuse the status
+-- change of a row it could not fix (an unsubscribe or a bounce must always be recorded);
+-- such rows are counted in a warning.
 -- ---------------------------------------------------------------------------------------
 update public.subscribers s
    set email = c.email
@@ -341,31 +342,82 @@ update public.subscribers s
  where c.id = s.id and c.email <> s.email
    and not exists (select 1 from public.subscribers o where o.id <> s.id and lower(o.email) = lower(c.email));
 
-alter table public.subscribers add constraint subscribers_email_canonical
-  check (email ~ '^[!-~]+$' and split_part(email, '@', 2) = lower(split_part(email, '@', 2))) not valid;
-do $$
+create or replace function public.email_is_canonical(p_email text)
+returns boolean
+language sql
+immutable
+set search_path = public, pg_temp
+as $$
+  select p_email ~ '^[!-~]+@[!-~]+$' and split_part(p_email, '@', 2) = lower(split_part(p_email, '@', 2));
+$$;
+comment on function public.email_is_canonical(text) is
+  'An address in the import''s canonical form: ASCII without spaces, the domain (punycode) in lower case.';
+
+-- The trigger function lives outside `public`, the schema Supabase exposes: nobody calls it.
+create schema if not exists private;
+revoke all on schema private from public, anon, authenticated;
+
+create or replace function private.subscribers_email_canonical()
+returns trigger
+language plpgsql
+set search_path = public, pg_temp
+as $$
 begin
-  alter table public.subscribers validate constraint subscribers_email_canonical;
-exception when check_violation then
-  raise warning 'subscribers: % addresses are not in canonical form (spaces, non-ASCII or upper-case domain); they are kept, and every new or changed address must be canonical',
-    (select count(*) from public.subscribers where not (email ~ '^[!-~]+$' and split_part(email, '@', 2) = lower(split_part(email, '@', 2))));
+  if not coalesce(public.email_is_canonical(new.email), false) then
+    raise exception 'subscribers: "%" is not an address in canonical form (trimmed, ASCII with a punycode domain in lower case); add subscribers with npm run import', left(new.email, 320)
+      using errcode = '23514';
+  end if;
+  return new;
+end;
+$$;
+comment on function private.subscribers_email_canonical() is 'Trigger: a new or changed subscriber address must be canonical.';
+create trigger subscribers_email_canonical
+  before insert or update of email on public.subscribers
+  for each row execute function private.subscribers_email_canonical();
+
+do $$
+declare
+  v_left integer;
+begin
+  select count(*) into v_left from public.subscribers where not public.email_is_canonical(email);
+  if v_left > 0 then
+    raise warning 'subscribers: % addresses are not in canonical form (spaces, non-ASCII or an upper-case domain) and collide with another spelling; they are kept as they are', v_left;
+  end if;
 end;
 $$;
 
--- SNS and SES message ids are opaque: stored exactly as AWS sent them, never padded or empty.
-alter table public.ses_events add constraint ses_events_sns_message_id_form
-  check (sns_message_id ~ '^[!-~]{1,200}$');
-alter table public.ses_events add constraint ses_events_ses_message_id_form
-  check (ses_message_id is null or ses_message_id ~ '^[!-~]{1,200}$');
-alter table public.deliveries add constraint deliveries_ses_message_id_form
-  check (ses_message_id is null or ses_message_id ~ '^[!-~]{1,200}$') not valid;
-alter table public.deliveries validate constraint deliveries_ses_message_id_form;
 -- test_sends.email: TEST_EMAILS in the same form (lib/config parses them like an import);
 -- earlier runs are history and are not checked.
 alter table public.test_sends add constraint test_sends_email_form
-  check (email ~ '^[!-~]+$' and split_part(email, '@', 2) = lower(split_part(email, '@', 2))) not valid;
+  check (public.email_is_canonical(email)) not valid;
+
+-- SNS and SES message ids are opaque: stored exactly as AWS sent them, never padded or empty.
+-- Rows already stored are checked too; one that fails is reported, not refused.
+alter table public.ses_events add constraint ses_events_sns_message_id_form
+  check (sns_message_id ~ '^[!-~]{1,200}$') not valid;
+alter table public.ses_events add constraint ses_events_ses_message_id_form
+  check (ses_message_id is null or ses_message_id ~ '^[!-~]{1,200}$') not valid;
+alter table public.deliveries add constraint deliveries_ses_message_id_form
+  check (ses_message_id is null or ses_message_id ~ '^[!-~]{1,200}$') not valid;
+do $$
+declare
+  c record;
+begin
+  for c in select * from (values ('ses_events', 'ses_events_sns_message_id_form'), ('ses_events', 'ses_events_ses_message_id_form'),
+                                 ('deliveries', 'deliveries_ses_message_id_form')) v(tbl, con) loop
+    begin
+      execute format('alter table public.%I validate constraint %I', c.tbl, c.con);
+    exception when check_violation then
+      raise warning '%: stored message ids break %; they are kept, new ones must be well formed', c.tbl, c.con;
+    end;
+  end loop;
+end;
+$$;
 
 revoke execute on function public.mailout_id_from_name(text) from public, anon, authenticated;
 revoke execute on function public.canonical_mailout_id(text) from public, anon, authenticated;
 grant execute on function public.mailout_id_from_name(text) to service_role;
 grant execute on function public.canonical_mailout_id(text) to service_role;
+revoke execute on function public.email_is_canonical(text) from public, anon, authenticated;
+revoke execute on function private.subscribers_email_canonical() from public, anon, authenticated;
+grant execute on function public.email_is_canonical(text) to service_role;

@@ -125,9 +125,18 @@ test('addresses are brought into canonical form where they can be; every new or 
   // ' dup@example.com' would collide with 'dup@example.com': kept, and the upgrade says so.
   expect((await q(`select email from subscribers where id = $1`, [ids[' dup@example.com']]))[0]).toEqual({ email: ' dup@example.com' });
   expect(migrateResult.warnings.join('\n')).toMatch(/1 addresses are not in canonical form/);
-  for (const bad of ['new@Example.com', ' new@example.com', 'new@пример.рф', 'new @example.com']) {
+  // Such a row still takes an unsubscribe or a bounce; its address cannot be changed into another bad form.
+  expect(await sqlError(`update subscribers set status = 'unsubscribed' where id = $1`, [ids[' dup@example.com']])).toBeUndefined();
+  expect(await sqlError(`update subscribers set email = 'Dup2@Example.com' where id = $1`, [ids[' dup@example.com']])).toBe('23514');
+  for (const bad of ['new@Example.com', ' new@example.com', 'new@пример.рф', 'new @example.com', 'new', 'new@']) {
     expect(await sqlError(`insert into subscribers (email) values ($1)`, [bad])).toBe('23514');
   }
+  // As the executor (service_role): the rule holds, and a canonical address goes in.
+  const c = await t.connect();
+  await c.query('set role service_role');
+  await expect(c.query(`insert into subscribers (email) values ('role@Example.com')`)).rejects.toMatchObject({ code: '23514' });
+  await c.query(`insert into subscribers (email) values ('role@example.com')`);
+  await c.query('reset role');
   expect(await sqlError(`insert into subscribers (email) values ('New@xn--e1afmkfd.xn--p1ai')`)).toBeUndefined();
   expect(await sqlError(`insert into subscribers (email) values ('NEW@xn--e1afmkfd.xn--p1ai')`)).toBe('23505');
 });
