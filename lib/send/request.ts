@@ -24,7 +24,8 @@ export interface SendRequest {
 }
 
 const directBody = z.object({
-  mailout_id: z.string().trim().min(1, 'mailout_id must not be empty').max(2000),
+  // Required here; what it may be is lib/mailout-id's to say (it lists the accepted forms).
+  mailout_id: z.unknown().refine((v) => v !== undefined && v !== null),
   auth_token: z.string().optional(),
   mode: z.enum(['live', 'test']).optional(),
   dry_run: z.boolean().optional(),
@@ -33,7 +34,7 @@ const directBody = z.object({
 
 const notionBody = z.object({
   source: z.object({ type: z.string().optional(), automation_id: z.string().optional() }).passthrough(),
-  data: z.object({ object: z.literal('page'), id: z.string().min(1), url: z.string().optional() }).passthrough(),
+  data: z.object({ object: z.literal('page'), id: z.unknown().optional(), url: z.unknown().optional() }).passthrough(),
 });
 
 function presentedSecret(request: Request, bodyToken: string | undefined): string | null {
@@ -69,7 +70,7 @@ export function parseSendRequest(body: unknown, request: Request, config: Pick<C
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.') || 'body';
-    const missing = issue.code === 'invalid_type' && obj[field] === undefined;
+    const missing = (issue.code === 'invalid_type' || issue.code === 'custom') && (obj[field] === undefined || obj[field] === null);
     throw new AppError('bad_request', missing ? `${field} is required.` : `${field}: ${issue.message}`);
   }
   return {
