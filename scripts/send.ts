@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(2);
   }
-  console.error(`mailout ${mailoutId}${isFile ? ` (the letter ${target}; resume it with the same file or this id)` : ''}`);
+  console.error(`mailout ${mailoutId}${isFile ? ` (the letter ${target}: sending this file again resumes this mailout; npm run report -- ${mailoutId})` : ''}`);
   const config = loadConfig();
   const deps = sendDepsFromConfig(config, isFile ? { letterFile: target } : {});
   // No function deadline on a terminal: run to the end in this process.

@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { resetConfig } from '../../lib/config';
 import { freePort } from '../../lib/db/embedded';
 import { startSesEmulator } from '../../lib/local/stack';
+import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
@@ -172,4 +175,25 @@ test('nothing is claimed without a letter: a continuation for a never-claimed id
   expect((await t.pool.query('select * from mailouts_to_resume(10)')).rows).toEqual([]);
   expect(await cron().then((r) => r.json())).toEqual({ resumed: [] });
   expect(await inbox()).toHaveLength(before);
+}, 120_000);
+
+test('a Markdown letter is one mailout wherever the file lives: the CLI prints its id, from the front matter or the file name', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'letters-'));
+  try {
+    const body = '# Issue 7\n\nHello {{name|friend}}.\n';
+    for (const sub of ['a', 'b']) {
+      fs.mkdirSync(path.join(dir, sub));
+      fs.writeFileSync(path.join(dir, sub, 'issue-7.md'), body);
+    }
+    fs.writeFileSync(path.join(dir, 'renamed.md'), `---\nid: issue-7\n---\n${body}`);
+    const expected = mailoutIdFromName('issue-7');
+    for (const file of [path.join(dir, 'a', 'issue-7.md'), path.join(dir, 'b', 'issue-7.md'), path.join(dir, 'renamed.md')]) {
+      const run = await cli([file, '--dry-run']);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`mailout ${expected}`);
+      expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'dry_run', mailout_id: expected, subject: 'Issue 7' });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }, 120_000);
