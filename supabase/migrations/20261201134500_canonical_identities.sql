@@ -80,7 +80,9 @@ comment on function public.canonical_mailout_id(text) is
 -- ---------------------------------------------------------------------------------------
 -- 1. Convert and merge. Old id -> new id for every id that is not canonical yet.
 -- ---------------------------------------------------------------------------------------
-create temporary table mailout_id_map (old_id text primary key, new_id text not null) on commit drop;
+-- (Temporary tables dropped at the end, not ON COMMIT DROP: a tool may apply this file
+-- outside an explicit transaction.)
+create temporary table mailout_id_map (old_id text primary key, new_id text not null);
 insert into mailout_id_map (old_id, new_id)
 select ids.id, public.canonical_mailout_id(ids.id)
   from (select id from public.mailouts
@@ -111,7 +113,7 @@ update public.deliveries d set mailout_id = m.new_id from mailout_id_map m where
 
 -- Mailouts: the row that went furthest survives (sent, then sending, paused, failed), with
 -- the first stored letter of the group and the group's first claim time.
-create temporary table mailout_merge on commit drop as
+create temporary table mailout_merge as
 select coalesce(m.new_id, o.id) as new_id, o.id as old_id,
        row_number() over (partition by coalesce(m.new_id, o.id)
                           order by case o.status when 'sent' then 0 when 'sending' then 1 when 'paused' then 2 else 3 end,
@@ -163,6 +165,9 @@ insert into public.notion_refresh as r (mailout_id, refreshed_at, pending)
 select new_id, max(refreshed_at), bool_or(pending) from moved group by new_id
 on conflict (mailout_id) do update
    set refreshed_at = greatest(r.refreshed_at, excluded.refreshed_at), pending = r.pending or excluded.pending;
+
+drop table mailout_merge;
+drop table mailout_id_map;
 
 -- ---------------------------------------------------------------------------------------
 -- 2. Refuse any other form from now on.
