@@ -14,7 +14,7 @@ export const GET = handle('report', async (request) => {
     status: 200,
     headers: {
       'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="mailout-${mailoutId.replace(/[^a-zA-Z0-9_-]/g, '_')}.csv"`,
+      'content-disposition': `attachment; filename="mailout-${mailoutId}.csv"`,
       'cache-control': 'no-store',
     },
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './errors';
+import { checkEmail } from './import/email';
 import { registerSecret } from './log';
 
 /**
@@ -52,7 +53,18 @@ const list = z.preprocess(
       : (v ?? []),
   z.array(z.string()),
 );
-const emailList = list.pipe(z.array(z.string().email('must be a comma-separated list of email addresses')));
+/** Each address in the import's canonical form (lib/import/email), each once, case-insensitively. */
+const emailList = list.pipe(
+  z
+    .array(
+      z.string().transform((s, ctx) => {
+        const c = checkEmail(s);
+        if (!c.ok) ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of email addresses (${s}: ${c.reason})` });
+        return c.ok ? c.email : s;
+      }),
+    )
+    .transform((xs) => xs.filter((x, i) => xs.findIndex((y) => y.toLowerCase() === x.toLowerCase()) === i)),
+);
 
 const envSchema = z.object({
   EXECUTOR_SHARED_SECRET: secret(16),

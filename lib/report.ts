@@ -4,6 +4,7 @@ import { csvCell } from './csv';
 import type { Db } from './db';
 import { AppError } from './errors';
 import { secretsEqual } from './http';
+import { parseMailoutId } from './mailout-id';
 
 /**
  * The per-recipient CSV of a mailout (failures first) and the signed link to it.
@@ -27,7 +28,8 @@ function legacySignature(secret: string, mailoutId: string): string {
   return createHmac('sha256', secret).update(`report:${mailoutId}`).digest('base64url');
 }
 
-export function reportUrl(config: LinkConfig, mailoutId: string, now = Date.now()): string {
+export function reportUrl(config: LinkConfig, reference: string, now = Date.now()): string {
+  const mailoutId = parseMailoutId(reference);
   const days = config.reportLinkDays ?? DEFAULT_REPORT_LINK_DAYS;
   const exp = Math.floor(now / 1000) + days * 86_400;
   const q = new URLSearchParams({ mailout_id: mailoutId, exp: String(exp), sig: reportSignature(config.reportSecret, mailoutId, exp) });
@@ -46,8 +48,10 @@ function howToRenew(mailoutId: string): string {
  * constant time), so the expiry of a link is only told to whoever holds a genuine one.
  */
 export function verifyReportLink(config: Pick<Config, 'reportSecret'>, query: URLSearchParams, now = Date.now()): string {
-  const mailoutId = query.get('mailout_id');
-  if (!mailoutId) throw new AppError('bad_request', 'mailout_id is required.');
+  const raw = query.get('mailout_id');
+  if (!raw) throw new AppError('bad_request', 'mailout_id is required.');
+  // Links are signed over the canonical id; any spelling of the page finds the same report.
+  const mailoutId = parseMailoutId(raw);
   const sig = query.get('sig');
   const exp = query.get('exp');
   if (exp === null && secretsEqual(sig, legacySignature(config.reportSecret, mailoutId))) {

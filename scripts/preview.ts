@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isAppError } from '../lib/errors';
 import { createSupabaseStorage } from '../lib/images';
+import { frontMatterId, mailoutIdForFile } from '../lib/mailout-id';
 import { buildEml } from '../lib/message';
 import { createNotionClient, parseNotionPageId } from '../lib/notion/client';
 import { personalise } from '../lib/render';
@@ -94,10 +95,11 @@ async function main(): Promise<void> {
   let baseName: string;
   let mailoutId: string;
   if (fs.existsSync(args.source) && fs.statSync(args.source).isFile()) {
-    const file = parseMarkdownFile(fs.readFileSync(args.source, 'utf8'), args.source);
+    const text = fs.readFileSync(args.source, 'utf8');
+    const file = parseMarkdownFile(text, args.source);
     content = await prepareMarkdownMailout(file, common);
     baseName = path.basename(args.source).replace(/\.[^.]+$/, '');
-    mailoutId = `preview-${baseName}`;
+    mailoutId = mailoutIdForFile({ frontMatterId: frontMatterId(text), path: args.source });
   } else {
     let pageId: string;
     try {

@@ -1,13 +1,14 @@
 /**
  * `npm run send -- PAGE|FILE.md [--test] [--dry-run]`: the webhook's path, for operators.
  * PAGE is a Notion page id or URL (NOTION_TOKEN set); a Markdown file is sent as the letter
- * (its first `# heading` is the subject, the file name the mailout id).
+ * (its first `# heading` is the subject; its mailout id, printed, comes from its front matter
+ * `id:` or its file name: lib/mailout-id).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { loadConfig } from '../lib/config';
+import { parseMailoutId } from '../lib/mailout-id';
 import { startMailout } from '../lib/send';
-import { sendDepsFromConfig } from '../lib/send/wire';
+import { markdownMailoutId, sendDepsFromConfig } from '../lib/send/wire';
 import { loadDotEnv } from './lib/env';
 
 const SEND_FLAGS = new Set(['--test', '--dry-run']);
@@ -24,13 +25,21 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const target = targets[0]!;
-  const config = loadConfig();
   const isFile = target.endsWith('.md') && fs.existsSync(target);
+  let mailoutId: string;
+  try {
+    // One page is one mailout: the same id whatever spelling of the page (or the same file) is given.
+    mailoutId = isFile ? markdownMailoutId(target) : parseMailoutId(target, 'PAGE');
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  console.error(`mailout ${mailoutId}${isFile ? ` (the letter ${target}: sending this file again resumes this mailout; npm run report -- ${mailoutId})` : ''}`);
+  const config = loadConfig();
   const deps = sendDepsFromConfig(config, isFile ? { letterFile: target } : {});
   // No function deadline on a terminal: run to the end in this process.
   deps.deadline = () => Number.POSITIVE_INFINITY;
   delete deps.continueElsewhere;
-  const mailoutId = isFile ? path.basename(target, '.md') : target;
   const result = await startMailout(deps, {
     mailoutId,
     fromNotion: false,

@@ -4,7 +4,8 @@ import type { Db } from './types';
 
 export type MailoutStatus = 'sending' | 'paused' | 'sent' | 'failed';
 export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown';
-export type ClaimOutcome = 'claimed' | 'resumed' | 'already_sent' | 'in_progress';
+/** `no_letter`: no letter was given and none is stored; nothing was claimed (see claim_mailout). */
+export type ClaimOutcome = 'claimed' | 'resumed' | 'already_sent' | 'in_progress' | 'no_letter';
 
 export interface ClaimResult {
   outcome: ClaimOutcome;
@@ -80,7 +81,8 @@ function first<T>(rows: T[], fn: string): T {
 
 export async function claimMailout(
   db: Db,
-  args: { mailoutId: string; subject?: string | null; leaseSeconds: number; content?: unknown },
+  /** content: the rendered letter; null only to resume a mailout whose letter is stored. */
+  args: { mailoutId: string; subject?: string | null; leaseSeconds: number; content: object | null },
 ): Promise<ClaimResult> {
   const r = first(
     await db.rpc<Record<string, unknown>>('claim_mailout', {

@@ -143,45 +143,8 @@ function safeExtra(extra: unknown): Record<string, unknown> | undefined {
 // Ids and errors
 // ---------------------------------------------------------------------------------------
 
-/**
- * A Notion page id from what a user pastes: 32 hex digits, a dashed UUID, or a Notion URL
- * (`https://www.notion.so/Title-<id>`, `https://workspace.notion.site/<id>?pvs=4`,
- * `https://www.notion.so/<workspace>/<id>?v=…` — the page id, never the `v` view id).
- * Returns the dashed lowercase UUID. Throws AppError('bad_request') otherwise.
- */
-export function parseNotionPageId(idOrUrl: string): string {
-  const input = (idOrUrl ?? '').trim();
-  const fail = (): never => {
-    throw new AppError(
-      'bad_request',
-      `Not a Notion page id or URL: "${input.slice(0, 200)}". Use the page's 32-character id or its full notion.so link.`,
-    );
-  };
-  if (!input) fail();
-  const bare = /^[0-9a-f]{32}$/i.test(input) ? input : /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(input) ? input.replace(/-/g, '') : undefined;
-  if (bare) return dash(bare);
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    return fail();
-  }
-  const host = url.hostname.toLowerCase();
-  const notionHost = host === 'notion.so' || host.endsWith('.notion.so') || host.endsWith('.notion.site') || host === 'notion.site';
-  if (!notionHost || !/^https?:$/.test(url.protocol)) fail();
-  // A `p` query parameter names the page open in a database peek; it wins over the path.
-  const p = url.searchParams.get('p');
-  if (p && /^[0-9a-f]{32}$/i.test(p.replace(/-/g, ''))) return dash(p.replace(/-/g, ''));
-  const last = decodeURIComponent(url.pathname.split('/').filter(Boolean).pop() ?? '');
-  const m = /([0-9a-f]{32})$/i.exec(last.replace(/-/g, ''));
-  if (!m) return fail();
-  return dash(m[1]!);
-}
-
-function dash(hex32: string): string {
-  const h = hex32.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+/** A Notion page id from what a user pastes (id or link): lib/mailout-id is the one parser. */
+export { parseMailoutId as parseNotionPageId } from '../mailout-id';
 
 /** Translate a Notion API error into an AppError the handlers can answer with. */
 export function notionError(err: unknown, what: string): AppError {

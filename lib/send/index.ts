@@ -5,6 +5,7 @@ import type { Db } from '../db';
 import { claimMailout, type ClaimResult } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
+import { parseMailoutId } from '../mailout-id';
 import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
@@ -77,7 +78,7 @@ function duplicateAnswer(req: SendRequest, claim: ClaimResult, deps: SendDeps): 
       ? 'This mailout was already sent; it is never sent twice.'
       : `This mailout is being sent right now (lease until ${claim.leaseUntil?.toISOString() ?? 'unknown'}).`;
   // Written after the answer: the caller keeps it alive (a serverless function may freeze otherwise).
-  const after = deps.reporter.duplicate(req.mailoutId, `Duplicate send request refused: ${reason}`).catch(() => undefined);
+  const after = deps.reporter.duplicate(claim.mailoutId, `Duplicate send request refused: ${reason}`).catch(() => undefined);
   const body = { outcome: 'duplicate', mailout_id: claim.mailoutId, status: claim.status, reason };
   // Notion pauses an automation whose webhook fails, so Notion is told "fine, nothing to do".
   return req.fromNotion ? { status: 200, body, after } : { status: 409, body: { error: 'conflict', message: reason, ...body }, after };
@@ -141,7 +142,8 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
 
 export async function startMailout(deps: SendDeps, req: SendRequest): Promise<StartResult> {
   const { config, db } = deps;
-  const mailoutId = req.mailoutId;
+  // Every caller (webhook, CLI, demo) gets the canonical id, so one page is one claim.
+  const mailoutId = parseMailoutId(req.mailoutId);
 
   // A continuation sends the letter stored at the first claim: no need to read Notion.
   const loaded = req.continuation ? null : await deps.loadLetter(mailoutId);

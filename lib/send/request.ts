@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { AppError } from '../errors';
 import { bearerToken, secretsEqual } from '../http';
+import { mailoutIdOfNotionWebhook, parseMailoutId } from '../mailout-id';
 
 /**
  * What a caller of POST /api/send-mailout asks for. Three shapes arrive:
@@ -12,6 +13,7 @@ import { bearerToken, secretsEqual } from '../http';
  *  - the executor's own continuation `{"mailout_id", "continuation": true}` (Bearer secret).
  */
 export interface SendRequest {
+  /** Canonical (lib/mailout-id): one page is one mailout, whatever spelling arrived. */
   mailoutId: string;
   /** The caller is a Notion automation: a duplicate is answered 200, not 409 (Notion pauses failing webhooks). */
   fromNotion: boolean;
@@ -22,7 +24,8 @@ export interface SendRequest {
 }
 
 const directBody = z.object({
-  mailout_id: z.string().trim().min(1, 'mailout_id must not be empty').max(200),
+  // Required here; what it may be is lib/mailout-id's to say (it lists the accepted forms).
+  mailout_id: z.unknown().refine((v) => v !== undefined && v !== null),
   auth_token: z.string().optional(),
   mode: z.enum(['live', 'test']).optional(),
   dry_run: z.boolean().optional(),
@@ -31,7 +34,7 @@ const directBody = z.object({
 
 const notionBody = z.object({
   source: z.object({ type: z.string().optional(), automation_id: z.string().optional() }).passthrough(),
-  data: z.object({ object: z.literal('page'), id: z.string().min(1) }).passthrough(),
+  data: z.object({ object: z.literal('page'), id: z.unknown().optional(), url: z.unknown().optional() }).passthrough(),
 });
 
 function presentedSecret(request: Request, bodyToken: string | undefined): string | null {
@@ -60,18 +63,18 @@ export function parseSendRequest(body: unknown, request: Request, config: Pick<C
     if (!parsed.success) {
       throw new AppError('bad_request', `Not a Notion page webhook: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
     }
-    return { mailoutId: parsed.data.data.id, fromNotion: true, dryRun: false, continuation: false };
+    return { mailoutId: mailoutIdOfNotionWebhook(parsed.data.data), fromNotion: true, dryRun: false, continuation: false };
   }
 
   const parsed = directBody.safeParse(obj);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.') || 'body';
-    const missing = issue.code === 'invalid_type' && obj[field] === undefined;
+    const missing = (issue.code === 'invalid_type' || issue.code === 'custom') && (obj[field] === undefined || obj[field] === null);
     throw new AppError('bad_request', missing ? `${field} is required.` : `${field}: ${issue.message}`);
   }
   return {
-    mailoutId: parsed.data.mailout_id,
+    mailoutId: parseMailoutId(parsed.data.mailout_id),
     fromNotion: false,
     mode: parsed.data.mode,
     dryRun: parsed.data.dry_run ?? false,

@@ -8,6 +8,7 @@ import { getDb, type Db } from '../db';
 import { AppError } from '../errors';
 import { imageStorageFromConfig, rehostImages } from '../images';
 import { log } from '../log';
+import { FRONT_MATTER, frontMatterId, mailoutIdForFile } from '../mailout-id';
 import { createNotionClient } from '../notion/client';
 import { readMailoutPage } from '../notion/read';
 import { createNotionReporter } from '../notion/writeback';
@@ -36,9 +37,14 @@ export async function loadLetterFromNotion(config: Config, client: Client, pageI
   return { letter, test: page.test, warnings: [...page.warnings, ...letter.warnings] };
 }
 
+/** The mailout id of a Markdown letter: its front matter `id:`, else its file name (lib/mailout-id). */
+export function markdownMailoutId(file: string): string {
+  return mailoutIdForFile({ frontMatterId: frontMatterId(fs.readFileSync(file, 'utf8')), path: file });
+}
+
 /** A Markdown file as the letter (CLI and demo): the first `# heading` is the subject. */
 export function loadLetterFromMarkdown(config: Config, file: string, subject?: string): LoadedLetter {
-  const source = fs.readFileSync(file, 'utf8');
+  const source = fs.readFileSync(file, 'utf8').replace(FRONT_MATTER, '');
   const heading = /^#\s+(.+)$/m.exec(source);
   const title = subject ?? heading?.[1]?.trim() ?? path.basename(file, path.extname(file));
   const markdown = heading && !subject ? source.replace(heading[0], '').trimStart() : source;
@@ -96,7 +102,8 @@ export function sendDepsFromConfig(
     config,
     db,
     ses: createSesClient(config),
-    reporter: notionReporter(config, db, notion),
+    // A Markdown letter has no Notion page to write back to.
+    reporter: opts.letterFile ? silentReporter : notionReporter(config, db, notion),
     loadLetter: async (mailoutId) => {
       if (opts.letterFile) return loadLetterFromMarkdown(config, opts.letterFile);
       if (!notion) {

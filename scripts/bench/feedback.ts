@@ -19,6 +19,9 @@ import { setLogSink } from '../../lib/log';
 import { unsubscribeToken } from '../../lib/unsubscribe';
 import { createSnsSigner } from '../../tests/fakes/sns';
 import type { Figure } from '../bench';
+import { mailoutIdFromName } from '../../lib/mailout-id';
+
+const MAILOUT = mailoutIdFromName('bench-mailout');
 
 const SUBSCRIBERS = 5000;
 const NOTIFICATIONS = 3000;
@@ -55,20 +58,20 @@ export async function run(): Promise<Figure[]> {
     );
 
     // A sent mailout: every subscriber has a delivery with an SES message id.
-    const claim = await claimMailout(db, { mailoutId: 'bench-mailout', leaseSeconds: 600 });
+    const claim = await claimMailout(db, { mailoutId: MAILOUT, leaseSeconds: 600, content: { subject: 'Bench' } });
     const recipients: { subscriberId: string; email: string; sesId: string }[] = [];
     for (;;) {
-      const batch = await claimBatch(db, { mailoutId: 'bench-mailout', leaseToken: claim.leaseToken!, limit: 1000, leaseSeconds: 600 });
+      const batch = await claimBatch(db, { mailoutId: MAILOUT, leaseToken: claim.leaseToken!, limit: 1000, leaseSeconds: 600 });
       if (batch.length === 0) break;
       const rows = batch.map((b) => ({ subscriberId: b.subscriberId, email: b.email, sesId: `bench-${randomUUID()}` }));
-      await recordResults(db, 'bench-mailout', claim.leaseToken!, rows.map((r) => ({ subscriberId: r.subscriberId, status: 'sent' as const, sesMessageId: r.sesId })));
+      await recordResults(db, MAILOUT, claim.leaseToken!, rows.map((r) => ({ subscriberId: r.subscriberId, status: 'sent' as const, sesMessageId: r.sesId })));
       recipients.push(...rows);
     }
 
     // --- SNS notifications: a realistic mix (deliveries, soft and hard bounces, complaints).
     const sns = createSnsSigner();
     const config = { snsAllowedTopicArns: [sns.topicArn], softBounceLimit: 3 };
-    const mail = (r: (typeof recipients)[number]) => ({ messageId: r.sesId, destination: [r.email], tags: { mailout_id: ['bench-mailout'] } });
+    const mail = (r: (typeof recipients)[number]) => ({ messageId: r.sesId, destination: [r.email], tags: { mailout_id: [MAILOUT] } });
     const bodies = Array.from({ length: NOTIFICATIONS }, (_, i) => {
       const r = recipients[i % recipients.length]!;
       const kind = i % 20;

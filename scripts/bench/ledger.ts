@@ -4,6 +4,9 @@ import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import type { Figure } from '../bench';
 import { withBenchDatabase } from '../lib/bench-db';
+import { mailoutIdFromName } from '../../lib/mailout-id';
+
+const MAILOUT = mailoutIdFromName('bench-claim');
 
 async function seed(url: string, n: number): Promise<void> {
   const pool = new Pool({ connectionString: url });
@@ -23,7 +26,7 @@ export async function run(): Promise<Figure[]> {
     const db = createPostgresDb(url);
 
     const t0 = performance.now();
-    const claim = await claimMailout(db, { mailoutId: 'bench-claim', leaseSeconds: 600 });
+    const claim = await claimMailout(db, { mailoutId: MAILOUT, leaseSeconds: 600, content: { subject: 'Bench' } });
     const claimMs = performance.now() - t0;
     figures.push({
       name: `claim_mailout, ${claim.recipients.toLocaleString('en')} active subscribers`,
@@ -42,11 +45,11 @@ export async function run(): Promise<Figure[]> {
         const w = createPostgresDb(url, { max: 1 });
         try {
           for (;;) {
-            const batch = await claimBatch(w, { mailoutId: 'bench-claim', leaseToken: token, limit: batchSize, leaseSeconds: 600 });
+            const batch = await claimBatch(w, { mailoutId: MAILOUT, leaseToken: token, limit: batchSize, leaseSeconds: 600 });
             if (batch.length === 0) break;
             await recordResults(
               w,
-              'bench-claim',
+              MAILOUT,
               token,
               batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })),
             );

@@ -40,6 +40,7 @@ import { Pool } from 'pg';
 import type { Figure } from '../bench';
 import { busiestWindow } from '../lib/window';
 import { withBenchDatabase } from '../lib/bench-db';
+import { mailoutIdFromName } from '../../lib/mailout-id';
 
 const REPO = path.resolve(__dirname, '../..');
 
@@ -357,7 +358,7 @@ async function overhead(letterFile: string): Promise<Figure[]> {
           BATCH_SIZE: String(BATCH),
           MAX_DURATION_SECONDS: '900',
         },
-        { mailoutId: 'bench-overhead', letterFile, rateOverride: RATE },
+        { mailoutId: mailoutIdFromName('bench-overhead'), letterFile, rateOverride: RATE },
         'overhead',
       );
     } finally {
@@ -367,7 +368,7 @@ async function overhead(letterFile: string): Promise<Figure[]> {
     }
     const pgCpu1 = await postgresCpuMs(url);
     const pgCpuMs = pgCpu0 !== null && pgCpu1 !== null ? pgCpu1 - pgCpu0 : null;
-    const check = await ledger(url, 'bench-overhead');
+    const check = await ledger(url, mailoutIdFromName('bench-overhead'));
     const verdict =
       `SES: ${ses.callCount} SendEmail calls, ${ses.sentCount} accepted, ${refused} refused, ${recipients.size} distinct recipients; ` +
       `ledger: mailout ${check.status}, deliveries ${JSON.stringify(check.counts)}, ${check.distinctMessageIds} distinct SES message ids; ` +
@@ -482,7 +483,7 @@ async function paced(letterFile: string, concurrency: number | undefined): Promi
     });
     const loadBefore = load();
     const label = concurrency === undefined ? 'SEND_CONCURRENCY default (1)' : `SEND_CONCURRENCY ${concurrency}`;
-    const mailoutId = `bench-paced-${concurrency ?? 'default'}`;
+    const mailoutId = mailoutIdFromName(`bench-paced-${concurrency ?? 'default'}`);
     let r: ChildResult;
     try {
       r = await runChild(

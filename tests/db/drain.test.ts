@@ -1,6 +1,6 @@
 import { claimBatch, claimMailout, finishMailout, recordResults } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
-import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 test('4 concurrent workers on separate connections drain 10,000 deliveries: each handed out and recorded exactly once', async () => {
-  const claim = await claimMailout(t.db, { mailoutId: 'drain-1', leaseSeconds: 120 });
+  const claim = await claimMailout(t.db, { mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseSeconds: 120, content: STORED_LETTER });
   expect(claim.recipients).toBe(10_000);
   const token = claim.leaseToken!;
   const handedOut: string[][] = [[], [], [], []];
@@ -23,13 +23,13 @@ test('4 concurrent workers on separate connections drain 10,000 deliveries: each
       const db = createPostgresDb(t.url, { max: 1 });
       try {
         for (;;) {
-          const batch = await claimBatch(db, { mailoutId: 'drain-1', leaseToken: token, limit: 50, leaseSeconds: 120 });
+          const batch = await claimBatch(db, { mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, limit: 50, leaseSeconds: 120 });
           if (batch.length === 0) break;
           mine.push(...batch.map((b) => b.subscriberId));
           // Every 7th recipient fails, to exercise both outcomes.
           await recordResults(
             db,
-            'drain-1',
+            '10b7bdec-f4a9-80f0-884a-586fb8fc0c88',
             token,
             batch.map((b, i) =>
               i % 7 === 0
@@ -52,13 +52,13 @@ test('4 concurrent workers on separate connections drain 10,000 deliveries: each
 
   const { rows } = await t.pool.query(
     `select status, count(*)::int as n, min(attempts) as min_attempts, max(attempts) as max_attempts
-       from deliveries where mailout_id = 'drain-1' group by status order by status`,
+       from deliveries where mailout_id = '10b7bdec-f4a9-80f0-884a-586fb8fc0c88' group by status order by status`,
   );
   const byStatus = Object.fromEntries(rows.map((r) => [r.status, r]));
   expect(Object.keys(byStatus).sort()).toEqual(['failed', 'sent']);
   expect(byStatus.sent.n + byStatus.failed.n).toBe(10_000);
   expect(rows.every((r) => r.min_attempts === 1 && r.max_attempts === 1)).toBe(true);
 
-  const fin = await finishMailout(t.db, { mailoutId: 'drain-1', leaseToken: token, outcome: 'complete' });
+  const fin = await finishMailout(t.db, { mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', recipients: 10_000, sent: byStatus.sent.n, failed: byStatus.failed.n, queued: 0 });
 });

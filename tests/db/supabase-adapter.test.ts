@@ -2,7 +2,7 @@ import { createSupabaseDb } from '../../lib/db/supabase';
 import { claimBatch, claimMailout, finishMailout, recordResults, unsubscribeSubscriber } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/postgrest';
-import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 const KEY = 'service-role-key-for-tests-0123456789';
 let t: TestDatabase;
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 test('calls POST /rest/v1/rpc/<function> with the service key and the named arguments as JSON', async () => {
   rest.requests.length = 0;
-  await claimMailout(db, { mailoutId: 'sb-1', subject: 'Привет 👋', leaseSeconds: 60 });
+  await claimMailout(db, { mailoutId: 'a1a40483-161d-8853-b6d0-4bd2ffdc9622', subject: 'Привет 👋', leaseSeconds: 60, content: STORED_LETTER });
   expect(rest.requests).toHaveLength(1);
   const r = rest.requests[0]!;
   expect(r.method).toBe('POST');
@@ -31,40 +31,40 @@ test('calls POST /rest/v1/rpc/<function> with the service key and the named argu
   expect(r.headers.apikey).toBe(KEY);
   expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
   expect(String(r.headers['content-type'])).toMatch(/application\/json/);
-  expect(r.body).toEqual({ p_mailout_id: 'sb-1', p_subject: 'Привет 👋', p_lease_seconds: 60, p_content: null });
+  expect(r.body).toEqual({ p_mailout_id: 'a1a40483-161d-8853-b6d0-4bd2ffdc9622', p_subject: 'Привет 👋', p_lease_seconds: 60, p_content: STORED_LETTER });
 });
 
 test('the whole ledger cycle works through the Supabase adapter, with typed results', async () => {
-  const c = await claimMailout(db, { mailoutId: 'sb-2', leaseSeconds: 60 });
+  const c = await claimMailout(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseSeconds: 60, content: STORED_LETTER });
   expect(c).toMatchObject({ outcome: 'claimed', recipients: 12, queued: 12 });
   expect(c.leaseUntil).toBeInstanceOf(Date);
-  const batch = await claimBatch(db, { mailoutId: 'sb-2', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 });
+  const batch = await claimBatch(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 });
   expect(batch).toHaveLength(12);
   expect(batch[0]).toEqual({ subscriberId: expect.any(String), email: expect.stringMatching(/@example\.com$/), fromName: expect.any(String) });
   const rec = await recordResults(
     db,
-    'sb-2',
+    'ebfc43a2-3d2e-890e-90a8-e0eabdee3952',
     c.leaseToken!,
     batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `sb-${b.subscriberId}` })),
   );
   expect(rec).toEqual({ recorded: 12, requeued: 0 });
-  const fin = await finishMailout(db, { mailoutId: 'sb-2', leaseToken: c.leaseToken!, outcome: 'complete' });
+  const fin = await finishMailout(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', sent: 12 });
   expect(fin.sentAt).toBeInstanceOf(Date);
-  expect((await claimMailout(db, { mailoutId: 'sb-2', leaseSeconds: 60 })).outcome).toBe('already_sent');
+  expect((await claimMailout(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseSeconds: 60, content: STORED_LETTER })).outcome).toBe('already_sent');
 });
 
 test('a lost lease comes back as the same error code as through a direct connection', async () => {
   await expect(
-    claimBatch(db, { mailoutId: 'sb-2', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
+    claimBatch(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
   ).rejects.toMatchObject({ code: 'lease_lost', message: expect.stringContaining('claim_batch') });
   await expect(
-    claimBatch(t.db, { mailoutId: 'sb-2', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
+    claimBatch(t.db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
   ).rejects.toMatchObject({ code: 'lease_lost' });
 });
 
 test('invalid arguments map to bad_request; a wrong key and a missing function to config errors that say what to fix', async () => {
-  await expect(claimMailout(db, { mailoutId: '', leaseSeconds: 60 })).rejects.toMatchObject({ code: 'bad_request' });
+  await expect(claimMailout(db, { mailoutId: '', leaseSeconds: 60, content: STORED_LETTER })).rejects.toMatchObject({ code: 'bad_request' });
   const wrongKey = createSupabaseDb(rest.url, 'not-the-key-0123456789abcdef');
   await expect(unsubscribeSubscriber(wrongKey, ids[0]!)).rejects.toMatchObject({
     code: 'config',

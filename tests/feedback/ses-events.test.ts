@@ -9,7 +9,7 @@ import { autoPauseReason, handleSnsRequest, mailoutFeedbackStats, type SnsDeps, 
 import { claimPendingNotionRefreshes } from '../../lib/feedback/store';
 import { setLogSink } from '../../lib/log';
 import { createSnsSigner, type SnsEnvelopeFields } from '../fakes/sns';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const fixture = (name: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8'));
@@ -484,7 +484,7 @@ async function sentMailout(id: string, extra = 0): Promise<Map<string, string>> 
       [extra],
     );
   }
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60 });
+  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: STORED_LETTER });
   const batch = await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: 1000, leaseSeconds: 60 });
   const ids = new Map(batch.map((b) => [b.email, `ses-${id}-${b.subscriberId}`]));
   await recordResults(
@@ -502,8 +502,8 @@ function eventFor(name: string, sesMessageId: string, extra: Record<string, unkn
 }
 
 test('feedback stats count recipients per mailout, also when the event arrived before the send was recorded', async () => {
-  const c = await claimMailout(t.db, { mailoutId: 'm-early', leaseSeconds: 60 });
-  const batch = await claimBatch(t.db, { mailoutId: 'm-early', leaseToken: c.leaseToken!, limit: 100, leaseSeconds: 60 });
+  const c = await claimMailout(t.db, { mailoutId: 'bfd3bd2a-0329-8e44-9c70-78353640e723', leaseSeconds: 60, content: STORED_LETTER });
+  const batch = await claimBatch(t.db, { mailoutId: 'bfd3bd2a-0329-8e44-9c70-78353640e723', leaseToken: c.leaseToken!, limit: 100, leaseSeconds: 60 });
   const byEmail = new Map(batch.map((b) => [b.email, b.subscriberId]));
   const rid = byEmail.get('recipient@example.com')!;
   const jid = byEmail.get('jane@example.com')!;
@@ -512,19 +512,19 @@ test('feedback stats count recipients per mailout, also when the event arrived b
   await post(wrap(eventFor('event-delivery', 'early-r')));
   await post(wrap(eventFor('notification-bounce-with-dsn', 'early-j')));
   await post(wrap(eventFor('notification-complaint-with-feedback', 'early-x')));
-  expect(await mailoutFeedbackStats(t.db, 'm-early')).toEqual({ sends: 0, delivered: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
+  expect(await mailoutFeedbackStats(t.db, 'bfd3bd2a-0329-8e44-9c70-78353640e723')).toEqual({ sends: 0, delivered: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
 
-  await recordResults(t.db, 'm-early', c.leaseToken!, [
+  await recordResults(t.db, 'bfd3bd2a-0329-8e44-9c70-78353640e723', c.leaseToken!, [
     { subscriberId: rid, status: 'sent', sesMessageId: 'early-r' },
     { subscriberId: jid, status: 'sent', sesMessageId: 'early-j' },
   ]);
-  expect(await mailoutFeedbackStats(t.db, 'm-early')).toEqual({ sends: 2, delivered: 1, hardBounces: 1, softBounces: 0, complaints: 0 });
+  expect(await mailoutFeedbackStats(t.db, 'bfd3bd2a-0329-8e44-9c70-78353640e723')).toEqual({ sends: 2, delivered: 1, hardBounces: 1, softBounces: 0, complaints: 0 });
   // The bounce still moved jane, though no delivery carried its id at the time.
   expect((await subscribers())['jane@example.com']!.status).toBe('bounced');
 });
 
 test('stats: duplicates and repeated events count a recipient once; auto-pause thresholds', async () => {
-  const ids = await sentMailout('m-stats', 200);
+  const ids = await sentMailout('16346949-b12a-804e-b11e-398a6b11daa3', 200);
   const emails = [...ids.keys()];
   for (const e of emails.slice(0, 10)) {
     const bounce = eventFor('event-bounce', ids.get(e)!);
@@ -537,7 +537,7 @@ test('stats: duplicates and repeated events count a recipient once; auto-pause t
   const complaint = eventFor('event-complaint', ids.get(emails[20]!)!);
   complaint.complaint!.complainedRecipients = [{ emailAddress: emails[20] }];
   await post(wrap(complaint));
-  const stats = await mailoutFeedbackStats(t.db, 'm-stats');
+  const stats = await mailoutFeedbackStats(t.db, '16346949-b12a-804e-b11e-398a6b11daa3');
   expect(stats).toEqual({ sends: 206, delivered: 0, hardBounces: 10, softBounces: 0, complaints: 1 });
   expect(autoPauseReason(stats)).toMatch(/complaint rate 0\.49% \(1 of 206\) reached 0\.1%/);
   expect(autoPauseReason({ ...stats, hardBounces: 10, complaints: 0 })).toBeNull();
@@ -546,7 +546,7 @@ test('stats: duplicates and repeated events count a recipient once; auto-pause t
 });
 
 test('a burst of 50 events for one mailout refreshes its Notion counts once or twice, and the throttle releases later', async () => {
-  const ids = await sentMailout('m-burst', 50);
+  const ids = await sentMailout('22e60b86-b552-8d96-8580-6b18f6c43c3f', 50);
   const calls: string[] = [];
   const refresh = async (id: string) => {
     calls.push(id);
@@ -557,10 +557,10 @@ test('a burst of 50 events for one mailout refreshes its Notion counts once or t
   expect(results.every((r) => r.status === 200)).toBe(true);
   expect(calls.length).toBeGreaterThanOrEqual(1);
   expect(calls.length).toBeLessThanOrEqual(2);
-  expect(new Set(calls)).toEqual(new Set(['m-burst']));
+  expect(new Set(calls)).toEqual(new Set(['22e60b86-b552-8d96-8580-6b18f6c43c3f']));
 
   // The burst's last counts are pending; a cron flush (interval 0 here) claims them once.
-  expect(await claimPendingNotionRefreshes(t.db, 0)).toEqual(['m-burst']);
+  expect(await claimPendingNotionRefreshes(t.db, 0)).toEqual(['22e60b86-b552-8d96-8580-6b18f6c43c3f']);
   expect(await claimPendingNotionRefreshes(t.db, 0)).toEqual([]);
 
   // After the interval a new event refreshes again.
@@ -570,7 +570,7 @@ test('a burst of 50 events for one mailout refreshes its Notion counts once or t
 });
 
 test('a failing Notion refresh is logged and the answer stays 200', async () => {
-  const ids = await sentMailout('m-fail');
+  const ids = await sentMailout('be480c8f-1a95-8494-9017-123def6a167b');
   const res = await post(wrap(eventFor('event-bounce', ids.get('recipient@example.com')!)), {
     refreshNotionCounts: async () => {
       throw new Error('Notion is down');
@@ -582,7 +582,7 @@ test('a failing Notion refresh is logged and the answer stays 200', async () => 
 });
 
 test('with waitUntil, the refresh runs after the answer', async () => {
-  const ids = await sentMailout('m-wait');
+  const ids = await sentMailout('4e6dfd36-066c-8502-b91f-0103adc413b3');
   const deferred: Promise<unknown>[] = [];
   let refreshed = false;
   const res = await post(wrap(eventFor('event-delivery', ids.get('recipient@example.com')!)), {
@@ -606,12 +606,12 @@ test('events for a message that is no mailout\'s (and a duplicate) never call th
 });
 
 test('the mailout tag on configuration-set events names the mailout before the ledger has the SES id', async () => {
-  await claimMailout(t.db, { mailoutId: 'm-tag', leaseSeconds: 60 });
+  await claimMailout(t.db, { mailoutId: 'c44cd874-ea34-81d9-a1da-7a0d877acbd0', leaseSeconds: 60, content: STORED_LETTER });
   const calls: string[] = [];
   const ev = eventFor('event-delivery', 'not-yet-recorded');
-  (ev.mail!.tags as Record<string, string[]>).mailout_id = ['m-tag'];
+  (ev.mail!.tags as Record<string, string[]>).mailout_id = ['c44cd874-ea34-81d9-a1da-7a0d877acbd0'];
   await post(wrap(ev), { refreshNotionCounts: async (id) => void calls.push(id) });
-  expect(calls).toEqual(['m-tag']);
+  expect(calls).toEqual(['c44cd874-ea34-81d9-a1da-7a0d877acbd0']);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -79,8 +79,8 @@ test('a subscriber token round-trips, carries no email, and is URL-safe', () => 
 });
 
 test('a test-send token round-trips to the email and mailout', () => {
-  const token = testUnsubscribeToken(SECRET, 'editor@example.com', 'page-123');
-  expect(verifyUnsubscribeToken(SECRET, token)).toEqual({ kind: 'test', email: 'editor@example.com', mailoutId: 'page-123' });
+  const token = testUnsubscribeToken(SECRET, 'editor@example.com', '39fe3b8e-7604-8571-8392-cd791b917db8');
+  expect(verifyUnsubscribeToken(SECRET, token)).toEqual({ kind: 'test', email: 'editor@example.com', mailoutId: '39fe3b8e-7604-8571-8392-cd791b917db8' });
 });
 
 test('tampered, truncated, re-keyed or malformed tokens are refused', () => {
@@ -110,8 +110,8 @@ test('tampered, truncated, re-keyed or malformed tokens are refused', () => {
 
 test('the URLs point at /api/unsubscribe on APP_BASE_URL', () => {
   expect(unsubscribeUrl(config, ids[0]!)).toBe(`https://mail.example.com/api/unsubscribe?token=${unsubscribeToken(SECRET, ids[0]!)}`);
-  expect(testUnsubscribeUrl({ ...config, appBaseUrl: 'https://x.example/' }, 'a@b.c', 'm1')).toBe(
-    `https://x.example/api/unsubscribe?token=${testUnsubscribeToken(SECRET, 'a@b.c', 'm1')}`,
+  expect(testUnsubscribeUrl({ ...config, appBaseUrl: 'https://x.example/' }, 'a@b.c', '1d51f376-0c6e-8172-bb0b-72553f7b3fab')).toBe(
+    `https://x.example/api/unsubscribe?token=${testUnsubscribeToken(SECRET, 'a@b.c', '1d51f376-0c6e-8172-bb0b-72553f7b3fab')}`,
   );
 });
 

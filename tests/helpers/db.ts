@@ -83,3 +83,6 @@ export async function seedSubscribers(
   );
   return rows.map((r) => r.id);
 }
+
+/** A letter to claim a mailout with: the database never claims a mailout without one. */
+export const STORED_LETTER = { subject: 'Test letter', html: '<p>Test</p>', text: 'Test', warnings: [] };

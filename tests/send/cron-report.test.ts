@@ -79,17 +79,17 @@ test('a mailout whose invocation stopped early and was never continued is finish
   // continuation call is lost (none is configured here).
   const config = testConfig(t, ses.url);
   const deps = sendDeps(config, t, { deadline: () => Date.now() });
-  const res = await startMailout(deps, { mailoutId: 'm-cron', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(deps, { mailoutId: '38bbf0ae-d9ad-8eeb-a86b-c67645e91032', fromNotion: false, dryRun: false, continuation: false });
   const first = await res.run!();
   expect(first.outcome).toBe('released');
   expect(ses.sent).toHaveLength(50);
-  expect((await cron(CRON_SECRET).then((r) => r.json())).resumed).toEqual(['m-cron']);
+  expect((await cron(CRON_SECRET).then((r) => r.json())).resumed).toEqual(['38bbf0ae-d9ad-8eeb-a86b-c67645e91032']);
   await api.idle();
 
   const to = ses.sent.map((c) => c.to[0]);
   expect(to).toHaveLength(300);
   expect(new Set(to).size).toBe(300);
-  const { rows } = await t.pool.query(`select status, sent from mailouts where id = 'm-cron'`);
+  const { rows } = await t.pool.query(`select status, sent from mailouts where id = '38bbf0ae-d9ad-8eeb-a86b-c67645e91032'`);
   expect(rows[0]).toMatchObject({ status: 'sent', sent: 300 });
   // Nothing left: a second cron run resumes nothing.
   expect(await cron(CRON_SECRET).then((r) => r.json())).toEqual({ resumed: [] });
@@ -100,14 +100,14 @@ test('the report link gives the per-recipient CSV, failures first; a wrong, miss
   const { rows: subs } = await t.pool.query<{ email: string }>('select email from subscribers order by email desc limit 2');
   ses.setFailure({ to: subs.map((s) => s.email), error: 'MessageRejected' });
   const config = testConfig(t, ses.url, { EXECUTOR_SHARED_SECRET: SECRET, APP_BASE_URL: process.env.APP_BASE_URL! });
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-report', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'd5969ebd-d414-8708-b51a-0874bf44c00f', fromNotion: false, dryRun: false, continuation: false });
   await res.run!();
 
-  const link = reportUrl(config, 'm-report');
+  const link = reportUrl(config, 'd5969ebd-d414-8708-b51a-0874bf44c00f');
   const ok = await fetch(link);
   expect(ok.status).toBe(200);
   expect(ok.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-  expect(ok.headers.get('content-disposition')).toBe('attachment; filename="mailout-m-report.csv"');
+  expect(ok.headers.get('content-disposition')).toBe('attachment; filename="mailout-d5969ebd-d414-8708-b51a-0874bf44c00f.csv"');
   expect(ok.headers.get('cache-control')).toBe('no-store');
   const lines = (await ok.text()).trim().split('\r\n');
   expect(lines[0]).toBe('email,status,feedback,error_code,error_message,ses_message_id,attempts,updated_at');
@@ -126,14 +126,23 @@ test('the report link gives the per-recipient CSV, failures first; a wrong, miss
   expect((await fetch(noSig)).status).toBe(401);
   // A valid signature for one mailout opens no other.
   const other = new URL(link);
-  other.searchParams.set('mailout_id', 'm-other');
+  other.searchParams.set('mailout_id', '32372d07-c118-8a8f-adc1-1f7b36f0ed50');
   expect((await fetch(other)).status).toBe(401);
+  // The link names the page: any spelling of it opens the same report; anything else is a 400.
+  const upper = new URL(link);
+  upper.searchParams.set('mailout_id', 'D5969EBDD4148708B51A0874BF44C00F');
+  expect((await fetch(upper)).status).toBe(200);
+  const notAnId = new URL(link);
+  notAnId.searchParams.set('mailout_id', 'm-report');
+  const refused = await fetch(notAnId);
+  expect(refused.status).toBe(400);
+  expect((await refused.json()).message).toMatch(/Accepted: a Notion page id/);
   const noId = new URL(link);
   noId.searchParams.delete('mailout_id');
   const bad = await fetch(noId);
   expect(bad.status).toBe(400);
   expect((await bad.json()).message).toMatch(/mailout_id/);
   // A signed link for a mailout that never ran: 404, not an empty file.
-  const unknown = await fetch(reportUrl(config, 'm-never'));
+  const unknown = await fetch(reportUrl(config, '984c5cb7-079c-8bf3-9621-69208a4d0299'));
   expect(unknown.status).toBe(404);
 });

@@ -3,6 +3,7 @@ import type { Db } from '../../lib/db';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
+import { mailoutIdFromName } from '../../lib/mailout-id';
 
 /**
  * The send loop when things go wrong at the edges: a ledger fault while marking, retries
@@ -53,10 +54,10 @@ test.each([10, 60])(
     // Every attempt of the first round fails (5xx, retried until the retries run out), then SES recovers.
     ses.setFailure({ to: rows[0].email, error: { status: 500, type: 'InternalFailure', message: 'Internal error' }, times: 5 });
     ses.setLatency(10);
-    const summary = await start(`m-last-${n}`, sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t));
+    const summary = await start(mailoutIdFromName(`m-last-${n}`), sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t));
     expect(summary).toMatchObject({ outcome: 'complete' });
     expect(summary.final).toMatchObject({ status: 'sent', sent: n });
-    expect(await statuses(`m-last-${n}`)).toEqual({ sent: n });
+    expect(await statuses(mailoutIdFromName(`m-last-${n}`))).toEqual({ sent: n });
     expect(ses.sent.filter((c) => c.to[0] === rows[0].email)).toHaveLength(1);
   },
 );
@@ -65,24 +66,24 @@ test('when another invocation takes the lease mid-send, every row left unknown w
   await seedSubscribers(t.pool, 300);
   ses.setLatency(30);
   const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '8', RATE_LIMIT_PER_SEC: '200' });
-  const run = start('m-takeover', sendDeps(config, t));
+  const run = start('435f9575-5f6c-8ad1-98ef-ce2a0d24a1d2', sendDeps(config, t));
   while (ses.calls.length < 60) await new Promise((r) => setTimeout(r, 2));
   // The lease looks expired to a resume (a cron, or a second webhook), which takes the mailout over.
-  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-takeover'`);
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = '435f9575-5f6c-8ad1-98ef-ce2a0d24a1d2'`);
   // In one transaction: the rows the old invocation has marked (locked, so its answers wait),
   // then the resume, which turns them `unknown`.
   const c = await t.connect();
   await c.query('begin');
   const { rows: taken } = await c.query<{ email: string }>(
-    `select d.email from deliveries d where d.mailout_id = 'm-takeover' and d.status = 'sending' and d.attempted_at is not null for update`,
+    `select d.email from deliveries d where d.mailout_id = '435f9575-5f6c-8ad1-98ef-ce2a0d24a1d2' and d.status = 'sending' and d.attempted_at is not null for update`,
   );
-  await c.query(`select * from claim_mailout('m-takeover', null, 120, null)`);
+  await c.query(`select * from claim_mailout('435f9575-5f6c-8ad1-98ef-ce2a0d24a1d2', null, 120, '{"subject":"S"}')`);
   await c.query('commit');
   const summary = await run;
   expect(summary.outcome).toBe('lease_lost');
 
   const { rows } = await t.pool.query<{ email: string; status: string }>(
-    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = 'm-takeover'`,
+    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = '435f9575-5f6c-8ad1-98ef-ce2a0d24a1d2'`,
   );
   const called = new Map<string, number>();
   for (const c of ses.calls) called.set(c.to[0]!, (called.get(c.to[0]!) ?? 0) + 1);
@@ -107,13 +108,13 @@ test('a ledger fault after SES paused the account keeps the mailout paused for a
     }
     return next();
   });
-  const summary = await start('m-pause-fault', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t, { db }));
+  const summary = await start('f15aff55-e547-80cb-bc1c-09106725f38a', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '4' }), t, { db }));
   expect(failedOnce).toBe(true);
   expect(summary.outcome).toBe('paused');
   expect(summary.reason).toMatch(/SendingPaused/);
-  const { rows } = await t.pool.query(`select status from mailouts where id = 'm-pause-fault'`);
+  const { rows } = await t.pool.query(`select status from mailouts where id = 'f15aff55-e547-80cb-bc1c-09106725f38a'`);
   expect(rows[0].status).toBe('paused');
-  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-pause-fault'`);
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'f15aff55-e547-80cb-bc1c-09106725f38a'`);
   expect((await t.pool.query(`select * from mailouts_to_resume(10)`)).rows).toEqual([]);
 });
 
@@ -123,13 +124,13 @@ test('a slow ledger never lets more than SEND_CONCURRENCY messages be marked and
     if (fn === 'record_results') await new Promise((r) => setTimeout(r, 100));
     return next();
   });
-  const run = start('m-slow-ledger', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '3' }), t, { db }));
+  const run = start('f360e203-d923-843f-afe9-e7b8db6de24b', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '3' }), t, { db }));
   let done = false;
   void run.finally(() => (done = true));
   let most = 0;
   while (!done) {
     const { rows } = await t.pool.query(
-      `select count(*)::int n from deliveries where mailout_id = 'm-slow-ledger' and status = 'sending' and attempted_at is not null`,
+      `select count(*)::int n from deliveries where mailout_id = 'f360e203-d923-843f-afe9-e7b8db6de24b' and status = 'sending' and attempted_at is not null`,
     );
     most = Math.max(most, rows[0].n);
     await new Promise((r) => setTimeout(r, 20));
@@ -147,15 +148,15 @@ test('a database fault while marking a message fails nobody: the run stops, and 
     if (fn === 'begin_sends' && ++calls === 30) return Promise.reject(new Error('connection terminated unexpectedly'));
     return next();
   });
-  await expect(start('m-dbfault', sendDeps(config, t, { db }))).rejects.toThrow(/connection terminated/);
-  expect((await statuses('m-dbfault')).failed).toBeUndefined();
+  await expect(start('bc5b9ae0-12ed-843e-89b1-7e9895b9a67a', sendDeps(config, t, { db }))).rejects.toThrow(/connection terminated/);
+  expect((await statuses('bc5b9ae0-12ed-843e-89b1-7e9895b9a67a')).failed).toBeUndefined();
   const before = ses.sent.length;
   expect(before).toBeGreaterThan(0);
   expect(before).toBeLessThan(120);
 
-  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-dbfault'`);
-  expect((await start('m-dbfault', sendDeps(config, t))).outcome).toBe('complete');
-  const after = await statuses('m-dbfault');
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'bc5b9ae0-12ed-843e-89b1-7e9895b9a67a'`);
+  expect((await start('bc5b9ae0-12ed-843e-89b1-7e9895b9a67a', sendDeps(config, t))).outcome).toBe('complete');
+  const after = await statuses('bc5b9ae0-12ed-843e-89b1-7e9895b9a67a');
   expect(after.failed).toBeUndefined();
   expect((after.sent ?? 0) + (after.unknown ?? 0)).toBe(120);
   const to = ses.sent.map((c) => c.to[0]!);

@@ -44,7 +44,7 @@ function sentAddresses(): string[] {
 test('1,000 active subscribers get exactly 1,000 messages, one each, with their own unsubscribe link and the one-click headers', async () => {
   await seedSubscribers(t.pool, 1000);
   const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '4' });
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-1000', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'e8d9ef9e-deac-89c4-bae6-b9f3a713c37d', fromNotion: false, dryRun: false, continuation: false });
   expect(res.status).toBe(202);
   expect(res.body).toMatchObject({ outcome: 'started', mode: 'live', recipients: 1000, queued: 1000 });
   const summary = await res.run!();
@@ -62,17 +62,17 @@ test('1,000 active subscribers get exactly 1,000 messages, one each, with their 
     const url = unsub!.slice(1, -1);
     expect(call.html).toContain(url.replace(/&/g, '&amp;'));
     expect(call.text).toContain(url);
-    expect(call.tags).toMatchObject({ mailout_id: 'm-1000' });
+    expect(call.tags).toMatchObject({ mailout_id: 'e8d9ef9e-deac-89c4-bae6-b9f3a713c37d' });
     links.add(url);
   }
   expect(links.size).toBe(1000);
-  expect(await deliveryStatuses('m-1000')).toEqual({ sent: 1000 });
+  expect(await deliveryStatuses('e8d9ef9e-deac-89c4-bae6-b9f3a713c37d')).toEqual({ sent: 1000 });
 });
 
 test('the greeting uses each subscriber\'s own name', async () => {
   await seedSubscribers(t.pool, 3);
   const config = testConfig(t, ses.url);
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-names', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: '589d2d69-6e7f-8a8f-812f-cc7e2258049c', fromNotion: false, dryRun: false, continuation: false });
   await res.run!();
   const texts = ses.sent.map((c) => c.text ?? '');
   expect(texts.filter((x) => /Hi Name \d/.test(x))).toHaveLength(3);
@@ -82,14 +82,14 @@ test('a send cut off by a tiny time budget completes over several invocations wi
   await seedSubscribers(t.pool, 300);
   const config = testConfig(t, ses.url, { BATCH_SIZE: '20' });
   // Every invocation is out of time after its first batch.
-  const summaries = await runToEnd(sendDeps(config, t, { deadline: () => Date.now() - 1 }), 'm-budget');
+  const summaries = await runToEnd(sendDeps(config, t, { deadline: () => Date.now() - 1 }), '9bc7aabd-3211-82e5-8f4c-3f9c0da024f2');
   // 15 invocations of one batch each, then one that finds the queue empty and completes.
   expect(summaries.map((s) => s.outcome)).toEqual([...Array(15).fill('released'), 'complete']);
   expect(summaries.slice(0, 15).every((s) => s.sent === 20 && s.batches === 1)).toBe(true);
   const addresses = sentAddresses();
   expect(addresses).toHaveLength(300);
   expect(new Set(addresses).size).toBe(300);
-  expect(await deliveryStatuses('m-budget')).toEqual({ sent: 300 });
+  expect(await deliveryStatuses('9bc7aabd-3211-82e5-8f4c-3f9c0da024f2')).toEqual({ sent: 300 });
 });
 
 test('injected SES throttling and 5xx are retried and nobody is lost or sent twice', async () => {
@@ -97,7 +97,7 @@ test('injected SES throttling and 5xx are retried and nobody is lost or sent twi
   ses.setFailure({ next: 5, error: 'TooManyRequestsException' });
   ses.setFailure({ times: 4, when: (c) => c.n % 17 === 0, error: 'InternalFailure' });
   const config = testConfig(t, ses.url);
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-retry', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: '1ed51e91-bcfd-814e-bf09-5971f02536bf', fromNotion: false, dryRun: false, continuation: false });
   const summary = await res.run!();
   expect(summary).toMatchObject({ outcome: 'complete', sent: 200, failed: 0 });
   expect(ses.calls.length).toBeGreaterThan(200);
@@ -110,18 +110,18 @@ test('"sending paused" pauses the mailout with the reason, the rest still queued
   ses.setFailure({ afterSends: 60, error: 'SendingPausedException' });
   const config = testConfig(t, ses.url);
   const deps = sendDeps(config, t);
-  const res = await startMailout(deps, { mailoutId: 'm-paused', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(deps, { mailoutId: 'f417790a-cc29-8316-adf3-82f600a7fe99', fromNotion: false, dryRun: false, continuation: false });
   const summary = await res.run!();
   expect(summary.outcome).toBe('paused');
   expect(summary.final).toMatchObject({ status: 'paused', sent: 60 });
   expect(summary.final!.lastError).toMatch(/SendingPaused/);
-  expect(await deliveryStatuses('m-paused')).toEqual({ sent: 60, queued: 90 });
+  expect(await deliveryStatuses('f417790a-cc29-8316-adf3-82f600a7fe99')).toEqual({ sent: 60, queued: 90 });
 
   ses.clearFailures();
-  const again = await startMailout(deps, { mailoutId: 'm-paused', fromNotion: false, dryRun: false, continuation: false });
+  const again = await startMailout(deps, { mailoutId: 'f417790a-cc29-8316-adf3-82f600a7fe99', fromNotion: false, dryRun: false, continuation: false });
   expect(again.body).toMatchObject({ outcome: 'resumed', queued: 90 });
   await again.run!();
-  expect(await deliveryStatuses('m-paused')).toEqual({ sent: 150 });
+  expect(await deliveryStatuses('f417790a-cc29-8316-adf3-82f600a7fe99')).toEqual({ sent: 150 });
   expect(new Set(sentAddresses()).size).toBe(150);
   expect(sentAddresses()).toHaveLength(150);
 });
@@ -130,10 +130,10 @@ test('a recipient-level rejection is recorded as failed while the send goes on',
   await seedSubscribers(t.pool, 30);
   ses.setFailure({ to: 'sub7@example.com', error: 'MessageRejected' });
   const config = testConfig(t, ses.url);
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-reject', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: '904f9c30-280d-8444-8fd0-1bd470a1c38b', fromNotion: false, dryRun: false, continuation: false });
   const summary = await res.run!();
   expect(summary).toMatchObject({ outcome: 'complete', sent: 29, failed: 1 });
-  const { rows } = await t.pool.query(`select email, error_code from deliveries where mailout_id = 'm-reject' and status = 'failed'`);
+  const { rows } = await t.pool.query(`select email, error_code from deliveries where mailout_id = '904f9c30-280d-8444-8fd0-1bd470a1c38b' and status = 'failed'`);
   expect(rows).toEqual([{ email: 'sub7@example.com', error_code: 'MessageRejected' }]);
 });
 
@@ -141,11 +141,11 @@ test('10 failures in a row pause the mailout instead of failing everyone after t
   await seedSubscribers(t.pool, 40);
   ses.setFailure({ when: () => true, error: 'MessageRejected' });
   const config = testConfig(t, ses.url, { BATCH_SIZE: '5' });
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-breaker', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'a929127b-4a4f-8092-b1c1-faa884621e3f', fromNotion: false, dryRun: false, continuation: false });
   const summary = await res.run!();
   expect(summary.outcome).toBe('paused');
   expect(summary.final!.lastError).toMatch(/10 failures in a row/);
-  const s = await deliveryStatuses('m-breaker');
+  const s = await deliveryStatuses('a929127b-4a4f-8092-b1c1-faa884621e3f');
   expect(s.failed).toBe(10);
   expect(s.queued).toBe(30);
 });
@@ -153,12 +153,12 @@ test('10 failures in a row pause the mailout instead of failing everyone after t
 test('an address unsubscribed or bounced during the send is not sent to', async () => {
   const ids = await seedSubscribers(t.pool, 100);
   const config = testConfig(t, ses.url, { BATCH_SIZE: '10', RATE_LIMIT_PER_SEC: '200' });
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-leave', fromNotion: false, dryRun: false, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: 'cb8744d9-9e74-8422-91bf-4dcd2d2940bd', fromNotion: false, dryRun: false, continuation: false });
   const running = res.run!();
   // While the first batches go out, two readers leave.
   while (ses.sent.length < 15) await new Promise((r) => setTimeout(r, 5));
   const { rows } = await t.pool.query(
-    `select subscriber_id from deliveries where mailout_id = 'm-leave' and status = 'queued' order by subscriber_id desc limit 2`,
+    `select subscriber_id from deliveries where mailout_id = 'cb8744d9-9e74-8422-91bf-4dcd2d2940bd' and status = 'queued' order by subscriber_id desc limit 2`,
   );
   await t.pool.query(`select * from unsubscribe($1)`, [rows[0].subscriber_id]);
   await t.pool.query(`update subscribers set status = 'bounced' where id = $1`, [rows[1].subscriber_id]);
@@ -167,7 +167,7 @@ test('an address unsubscribed or bounced during the send is not sent to', async 
   const left = await t.pool.query(`select email from subscribers where id = any($1::uuid[])`, [[rows[0].subscriber_id, rows[1].subscriber_id]]);
   for (const r of left.rows) expect(sentAddresses()).not.toContain(r.email);
   expect(sentAddresses()).toHaveLength(98);
-  expect(await deliveryStatuses('m-leave')).toEqual({ sent: 98, skipped: 2 });
+  expect(await deliveryStatuses('cb8744d9-9e74-8422-91bf-4dcd2d2940bd')).toEqual({ sent: 98, skipped: 2 });
   expect(ids).toHaveLength(100);
 });
 
@@ -176,7 +176,7 @@ test('test mode twice in a row sends twice to the test addresses and nothing to 
   const config = testConfig(t, ses.url);
   const deps = sendDeps(config, t, { loadLetter: async () => ({ ...letter('Issue #1'), test: true }) });
   for (let i = 0; i < 2; i++) {
-    const res = await startMailout(deps, { mailoutId: 'm-test', fromNotion: false, dryRun: false, continuation: false });
+    const res = await startMailout(deps, { mailoutId: 'a886d75a-f77c-847f-bb11-343c50160b56', fromNotion: false, dryRun: false, continuation: false });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ outcome: 'test_sent', mode: 'test', sent: 2 });
     expect(res.run).toBeUndefined();
@@ -185,20 +185,36 @@ test('test mode twice in a row sends twice to the test addresses and nothing to 
   expect(ses.sent.every((c) => (c.subject ?? '').startsWith('[TEST] Issue #1'))).toBe(true);
   const claims = await t.pool.query(`select count(*)::int n from mailouts`);
   expect(claims.rows[0].n).toBe(0);
-  const tests = await t.pool.query(`select count(*)::int n, count(distinct run_id)::int runs from test_sends where mailout_id = 'm-test'`);
+  const tests = await t.pool.query(`select count(*)::int n, count(distinct run_id)::int runs from test_sends where mailout_id = 'a886d75a-f77c-847f-bb11-343c50160b56'`);
   expect(tests.rows[0]).toEqual({ n: 4, runs: 2 });
+});
+
+test('test sends go to each TEST_EMAILS address once, in its canonical form; the page in any spelling is one mailout id', async () => {
+  const config = testConfig(t, ses.url, { TEST_EMAILS: ' Editor@EXAMPLE.com, editor@example.com,\nsecond@Example.COM ' });
+  expect(config.testEmails).toEqual(['Editor@example.com', 'second@example.com']);
+  expect(() => testConfig(t, ses.url, { TEST_EMAILS: 'editor@example' })).toThrow(/TEST_EMAILS/);
+  const page = 'a886d75a-f77c-847f-bb11-343c50160b56';
+  const deps = sendDeps(config, t, { loadLetter: async () => ({ ...letter('Issue #2'), test: true }) });
+  const res = await startMailout(deps, { mailoutId: page.replace(/-/g, '').toUpperCase(), fromNotion: false, dryRun: false, continuation: false });
+  expect(res.body).toMatchObject({ outcome: 'test_sent', mailout_id: page, sent: 2 });
+  expect(sentAddresses().sort()).toEqual(['Editor@example.com', 'second@example.com']);
+  const { rows } = await t.pool.query(`select mailout_id, email from test_sends order by email`);
+  expect(rows).toEqual([
+    { mailout_id: page, email: 'Editor@example.com' },
+    { mailout_id: page, email: 'second@example.com' },
+  ]);
 });
 
 test('a second request for a sent mailout is refused with 409, or answered 200 "duplicate" to Notion', async () => {
   await seedSubscribers(t.pool, 5);
   const config = testConfig(t, ses.url);
   const deps = sendDeps(config, t);
-  const first = await startMailout(deps, { mailoutId: 'm-dup', fromNotion: false, dryRun: false, continuation: false });
+  const first = await startMailout(deps, { mailoutId: '4f27a88c-aefc-8411-acf0-acceaa59693f', fromNotion: false, dryRun: false, continuation: false });
   await first.run!();
-  const direct = await startMailout(deps, { mailoutId: 'm-dup', fromNotion: false, dryRun: false, continuation: false });
+  const direct = await startMailout(deps, { mailoutId: '4f27a88c-aefc-8411-acf0-acceaa59693f', fromNotion: false, dryRun: false, continuation: false });
   expect(direct.status).toBe(409);
   expect(direct.run).toBeUndefined();
-  const notion = await startMailout(deps, { mailoutId: 'm-dup', fromNotion: true, dryRun: false, continuation: false });
+  const notion = await startMailout(deps, { mailoutId: '4f27a88c-aefc-8411-acf0-acceaa59693f', fromNotion: true, dryRun: false, continuation: false });
   expect(notion.status).toBe(200);
   expect(notion.body).toMatchObject({ outcome: 'duplicate' });
   expect(sentAddresses()).toHaveLength(5);
@@ -210,7 +226,7 @@ test('a refused pre-flight changes nothing and says why', async () => {
   try {
     const config = testConfig(t, ses.url);
     await expect(
-      startMailout(sendDeps(config, t), { mailoutId: 'm-quota', fromNotion: false, dryRun: false, continuation: false }),
+      startMailout(sendDeps(config, t), { mailoutId: 'c0a9efaa-42d1-89e3-a730-d5fda528e168', fromNotion: false, dryRun: false, continuation: false }),
     ).rejects.toMatchObject({ code: 'precondition_failed', message: expect.stringMatching(/quota/i) });
     const claims = await t.pool.query(`select count(*)::int n from mailouts`);
     expect(claims.rows[0].n).toBe(0);
@@ -222,7 +238,7 @@ test('a refused pre-flight changes nothing and says why', async () => {
 test('a dry run reads and renders but neither claims nor sends', async () => {
   await seedSubscribers(t.pool, 12);
   const config = testConfig(t, ses.url);
-  const res = await startMailout(sendDeps(config, t), { mailoutId: 'm-dry', fromNotion: false, dryRun: true, continuation: false });
+  const res = await startMailout(sendDeps(config, t), { mailoutId: '913105ae-8722-8743-8619-28068cd1746e', fromNotion: false, dryRun: true, continuation: false });
   expect(res.body).toMatchObject({ outcome: 'dry_run', recipients: 12, subject: 'Hello readers', claimed: false });
   expect(ses.calls).toHaveLength(0);
   expect((await t.pool.query(`select count(*)::int n from mailouts`)).rows[0].n).toBe(0);

@@ -50,7 +50,7 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
     env: {
       PATH: process.env.PATH,
       LOG_LEVEL: 'warn',
-      MAILOUT_ID: 'm-kill',
+      MAILOUT_ID: 'c0655471-c298-862f-9b44-b9c7fde532e1',
       ...testEnv(t, ses.url, { SEND_CONCURRENCY: String(CONCURRENCY) }),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -61,7 +61,7 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   // there; the assertions below then fail), and let the last permits go to hanging calls.
   const until = Date.now() + 5000;
   for (;;) {
-    const { rows } = await t.pool.query(`select count(*)::int n from deliveries where mailout_id = 'm-kill' and status = 'sent'`);
+    const { rows } = await t.pool.query(`select count(*)::int n from deliveries where mailout_id = 'c0655471-c298-862f-9b44-b9c7fde532e1' and status = 'sent'`);
     const hanging = ses.calls.filter((c) => c.outcome.status === 'hang').length;
     if ((rows[0].n === ses.sent.length && hanging === CONCURRENCY) || Date.now() > until) break;
     await new Promise((r) => setTimeout(r, 25));
@@ -77,7 +77,7 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
 
   // What the ledger says right after the crash: every accepted message is already `sent`.
   const { rows: afterKill } = await t.pool.query<{ email: string; status: string }>(
-    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = 'm-kill'`,
+    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = 'c0655471-c298-862f-9b44-b9c7fde532e1'`,
   );
   const sentAtKill = afterKill.filter((r) => r.status === 'sent').map((r) => r.email);
   expect(sentAtKill.sort()).toEqual([...answered].sort());
@@ -85,7 +85,7 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   // The lease runs out; the cron hands the mailout to a fresh invocation.
   ses.clearFailures();
   ses.setLatency(0);
-  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'm-kill'`);
+  await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = 'c0655471-c298-862f-9b44-b9c7fde532e1'`);
   const config = testConfig(t, ses.url, { SEND_CONCURRENCY: String(CONCURRENCY) });
   const deps = sendDeps(config, t);
   const summaries: LoopSummary[] = [];
@@ -94,7 +94,7 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
     expect(res.status).toBe(202);
     summaries.push(await res.run!());
   });
-  expect(resumed).toEqual(['m-kill']);
+  expect(resumed).toEqual(['c0655471-c298-862f-9b44-b9c7fde532e1']);
   expect(summaries[0]).toMatchObject({ outcome: 'complete' });
 
   // Every subscriber reached SES exactly once, across both processes.
@@ -104,11 +104,11 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   expect([...perAddress.values()].every((n) => n === 1)).toBe(true);
 
   const { rows } = await t.pool.query<{ email: string; status: string }>(
-    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = 'm-kill'`,
+    `select s.email, d.status from deliveries d join subscribers s on s.id = d.subscriber_id where d.mailout_id = 'c0655471-c298-862f-9b44-b9c7fde532e1'`,
   );
   const unknown = rows.filter((r) => r.status === 'unknown').map((r) => r.email);
   expect(unknown.sort()).toEqual([...inFlight].sort());
   expect(rows.filter((r) => r.status === 'sent')).toHaveLength(RECIPIENTS - inFlight.length);
-  const { rows: m } = await t.pool.query(`select status, sent, unknown from mailouts where id = 'm-kill'`);
+  const { rows: m } = await t.pool.query(`select status, sent, unknown from mailouts where id = 'c0655471-c298-862f-9b44-b9c7fde532e1'`);
   expect(m[0]).toMatchObject({ status: 'sent', sent: RECIPIENTS - inFlight.length, unknown: inFlight.length });
 }, 60_000);
