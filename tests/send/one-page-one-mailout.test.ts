@@ -70,6 +70,7 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'local-secret',
     SES_ENDPOINT: ses.url,
     SES_FROM_EMAIL: 'news@example.com',
+    FOOTER_ADDRESS: 'Example Publishing, 1 Main St',
     DATABASE_URL: t.url,
     NOTION_TOKEN: 'secret_notion_test',
     NOTION_BASE_URL: notion.url,
