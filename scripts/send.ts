@@ -1,11 +1,11 @@
 /**
  * `npm run send -- PAGE|FILE.md [--test] [--dry-run]`: the webhook's path, for operators.
- * PAGE is a Notion page id or URL (NOTION_TOKEN set); a Markdown file is sent as the letter
- * (its first `# heading` is the subject, the file name the mailout id).
+ * PAGE is a Notion page id or URL (NOTION_TOKEN set); a Markdown file is sent as the letter,
+ * read exactly as `npm run preview` reads it (lib/render/pipeline: front matter `subject:`,
+ * `preheader:`, `id:`).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { loadConfig } from '../lib/config';
+import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
 import { startMailout } from '../lib/send';
 import { sendDepsFromConfig } from '../lib/send/wire';
 import { loadDotEnv } from './lib/env';
@@ -19,12 +19,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = loadConfig();
-  const isFile = target.endsWith('.md') && fs.existsSync(target);
-  const deps = sendDepsFromConfig(config, isFile ? { letterFile: target } : {});
+  const source = letterSource(target);
+  const deps = sendDepsFromConfig(config, source.kind === 'file' ? { letterFile: source.path } : {});
   // No function deadline on a terminal: run to the end in this process.
   deps.deadline = () => Number.POSITIVE_INFINITY;
   delete deps.continueElsewhere;
-  const mailoutId = isFile ? path.basename(target, '.md') : target;
+  const mailoutId = mailoutIdOf(source);
   const result = await startMailout(deps, {
     mailoutId,
     fromNotion: false,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { getConfig } from '../config';
 import { getDb } from '../db';
 import { importSubscribersFromFile } from '../import';
+import { letterSource, mailoutIdOf } from '../render/pipeline';
 import { startMailout } from '../send';
 import { sendDepsFromConfig } from '../send/wire';
 import type { LocalStack } from './stack';
@@ -18,8 +19,10 @@ export async function runDemo(opts: { rootDir: string; stack: LocalStack }): Pro
   const summary = await importSubscribersFromFile(db, path.join(dir, 'subscribers.csv'), { source: 'demo' });
   console.log(`demo: imported ${summary.inserted} new subscribers (${summary.unchanged} unchanged, ${summary.rejected} rejected, ${summary.duplicates} duplicates)`);
 
-  const deps = sendDepsFromConfig(config, { letterFile: path.join(dir, 'mailout.md') });
-  const result = await startMailout(deps, { mailoutId: 'demo-mailout', fromNotion: false, dryRun: false, continuation: false });
+  const letterFile = path.join(dir, 'mailout.md');
+  const mailoutId = mailoutIdOf(letterSource(letterFile));
+  const deps = sendDepsFromConfig(config, { letterFile });
+  const result = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: false });
   if (!result.run) {
     console.log(`demo: ${String(result.body.outcome ?? result.status)}: ${String(result.body.reason ?? result.body.message ?? '')}`);
   } else {
@@ -27,5 +30,5 @@ export async function runDemo(opts: { rootDir: string; stack: LocalStack }): Pro
     console.log(`demo: mailout ${s.outcome}: ${s.sent} sent, ${s.failed} failed`);
   }
   const inbox = opts.stack.inboxUrl ?? opts.stack.sesUrl;
-  console.log(`demo: open ${inbox} to read the emails; the report: npm run report -- demo-mailout`);
+  console.log(`demo: open ${inbox} to read the emails; the report: npm run report -- ${mailoutId}`);
 }
