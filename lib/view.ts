@@ -94,7 +94,8 @@ export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscri
       'The web version of this letter appears once the mailout is sent.',
     );
   }
-  const body = webVersion(row.content);
+  // No favicon request to a route that has none.
+  const body = webVersion(row.content).replace('<head>', '<head>\n<link rel="icon" href="data:,">');
   const etag = etagOf(body);
   const headers = { ...SECURITY_HEADERS, 'cache-control': CACHE, etag };
   if (matches(req.ifNoneMatch, etag)) return { status: 304, headers, body: null };

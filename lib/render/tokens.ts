@@ -191,13 +191,15 @@ function list(l: Tokens.List, ctx: RenderContext): string {
   const tag = l.ordered ? 'ol' : 'ul';
   const start = l.ordered && typeof l.start === 'number' && l.start !== 1 ? ` start="${l.start}"` : '';
   const items = l.items
-    .map((item) => {
+    .map((item, i) => {
       const box = item.task ? `${item.checked ? '☑' : '☐'}&nbsp;` : '';
       const inner = item.tokens
         .filter((x) => x.type !== 'checkbox')
         .map((x) => (x.type === 'paragraph' && !l.loose ? inline((x as Tokens.Paragraph).tokens, ctx) : block(x, ctx)))
         .join('');
-      return `<li style="${S.li}">${box}${trimLastMargin(inner.replace(/\n$/, ''))}</li>\n`;
+      // The last item's margin would add to the list's own (margins collapse in some clients, not in others).
+      const style = i === l.items.length - 1 ? S.li.replace('margin:0 0 6px 0', 'margin:0') : S.li;
+      return `<li style="${style}">${box}${trimLastMargin(inner.replace(/\n$/, ''))}</li>\n`;
     })
     .join('');
   return `<${tag}${start} style="${task ? S.task : S.ul}">\n${items}</${tag}>\n`;
