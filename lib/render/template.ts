@@ -49,11 +49,12 @@ function footerLines(input: FrameInput): string[] {
 
 export function frameHtml(input: FrameInput): string {
   const labels = LABELS[input.lang];
-  // Invisible filler after the preheader keeps clients from appending body text to it. It
-  // has no colour of its own: text coloured like its background is a spam sign
-  // (SpamAssassin's HTML_FONT_LOW_CONTRAST), and it is hidden four other ways.
+  // Invisible filler after the preheader keeps clients from appending body text to it. It is
+  // hidden by display:none (Gmail, Apple Mail, Outlook.com), mso-hide:all (Outlook for
+  // Windows) and a zero box for the rest; no colour like the background and no 1 px font,
+  // which spam filters read as hidden text (SpamAssassin's HTML_FONT_LOW_CONTRAST, __FONT_INVIS).
   const preheader = input.preheader
-    ? `<div style="display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all">${escapeHtml(input.preheader)}${'&#847;&zwnj;&nbsp;'.repeat(60)}</div>\n`
+    ? `<div style="display:none;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all">${escapeHtml(input.preheader)}${'&#847;&zwnj;&nbsp;'.repeat(60)}</div>\n`
     : '';
   const footer = footerLines(input)
     .map((l) => escapeHtml(l))

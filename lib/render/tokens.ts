@@ -232,8 +232,10 @@ function figure(img: Tokens.Image, ctx: RenderContext): string {
 }
 
 /**
- * `width` and `height` from the file's own size, never wider than the column: Outlook for
- * Windows ignores `max-width` and shows an image at its attribute's size (or its own).
+ * `width` from the file's own size, never wider than the column: Outlook for Windows ignores
+ * `max-width` and shows an image at its attribute's width (or its own), its height scaled to
+ * match. No `height`: every client scales it (`height:auto`), and with both a spam filter
+ * weighs the text against the images' area (SpamAssassin's HTML_IMAGE_RATIO_*).
  */
 function sizeAttributes(src: string, ctx: RenderContext): string {
   const size = ctx.imageSizes?.[src];
@@ -241,8 +243,7 @@ function sizeAttributes(src: string, ctx: RenderContext): string {
     ctx.warnings.push(`The size of an image could not be read, so Outlook for Windows may show it wider than the letter: ${src.slice(0, 80)}`);
     return '';
   }
-  const shown = displaySize(size, COLUMN_WIDTH);
-  return ` width="${shown.width}" height="${shown.height}"`;
+  return ` width="${displaySize(size, COLUMN_WIDTH).width}"`;
 }
 
 function imageSrc(href: string, ctx: RenderContext): string | undefined {
