@@ -110,9 +110,9 @@ describe('the preview .eml and the SES send', () => {
     const ses = buildSendEmailInput(input).Content!.Simple!.Headers!;
     const eml = await simpleParser(buildEml(input));
     const ours = ['list-unsubscribe', 'list-unsubscribe-post', 'precedence', 'x-mailout-id'];
-    expect(ses.map((h) => h.Name.toLowerCase()).sort()).toEqual(ours);
+    expect(ses.map((h) => h.Name!.toLowerCase()).sort()).toEqual(ours);
     for (const h of ses) {
-      const line = eml.headerLines.find((l) => l.key === h.Name.toLowerCase());
+      const line = eml.headerLines.find((l) => l.key === h.Name!.toLowerCase());
       expect(line?.line).toBe(`${h.Name}: ${h.Value}`);
     }
     // Nothing of ours is in the .eml that the send would not carry (the rest SES writes itself).

@@ -53,7 +53,7 @@ function spamassassin(message: string): Promise<Report> {
 }
 
 /** An image host: every image is a real PNG 1200 × 800 (no network in tests). */
-const imageFetch: typeof fetch = async () => new Response(solidPng(1200, 800), { status: 200, headers: { 'content-type': 'image/png' } });
+const imageFetch: typeof fetch = async () => new Response(new Uint8Array(solidPng(1200, 800)), { status: 200, headers: { 'content-type': 'image/png' } });
 
 async function message(file: string): Promise<string> {
   const options: LetterOptions = {
