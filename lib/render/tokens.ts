@@ -114,7 +114,14 @@ export function renderHtml(tokens: Token[], ctx: RenderContext): string {
  * the letter opens with a heading or a paragraph.
  */
 export function renderBody(tokens: Token[], ctx: RenderContext): string {
-  const blocks = tokens.map((t) => block(t, ctx)).filter((b) => b !== '');
+  // A paragraph of images is one figure per image: the last figure is the last block.
+  const blocks = tokens
+    .flatMap((t) =>
+      t.type === 'paragraph' && isImageParagraph(t as Tokens.Paragraph)
+        ? (t as Tokens.Paragraph).tokens.filter((x) => x.type === 'image').map((x) => figure(x as Tokens.Image, ctx))
+        : [block(t, ctx)],
+    )
+    .filter((b) => b !== '');
   const outer = /margin:([^\s;"]+) ([^\s;"]+) ([^\s;"]+) ([^\s;"]+)(;|")/;
   if (blocks.length > 0) blocks[0] = blocks[0]!.replace(outer, (_m, _t, r, b, l, end) => `margin:0 ${r} ${b} ${l}${end}`);
   const last = blocks.length - 1;

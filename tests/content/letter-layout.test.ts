@@ -69,6 +69,8 @@ describe('spacing', () => {
   it('puts only the card padding under the last block', () => {
     expect(marginsOf(letter('Абзац.\n\nПоследний абзац.').html).last[2]).toBe('0');
     expect(letter('Абзац.\n\n- один\n- два').html).toMatch(/<ul style="margin:0 0 0 0;/);
+    const figures = letter('Абзац.\n\n![a](https://images.example.com/a.png) ![b](https://images.example.com/b.png)').html.match(/<div style="margin:[^;]+;text-align:center">/g);
+    expect(figures).toEqual(['<div style="margin:0 0 16px 0;text-align:center">', '<div style="margin:0 0 0 0;text-align:center">']);
   });
 
   it('keeps the space between blocks', () => {
