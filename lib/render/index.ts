@@ -175,7 +175,9 @@ export function webVersion(rendered: Pick<RenderedMailout, 'templates'>): string
   const html = fill(rendered.templates.html, { unsubscribe: '' });
   const start = html.indexOf(READER_LINKS_START);
   const end = html.indexOf(READER_LINKS_END);
-  return start >= 0 && end > start ? html.slice(0, start) + html.slice(end + READER_LINKS_END.length) : html;
+  if (start >= 0 && end > start) return html.slice(0, start) + html.slice(end + READER_LINKS_END.length);
+  // A letter stored before the markers existed: its unsubscribe link, now empty, goes.
+  return html.replace(/<a href=""[^>]*>[^<]*<\/a>/g, '');
 }
 
 export { escapeHtml } from './tokens';
