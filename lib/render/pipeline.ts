@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Client } from '@notionhq/client';
 import { AppError } from '../errors';
 import { probeImageSizes, rehostImages, type ImageStorage } from '../images';
+import type { ImageSize } from '../images/size';
 import { parseNotionPageId } from '../notion/client';
 import { readMailoutPage, type MailoutPage } from '../notion/read';
 import { renderMailout, type RenderedMailout } from './index';
@@ -149,7 +150,7 @@ export async function loadLetter(source: LetterSource, options: LetterOptions = 
 /** The pipeline from the Markdown stage on (a page already read). */
 export async function renderLetter(content: LetterContent, options: LetterOptions = {}): Promise<LoadedLetter> {
   let markdown = content.markdown;
-  let sizes = {};
+  let sizes: Record<string, ImageSize> = {};
   if (options.storage || !options.allowNotionHostedUrls) {
     const rehosted = await rehostImages(markdown, {
       notionFileUrls: content.notionFileUrls,
