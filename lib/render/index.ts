@@ -3,7 +3,7 @@ import { findNotionHostedUrls } from '../images/hosts';
 import type { ImageSize } from '../images/size';
 import { sanitizeBody } from './sanitize';
 import { frameHtml, frameText, READER_LINKS_END, READER_LINKS_START } from './template';
-import { escapeHtml, lex, renderBody, renderText, type RenderContext } from './tokens';
+import { escapeHtml, lex, renderBody, renderText, shownWidth, type RenderContext } from './tokens';
 
 /**
  * Markdown → a rendered mailout: the HTML and text parts, rendered once per mailout, with
@@ -109,7 +109,8 @@ export function renderMailout(input: RenderInput): RenderedMailout {
   const lang = input.lang ?? detectLanguage(`${subject}\n${input.markdown}`);
   const ctx: RenderContext = { lang, warnings: [], ...(input.imageSizes ? { imageSizes: input.imageSizes } : {}) };
   const tokens = lex(input.markdown);
-  const bodyHtml = sanitizeBody(renderBody(tokens, ctx));
+  // Images written as HTML get their width here, as Markdown images do in renderBody.
+  const bodyHtml = sanitizeBody(renderBody(tokens, ctx), (src, declared) => shownWidth(src, declared, ctx));
   const bodyText = renderText(tokens, ctx);
   const frame = {
     lang,

@@ -135,6 +135,7 @@ export function imageUrls(tokens: Token[]): string[] {
   const walk = (list: Token[] | undefined) => {
     for (const t of list ?? []) {
       if (t.type === 'image') out.push((t as Tokens.Image).href.trim());
+      if (t.type === 'html') for (const m of (t as Tokens.HTML).text.matchAll(/<img\b[^>]*?\ssrc\s*=\s*["']([^"']+)["']/gi)) out.push(decodeEntities(m[1]!).trim());
       const x = t as Token & { tokens?: Token[]; items?: Tokens.ListItem[]; header?: Tokens.TableCell[]; rows?: Tokens.TableCell[][] };
       walk(x.tokens);
       for (const item of x.items ?? []) walk(item.tokens);
@@ -236,6 +237,13 @@ function figure(img: Tokens.Image, ctx: RenderContext): string {
   const alt = decodeEntities(img.text ?? '');
   const caption = img.title ? `<p class="n-muted" style="${S.caption}">${escapeHtml(decodeEntities(img.title))}</p>` : '';
   return `<div style="${S.figure}"><img src="${encodeHref(src)}"${sizeAttributes(src, ctx)} alt="${escapeHtml(alt)}" style="${S.img}">${caption}</div>\n`;
+}
+
+/** The width an image is shown at: the author's, or its real size, never wider than the column. */
+export function shownWidth(src: string, declared: number | undefined, ctx: RenderContext): number | undefined {
+  if (declared !== undefined && declared > 0) return Math.min(declared, COLUMN_WIDTH);
+  const size = ctx.imageSizes?.[src];
+  return size ? displaySize(size, COLUMN_WIDTH).width : undefined;
 }
 
 /**

@@ -140,3 +140,19 @@ describe('images', () => {
     expect(displaySize({ width: 400, height: 300 }, 520)).toEqual({ width: 400, height: 300 });
   });
 });
+
+describe('images written as HTML', () => {
+  it('keep the width the author wrote, capped at the column, or get their real size; a stale height goes', () => {
+    const sizes = { 'https://images.example.com/a.png': { width: 800, height: 400 } };
+    const r = renderMailout({
+      markdown: '<p><img src="https://images.example.com/a.png" alt="a"> <img src="https://images.example.com/b.png" width="1200" height="600" alt="b"> <img src="https://images.example.com/c.png" width="200" alt="c"></p>',
+      subject: 'Тема',
+      imageSizes: sizes,
+    });
+    const imgs = [...r.html.matchAll(/<img [^>]*>/g)].map((m) => m[0]);
+    expect(imgs[0]).toMatch(/ width="520"/);
+    expect(imgs[1]).toMatch(/ width="520"/);
+    expect(imgs[1]).not.toMatch(/ height=/);
+    expect(imgs[2]).toMatch(/ width="200"/);
+  });
+});
