@@ -110,14 +110,3 @@ export function mailoutIdForFile(opts: { frontMatterId?: string | null; path: st
   if (declared) return DASHED_ID.test(declared) || BARE_ID.test(declared) ? parseMailoutId(declared) : mailoutIdFromName(declared);
   return mailoutIdFromName(path.basename(opts.path).replace(/\.[^.]+$/, ''));
 }
-
-/** A Markdown file's front matter block (`---` … `---`) at its start. */
-export const FRONT_MATTER = /^\uFEFF?---\r?\n([\s\S]*?)\r?\n---(?:\r?\n|$)/;
-
-/** The `id:` line of a Markdown file's front matter, if any. */
-export function frontMatterId(text: string): string | null {
-  const fm = FRONT_MATTER.exec(text);
-  const line = fm && /^\s*id\s*:\s*(.*?)\s*$/im.exec(fm[1]!);
-  const value = line?.[1]?.replace(/^(["'])(.*)\1$/, '$2').trim();
-  return value ? value : null;
-}

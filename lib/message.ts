@@ -83,6 +83,14 @@ export function listHeaders(unsubscribeUrl: string): Array<{ Name: string; Value
   ];
 }
 
+/**
+ * Every header of ours a message carries, the same in the SES request and in the preview's
+ * `.eml`: the list headers and the mailout it belongs to (for tracing a forwarded complaint).
+ */
+export function messageHeaders(input: Pick<MessageInput, 'unsubscribeUrl' | 'mailoutId'>): Array<{ Name: string; Value: string }> {
+  return [...listHeaders(input.unsubscribeUrl), { Name: 'X-Mailout-Id', Value: sesTagValue(input.mailoutId) }];
+}
+
 function replyToList(replyTo: MessageInput['replyTo']): string[] {
   const list = replyTo === undefined ? [] : Array.isArray(replyTo) ? replyTo : [replyTo];
   return list.map((r) => r.trim()).filter(Boolean);
@@ -105,7 +113,7 @@ export function buildSendEmailInput(input: MessageInput): SendEmailCommandInput 
           Html: { Data: input.html, Charset: 'UTF-8' },
           Text: { Data: input.text, Charset: 'UTF-8' },
         },
-        Headers: listHeaders(input.unsubscribeUrl),
+        Headers: messageHeaders(input),
       },
     },
     EmailTags: [
@@ -136,8 +144,7 @@ export function buildEml(input: MessageInput & { date?: Date; messageId?: string
     `Date: ${(input.date ?? new Date()).toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: ${input.messageId ?? `<${randomBytes(16).toString('hex')}@${domain}>`}`,
     'MIME-Version: 1.0',
-    ...listHeaders(input.unsubscribeUrl).map((h) => `${h.Name}: ${h.Value}`),
-    `X-Mailout-Id: ${sesTagValue(input.mailoutId)}`,
+    ...messageHeaders(input).map((h) => `${h.Name}: ${h.Value}`),
     `Content-Type: multipart/alternative; boundary="${boundary}"`,
   ];
   const part = (type: string, body: string) =>

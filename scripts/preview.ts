@@ -1,25 +1,29 @@
 /**
  * `npm run preview -- PAGE|FILE.md [--out DIR] [--name NAME] [--to EMAIL]`
  *
- * Renders a mailout to DIR/<name>.html, .txt and .eml (default DIR: ./out) without sending.
- * A Markdown file enters the pipeline at the Markdown stage: no Notion, no network. Its
- * subject is the `subject:` of a front-matter block, else its first `# heading`, else the
- * file name. A Notion page (id or URL) needs NOTION_TOKEN (and NOTION_BASE_URL for a local
- * fake). Everything else is optional: SES_FROM_EMAIL, SES_FROM_NAME, SES_REPLY_TO,
- * FOOTER_ADDRESS, LIST_NAME, APP_BASE_URL, SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY +
- * SUPABASE_STORAGE_BUCKET (to re-host Notion images as a send would).
+ * Renders a mailout to DIR/<name>.html, .txt and .eml (default DIR: ./out) without sending,
+ * through the very pipeline a send uses (lib/render/pipeline): what it writes is what the
+ * subscriber named NAME receives, byte for byte, but for their own unsubscribe link.
+ *
+ * A Markdown file is read with its front matter (`subject:`, `preheader:`, `id:`); no Notion.
+ * A Notion page (id or URL) needs NOTION_TOKEN (and NOTION_BASE_URL for a local fake).
+ * With the configuration a send has (`.env`, see .env.example) the preview uses it whole:
+ * sender, footer, list name, image re-hosting and the signed "view in browser" link. Without
+ * it the preview still renders, from whatever of SES_FROM_EMAIL, SES_FROM_NAME, SES_REPLY_TO,
+ * FOOTER_ADDRESS, LIST_NAME, APP_BASE_URL is set, and says what differs from a send.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadConfig, type Config } from '../lib/config';
 import { isAppError } from '../lib/errors';
-import { createSupabaseStorage } from '../lib/images';
-import { frontMatterId, mailoutIdForFile } from '../lib/mailout-id';
 import { buildEml } from '../lib/message';
-import { createNotionClient, parseNotionPageId } from '../lib/notion/client';
+import { createNotionClient } from '../lib/notion/client';
 import { personalise } from '../lib/render';
-import { prepareMarkdownMailout, prepareNotionMailout, type MailoutContent } from '../lib/render/pipeline';
+import { letterSource, loadLetter, type LetterOptions, type LetterSource } from '../lib/render/pipeline';
+import { letterOptionsFromConfig } from '../lib/send/wire';
 import { setLogLevel } from '../lib/log';
 import { footerAddressWarnings } from '../lib/send/footer';
+import { loadDotEnv } from './lib/env';
 
 interface Args {
   source: string;
@@ -55,77 +59,87 @@ function parseArgs(argv: string[]): Args {
   return { source, out, ...(name ? { name } : {}), ...(to ? { to } : {}) };
 }
 
-/** Front matter (`---` … `---`, `key: value` lines) and the body. */
-export function parseMarkdownFile(text: string, fileName: string): { subject: string; preheader?: string; markdown: string } {
-  let body = text.replace(/^\uFEFF/, '');
-  const meta: Record<string, string> = {};
-  const fm = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(body);
-  if (fm) {
-    for (const line of fm[1]!.split(/\r?\n/)) {
-      const m = /^\s*([A-Za-z_]+)\s*:\s*(.*)$/.exec(line);
-      if (m) meta[m[1]!.toLowerCase()] = m[2]!.trim().replace(/^(["'])(.*)\1$/, '$2');
-    }
-    body = body.slice(fm[0].length);
+/** The send's configuration when it is complete; a preview does not need it. */
+function tryConfig(): Config | null {
+  try {
+    return loadConfig();
+  } catch {
+    return null;
   }
-  let subject = meta.subject ?? '';
-  if (!subject) {
-    const h1 = /^#\s+(.+?)\s*#*\s*$/m.exec(body);
-    subject = h1 ? h1[1]!.replace(/[*_`]/g, '') : path.basename(fileName).replace(/\.[^.]+$/, '');
-  }
-  return { subject, ...(meta.preheader ? { preheader: meta.preheader } : {}), markdown: body };
 }
 
-function storageFromEnv() {
-  const { SUPABASE_URL: url, SUPABASE_SERVICE_ROLE_KEY: key, SUPABASE_STORAGE_BUCKET: bucket } = process.env;
-  return url && key && bucket ? createSupabaseStorage({ url, serviceRoleKey: key, bucket }) : undefined;
+const optional = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
+
+interface Setup {
+  options: LetterOptions;
+  appBaseUrl: string;
+  from: { email: string; name?: string };
+  replyTo?: string;
+  notes: string[];
+}
+
+function setup(config: Config | null, source: LetterSource): Setup {
+  const env = process.env;
+  const token = config?.notion.token ?? optional(env.NOTION_TOKEN);
+  const baseUrl = config?.notion.baseUrl ?? optional(env.NOTION_BASE_URL);
+  if (source.kind === 'notion' && !token) usage('Previewing a Notion page needs NOTION_TOKEN (the integration secret).');
+  const notion = token ? createNotionClient({ token, ...(baseUrl ? { baseUrl } : {}) }) : null;
+  if (config) {
+    const options = letterOptionsFromConfig(config, notion);
+    return {
+      options: options.storage ? options : { ...options, allowNotionHostedUrls: true },
+      appBaseUrl: config.appBaseUrl,
+      from: { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) },
+      ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
+      notes: [],
+    };
+  }
+  const appBaseUrl = (optional(env.APP_BASE_URL) ?? 'https://example.com').replace(/\/+$/, '');
+  const footerAddress = optional(env.FOOTER_ADDRESS);
+  const listName = optional(env.LIST_NAME);
+  const fromName = optional(env.SES_FROM_NAME);
+  const replyTo = optional(env.SES_REPLY_TO);
+  return {
+    options: {
+      notion,
+      allowNotionHostedUrls: true,
+      ...(footerAddress ? { footerAddress } : {}),
+      ...(listName ? { listName } : {}),
+      // Unsigned: without the configuration there is no key to sign the link with.
+      viewUrl: (id) => `${appBaseUrl}/api/view?m=${encodeURIComponent(id)}&sig=preview`,
+    },
+    appBaseUrl,
+    from: { email: optional(env.SES_FROM_EMAIL) ?? 'newsletter@example.com', ...(fromName ? { name: fromName } : {}) },
+    ...(replyTo ? { replyTo } : {}),
+    notes: ['the configuration of a send is incomplete (see .env.example), so the "view in browser" link is a placeholder and Notion images are not re-hosted'],
+  };
 }
 
 async function main(): Promise<void> {
+  loadDotEnv();
   const args = parseArgs(process.argv.slice(2));
   setLogLevel('warn');
-  const env = process.env;
-  const storage = storageFromEnv();
-  const common = {
-    ...(storage ? { storage } : { allowNotionHostedUrls: true }),
-    ...(env.FOOTER_ADDRESS ? { footerAddress: env.FOOTER_ADDRESS } : {}),
-    ...(env.LIST_NAME ? { listName: env.LIST_NAME } : {}),
-  };
-
-  let content: MailoutContent;
-  let baseName: string;
-  let mailoutId: string;
-  if (fs.existsSync(args.source) && fs.statSync(args.source).isFile()) {
-    const text = fs.readFileSync(args.source, 'utf8');
-    const file = parseMarkdownFile(text, args.source);
-    content = await prepareMarkdownMailout(file, common);
-    baseName = path.basename(args.source).replace(/\.[^.]+$/, '');
-    mailoutId = mailoutIdForFile({ frontMatterId: frontMatterId(text), path: args.source });
-  } else {
-    let pageId: string;
-    try {
-      pageId = parseNotionPageId(args.source);
-    } catch {
-      usage(`${args.source} is neither a file nor a Notion page id or URL`);
-    }
-    if (!env.NOTION_TOKEN) usage('Previewing a Notion page needs NOTION_TOKEN (the integration secret).');
-    const client = createNotionClient({ token: env.NOTION_TOKEN, ...(env.NOTION_BASE_URL ? { baseUrl: env.NOTION_BASE_URL } : {}) });
-    content = await prepareNotionMailout(client, pageId, common);
-    baseName = pageId.replace(/-/g, '');
-    mailoutId = pageId;
+  let source: LetterSource;
+  try {
+    source = letterSource(args.source);
+  } catch {
+    usage(`${args.source} is neither a file nor a Notion page id or URL`);
   }
+  const s = setup(tryConfig(), source);
+  const loaded = await loadLetter(source, s.options);
+  const baseName = source.kind === 'file' ? path.basename(source.path).replace(/\.[^.]+$/, '') : source.pageId.replace(/-/g, '');
 
-  const base = (env.APP_BASE_URL ?? 'https://example.com').replace(/\/+$/, '');
-  const unsubscribeUrl = `${base}/api/unsubscribe?token=preview`;
-  const copy = personalise(content.rendered, { unsubscribeUrl, ...(args.name ? { name: args.name } : {}) });
+  const unsubscribeUrl = `${s.appBaseUrl}/api/unsubscribe?token=preview`;
+  const copy = personalise(loaded.letter, { unsubscribeUrl, ...(args.name ? { name: args.name } : {}) });
   const eml = buildEml({
-    from: { email: env.SES_FROM_EMAIL ?? 'newsletter@example.com', ...(env.SES_FROM_NAME ? { name: env.SES_FROM_NAME } : {}) },
-    ...(env.SES_REPLY_TO ? { replyTo: env.SES_REPLY_TO } : {}),
+    from: s.from,
+    ...(s.replyTo ? { replyTo: s.replyTo } : {}),
     to: args.to ?? 'reader@example.com',
     subject: copy.subject,
     html: copy.html,
     text: copy.text,
     unsubscribeUrl,
-    mailoutId,
+    mailoutId: loaded.mailoutId,
   });
 
   fs.mkdirSync(args.out, { recursive: true });
@@ -139,10 +153,12 @@ async function main(): Promise<void> {
   fs.writeFileSync(files.eml, eml);
 
   console.log(`Subject: ${copy.subject}`);
-  if (content.page.preheader) console.log(`Preheader: ${content.page.preheader}`);
-  if (content.page.pageId) console.log(`Test mode: ${content.page.test ? 'yes' : 'no'}${content.page.status ? `, status: ${content.page.status}` : ''}`);
+  if (loaded.letter.preheader) console.log(`Preheader: ${loaded.letter.preheader}`);
+  console.log(`Mailout id: ${loaded.mailoutId}`);
+  if (source.kind === 'notion') console.log(`Test mode: ${loaded.test ? 'yes' : 'no'}${loaded.status ? `, status: ${loaded.status}` : ''}`);
   for (const f of Object.values(files)) console.log(`wrote ${f}`);
-  for (const w of [...content.warnings, ...footerAddressWarnings({ footerAddress: env.FOOTER_ADDRESS })]) console.log(`warning: ${w}`);
+  for (const w of [...loaded.warnings, ...footerAddressWarnings({ footerAddress: s.options.footerAddress })]) console.log(`warning: ${w}`);
+  for (const n of s.notes) console.log(`note: ${n}`);
 }
 
 if (require.main === module) {

@@ -3,12 +3,10 @@
  * to standard output, and a fresh signed link to it on standard error. `--link`: only the link
  * (report links expire after REPORT_LINK_DAYS; this is how to get a new one).
  */
-import fs from 'node:fs';
 import { loadConfig } from '../lib/config';
 import { getDb } from '../lib/db';
-import { parseMailoutId } from '../lib/mailout-id';
 import { mailoutReportCsv, reportUrl } from '../lib/report';
-import { markdownMailoutId } from '../lib/send/wire';
+import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
 import { loadDotEnv } from './lib/env';
 
 const USAGE = 'usage: npm run report -- PAGE|MAILOUT_ID|FILE.md [--link]';
@@ -25,7 +23,7 @@ async function main(): Promise<void> {
   }
   let mailoutId: string;
   try {
-    mailoutId = fs.existsSync(id) && id.endsWith('.md') ? markdownMailoutId(id) : parseMailoutId(id, 'MAILOUT');
+    mailoutId = mailoutIdOf(letterSource(id));
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);

@@ -1,14 +1,13 @@
 /**
  * `npm run send -- PAGE|FILE.md [--test] [--dry-run]`: the webhook's path, for operators.
- * PAGE is a Notion page id or URL (NOTION_TOKEN set); a Markdown file is sent as the letter
- * (its first `# heading` is the subject; its mailout id, printed, comes from its front matter
- * `id:` or its file name: lib/mailout-id).
+ * PAGE is a Notion page id or URL (NOTION_TOKEN set); a Markdown file is sent as the letter,
+ * read exactly as `npm run preview` reads it (lib/render/pipeline: front matter `subject:`,
+ * `preheader:`, `id:`).
  */
-import fs from 'node:fs';
 import { loadConfig } from '../lib/config';
-import { parseMailoutId } from '../lib/mailout-id';
+import { letterSource, mailoutIdOf, type LetterSource } from '../lib/render/pipeline';
 import { startMailout } from '../lib/send';
-import { markdownMailoutId, sendDepsFromConfig } from '../lib/send/wire';
+import { sendDepsFromConfig } from '../lib/send/wire';
 import { loadDotEnv } from './lib/env';
 
 const SEND_FLAGS = new Set(['--test', '--dry-run']);
@@ -25,18 +24,19 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const target = targets[0]!;
-  const isFile = target.endsWith('.md') && fs.existsSync(target);
+  let source: LetterSource;
   let mailoutId: string;
   try {
     // One page is one mailout: the same id whatever spelling of the page (or the same file) is given.
-    mailoutId = isFile ? markdownMailoutId(target) : parseMailoutId(target, 'PAGE');
+    source = letterSource(target);
+    mailoutId = mailoutIdOf(source);
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);
   }
-  console.error(`mailout ${mailoutId}${isFile ? ` (the letter ${target}: sending this file again resumes this mailout; npm run report -- ${mailoutId})` : ''}`);
+  console.error(`mailout ${mailoutId}${source.kind === 'file' ? ` (the letter ${target}: sending this file again resumes this mailout; npm run report -- ${mailoutId})` : ''}`);
   const config = loadConfig();
-  const deps = sendDepsFromConfig(config, isFile ? { letterFile: target } : {});
+  const deps = sendDepsFromConfig(config, source.kind === 'file' ? { letterFile: source.path } : {});
   // No function deadline on a terminal: run to the end in this process.
   deps.deadline = () => Number.POSITIVE_INFINITY;
   delete deps.continueElsewhere;

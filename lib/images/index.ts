@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { findNotionHostedUrls } from './hosts';
+import { IMAGE_HEADER_BYTES, readImageSize, type ImageSize } from './size';
 
 export { isNotionHostedUrl, findNotionHostedUrls } from './hosts';
 
@@ -97,7 +98,7 @@ function stableKey(url: string): string {
 }
 
 // Within a warm process, a file already re-hosted is not downloaded again.
-const rehostedCache = new Map<string, string>();
+const rehostedCache = new Map<string, { url: string; size: ImageSize | null }>();
 
 export interface RehostOptions {
   storage?: ImageStorage;
@@ -111,11 +112,13 @@ export interface RehostOptions {
 export interface RehostResult {
   markdown: string;
   rehosted: Array<{ from: string; to: string; uploaded: boolean }>;
+  /** The pixel size of each re-hosted file (by its public URL), read from the bytes. */
+  sizes: Record<string, ImageSize>;
 }
 
 export async function rehostImages(markdown: string, options: RehostOptions = {}): Promise<RehostResult> {
   const urls = findNotionHostedUrls(markdown, options.notionFileUrls ?? []);
-  if (urls.length === 0) return { markdown, rehosted: [] };
+  if (urls.length === 0) return { markdown, rehosted: [], sizes: {} };
   if (!options.storage) {
     throw new AppError(
       'unprocessable',
@@ -128,12 +131,14 @@ export async function rehostImages(markdown: string, options: RehostOptions = {}
   const doFetch = options.fetch ?? fetch;
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
   const rehosted: RehostResult['rehosted'] = [];
+  const sizes: RehostResult['sizes'] = {};
   let out = markdown;
   for (const url of urls) {
     const cached = rehostedCache.get(stableKey(url));
     if (cached) {
-      out = out.split(url).join(cached);
-      rehosted.push({ from: url, to: cached, uploaded: false });
+      out = out.split(url).join(cached.url);
+      rehosted.push({ from: url, to: cached.url, uploaded: false });
+      if (cached.size) sizes[cached.url] = cached.size;
       continue;
     }
     let res: Response;
@@ -157,15 +162,77 @@ export async function rehostImages(markdown: string, options: RehostOptions = {}
     const exists = await storage.exists(key);
     if (!exists) await storage.put(key, bytes, type);
     const publicUrl = storage.publicUrl(key);
-    rehostedCache.set(stableKey(url), publicUrl);
+    const size = readImageSize(bytes);
+    rehostedCache.set(stableKey(url), { url: publicUrl, size });
+    if (size) sizes[publicUrl] = size;
     out = out.split(url).join(publicUrl);
     rehosted.push({ from: url, to: publicUrl, uploaded: !exists });
   }
   log.info('images.rehosted', { images: rehosted.length, uploaded: rehosted.filter((r) => r.uploaded).length });
-  return { markdown: out, rehosted };
+  return { markdown: out, rehosted, sizes };
+}
+
+// Sizes of external images already read within this warm process.
+const probedSizes = new Map<string, ImageSize>();
+
+/**
+ * The pixel sizes of images the letter links to (not re-hosted), read from the first bytes
+ * of each file (a `Range` request). An image that cannot be read is left out: the letter
+ * then shows it without a `width` attribute, and the caller says so in a warning.
+ */
+export async function probeImageSizes(
+  urls: string[],
+  options: { fetch?: FetchLike; timeoutMs?: number; concurrency?: number } = {},
+): Promise<Record<string, ImageSize>> {
+  const doFetch = options.fetch ?? fetch;
+  const out: Record<string, ImageSize> = {};
+  const queue = [...new Set(urls)];
+  const probe = async (url: string): Promise<void> => {
+    const known = probedSizes.get(url);
+    if (known) {
+      out[url] = known;
+      return;
+    }
+    try {
+      const res = await doFetch(url, {
+        headers: { range: `bytes=0-${IMAGE_HEADER_BYTES - 1}` },
+        signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
+      });
+      if (!res.ok) return;
+      const size = readImageSize(await firstBytes(res, IMAGE_HEADER_BYTES));
+      if (size) {
+        probedSizes.set(url, size);
+        out[url] = size;
+      }
+    } catch (err) {
+      log.info('images.probe_failed', { error: (err as Error).message });
+    }
+  };
+  const workers = Array.from({ length: Math.min(options.concurrency ?? 4, queue.length) }, async () => {
+    for (let url = queue.shift(); url !== undefined; url = queue.shift()) await probe(url);
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+/** At most `limit` bytes of a body (a server may ignore `Range` and send the whole file). */
+async function firstBytes(res: Response, limit: number): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(await res.arrayBuffer()).subarray(0, limit);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+  return Buffer.concat(chunks).subarray(0, limit);
 }
 
 /** Forget the in-process cache (tests). */
 export function clearRehostCache(): void {
   rehostedCache.clear();
+  probedSizes.clear();
 }

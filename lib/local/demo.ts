@@ -2,8 +2,9 @@ import path from 'node:path';
 import { getConfig } from '../config';
 import { getDb } from '../db';
 import { importSubscribersFromFile } from '../import';
+import { letterSource, mailoutIdOf } from '../render/pipeline';
 import { startMailout } from '../send';
-import { markdownMailoutId, sendDepsFromConfig } from '../send/wire';
+import { sendDepsFromConfig } from '../send/wire';
 import type { LocalStack } from './stack';
 
 /**
@@ -19,7 +20,7 @@ export async function runDemo(opts: { rootDir: string; stack: LocalStack }): Pro
   console.log(`demo: imported ${summary.inserted} new subscribers (${summary.unchanged} unchanged, ${summary.rejected} rejected, ${summary.duplicates} duplicates)`);
 
   const letterFile = path.join(dir, 'mailout.md');
-  const mailoutId = markdownMailoutId(letterFile);
+  const mailoutId = mailoutIdOf(letterSource(letterFile));
   const deps = sendDepsFromConfig(config, { letterFile });
   const result = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: false });
   if (!result.run) {

@@ -1,8 +1,9 @@
 import { AppError } from '../errors';
 import { findNotionHostedUrls } from '../images/hosts';
+import type { ImageSize } from '../images/size';
 import { sanitizeBody } from './sanitize';
-import { frameHtml, frameText } from './template';
-import { escapeHtml, lex, renderHtml, renderText, type RenderContext } from './tokens';
+import { frameHtml, frameText, READER_LINKS_END, READER_LINKS_START } from './template';
+import { escapeHtml, lex, renderBody, renderText, shownWidth, type RenderContext } from './tokens';
 
 /**
  * Markdown → a rendered mailout: the HTML and text parts, rendered once per mailout, with
@@ -25,6 +26,10 @@ export interface RenderInput {
    * this is set (previews only: the links die within the hour).
    */
   allowNotionHostedUrls?: boolean;
+  /** Pixel sizes of the letter's images by URL: each image gets `width`/`height` attributes. */
+  imageSizes?: Record<string, ImageSize>;
+  /** The signed link to the letter's web version (footer and text part). */
+  viewUrl?: string;
 }
 
 type Segment = string | { kind: 'unsubscribe' } | { kind: 'name'; fallback?: string; trimBefore: number };
@@ -102,9 +107,10 @@ export function renderMailout(input: RenderInput): RenderedMailout {
   const subject = input.subject.replace(/\s+/g, ' ').trim();
   if (!subject) throw new AppError('unprocessable', 'The mailout has no subject.');
   const lang = input.lang ?? detectLanguage(`${subject}\n${input.markdown}`);
-  const ctx: RenderContext = { lang, warnings: [] };
+  const ctx: RenderContext = { lang, warnings: [], ...(input.imageSizes ? { imageSizes: input.imageSizes } : {}) };
   const tokens = lex(input.markdown);
-  const bodyHtml = sanitizeBody(renderHtml(tokens, ctx));
+  // Images written as HTML get their width here, as Markdown images do in renderBody.
+  const bodyHtml = sanitizeBody(renderBody(tokens, ctx), (src, declared) => shownWidth(src, declared, ctx));
   const bodyText = renderText(tokens, ctx);
   const frame = {
     lang,
@@ -114,6 +120,7 @@ export function renderMailout(input: RenderInput): RenderedMailout {
     ...(input.preheader ? { preheader: input.preheader } : {}),
     ...(input.footerAddress ? { footerAddress: input.footerAddress } : {}),
     ...(input.listName ? { listName: input.listName } : {}),
+    ...(input.viewUrl ? { viewUrl: input.viewUrl } : {}),
   };
   const html = frameHtml(frame);
   const text = frameText(frame);
@@ -159,6 +166,19 @@ export function personalise(rendered: RenderedMailout, recipient: Recipient): { 
     html: fill(rendered.templates.html, { unsubscribe: escapeHtml(recipient.unsubscribeUrl), ...(name ? { name: escapeHtml(name) } : {}) }),
     text: fill(rendered.templates.text, { unsubscribe: recipient.unsubscribeUrl, ...(name ? { name } : {}) }),
   };
+}
+
+/**
+ * The letter as its web version shows it: no reader, so `{{name}}` reads as its fallback (or
+ * nothing) and the footer's links (view in the browser, unsubscribe) are left out.
+ */
+export function webVersion(rendered: Pick<RenderedMailout, 'templates'>): string {
+  const html = fill(rendered.templates.html, { unsubscribe: '' });
+  const start = html.indexOf(READER_LINKS_START);
+  const end = html.indexOf(READER_LINKS_END);
+  if (start >= 0 && end > start) return html.slice(0, start) + html.slice(end + READER_LINKS_END.length);
+  // A letter stored before the markers existed: its unsubscribe link, now empty, goes.
+  return html.replace(/<a href=""[^>]*>[^<]*<\/a>/g, '');
 }
 
 export { escapeHtml } from './tokens';

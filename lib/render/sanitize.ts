@@ -98,8 +98,28 @@ const OPTIONS: sanitizeHtml.IOptions = {
   exclusiveFilter: (frame) => frame.tag === 'img' && !frame.attribs.src,
 };
 
-export function sanitizeBody(html: string): string {
-  return sanitizeHtml(html, OPTIONS);
+/**
+ * `imageWidth(src, declared)`: the `width` an image is shown at (its real size or the width
+ * the author wrote, at most the column), or undefined when unknown.
+ */
+export function sanitizeBody(html: string, imageWidth?: (src: string, declared: number | undefined) => number | undefined): string {
+  if (!imageWidth) return sanitizeHtml(html, OPTIONS);
+  const img = OPTIONS.transformTags!.img as (tagName: string, attribs: sanitizeHtml.Attributes) => sanitizeHtml.Tag;
+  return sanitizeHtml(html, {
+    ...OPTIONS,
+    transformTags: {
+      ...OPTIONS.transformTags,
+      img: (tagName, attribs) => {
+        const out = img(tagName, attribs);
+        const declared = /^\d+$/.test(attribs.width ?? '') ? Number(attribs.width) : undefined;
+        const width = out.attribs.src ? imageWidth(out.attribs.src.trim(), declared) : undefined;
+        if (width === undefined) return out;
+        // A height written for another width would distort the image: the client scales it.
+        const { height: _height, ...rest } = out.attribs;
+        return { tagName, attribs: { ...rest, width: String(width) } };
+      },
+    },
+  });
 }
 
 /** Plain text of an HTML fragment (for the text part of raw HTML in a Markdown file). */

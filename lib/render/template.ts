@@ -15,9 +15,16 @@ import { escapeHtml, FONT, LINK_COLOR, MUTED_COLOR, TEXT_COLOR } from './tokens'
 export const UNSUBSCRIBE_PLACEHOLDER = '{{unsubscribe_url}}';
 
 const LABELS = {
-  ru: { unsubscribe: 'Отписаться от рассылки', why: (list: string) => `Вы получили это письмо как подписчик рассылки «${list}».` },
-  en: { unsubscribe: 'Unsubscribe', why: (list: string) => `You are receiving this email as a subscriber to ${list}.` },
+  ru: { unsubscribe: 'Отписаться от рассылки', view: 'Открыть в браузере', why: (list: string) => `Вы получили это письмо как подписчик рассылки «${list}».` },
+  en: { unsubscribe: 'Unsubscribe', view: 'View in browser', why: (list: string) => `You are receiving this email as a subscriber to ${list}.` },
 };
+
+/**
+ * The footer's links (view in the browser, unsubscribe) sit between these markers: the web
+ * version of the letter (lib/view) leaves them out, as it has no reader to unsubscribe.
+ */
+export const READER_LINKS_START = '<!--n:reader-links-->';
+export const READER_LINKS_END = '<!--/n:reader-links-->';
 
 export interface FrameInput {
   lang: 'ru' | 'en';
@@ -27,6 +34,8 @@ export interface FrameInput {
   bodyText: string;
   footerAddress?: string;
   listName?: string;
+  /** The signed link to this letter's web version (lib/view), when the mailout has one. */
+  viewUrl?: string;
 }
 
 const BG = '#f4f4f2';
@@ -40,13 +49,18 @@ function footerLines(input: FrameInput): string[] {
 
 export function frameHtml(input: FrameInput): string {
   const labels = LABELS[input.lang];
-  // Invisible filler after the preheader keeps clients from appending body text to it.
+  // Invisible filler after the preheader keeps clients from appending body text to it. It is
+  // hidden by display:none (Gmail, Apple Mail, Outlook.com), mso-hide:all (Outlook for
+  // Windows) and a zero box for the rest; no colour like the background and no 1 px font,
+  // which spam filters read as hidden text (SpamAssassin's HTML_FONT_LOW_CONTRAST, __FONT_INVIS).
   const preheader = input.preheader
-    ? `<div style="display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all;color:${BG}">${escapeHtml(input.preheader)}${'&#847;&zwnj;&nbsp;'.repeat(60)}</div>\n`
+    ? `<div style="display:none;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all">${escapeHtml(input.preheader)}${'&#847;&zwnj;&nbsp;'.repeat(60)}</div>\n`
     : '';
   const footer = footerLines(input)
     .map((l) => escapeHtml(l))
     .join('<br>');
+  const link = (href: string, label: string) => `<a href="${href}" style="color:${LINK_COLOR};text-decoration:underline;">${label}</a>`;
+  const links = [...(input.viewUrl ? [link(escapeHtml(input.viewUrl), labels.view)] : []), link(UNSUBSCRIBE_PLACEHOLDER, labels.unsubscribe)].join(' &middot; ');
   return `<!DOCTYPE html>
 <html lang="${input.lang}" dir="ltr" xmlns="http://www.w3.org/1999/xhtml">
 <head>
@@ -92,7 +106,7 @@ ${preheader}<table role="presentation" class="n-bg" width="100%" cellpadding="0"
 ${input.bodyHtml}
 </td></tr>
 <tr><td class="n-footer" style="padding:20px 40px;font-family:${FONT};font-size:12px;line-height:1.6;color:${MUTED_COLOR};text-align:center;">
-${footer ? `${footer}<br>\n` : ''}<a href="${UNSUBSCRIBE_PLACEHOLDER}" style="color:${LINK_COLOR};text-decoration:underline;">${labels.unsubscribe}</a>
+${footer}${READER_LINKS_START}${footer ? '<br>\n' : ''}${links}${READER_LINKS_END}
 </td></tr>
 </table>
 <!--[if mso]></td></tr></table><![endif]-->
@@ -106,5 +120,6 @@ ${footer ? `${footer}<br>\n` : ''}<a href="${UNSUBSCRIBE_PLACEHOLDER}" style="co
 export function frameText(input: FrameInput): string {
   const labels = LABELS[input.lang];
   const footer = footerLines(input);
-  return `${input.bodyText.trim()}\n\n-- \n${footer.length ? footer.join('\n') + '\n' : ''}${labels.unsubscribe}: ${UNSUBSCRIBE_PLACEHOLDER}\n`;
+  const view = input.viewUrl ? `${labels.view}: ${input.viewUrl}\n` : '';
+  return `${input.bodyText.trim()}\n\n-- \n${footer.length ? footer.join('\n') + '\n' : ''}${view}${labels.unsubscribe}: ${UNSUBSCRIBE_PLACEHOLDER}\n`;
 }

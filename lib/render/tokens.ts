@@ -1,4 +1,5 @@
 import { Lexer, type Token, type Tokens } from 'marked';
+import { displaySize, type ImageSize } from '../images/size';
 import { htmlToPlain } from './sanitize';
 
 /**
@@ -23,7 +24,7 @@ const S = {
   quote: `margin:0 0 16px 0;padding:12px 16px;border-left:4px solid #d6d6d2;background-color:#f6f6f4;color:${TEXT_COLOR}`,
   pre: `margin:0 0 16px 0;padding:12px 14px;background-color:#f3f4f6;border-radius:6px;font-family:${MONO};font-size:14px;line-height:1.5;white-space:pre-wrap;word-break:break-word;color:${TEXT_COLOR}`,
   codespan: `font-family:${MONO};font-size:0.9em;background-color:#f0f0ee;padding:1px 4px;border-radius:4px;color:#c7254e`,
-  hr: `border:0;border-top:1px solid #e2e2de;margin:24px 0;height:0`,
+  hr: `border:0;border-top:1px solid #e2e2de;margin:24px 0 24px 0;height:0`,
   a: `color:${LINK_COLOR};text-decoration:underline`,
   img: `display:block;max-width:100%;height:auto;border:0;margin:0 auto`,
   figure: `margin:0 0 16px 0;text-align:center`,
@@ -34,15 +35,20 @@ const S = {
   // layout of the frame's tables makes possible.
   tableWrap: `margin:0 0 16px 0;overflow-x:auto`,
   table: `border-collapse:collapse;width:100%;font-size:14px;line-height:1.5`,
-  th: `border:1px solid #deded9;padding:6px 8px;text-align:left;vertical-align:top;font-size:13px;font-weight:700;background-color:#f6f6f4;color:${TEXT_COLOR};word-break:normal;overflow-wrap:normal`,
-  td: `border:1px solid #deded9;padding:6px 8px;text-align:left;vertical-align:top;color:${TEXT_COLOR};word-break:normal;overflow-wrap:normal`,
+  th: `border:1px solid #deded9;padding:6px 8px;vertical-align:top;font-size:13px;font-weight:700;background-color:#f6f6f4;color:${TEXT_COLOR};word-break:normal;overflow-wrap:normal`,
+  td: `border:1px solid #deded9;padding:6px 8px;vertical-align:top;color:${TEXT_COLOR};word-break:normal;overflow-wrap:normal`,
   // A number ("10 000", "−2,5 %", "100 ₽", "12.03.2026") wraps at none of its spaces either.
   nowrap: `white-space:nowrap;`,
 };
 
+/** The width of the letter's column (600 px less the card's padding): no image is wider. */
+export const COLUMN_WIDTH = 520;
+
 export interface RenderContext {
   lang: 'ru' | 'en';
   warnings: string[];
+  /** Pixel sizes of the images, by URL (the re-hosted files and the probed external ones). */
+  imageSizes?: Record<string, ImageSize>;
 }
 
 export function lex(markdown: string): Token[] {
@@ -102,6 +108,44 @@ export function renderHtml(tokens: Token[], ctx: RenderContext): string {
   return tokens.map((t) => block(t, ctx)).join('');
 }
 
+/**
+ * The letter's body: its blocks, the first without a top margin and the last without a
+ * bottom one, so the card's padding alone sets the space above and below the text, whether
+ * the letter opens with a heading or a paragraph.
+ */
+export function renderBody(tokens: Token[], ctx: RenderContext): string {
+  // A paragraph of images is one figure per image: the last figure is the last block.
+  const blocks = tokens
+    .flatMap((t) =>
+      t.type === 'paragraph' && isImageParagraph(t as Tokens.Paragraph)
+        ? (t as Tokens.Paragraph).tokens.filter((x) => x.type === 'image').map((x) => figure(x as Tokens.Image, ctx))
+        : [block(t, ctx)],
+    )
+    .filter((b) => b !== '');
+  const outer = /margin:([^\s;"]+) ([^\s;"]+) ([^\s;"]+) ([^\s;"]+)(;|")/;
+  if (blocks.length > 0) blocks[0] = blocks[0]!.replace(outer, (_m, _t, r, b, l, end) => `margin:0 ${r} ${b} ${l}${end}`);
+  const last = blocks.length - 1;
+  if (last >= 0) blocks[last] = blocks[last]!.replace(outer, (_m, t, r, _b, l, end) => `margin:${t} ${r} 0 ${l}${end}`);
+  return blocks.join('');
+}
+
+/** Every image address in the Markdown (to read each image's size before rendering). */
+export function imageUrls(tokens: Token[]): string[] {
+  const out: string[] = [];
+  const walk = (list: Token[] | undefined) => {
+    for (const t of list ?? []) {
+      if (t.type === 'image') out.push((t as Tokens.Image).href.trim());
+      if (t.type === 'html') for (const m of (t as Tokens.HTML).text.matchAll(/<img\b[^>]*?\ssrc\s*=\s*["']([^"']+)["']/gi)) out.push(decodeEntities(m[1]!).trim());
+      const x = t as Token & { tokens?: Token[]; items?: Tokens.ListItem[]; header?: Tokens.TableCell[]; rows?: Tokens.TableCell[][] };
+      walk(x.tokens);
+      for (const item of x.items ?? []) walk(item.tokens);
+      for (const cell of [...(x.header ?? []), ...(x.rows ?? []).flat()]) walk(cell.tokens);
+    }
+  };
+  walk(tokens);
+  return [...new Set(out.filter((u) => /^https?:\/\//i.test(u)))];
+}
+
 function block(t: Token, ctx: RenderContext): string {
   switch (t.type) {
     case 'space':
@@ -155,13 +199,15 @@ function list(l: Tokens.List, ctx: RenderContext): string {
   const tag = l.ordered ? 'ol' : 'ul';
   const start = l.ordered && typeof l.start === 'number' && l.start !== 1 ? ` start="${l.start}"` : '';
   const items = l.items
-    .map((item) => {
+    .map((item, i) => {
       const box = item.task ? `${item.checked ? '☑' : '☐'}&nbsp;` : '';
       const inner = item.tokens
         .filter((x) => x.type !== 'checkbox')
         .map((x) => (x.type === 'paragraph' && !l.loose ? inline((x as Tokens.Paragraph).tokens, ctx) : block(x, ctx)))
         .join('');
-      return `<li style="${S.li}">${box}${trimLastMargin(inner.replace(/\n$/, ''))}</li>\n`;
+      // The last item's margin would add to the list's own (margins collapse in some clients, not in others).
+      const style = i === l.items.length - 1 ? S.li.replace('margin:0 0 6px 0', 'margin:0') : S.li;
+      return `<li style="${style}">${box}${trimLastMargin(inner.replace(/\n$/, ''))}</li>\n`;
     })
     .join('');
   return `<${tag}${start} style="${task ? S.task : S.ul}">\n${items}</${tag}>\n`;
@@ -176,8 +222,10 @@ function table(t: Tokens.Table, ctx: RenderContext): string {
     const text = inlineText(c.tokens, ctx).trim();
     return text.length <= 32 && NUMERIC_CELL.test(text) ? S.nowrap : '';
   };
+  // The column's alignment is the cell's own (a fixed text-align after it would win); the
+  // `align` attribute is for Outlook for Windows, whose Word engine reads attributes best.
   const cell = (tag: 'th' | 'td', c: Tokens.TableCell) =>
-    `<${tag} class="n-cell" style="${align(c.align)}${nowrap(c)}${S[tag]}">${inline(c.tokens, ctx)}</${tag}>`;
+    `<${tag} class="n-cell" align="${c.align ?? 'left'}" style="${S[tag]};${nowrap(c)}${align(c.align ?? 'left')}">${inline(c.tokens, ctx)}</${tag}>`;
   const head = `<tr>${t.header.map((c) => cell('th', c)).join('')}</tr>`;
   const rows = t.rows.map((r) => `<tr>${r.map((c) => cell('td', c)).join('')}</tr>`).join('\n');
   return `<div style="${S.tableWrap}"><table class="n-table" role="table" cellpadding="0" cellspacing="0" border="0" style="${S.table}">\n<thead>${head}</thead>\n<tbody>${rows}</tbody></table></div>\n`;
@@ -188,7 +236,29 @@ function figure(img: Tokens.Image, ctx: RenderContext): string {
   if (!src) return '';
   const alt = decodeEntities(img.text ?? '');
   const caption = img.title ? `<p class="n-muted" style="${S.caption}">${escapeHtml(decodeEntities(img.title))}</p>` : '';
-  return `<div style="${S.figure}"><img src="${encodeHref(src)}" alt="${escapeHtml(alt)}" style="${S.img}">${caption}</div>\n`;
+  return `<div style="${S.figure}"><img src="${encodeHref(src)}"${sizeAttributes(src, ctx)} alt="${escapeHtml(alt)}" style="${S.img}">${caption}</div>\n`;
+}
+
+/** The width an image is shown at: the author's, or its real size, never wider than the column. */
+export function shownWidth(src: string, declared: number | undefined, ctx: RenderContext): number | undefined {
+  if (declared !== undefined && declared > 0) return Math.min(declared, COLUMN_WIDTH);
+  const size = ctx.imageSizes?.[src];
+  return size ? displaySize(size, COLUMN_WIDTH).width : undefined;
+}
+
+/**
+ * `width` from the file's own size, never wider than the column: Outlook for Windows ignores
+ * `max-width` and shows an image at its attribute's width (or its own), its height scaled to
+ * match. No `height`: every client scales it (`height:auto`), and with both a spam filter
+ * weighs the text against the images' area (SpamAssassin's HTML_IMAGE_RATIO_*).
+ */
+function sizeAttributes(src: string, ctx: RenderContext): string {
+  const size = ctx.imageSizes?.[src];
+  if (!size) {
+    ctx.warnings.push(`The size of an image could not be read, so Outlook for Windows may show it wider than the letter: ${src.slice(0, 80)}`);
+    return '';
+  }
+  return ` width="${displaySize(size, COLUMN_WIDTH).width}"`;
 }
 
 function imageSrc(href: string, ctx: RenderContext): string | undefined {
@@ -244,7 +314,7 @@ export function inline(tokens: Token[] | undefined, ctx: RenderContext): string 
       case 'image': {
         const img = t as Tokens.Image;
         const src = imageSrc(img.href, ctx);
-        if (src) out += `<img src="${encodeHref(src)}" alt="${escapeHtml(decodeEntities(img.text ?? ''))}" style="${S.img};display:inline-block">`;
+        if (src) out += `<img src="${encodeHref(src)}"${sizeAttributes(src, ctx)} alt="${escapeHtml(decodeEntities(img.text ?? ''))}" style="${S.img};display:inline-block">`;
         break;
       }
       case 'checkbox':
@@ -344,8 +414,9 @@ export function inlineText(tokens: Token[] | undefined, ctx: RenderContext): str
   for (const t of tokens) {
     switch (t.type) {
       case 'text': {
+        // A soft line break (a newline inside a paragraph) joins the lines, as in the HTML.
         const x = t as Tokens.Text;
-        out += x.tokens ? inlineText(x.tokens, ctx) : decodeEntities(x.text);
+        out += x.tokens ? inlineText(x.tokens, ctx) : decodeEntities(x.text).replace(/[ \t]*\n[ \t]*/g, ' ');
         break;
       }
       case 'escape':

@@ -1,60 +1,32 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Client } from '@notionhq/client';
 import { getDeadline } from '@vercel/functions';
 import { mailoutCounts } from '../db/ledger';
 import type { Config } from '../config';
 import { getDb, type Db } from '../db';
 import { AppError } from '../errors';
-import { imageStorageFromConfig, rehostImages } from '../images';
+import { imageStorageFromConfig } from '../images';
 import { log } from '../log';
-import { FRONT_MATTER, frontMatterId, mailoutIdForFile } from '../mailout-id';
 import { createNotionClient } from '../notion/client';
-import { readMailoutPage } from '../notion/read';
 import { createNotionReporter } from '../notion/writeback';
-import { renderMailout } from '../render';
+import { loadLetter, type LetterOptions, type LetterSource } from '../render/pipeline';
 import { createSesClient } from '../ses';
+import { viewUrl } from '../view';
 import { feedbackStats } from './loop';
 import { silentReporter, type MailoutReporter } from './reporter';
-import type { LoadedLetter, SendDeps } from './index';
+import type { SendDeps } from './index';
 
 /** The real dependencies of a send, built from the configuration. */
 
-export async function loadLetterFromNotion(config: Config, client: Client, pageId: string): Promise<LoadedLetter> {
-  const page = await readMailoutPage(client, pageId);
-  const images = await rehostImages(page.markdown, {
-    storage: imageStorageFromConfig(config),
-    notionFileUrls: page.notionFileUrls,
-  });
-  const letter = renderMailout({
-    markdown: images.markdown,
-    subject: page.subject,
-    ...(page.preheader ? { preheader: page.preheader } : {}),
+/** How the configuration shapes every letter (lib/render/pipeline): the same for a send and a preview. */
+export function letterOptionsFromConfig(config: Config, notion: Client | null): LetterOptions {
+  const storage = imageStorageFromConfig(config);
+  return {
+    notion,
+    ...(storage ? { storage } : {}),
     ...(config.footerAddress ? { footerAddress: config.footerAddress } : {}),
     ...(config.listName ? { listName: config.listName } : {}),
-    notionFileUrls: page.notionFileUrls,
-  });
-  return { letter, test: page.test, warnings: [...page.warnings, ...letter.warnings] };
-}
-
-/** The mailout id of a Markdown letter: its front matter `id:`, else its file name (lib/mailout-id). */
-export function markdownMailoutId(file: string): string {
-  return mailoutIdForFile({ frontMatterId: frontMatterId(fs.readFileSync(file, 'utf8')), path: file });
-}
-
-/** A Markdown file as the letter (CLI and demo): the first `# heading` is the subject. */
-export function loadLetterFromMarkdown(config: Config, file: string, subject?: string): LoadedLetter {
-  const source = fs.readFileSync(file, 'utf8').replace(FRONT_MATTER, '');
-  const heading = /^#\s+(.+)$/m.exec(source);
-  const title = subject ?? heading?.[1]?.trim() ?? path.basename(file, path.extname(file));
-  const markdown = heading && !subject ? source.replace(heading[0], '').trimStart() : source;
-  const letter = renderMailout({
-    markdown,
-    subject: title,
-    ...(config.footerAddress ? { footerAddress: config.footerAddress } : {}),
-    ...(config.listName ? { listName: config.listName } : {}),
-  });
-  return { letter, test: false, warnings: letter.warnings };
+    viewUrl: (mailoutId) => viewUrl(config, mailoutId),
+  };
 }
 
 export function notionReporter(config: Config, db: Db, client: Client | null): MailoutReporter {
@@ -105,11 +77,10 @@ export function sendDepsFromConfig(
     // A Markdown letter has no Notion page to write back to.
     reporter: opts.letterFile ? silentReporter : notionReporter(config, db, notion),
     loadLetter: async (mailoutId) => {
-      if (opts.letterFile) return loadLetterFromMarkdown(config, opts.letterFile);
-      if (!notion) {
-        throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN to send Notion pages.');
-      }
-      return loadLetterFromNotion(config, notion, mailoutId);
+      // A Markdown file (the CLI, the demo) is the letter of the mailout id its caller took
+      // from it (mailoutIdOf); the web version is found under the id the mailout is claimed as.
+      const source: LetterSource = opts.letterFile ? { kind: 'file', path: opts.letterFile } : { kind: 'notion', pageId: mailoutId };
+      return loadLetter(source, { ...letterOptionsFromConfig(config, notion), viewUrl: () => viewUrl(config, mailoutId) });
     },
     deadline: () => getDeadline()?.getTime() ?? startedAt + config.sending.maxDurationSeconds * 1000,
     continueElsewhere: (mailoutId) => selfContinue(config, mailoutId),

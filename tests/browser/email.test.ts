@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { personalise, renderMailout } from '../../lib/render';
 import { unsubscribeUrl } from '../../lib/unsubscribe';
+import { viewUrl } from '../../lib/view';
 import {
   addSubscriber,
   DESKTOP,
@@ -93,6 +94,8 @@ afterAll(async () => {
   await s?.close();
 });
 
+const MAILOUT = '11111111-2222-4333-8444-555555555555';
+
 /** The HTML part the subscriber receives, rendered as the send engine renders it. */
 function letter(markdown: string, subject = SUBJECT, preheader?: string): { subject: string; html: string } {
   const rendered = renderMailout({
@@ -101,6 +104,8 @@ function letter(markdown: string, subject = SUBJECT, preheader?: string): { subj
     ...(preheader ? { preheader } : {}),
     ...(s.config.footerAddress ? { footerAddress: s.config.footerAddress } : {}),
     ...(s.config.listName ? { listName: s.config.listName } : {}),
+    viewUrl: viewUrl(s.config, MAILOUT),
+    imageSizes: { 'https://images.example.com/cover.png': { width: 1200, height: 630 }, 'https://images.example.com/badge.png': { width: 64, height: 64 } },
   });
   const copy = personalise(rendered, { unsubscribeUrl: unsubscribeUrl(s.config, subscriberId), name: 'Анна' });
   return { subject: copy.subject, html: copy.html };
@@ -165,7 +170,7 @@ test("the footer shows why the reader gets the letter, the sender's postal addre
       `Вы получили это письмо как подписчик рассылки «${LIST_NAME}».`,
       'ООО «Пример», ул. Ленина, 1',
       '101000 Москва, Россия',
-      'Отписаться от рассылки',
+      'Открыть в браузере · Отписаться от рассылки',
     ]);
     const link = footer.getByRole('link', { name: 'Отписаться от рассылки' });
     expect(await link.isVisible()).toBe(true);
@@ -414,7 +419,7 @@ test('an English letter speaks English: lang="en", its own words in the footer, 
       `You are receiving this email as a subscriber to ${LIST_NAME}.`,
       'ООО «Пример», ул. Ленина, 1',
       '101000 Москва, Россия',
-      'Unsubscribe',
+      'View in browser · Unsubscribe',
     ]);
     expect(await footer.getByRole('link', { name: 'Unsubscribe' }).getAttribute('href')).toBe(unsubscribeUrl(s.config, subscriberId));
     const w = await widths(page);
@@ -422,4 +427,72 @@ test('an English letter speaks English: lang="en", its own words in the footer, 
   } finally {
     await context.close();
   }
+});
+
+test('a column the author aligned right (prices, counts) is right-aligned on screen, a left one left, a centred one centred', async () => {
+  const { html } = letter(
+    'Цены:\n\n| Тариф | Цена | Срок |\n| :--- | ---: | :---: |\n| Базовый | 100 ₽ | месяц |\n| Профессиональный | 12 000 ₽ | год |\n\nВот и всё.',
+    'Цены',
+  );
+  const { context, page } = await openEmail(html, { viewport: DESKTOP });
+  try {
+    await screenshot(page, 'email-table-alignment');
+    const columns = await page.locator('table.n-table tr').evaluateAll((rows) =>
+      rows.map((tr) =>
+        Array.from(tr.children).map((cell) => {
+          // Where the text really sits in its cell: the gap on its left against the gap on its right.
+          const box = cell.getBoundingClientRect();
+          const range = document.createRange();
+          range.selectNodeContents(cell);
+          const text = range.getBoundingClientRect();
+          const left = Math.round(text.left - box.left);
+          const right = Math.round(box.right - text.right);
+          return { align: getComputedStyle(cell).textAlign, sits: Math.abs(left - right) <= 2 ? 'centre' : left < right ? 'left' : 'right' };
+        }),
+      ),
+    );
+    for (const row of columns) {
+      expect(row).toEqual([
+        { align: 'left', sits: 'left' },
+        { align: 'right', sits: 'right' },
+        { align: 'center', sits: 'centre' },
+      ]);
+    }
+  } finally {
+    await context.close();
+  }
+});
+
+/** The space the reader sees between the card's edges and its first and last block. */
+async function cardGaps(page: Page): Promise<{ above: number; below: number }> {
+  return page.locator('.n-card').evaluate((card) => {
+    const box = card.getBoundingClientRect();
+    return {
+      above: Math.round(card.firstElementChild!.getBoundingClientRect().top - box.top),
+      below: Math.round(box.bottom - card.lastElementChild!.getBoundingClientRect().bottom),
+    };
+  });
+}
+
+test('the space above the first line and under the last is the same whether the letter opens with a heading or a paragraph', async () => {
+  const gaps: Record<string, { above: number; below: number }> = {};
+  for (const [name, markdown] of [
+    ['heading first', '# Новости недели\n\nПервый абзац.\n\nПоследний абзац.'],
+    ['paragraph first', 'Первый абзац.\n\n## Подзаголовок\n\nПоследний абзац.'],
+    ['list last', 'Первый абзац.\n\n- один\n- два'],
+  ] as const) {
+    const { html } = letter(markdown, 'Отступы');
+    const { context, page } = await openEmail(html, { viewport: DESKTOP });
+    try {
+      gaps[name] = await cardGaps(page);
+    } finally {
+      await context.close();
+    }
+  }
+  // The card's padding (32 px) alone, at the top and at the bottom, in every case.
+  expect(gaps).toEqual({
+    'heading first': { above: 32, below: 32 },
+    'paragraph first': { above: 32, below: 32 },
+    'list last': { above: 32, below: 32 },
+  });
 });

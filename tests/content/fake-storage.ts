@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { deflateSync } from 'node:zlib';
 
 export interface FakeStorage {
   url: string;
@@ -89,15 +90,48 @@ export async function startFakeStorage(options: { serviceKey: string; bucket: st
   };
 }
 
-/** A fetch that sends requests for Notion's S3 host to the local fake file host (same path and query). */
+/**
+ * A fetch that sends requests for Notion's S3 host to the local fake file host (same path
+ * and query), serves local addresses, and answers 404 for any other host: a test never
+ * depends on whether the machine reaches the internet.
+ */
 export function redirectingFetch(fileHostBase: string): typeof fetch {
   return (input, init) => {
     const url = new URL(String(input instanceof Request ? input.url : input));
     if (url.hostname === 'prod-files-secure.s3.us-west-2.amazonaws.com') {
       return fetch(`${fileHostBase}/files${url.pathname}${url.search}`, init);
     }
-    return fetch(input, init);
+    if (url.hostname === '127.0.0.1' || url.hostname === 'localhost') return fetch(input, init);
+    return Promise.resolve(new Response('offline in tests', { status: 404 }));
   };
+}
+
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A real PNG of one colour and the given size (a browser shows it). */
+export function solidPng(width: number, height: number, rgb: [number, number, number] = [47, 111, 94]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
+  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** A 1×1 PNG. */

@@ -83,7 +83,7 @@ describe('rehostImages', () => {
 
   it('needs no storage when every image is external', async () => {
     const md = `![x](<${EXTERNAL_IMAGE_URL}>)`;
-    await expect(rehostImages(md, {})).resolves.toEqual({ markdown: md, rehosted: [] });
+    await expect(rehostImages(md, {})).resolves.toEqual({ markdown: md, rehosted: [], sizes: {} });
   });
 
   it('reports an expired Notion link as an upstream failure', async () => {

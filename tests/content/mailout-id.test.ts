@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isAppError } from '../../lib/errors';
-import { frontMatterId, isCanonicalMailoutId, mailoutIdForFile, mailoutIdFromName, mailoutIdOfNotionWebhook, parseMailoutId } from '../../lib/mailout-id';
+import { isCanonicalMailoutId, mailoutIdForFile, mailoutIdFromName, mailoutIdOfNotionWebhook, parseMailoutId } from '../../lib/mailout-id';
+import { parseMarkdownLetter } from '../../lib/render/markdown-file';
 
 /**
  * The one parser of a Notion page reference: every spelling a person or Notion produces is
@@ -127,6 +128,6 @@ test('a Markdown letter: the same id for the same front matter id or file name, 
   const page = randomUUID();
   expect(mailoutIdForFile({ frontMatterId: page.replace(/-/g, '').toUpperCase(), path: '/x/a.md' })).toBe(page);
   expect(mailoutIdFromName('demo-mailout')).toBe(mailoutIdForFile({ frontMatterId: 'demo-mailout', path: 'scripts/demo/mailout.md' }));
-  expect(frontMatterId('---\nsubject: Hi\nid: "issue-5"\n---\n# Hi\n')).toBe('issue-5');
-  expect(frontMatterId('# Hi\n\nid: not front matter\n')).toBeNull();
+  expect(parseMarkdownLetter('---\nsubject: Hi\nid: "issue-5"\n---\n# Hi\n', 'a.md').id).toBe('issue-5');
+  expect(parseMarkdownLetter('# Hi\n\nid: not front matter\n', 'a.md').id).toBeUndefined();
 });

@@ -35,6 +35,7 @@ describe('buildSendEmailInput', () => {
       { Name: 'List-Unsubscribe', Value: `<${UNSUB}>` },
       { Name: 'List-Unsubscribe-Post', Value: 'List-Unsubscribe=One-Click' },
       { Name: 'Precedence', Value: 'bulk' },
+      { Name: 'X-Mailout-Id', Value: '1429989f-e8ac-4eff-bc8f-57f56486db54' },
     ]);
     expect(input.EmailTags).toEqual([
       { Name: 'mailout_id', Value: '1429989f-e8ac-4eff-bc8f-57f56486db54' },
@@ -100,5 +101,22 @@ describe('buildEml', () => {
     expect(subjectLines.length).toBeGreaterThan(2);
     for (const line of subjectLines) expect(line.length).toBeLessThanOrEqual(76);
     expect((await simpleParser(eml)).subject).toBe(subject);
+  });
+});
+
+describe('the preview .eml and the SES send', () => {
+  it('carry the same headers of ours, X-Mailout-Id included, with the same values', async () => {
+    const input = message();
+    const ses = buildSendEmailInput(input).Content!.Simple!.Headers!;
+    const eml = await simpleParser(buildEml(input));
+    const ours = ['list-unsubscribe', 'list-unsubscribe-post', 'precedence', 'x-mailout-id'];
+    expect(ses.map((h) => h.Name!.toLowerCase()).sort()).toEqual(ours);
+    for (const h of ses) {
+      const line = eml.headerLines.find((l) => l.key === h.Name!.toLowerCase());
+      expect(line?.line).toBe(`${h.Name}: ${h.Value}`);
+    }
+    // Nothing of ours is in the .eml that the send would not carry (the rest SES writes itself).
+    const sesWrites = ['from', 'to', 'reply-to', 'subject', 'date', 'message-id', 'mime-version', 'content-type'];
+    expect(eml.headerLines.map((l) => l.key).filter((k) => !sesWrites.includes(k)).sort()).toEqual(ours);
   });
 });

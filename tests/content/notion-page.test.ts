@@ -1,6 +1,6 @@
 import { readMailoutPage } from '../../lib/notion/read';
 import { personalise } from '../../lib/render';
-import { prepareMarkdownMailout } from '../../lib/render/pipeline';
+import { pageContent, renderLetter } from '../../lib/render/pipeline';
 import { createSupabaseStorage } from '../../lib/images';
 import { clearRehostCache } from '../../lib/images';
 import { isAppError } from '../../lib/errors';
@@ -42,8 +42,8 @@ describe('a Notion page with every supported block type', () => {
     const built = buildEveryBlockPage(fake);
     const page = await readMailoutPage(fakeClient(fake), built.pageId);
     storage.serveFile('/files/7b8b0713-dbd4-4962-b38b-955b6c49a573/b2a2e4b4-1d9e-4c1f-9d0b-2c8f0c7d9e11/photo.png', PNG_1x1, 'image/png');
-    const content = await prepareMarkdownMailout(page, { storage: storageClient(), fetch: redirectingFetch(storage.url), footerAddress: 'ООО «Пример», Москва, ул. Тверская, 1', listName: 'Новости' });
-    const copy = personalise(content.rendered, { unsubscribeUrl: 'https://mail.example.com/api/unsubscribe?token=abc.def', name: 'Анна' });
+    const content = await renderLetter(pageContent(page), { storage: storageClient(), fetch: redirectingFetch(storage.url), footerAddress: 'ООО «Пример», Москва, ул. Тверская, 1', listName: 'Новости' });
+    const copy = personalise(content.letter, { unsubscribeUrl: 'https://mail.example.com/api/unsubscribe?token=abc.def', name: 'Анна' });
     const stable = (s: string) => s.split(storage.url).join('https://storage.test');
     expectGolden('every-block.md', page.markdown);
     expectGolden('every-block.html', stable(copy.html));
@@ -54,7 +54,7 @@ describe('a Notion page with every supported block type', () => {
     const built = buildEveryBlockPage(fake);
     const page = await readMailoutPage(fakeClient(fake), built.pageId);
     storage.serveFile('/files/7b8b0713-dbd4-4962-b38b-955b6c49a573/b2a2e4b4-1d9e-4c1f-9d0b-2c8f0c7d9e11/photo.png', PNG_1x1, 'image/png');
-    const { rendered } = await prepareMarkdownMailout(page, { storage: storageClient(), fetch: redirectingFetch(storage.url) });
+    const { letter: rendered } = await renderLetter(pageContent(page), { storage: storageClient(), fetch: redirectingFetch(storage.url) });
     const { html, text } = personalise(rendered, { unsubscribeUrl: 'https://mail.example.com/u?t=1', name: 'Анна' });
 
     // headings 1–3
@@ -131,7 +131,7 @@ describe('a Notion page with every supported block type', () => {
     const built = buildEveryBlockPage(fake);
     const page = await readMailoutPage(fakeClient(fake), built.pageId);
     storage.serveFile('/files/7b8b0713-dbd4-4962-b38b-955b6c49a573/b2a2e4b4-1d9e-4c1f-9d0b-2c8f0c7d9e11/photo.png', PNG_1x1, 'image/png');
-    const { rendered } = await prepareMarkdownMailout(page, { storage: storageClient(), fetch: redirectingFetch(storage.url) });
+    const { letter: rendered } = await renderLetter(pageContent(page), { storage: storageClient(), fetch: redirectingFetch(storage.url) });
     const { html, text, subject } = personalise(rendered, { unsubscribeUrl: 'https://mail.example.com/u?t=1' });
     for (const out of [html, text, subject]) {
       expect(out).not.toContain('prod-files-secure');
@@ -148,7 +148,7 @@ describe('a Notion page with every supported block type', () => {
   it('refuses a page with Notion-hosted images when no storage is configured', async () => {
     const built = buildEveryBlockPage(fake);
     const page = await readMailoutPage(fakeClient(fake), built.pageId);
-    const err = await prepareMarkdownMailout(page, {}).catch((e: unknown) => e);
+    const err = await renderLetter(pageContent(page), {}).catch((e: unknown) => e);
     expect(isAppError(err, 'unprocessable')).toBe(true);
     expect((err as Error).message).toMatch(/uploaded to Notion.*SUPABASE_STORAGE_BUCKET.*external image URLs/s);
   });
@@ -158,7 +158,7 @@ describe('a long, deeply nested page', () => {
   it('renders more than 100 top-level blocks and three levels of nesting completely, in order', async () => {
     const built = buildLongPage(fake, { topLevel: 250, nestEvery: 25 });
     const page = await readMailoutPage(fakeClient(fake), built.pageId);
-    const { rendered } = await prepareMarkdownMailout(page, {});
+    const { letter: rendered } = await renderLetter(pageContent(page), {});
     const { html, text } = personalise(rendered, { unsubscribeUrl: 'https://mail.example.com/u?t=1' });
     let last = -1;
     for (let i = 1; i <= 250; i += 1) {

@@ -88,8 +88,8 @@ describe('tables', () => {
 | --- | ---: | ---: | --- | --- | --- |
 | 12 | 10 000 | −2,5 % | 12.03.2026 | 200 ₽ в месяц | [1 000](https://example.com) |
 `;
-  const { html } = personalise(renderMailout({ markdown: md, subject: 'T' }), { unsubscribeUrl: UNSUB });
-  const cells = [...html.matchAll(/<(th|td) class="n-cell" style="([^"]*)">(.*?)<\/\1>/g)].map((m) => ({ text: m[3]!.replace(/<[^>]+>/g, ''), style: m[2]! }));
+  const { html } = personalise(renderMailout({ markdown: `Цифры недели:\n\n${md}\nВот и всё.`, subject: 'T' }), { unsubscribeUrl: UNSUB });
+  const cells = [...html.matchAll(/<(th|td) class="n-cell" align="[a-z]+" style="([^"]*)">(.*?)<\/\1>/g)].map((m) => ({ text: m[3]!.replace(/<[^>]+>/g, ''), style: m[2]! }));
 
   it('never break a word inside a cell, whatever the column around them does', () => {
     expect(cells).toHaveLength(12);
