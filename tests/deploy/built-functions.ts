@@ -82,11 +82,18 @@ export function vercelBuild(): BuildResult {
     fs.mkdirSync(path.dirname(path.join(workDir, f)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, f), path.join(workDir, f));
   }
-  // What `npm ci` installed; the builder's install step finds it up to date.
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(workDir, 'node_modules'));
+  // What `npm ci` installed, hard-linked (a symlink would be replaced): the builder's
+  // `npm install` finds it up to date and needs no network.
+  execFileSync('cp', ['-al', path.join(ROOT, 'node_modules'), path.join(workDir, 'node_modules')]);
   fs.mkdirSync(path.join(workDir, '.vercel'));
   fs.writeFileSync(path.join(workDir, '.vercel', 'project.json'), JSON.stringify({ projectId: 'deploy-test', orgId: 'deploy-test', settings: { framework: null } }));
-  const env: NodeJS.ProcessEnv = { PATH: `${path.dirname(node22())}:${process.env.PATH ?? ''}`, HOME: workDir, VERCEL_TELEMETRY_DISABLED: '1', CI: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${path.dirname(node22())}:${process.env.PATH ?? ''}`,
+    VERCEL_TELEMETRY_DISABLED: '1',
+    NO_UPDATE_NOTIFIER: '1',
+  };
+  for (const name of Object.keys(env)) if (/^(VERCEL_(TOKEN|ORG_ID|PROJECT_ID)|NODE_OPTIONS|JEST_WORKER_ID)$/.test(name)) delete env[name];
   const log = execFileSync(node22(), [path.join(ROOT, 'node_modules/vercel/dist/index.js'), 'build', '--yes'], {
     cwd: workDir,
     env,

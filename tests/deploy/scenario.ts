@@ -43,6 +43,8 @@ export async function makeWorld(sns: SnsSigner = createSnsSigner()): Promise<Wor
   const t = await createTestDatabase();
   const notion = await startFakeNotion({ token: NOTION_TOKEN });
   const ses = await startSesEmulator(await freePort());
+  // The emulator keeps one store per process, shared by every instance: start empty.
+  await fetch(`${ses.url}/clear-store`, { method: 'POST' });
   notion.addPage(
     makePage({
       id: PAGE,
