@@ -158,8 +158,8 @@ export function dirSize(dir: string): number {
   }, 0);
 }
 
-/** The largest packages of a function's node_modules, by bytes. */
-export function largestPackages(funcDir: string, n = 3): { name: string; bytes: number }[] {
+/** The largest packages of a function's node_modules, by bytes; `byScope` adds up `@scope/*`. */
+export function largestPackages(funcDir: string, n = 3, byScope = false): { name: string; bytes: number }[] {
   const nm = path.join(funcDir, 'node_modules');
   if (!fs.existsSync(nm)) return [];
   const pkgs: { name: string; bytes: number }[] = [];
@@ -167,6 +167,15 @@ export function largestPackages(funcDir: string, n = 3): { name: string; bytes: 
     if (!e.isDirectory() || e.name.startsWith('.')) continue;
     const dirs = e.name.startsWith('@') ? fs.readdirSync(path.join(nm, e.name)).map((s) => `${e.name}/${s}`) : [e.name];
     for (const name of dirs) pkgs.push({ name, bytes: dirSize(path.join(nm, name)) });
+  }
+  if (byScope) {
+    const sums = new Map<string, number>();
+    for (const p of pkgs) {
+      const scope = p.name.split('/')[0]!;
+      const key = ['@aws', '@aws-sdk', '@smithy'].includes(scope) ? 'AWS SDK (@aws-sdk/*, @smithy/*)' : p.name.startsWith('@') ? `${scope}/*` : p.name;
+      sums.set(key, (sums.get(key) ?? 0) + p.bytes);
+    }
+    return [...sums].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, n);
   }
   return pkgs.sort((a, b) => b.bytes - a.bytes).slice(0, n);
 }
@@ -284,4 +293,21 @@ export async function startDeployment(nodeBinary: string, isolatedDir: string, e
       });
     },
   };
+}
+
+/** The environment variables the built functions read: lib/config.js's schema and any `process.env.X`. */
+export function envReadByBuild(functionsDir: string): Set<string> {
+  const names = new Set<string>();
+  for (const dir of builtRoutes(functionsDir).values()) {
+    for (const file of listFiles(dir).filter((f) => f.endsWith('.js') && !f.startsWith('node_modules/'))) {
+      const code = fs.readFileSync(path.join(dir, file), 'utf8');
+      for (const m of code.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]!);
+      const schema = code.indexOf('envSchema = ');
+      if (schema >= 0) {
+        const block = code.slice(schema, code.indexOf('\n});', schema));
+        for (const m of block.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]!);
+      }
+    }
+  }
+  return names;
 }
