@@ -137,6 +137,7 @@ test('the local server: the reference session', async () => {
   const steps = await reference();
   const by = (name: string) => steps.find((s) => s.step === name)!;
   expect(by('health')).toMatchObject({ status: 200, body: { ok: true, database: 'postgres' } });
+  expect(by('a method send-mailout does not export')).toMatchObject({ status: 405, body: '' });
   expect(by('send without secret').status).toBe(401);
   expect([200, 202]).toContain(by('send').status);
   expect(by('after send').body).toMatchObject({ mailout: 'sent', inbox: expect.arrayContaining([expect.stringContaining('reader1@example.net')]) });

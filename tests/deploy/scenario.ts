@@ -101,8 +101,12 @@ export interface Step {
   step: string;
   status: number;
   type: string | null;
+  /** The headers a browser or mail client acts on (the content type is `type`). */
+  headers?: Record<string, string>;
   body: unknown;
 }
+
+const COMPARED_HEADERS = ['cache-control', 'content-disposition', 'content-security-policy', 'x-robots-tag', 'x-frame-options', 'referrer-policy', 'allow', 'set-cookie', 'location'];
 
 export interface Target {
   url: string;
@@ -158,7 +162,8 @@ export async function runSession(target: Target, world: World, called: Set<strin
       delete parsed.latency_ms;
       body = parsed;
     }
-    const s = { step, status: res.status, type, body };
+    const headers = Object.fromEntries(COMPARED_HEADERS.flatMap((h) => (res.headers.has(h) ? [[h, res.headers.get(h)!]] : [])));
+    const s = { step, status: res.status, type, headers, body };
     steps.push(s);
     return s;
   };
@@ -172,6 +177,7 @@ export async function runSession(target: Target, world: World, called: Set<strin
 
   await call('health', '/api/health');
 
+  await call('a method send-mailout does not export', '/api/send-mailout');
   await call('send without secret', '/api/send-mailout', jsonPost({ mailout_id: PAGE }));
   await call('send', '/api/send-mailout', jsonPost({ mailout_id: PAGE }, bearer(SECRET)));
   await target.idle();
