@@ -150,6 +150,8 @@ test('the local server: the reference session', async () => {
   expect(by('cron without secret').status).toBe(401);
   expect(by('cron resumes an expired lease')).toMatchObject({ status: 200, body: { resumed: [PAGE] } });
   expect(by('after cron').body).toEqual({ mailout: 'sent', inbox: 3 });
+  expect(by("the pg_cron job's request")).toMatchObject({ status: 200, body: { resumed: [PAGE] } });
+  expect(by('after the pg_cron job').body).toEqual({ mailout: 'sent', inbox: 3 });
 });
 
 describe.each([

@@ -7,6 +7,8 @@ import { startSesEmulator } from '../../lib/local/stack';
 import { freePort } from '../../lib/db/embedded';
 import { createSnsSigner, type SnsSigner } from '../fakes/sns';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../send/notion-page';
+import { scheduleResume } from '../../lib/setup/cron';
+import { installSupabaseExtensionStubs } from '../fakes/supabase-extensions';
 import { ROOT } from './built-functions';
 
 /**
@@ -146,7 +148,8 @@ function sesBounce(email: string, messageId: string): string {
  * The session: health; send-mailout refused without the secret, then a real send to the SES
  * emulator; the unsubscribe page and its one-click POST; a signed SNS bounce; the signed
  * report; the cron refused without its secret, then resuming a mailout whose lease expired
- * (nobody gets the letter twice). `called` collects every route the session used.
+ * (nobody gets the letter twice), and the same through the request the pg_cron job makes.
+ * `called` collects every route the session used.
  */
 export async function runSession(target: Target, world: World, called: Set<string>): Promise<Step[]> {
   const steps: Step[] = [];
@@ -224,6 +227,23 @@ export async function runSession(target: Target, world: World, called: Set<strin
   await target.idle();
   steps.push({
     step: 'after cron',
+    status: 0,
+    type: null,
+    body: { mailout: (await db('select status from mailouts where id = $1', [PAGE]))[0]?.status, inbox: (await inbox(world)).length },
+  });
+
+  // The Hobby safety net: the pg_cron job (npm run setup:cron) finds the expired lease and
+  // makes its pg_net request; that request, replayed here, resumes the mailout.
+  await installSupabaseExtensionStubs(world.t.pool);
+  await scheduleResume(world.t.url, { appBaseUrl: target.url, cronSecret: CRON_SECRET });
+  await db(`update mailouts set status = 'sending', lease_until = now() - interval '1 minute' where id = $1`, [PAGE]);
+  await world.t.pool.query((await db(`select command from cron.job where jobname = 'mailout-resume'`))[0]!.command as string);
+  const [job] = await db('select url, headers from net.recorded_requests');
+  const jobUrl = new URL(job!.url as string);
+  await call("the pg_cron job's request", jobUrl.pathname, { query: jobUrl.search, headers: job!.headers as Record<string, string> });
+  await target.idle();
+  steps.push({
+    step: 'after the pg_cron job',
     status: 0,
     type: null,
     body: { mailout: (await db('select status from mailouts where id = $1', [PAGE]))[0]?.status, inbox: (await inbox(world)).length },
