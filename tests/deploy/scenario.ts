@@ -171,6 +171,10 @@ export async function runSession(target: Target, world: World, called: Set<strin
     return s;
   };
   const db = async (sql: string, params: unknown[] = []) => (await world.t.pool.query(sql, params)).rows;
+  const recordState = async (step: string): Promise<void> => {
+    const mailout = (await db('select status from mailouts where id = $1', [PAGE]))[0]?.status;
+    steps.push({ step, status: 0, type: null, body: { mailout, inbox: (await inbox(world)).length } });
+  };
   const bearer = (s: string) => ({ authorization: `Bearer ${s}` });
   const jsonPost = (body: unknown, headers: Record<string, string> = {}) => ({
     method: 'POST',
@@ -180,7 +184,6 @@ export async function runSession(target: Target, world: World, called: Set<strin
 
   await call('health', '/api/health');
 
-  await call('a method send-mailout does not export', '/api/send-mailout');
   await call('send without secret', '/api/send-mailout', jsonPost({ mailout_id: PAGE }));
   await call('send', '/api/send-mailout', jsonPost({ mailout_id: PAGE }, bearer(SECRET)));
   await target.idle();
@@ -225,12 +228,7 @@ export async function runSession(target: Target, world: World, called: Set<strin
   await db(`update mailouts set status = 'sending', lease_until = now() - interval '1 minute' where id = $1`, [PAGE]);
   await call('cron resumes an expired lease', '/api/cron/resume', { headers: bearer(CRON_SECRET) });
   await target.idle();
-  steps.push({
-    step: 'after cron',
-    status: 0,
-    type: null,
-    body: { mailout: (await db('select status from mailouts where id = $1', [PAGE]))[0]?.status, inbox: (await inbox(world)).length },
-  });
+  await recordState('after cron');
 
   // The Hobby safety net: the pg_cron job (npm run setup:cron) finds the expired lease and
   // makes its pg_net request; that request, replayed here, resumes the mailout.
@@ -242,11 +240,8 @@ export async function runSession(target: Target, world: World, called: Set<strin
   const jobUrl = new URL(job!.url as string);
   await call("the pg_cron job's request", jobUrl.pathname, { query: jobUrl.search, headers: job!.headers as Record<string, string> });
   await target.idle();
-  steps.push({
-    step: 'after the pg_cron job',
-    status: 0,
-    type: null,
-    body: { mailout: (await db('select status from mailouts where id = $1', [PAGE]))[0]?.status, inbox: (await inbox(world)).length },
-  });
+  await recordState('after the pg_cron job');
+
+  await call('a method send-mailout does not export', '/api/send-mailout');
   return steps;
 }
