@@ -12,7 +12,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/browser/', '<rootDir>/tests/deliverability/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/browser/', '<rootDir>/tests/deliverability/', '<rootDir>/tests/deploy/'],
   transform: { '^.+\\.(t|j|mj)s$': swc },
   // ESM-only packages are compiled to CommonJS for Jest's module registry.
   transformIgnorePatterns: ['/node_modules/(?!(marked)/)'],

@@ -37,7 +37,7 @@ Send a mailout (a Notion page id, with NOTION_TOKEN set):
 `);
 
   if (demo) {
-    const { runDemo } = await import('../lib/local/demo');
+    const { runDemo } = await import('../lib/local/demo.js');
     await runDemo({ rootDir, stack });
   }
 

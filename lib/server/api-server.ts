@@ -150,9 +150,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const mod = override ? { ...(await loadModule(file)), ...override } : await loadModule(file);
       const handler = (mod[method] ?? (typeof mod.default === 'function' ? mod.default : undefined)) as Handler | undefined;
       if (!handler) {
-        const allowed = METHODS.filter((m) => typeof mod[m] === 'function');
-        res.writeHead(405, { 'content-type': 'application/json', allow: allowed.join(', ') });
-        res.end(JSON.stringify({ error: 'method_not_allowed', message: `Use ${allowed.join(' or ')}.` }));
+        // As Vercel's Node runtime answers a method the module does not export: a bare 405.
+        res.writeHead(405);
+        res.end();
         return;
       }
       const relFile = path.relative(rootDir, file).split(path.sep).join('/');

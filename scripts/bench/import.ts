@@ -61,8 +61,8 @@ function runChild(file: string, databaseUrl: string | null, dryRun: boolean): Pr
 }
 
 async function child(): Promise<void> {
-  const { importSubscribersFromFile } = await import('../../lib/import');
-  const { createPostgresDb } = await import('../../lib/db/postgres');
+  const { importSubscribersFromFile } = await import('../../lib/import/index.js');
+  const { createPostgresDb } = await import('../../lib/db/postgres.js');
   const file = process.env.IMPORT_BENCH_FILE!;
   const url = process.env.DATABASE_URL;
   const db = url ? createPostgresDb(url, { max: 2 }) : null;
@@ -98,8 +98,8 @@ async function child(): Promise<void> {
 }
 
 export async function run(): Promise<Figure[]> {
-  const { startEmbeddedPostgres } = await import('../../lib/db/embedded');
-  const { migrate } = await import('../../lib/db/migrate');
+  const { startEmbeddedPostgres } = await import('../../lib/db/embedded.js');
+  const { migrate } = await import('../../lib/db/migrate.js');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-import-'));
   const file = path.join(tmp, 'export-100k.csv');
   // Its own directory: when run as root, Postgres runs as another user, who cannot enter `tmp`.

@@ -107,9 +107,9 @@ interface ChildResult {
 async function child(): Promise<void> {
   const input = JSON.parse(process.env.SEND_BENCH_CHILD!) as ChildInput;
   const out = process.env.SEND_BENCH_OUT!;
-  const { loadConfig } = await import('../../lib/config');
-  const { startMailout } = await import('../../lib/send');
-  const { sendDepsFromConfig } = await import('../../lib/send/wire');
+  const { loadConfig } = await import('../../lib/config.js');
+  const { startMailout } = await import('../../lib/send/index.js');
+  const { sendDepsFromConfig } = await import('../../lib/send/wire.js');
 
   const config = loadConfig(process.env);
   if (input.rateOverride !== undefined) config.sending.ratePerSec = input.rateOverride;
@@ -330,7 +330,7 @@ async function overhead(letterFile: string): Promise<Figure[]> {
   const CONCURRENCY = 16;
   const BATCH = 50;
   const RATE = 100_000;
-  const { startFakeSes } = await import('../../tests/fakes/ses');
+  const { startFakeSes } = await import('../../tests/fakes/ses.js');
   return withBenchDatabase(async (url) => {
     await seed(url, N);
     const recipients = new Set<string>();
@@ -461,7 +461,7 @@ async function paced(letterFile: string, concurrency: number | undefined): Promi
   const N = 1_000;
   const RATE = 14;
   const c = concurrency ?? 1; // the default of SEND_CONCURRENCY
-  const { startFakeSes } = await import('../../tests/fakes/ses');
+  const { startFakeSes } = await import('../../tests/fakes/ses.js');
   return withBenchDatabase(async (url) => {
     await seed(url, N);
     const arrivals: number[] = [];
