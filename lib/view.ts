@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Config } from './config';
 import type { Db } from './db';
 import { secretsEqual } from './http';
+import { parseMailoutId } from './mailout-id';
 import { webVersion, type RenderedMailout } from './render';
 
 /**
@@ -19,7 +20,8 @@ export function viewSignature(secret: string, mailoutId: string): string {
   return createHmac('sha256', secret).update(`mailout-view:v1:${mailoutId}`, 'utf8').digest('base64url');
 }
 
-export function viewUrl(config: LinkConfig, mailoutId: string): string {
+export function viewUrl(config: LinkConfig, reference: string): string {
+  const mailoutId = parseMailoutId(reference);
   const q = new URLSearchParams({ m: mailoutId, sig: viewSignature(config.unsubscribeSecret, mailoutId) });
   return `${config.appBaseUrl.replace(/\/+$/, '')}/api/view?${q.toString()}`;
 }
@@ -68,6 +70,14 @@ function matches(ifNoneMatch: string | null, etag: string): boolean {
   });
 }
 
+function canonicalOrEmpty(reference: string | null): string {
+  try {
+    return reference && reference.length <= 200 ? parseMailoutId(reference) : '';
+  } catch {
+    return '';
+  }
+}
+
 export interface ViewRequest {
   mailoutId: string | null;
   sig: string | null;
@@ -76,8 +86,9 @@ export interface ViewRequest {
 
 /** The web version of a mailout's letter, or a page that says why not. */
 export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscribeSecret'> }, req: ViewRequest): Promise<ViewResponse> {
-  const mailoutId = req.mailoutId ?? '';
-  if (!mailoutId || mailoutId.length > 200 || !verifyViewSignature(deps.config.unsubscribeSecret, mailoutId, req.sig)) {
+  // Signed over the canonical id (lib/mailout-id): any spelling of the page is the same letter.
+  const mailoutId = canonicalOrEmpty(req.mailoutId);
+  if (!mailoutId || !verifyViewSignature(deps.config.unsubscribeSecret, mailoutId, req.sig)) {
     return notice(
       403,
       'Неверная ссылка · Invalid link',

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { reportSignature } from '../../lib/report';
+import { reportUrl } from '../../lib/report';
+import { viewUrl } from '../../lib/view';
 import { unsubscribeToken } from '../../lib/unsubscribe/token';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { startSesEmulator } from '../../lib/local/stack';
@@ -222,7 +223,8 @@ export async function runSession(target: Target, world: World, called: Set<strin
   await target.idle();
   steps.push({ step: 'subscribers', status: 0, type: null, body: (await db('select email, status from subscribers order by email')).map((r) => `${r.email} ${r.status}`) });
 
-  await call('report', '/api/report', { query: `?mailout_id=${PAGE}&sig=${reportSignature(REPORT_SECRET, PAGE)}` });
+  await call('report', '/api/report', { query: new URL(reportUrl({ appBaseUrl: target.url, reportSecret: REPORT_SECRET }, PAGE)).search });
+  await call('view in the browser', '/api/view', { query: new URL(viewUrl({ appBaseUrl: target.url, unsubscribeSecret: UNSUBSCRIBE_SECRET }, PAGE)).search });
 
   await call('cron without secret', '/api/cron/resume');
   await db(`update mailouts set status = 'sending', lease_until = now() - interval '1 minute' where id = $1`, [PAGE]);
