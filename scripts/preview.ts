@@ -18,6 +18,7 @@ import { createNotionClient, parseNotionPageId } from '../lib/notion/client';
 import { personalise } from '../lib/render';
 import { prepareMarkdownMailout, prepareNotionMailout, type MailoutContent } from '../lib/render/pipeline';
 import { setLogLevel } from '../lib/log';
+import { loadCliEnv } from './lib/env';
 
 interface Args {
   source: string;
@@ -79,6 +80,7 @@ function storageFromEnv() {
 }
 
 async function main(): Promise<void> {
+  loadCliEnv();
   const args = parseArgs(process.argv.slice(2));
   setLogLevel('warn');
   const env = process.env;
