@@ -1,14 +1,17 @@
 /**
- * `npm start`: the whole product on this machine — embedded Postgres (data in .data/),
+ * `npm start`: the whole product on this machine — embedded Postgres (data in .data/, or
+ * LOCAL_DATA_DIR),
  * the SES emulator with its web inbox (port 8005), every api/ route on PORT (3000).
  * `npm start -- --demo` also imports a sample list and sends a sample mailout.
  * PORT / SES_PORT set: exactly that port (0: any free one); unset: the default when free,
  * else any free port. The real URLs are printed, and written to .data/stack.json for the
  * command-line tools while the stack runs.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { startLocalStack } from '../lib/local/stack';
 import { readStackFile, removeStackFile, writeStackFile } from '../lib/local/stack-file';
-import { loadCliEnv, ROOT_DIR } from './lib/env';
+import { loadCliEnv, localDataDir, ROOT_DIR } from './lib/env';
 
 function portFrom(name: string): number | undefined {
   const raw = process.env[name]?.trim();
@@ -18,11 +21,32 @@ function portFrom(name: string): number | undefined {
   return n;
 }
 
+/** A process's parent pid (Linux /proc; this process's own anywhere); undefined once it is gone. */
+function parentOf(pid: number): number | undefined {
+  if (pid === process.pid) return process.ppid;
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process and, when npm started it, its shell: each with the parent it has now. */
+function launcherChain(): { pid: number; ppid: number }[] {
+  const chain = [{ pid: process.pid, ppid: process.ppid }];
+  const shellsParent = process.env.npm_lifecycle_event ? parentOf(process.ppid) : undefined;
+  if (shellsParent !== undefined) chain.push({ pid: process.ppid, ppid: shellsParent });
+  return chain;
+}
+
 async function main(): Promise<void> {
   loadCliEnv();
   const args = process.argv.slice(2);
   const demo = args.includes('--demo');
-  const running = readStackFile(ROOT_DIR);
+  const dataDir = localDataDir();
+  const running = readStackFile(dataDir);
   if (running) {
     throw new Error(`the local stack already runs (pid ${running.pid}, API ${running.apiUrl}); stop it first (Ctrl-C in its terminal, or kill ${running.pid}).`);
   }
@@ -34,7 +58,7 @@ async function main(): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
       console.log('\nstopping...');
-      removeStackFile(ROOT_DIR);
+      removeStackFile(dataDir);
       await stopStack?.();
       process.exit(code);
     })();
@@ -47,10 +71,17 @@ async function main(): Promise<void> {
       void shutdown(0);
     });
   }
-  process.on('exit', () => removeStackFile(ROOT_DIR));
+  process.on('exit', () => removeStackFile(dataDir));
+  // `kill <npm's pid>` never reaches this process (npm forwards SIGTERM to its shell only, and
+  // SIGHUP not at all): when npm or its shell is gone, stop as if signalled.
+  const watched = launcherChain();
+  setInterval(() => {
+    if (watched.some(({ pid, ppid }) => parentOf(pid) !== ppid)) void shutdown(0);
+  }, 250).unref();
 
   const stack = await startLocalStack({
     rootDir: ROOT_DIR,
+    dataDir,
     port: portFrom('PORT'),
     preferredPort: 3000,
     sesPort: portFrom('SES_PORT'),
@@ -61,7 +92,7 @@ async function main(): Promise<void> {
   });
   stopStack = () => stack.stop();
   if (stopping) return;
-  writeStackFile(ROOT_DIR, {
+  writeStackFile(dataDir, {
     pid: process.pid,
     ...(stack.databaseUrl ? { databaseUrl: stack.databaseUrl } : {}),
     apiUrl: stack.apiUrl,
@@ -79,7 +110,7 @@ Local mailout stack is up.
   Secret         ${stack.secret}   (EXECUTOR_SHARED_SECRET)
 
 While this runs, the other commands (npm run report, import, send, migrate) use this database
-when DATABASE_URL is not set (.data/stack.json).
+when DATABASE_URL is not set (${path.relative(ROOT_DIR, dataDir) || '.'}/stack.json).
 
 Send a mailout (a Notion page id, with NOTION_TOKEN set):
   curl -X POST ${stack.apiUrl}/api/send-mailout -H 'content-type: application/json' \\

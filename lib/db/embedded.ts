@@ -118,7 +118,8 @@ function sharedCache(who: RunAs): string {
   return dir;
 }
 
-function linkOrCopyTree(from: string, to: string): void {
+/** Copies a folder, hard-linking the files where it can (same file system). */
+export function linkOrCopyTree(from: string, to: string): void {
   fs.mkdirSync(to, { recursive: true, mode: 0o755 });
   for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
     const src = path.join(from, entry.name);
@@ -139,16 +140,22 @@ function linkOrCopyTree(from: string, to: string): void {
 /** The package's `native/` folder, or a copy of it the Postgres user can reach. */
 function reachableBinaries(nativeDir: string, who: RunAs | null): string {
   if (!who || canTraverse(path.join(nativeDir, 'bin'), who)) return nativeDir;
-  const version = fs.statSync(path.join(nativeDir, 'bin', 'postgres'));
-  const key = createHash('sha256').update(`${nativeDir}:${version.size}:${version.mtimeMs}`).digest('hex').slice(0, 12);
+  // Named after the package's version and the server binary's size: every clone shares one copy.
+  const { version } = JSON.parse(fs.readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
+  const { size } = fs.statSync(path.join(nativeDir, 'bin', 'postgres'));
+  const key = createHash('sha256').update(`${os.platform()}-${os.arch()}:${version}:${size}`).digest('hex').slice(0, 12);
   const target = path.join(sharedCache(who), `native-${key}`);
   if (!fs.existsSync(path.join(target, '.complete'))) {
     const staging = `${target}.${process.pid}.tmp`;
     fs.rmSync(staging, { recursive: true, force: true });
     linkOrCopyTree(nativeDir, staging);
     fs.writeFileSync(path.join(staging, '.complete'), '');
-    fs.rmSync(target, { recursive: true, force: true });
-    fs.renameSync(staging, target);
+    try {
+      fs.renameSync(staging, target);
+    } catch {
+      // Another start made it first (its copy is complete: renames are atomic).
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
   }
   return target;
 }

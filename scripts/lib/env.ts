@@ -7,18 +7,24 @@ export const ROOT_DIR = path.resolve(__dirname, '../..');
 
 const isSet = (v: string | undefined) => Boolean(v && v.trim());
 
+/** Where `npm start` keeps its Postgres data, secret and stack.json: LOCAL_DATA_DIR, else `.data/`. */
+export function localDataDir(rootDir = ROOT_DIR): string {
+  const set = process.env.LOCAL_DATA_DIR?.trim();
+  return set ? path.resolve(rootDir, set) : path.join(rootDir, '.data');
+}
+
 /**
  * The configuration of every command-line tool, read the same way: `.env` from the project
  * root when present, the environment winning over it. With `database`, and no database set
  * (DATABASE_URL or SUPABASE_URL), the tool uses the running `npm start`'s database (from
- * `.data/stack.json`) and says so on standard error.
+ * `stack.json` in the local data folder) and says so on standard error.
  */
 export function loadCliEnv(opts: { database?: boolean; rootDir?: string } = {}): void {
   const rootDir = opts.rootDir ?? ROOT_DIR;
   const file = path.join(rootDir, '.env');
   if (fs.existsSync(file)) process.loadEnvFile(file);
   if (!opts.database || isSet(process.env.DATABASE_URL) || isSet(process.env.SUPABASE_URL)) return;
-  const stack = readStackFile(rootDir);
+  const stack = readStackFile(localDataDir(rootDir));
   if (!stack?.databaseUrl) return;
   process.env.DATABASE_URL = stack.databaseUrl;
   let where = 'Postgres';
