@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { linkOrCopyTree } from '../../lib/db/embedded';
+import { runCommand } from '../helpers/run';
 
 /**
  * A newcomer's clone in a folder only its owner can enter (root's home, `mktemp -d`), used as
@@ -85,17 +86,7 @@ async function npmStart(args: string[], ready: RegExp): Promise<Started> {
   return { child, output: () => out, closed };
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: clone, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (cmd: string, args: string[]) => runCommand(cmd, args, { cwd: clone, env: cleanEnv() });
 
 /** Live (not zombie) processes of a process group, from /proc. */
 function groupMembers(pgid: number): string[] {
