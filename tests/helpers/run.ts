@@ -18,3 +18,18 @@ export function runCommand(cmd: string, args: string[], opts: { cwd: string; env
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * A clean environment for a command: nothing from the developer's shell, and no AWS
+ * credentials anywhere the AWS SDK looks (no real token or profile can leak into a test).
+ */
+export function cleanCliEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: '/nonexistent-home',
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    NODE_NO_WARNINGS: '1',
+  };
+}

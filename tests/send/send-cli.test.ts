@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { runCommand } from '../helpers/run';
+import { cleanCliEnv, runCommand } from '../helpers/run';
 
 /** `npm run send` as an operator runs it: its exit code says whether the letter went out. */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -25,14 +25,9 @@ test('send --test without AWS credentials prints why and exits 1', async () => {
   const result = await runCommand(TSX, [path.join(ROOT, 'scripts', 'send.ts'), letter, '--test'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH ?? '',
       // No credentials anywhere the AWS SDK looks (and no SES_ENDPOINT, against which local
       // dummy keys are used): the SDK fails before any request leaves the machine.
-      HOME: '/nonexistent-home',
-      AWS_CONFIG_FILE: '/nonexistent/aws-config',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      NODE_NO_WARNINGS: '1',
+      ...cleanCliEnv(),
       LOG_LEVEL: 'error',
       DATABASE_URL: t.url,
       EXECUTOR_SHARED_SECRET: 'send-cli-secret-0123456789abcdef',

@@ -2,27 +2,15 @@ import path from 'node:path';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES } from '../../lib/notion/schema';
 import { FakeAws } from './fake-aws';
 import { FakeNotion } from './fake-notion';
-import { runCommand, type CommandResult } from '../helpers/run';
+import { cleanCliEnv, runCommand, type CommandResult } from '../helpers/run';
 
 /** The command-line scripts, run as a user runs them (tsx), against the HTTP fakes. */
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
-/** A clean environment: nothing from the developer's shell (no real tokens or AWS profile). */
-function baseEnv(): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: '/nonexistent-home',
-    AWS_CONFIG_FILE: '/nonexistent/aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NODE_NO_WARNINGS: '1',
-  };
-}
-
 function run(script: string, args: string[], env: Record<string, string>): Promise<CommandResult> {
-  return runCommand(TSX, [path.join(ROOT, 'scripts', script), ...args], { cwd: ROOT, env: { ...baseEnv(), ...env } });
+  return runCommand(TSX, [path.join(ROOT, 'scripts', script), ...args], { cwd: ROOT, env: { ...cleanCliEnv(), ...env } });
 }
 
 describe('npm run setup:notion', () => {
