@@ -1,6 +1,5 @@
 import { resetConfig } from '../../lib/config';
 import { startSesEmulator } from '../../lib/local/stack';
-import { freePort } from '../../lib/db/embedded';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
@@ -33,11 +32,12 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
 beforeAll(async () => {
   t = await createTestDatabase();
   notion = await startFakeNotion({ token: 'secret_notion_test' });
-  ses = await startSesEmulator(await freePort());
-  const port = await freePort();
+  // Port 0: the system picks free ports as the servers bind them (no chosen port can be taken first).
+  ses = await startSesEmulator(0);
+  api = await startApiServer({ rootDir: `${__dirname}/../..`, port: 0 });
   Object.assign(process.env, {
     EXECUTOR_SHARED_SECRET: SECRET,
-    APP_BASE_URL: `http://127.0.0.1:${port}`,
+    APP_BASE_URL: api.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
@@ -52,7 +52,6 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
   });
   resetConfig();
-  api = await startApiServer({ rootDir: `${__dirname}/../..`, port });
   notion.addPage(
     makePage({
       id: PAGE,
