@@ -159,3 +159,38 @@ test('from a folder only its owner can enter: npm start -- --demo runs, npm run 
   const info2 = JSON.parse(fs.readFileSync(stackFile, 'utf8')) as { databaseUrl: string };
   await stopAndCheck(again, 'SIGHUP', portsOf(again.output(), info2));
 }, 180_000);
+
+test('every command reads .env from the project folder, and the environment overrides it', async () => {
+  const out = path.join(home, 'preview');
+  fs.writeFileSync(path.join(home, 'letter.md'), '# Hello\n\nA letter.\n');
+  fs.writeFileSync(
+    path.join(clone, '.env'),
+    ['AWS_REGION=eu-west-1', 'SES_FROM_EMAIL=from-dotenv@example.com', 'FOOTER_ADDRESS=Dotenv Street 1', 'DATABASE_URL=postgres://u:p@127.0.0.1:1/dotenv', ''].join('\n'),
+  );
+  try {
+    const policy = await run('npm', ['run', '--silent', 'setup:aws', '--', '--policy-only']);
+    expect(policy.code).toBe(0);
+    expect(policy.stdout).toContain('identity/from-dotenv@example.com');
+    const overridden = await runCommand('npm', ['run', '--silent', 'setup:aws', '--', '--policy-only'], {
+      cwd: clone,
+      env: cleanEnv({ SES_FROM_EMAIL: 'from-env@example.com' }),
+    });
+    expect(overridden.stdout).toContain('identity/from-env@example.com');
+    expect(overridden.stdout).not.toContain('from-dotenv');
+
+    const preview = await run('npm', ['run', '--silent', 'preview', '--', path.join(home, 'letter.md'), '--out', out]);
+    expect(preview.code).toBe(0);
+    const html = fs.readdirSync(out).find((f) => f.endsWith('.html'))!;
+    expect(fs.readFileSync(path.join(out, html), 'utf8')).toContain('Dotenv Street 1');
+
+    // The database of .env, not "no database": the report tries 127.0.0.1:1.
+    const report = await run('npm', ['run', '--silent', 'report', '--', '11111111-2222-4333-8444-555555555555']);
+    expect(report.code).toBe(1);
+    expect(report.stderr).toMatch(/127\.0\.0\.1:1|ECONNREFUSED/);
+    fs.writeFileSync(path.join(home, 'list.csv'), 'email\nreader@example.com\n');
+    const importDry = await run('npm', ['run', '--silent', 'import', '--', path.join(home, 'list.csv'), '--dry-run']);
+    expect(importDry.stdout + importDry.stderr).toContain('into Postgres 127.0.0.1:1/dotenv');
+  } finally {
+    fs.rmSync(path.join(clone, '.env'));
+  }
+}, 120_000);
