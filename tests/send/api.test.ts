@@ -126,6 +126,7 @@ test('with no secret configured every call is refused, whatever it carries; the 
   expect((await t.pool.query('select count(*)::int n from mailouts')).rows[0].n).toBe(0);
 });
 
+// A thousand messages through the real SES emulator: tens of seconds on a busy machine.
 test('10 concurrent webhooks for one mailout: one claim, the rest refused, exactly 1,000 messages', async () => {
   const webhook = {
     source: { type: 'automation', automation_id: 'auto-1', action_id: 'act-1', event_id: 'ev-1', attempt: 1 },
@@ -162,4 +163,4 @@ test('10 concurrent webhooks for one mailout: one claim, the rest refused, exact
 
   const again = await post({ mailout_id: PAGE, auth_token: SECRET });
   expect(again.status).toBe(409);
-});
+}, 180_000);
