@@ -90,4 +90,4 @@ test('npm start -- --demo prints the URLs and the secret, and the sample emails 
   const again = (await (await fetch(`${second.sesUrl}/store`)).json()) as { emails: unknown[] };
   expect(again.emails).toHaveLength(0);
   expect(await second.stop()).toBe(0);
-}, 90_000);
+}, 180_000);
