@@ -1,11 +1,10 @@
 /**
  * `npm start`: the whole product on this machine — embedded Postgres (data in .data/, or
- * LOCAL_DATA_DIR),
- * the SES emulator with its web inbox (port 8005), every api/ route on PORT (3000).
+ * LOCAL_DATA_DIR), the SES emulator with its web inbox (8005), every api/ route (3000).
  * `npm start -- --demo` also imports a sample list and sends a sample mailout.
  * PORT / SES_PORT set: exactly that port (0: any free one); unset: the default when free,
- * else any free port. The real URLs are printed, and written to .data/stack.json for the
- * command-line tools while the stack runs.
+ * else any free port. The real URLs are printed, and written to stack.json in the data folder
+ * for the command-line tools while the stack runs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
