@@ -12,17 +12,18 @@ import { registerSecret } from './log';
  * keeps working while, say, the Notion token is being rotated.
  */
 
-const trimmed = z.preprocess((v) => (typeof v === 'string' ? v.trim() : v), z.string());
+// An empty value (`NAME=` in .env) counts as not set: "is not set" names the fix better.
+const trimmed = z.preprocess((v) => (typeof v === 'string' ? v.trim() || undefined : v), z.string());
 const optionalString = z.preprocess(
   (v) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v),
   z.string().optional(),
 );
-const secret = (min: number) =>
-  trimmed.pipe(z.string().min(min, `must be at least ${min} characters (generate one with: openssl rand -hex 32)`));
-const optionalSecret = (min: number) =>
+const GENERATE = 'generate one with: openssl rand -hex 32';
+const secret = (min: number) => trimmed.pipe(z.string().min(min, `must be at least ${min} characters`));
+const optionalSecret = (min: number, tooShort = `must be at least ${min} characters (${GENERATE})`) =>
   z.preprocess(
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v),
-    z.string().min(min, `must be at least ${min} characters (generate one with: openssl rand -hex 32)`).optional(),
+    z.string().min(min, tooShort).optional(),
   );
 const intIn = (def: number, min: number, max: number) =>
   z.preprocess(
@@ -91,7 +92,10 @@ const envSchema = z.object({
   SES_REPLY_TO: optionalString.pipe(z.string().email('must be an email address').optional()),
   SES_CONFIGURATION_SET: optionalString,
 
-  NOTION_TOKEN: optionalSecret(8),
+  NOTION_TOKEN: optionalSecret(
+    8,
+    'is too short for a Notion integration secret (it starts with ntn_ or secret_; copy it from notion.so/profile/integrations → your integration → Internal Integration Secret)',
+  ),
   NOTION_MAILOUTS_DATABASE_ID: optionalString,
   NOTION_ERRORS_DATABASE_ID: optionalString,
   NOTION_BASE_URL: optionalHttpUrl,
@@ -155,7 +159,7 @@ export interface Config {
 
 /** What each variable is for, quoted in the error when it is missing or wrong. */
 const HINTS: Partial<Record<keyof Env, string>> = {
-  EXECUTOR_SHARED_SECRET: 'the secret the Notion automation sends with each webhook',
+  EXECUTOR_SHARED_SECRET: `the secret the Notion automation sends with each webhook; ${GENERATE}`,
   APP_BASE_URL: 'the public URL of this deployment, e.g. https://mailout.example.com',
   AWS_REGION: 'the SES region, e.g. eu-west-1',
   SES_FROM_EMAIL: 'a verified SES sender address',

@@ -22,6 +22,7 @@ import {
   progressLine,
   type ImportProgress,
 } from '../lib/import';
+import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage: npm run import -- FILE.csv [--dry-run] [--source NAME] [--report rejected.csv] [--json]
 
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
   const file = positionals[0]!;
   const dryRun = values['dry-run'] === true;
   if (values.source !== undefined && values.source.trim() === '') fail(2, '--source needs a non-empty NAME');
+  loadCliEnv({ database: true });
 
   const target = importDbTarget(process.env);
   let db: Db | null = null;

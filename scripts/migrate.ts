@@ -1,9 +1,9 @@
 /** `npm run migrate`: apply pending migrations in supabase/migrations to DATABASE_URL. */
 import { migrate } from '../lib/db/migrate';
-import { loadDotEnv } from './lib/env';
+import { loadCliEnv } from './lib/env';
 
 async function main(): Promise<void> {
-  loadDotEnv();
+  loadCliEnv({ database: true });
   const url = process.env.DATABASE_URL;
   if (!url) {
     console.error('Set DATABASE_URL to the Postgres to migrate (Supabase: Project Settings → Database → connection string), or use `supabase db push`.');

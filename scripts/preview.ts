@@ -23,7 +23,7 @@ import { letterSource, loadLetter, type LetterOptions, type LetterSource } from 
 import { letterOptionsFromConfig } from '../lib/send/wire';
 import { setLogLevel } from '../lib/log';
 import { footerAddressWarnings } from '../lib/send/footer';
-import { loadDotEnv } from './lib/env';
+import { loadCliEnv } from './lib/env';
 
 interface Args {
   source: string;
@@ -116,7 +116,7 @@ function setup(config: Config | null, source: LetterSource): Setup {
 }
 
 async function main(): Promise<void> {
-  loadDotEnv();
+  loadCliEnv();
   const args = parseArgs(process.argv.slice(2));
   setLogLevel('warn');
   let source: LetterSource;

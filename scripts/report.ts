@@ -1,18 +1,30 @@
 /**
  * `npm run report -- PAGE|MAILOUT_ID|FILE.md [--link]`: the per-recipient CSV (failures first)
- * to standard output, and a fresh signed link to it on standard error. `--link`: only the link
- * (report links expire after REPORT_LINK_DAYS; this is how to get a new one).
+ * to standard output, and a fresh signed link to it on standard error when the executor's
+ * configuration is complete. `--link`: only the link (report links expire after
+ * REPORT_LINK_DAYS; this is how to get a new one).
  */
 import { loadConfig } from '../lib/config';
-import { getDb } from '../lib/db';
-import { mailoutReportCsv, reportUrl } from '../lib/report';
+import { describeTarget, importDbTarget, openImportDb } from '../lib/import/env';
 import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
-import { loadDotEnv } from './lib/env';
+import { mailoutReportCsv, reportUrl } from '../lib/report';
+import { loadCliEnv } from './lib/env';
 
 const USAGE = 'usage: npm run report -- PAGE|MAILOUT_ID|FILE.md [--link]';
 
+/** A signed link needs REPORT_SECRET (or the executor secret) and APP_BASE_URL; the CSV does not. */
+function freshLink(mailoutId: string, required: boolean): { url: string; days: number } | null {
+  try {
+    const config = loadConfig();
+    return { url: reportUrl(config, mailoutId), days: config.reportLinkDays };
+  } catch (err) {
+    if (required) throw err;
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
-  loadDotEnv();
+  loadCliEnv({ database: true });
   const args = process.argv.slice(2);
   const linkOnly = args.includes('--link');
   const ids = args.filter((a) => !a.startsWith('-'));
@@ -28,22 +40,29 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(2);
   }
-  const config = loadConfig();
-  const link = reportUrl(config, mailoutId);
-  const until = `valid for ${config.reportLinkDays} days`;
-  const db = getDb(config);
-  if (linkOnly) {
-    const known = (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length > 0;
-    await db.close();
-    if (!known) throw new Error(`No mailout ${mailoutId} has been sent or claimed.`);
-    process.stdout.write(`${link}\n`);
-    console.error(`A fresh report link, ${until}.`);
-    return;
+  // The report needs the database only, not the sender's settings.
+  const target = importDbTarget(process.env);
+  if (!target) {
+    console.error('No database: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY) in .env, or run it while `npm start` runs.');
+    process.exit(2);
   }
-  const { csv, rows } = await mailoutReportCsv(db, mailoutId);
-  process.stdout.write(csv);
-  console.error(`${rows} recipients. A fresh link to this report (${until}): ${link}`);
-  await db.close();
+  const db = openImportDb(target);
+  try {
+    if (linkOnly) {
+      const link = freshLink(mailoutId, true);
+      const known = (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length > 0;
+      if (!known) throw new Error(`No mailout ${mailoutId} has been sent or claimed.`);
+      process.stdout.write(`${link!.url}\n`);
+      console.error(`A fresh report link, valid for ${link!.days} days.`);
+      return;
+    }
+    const { csv, rows } = await mailoutReportCsv(db, mailoutId);
+    process.stdout.write(csv);
+    const link = freshLink(mailoutId, false);
+    console.error(`${rows} recipients (${describeTarget(target)}).${link ? ` A fresh link to this report (valid for ${link.days} days): ${link.url}` : ''}`);
+  } finally {
+    await db.close();
+  }
 }
 
 main().catch((err: Error) => {

@@ -8,12 +8,12 @@ import { loadConfig } from '../lib/config';
 import { letterSource, mailoutIdOf, type LetterSource } from '../lib/render/pipeline';
 import { startMailout } from '../lib/send';
 import { sendDepsFromConfig } from '../lib/send/wire';
-import { loadDotEnv } from './lib/env';
+import { loadCliEnv } from './lib/env';
 
 const SEND_FLAGS = new Set(['--test', '--dry-run']);
 
 async function main(): Promise<void> {
-  loadDotEnv();
+  loadCliEnv({ database: true });
   const args = process.argv.slice(2);
   const targets = args.filter((a) => !a.startsWith('-'));
   // A mistyped --dry-run or --test must not become a live send to the whole list.
@@ -48,13 +48,27 @@ async function main(): Promise<void> {
     continuation: false,
   });
   console.log(JSON.stringify(result.body, null, 2));
+  let failed = result.status >= 400;
+  if (result.body.outcome === 'test_sent') {
+    // A test send that reached nobody is a failure to report, not a success with `sent: 0`.
+    const { sent, recipients, results } = result.body as { sent: number; recipients: number; results?: { error_code?: string; error_message?: string }[] };
+    if (sent < recipients) {
+      failed = true;
+      const first = results?.find((r) => r.error_code);
+      console.error(`The test send failed for ${recipients - sent} of ${recipients} recipients${first ? `: ${first.error_code}: ${first.error_message ?? ''}` : ''}.`);
+    }
+  }
   if (result.run) {
     const summary = await result.run();
     console.log(JSON.stringify({ outcome: summary.outcome, sent: summary.sent, failed: summary.failed, unknown: summary.unknown, reason: summary.reason }, null, 2));
+    if (summary.outcome === 'paused') {
+      failed = true;
+      console.error(`The mailout is paused: ${summary.reason ?? 'see its Last error'}.`);
+    }
   }
   await result.after;
   await deps.db.close();
-  process.exit(result.status >= 400 ? 1 : 0);
+  process.exit(failed ? 1 : 0);
 }
 
 main().catch((err: Error) => {

@@ -1,16 +1,21 @@
 /**
- * npm run setup:aws [-- --dry-run] [--policy-only] [--allow-http] [--topic NAME]
- *                   [--configuration-set NAME] [--event-destination NAME] [--resend-confirmation]
+ * npm run setup:aws -- [--dry-run] [--policy-only [--account ID]] [--allow-http] [--topic NAME]
+ *                      [--configuration-set NAME] [--event-destination NAME] [--resend-confirmation]
  *
  * Creates or checks the SNS topic for SES events, its HTTPS subscription to
  * ${APP_BASE_URL}/api/ses-events, the SES configuration set and its event destination, then
  * prints the environment lines and the least-privilege IAM policy of the executor.
+ * `--policy-only` prints just the policy, with no credentials needed: the account id comes from
+ * --account, else from AWS (sts:GetCallerIdentity) when credentials are at hand, else it is `*`.
  * Env: AWS_REGION, credentials (default provider chain), APP_BASE_URL, SES_FROM_EMAIL,
  * SES_CONFIGURATION_SET (default "mailout"), SNS_TOPIC_NAME (default "mailout-ses-events");
  * SNS_ENDPOINT / SES_ENDPOINT / STS_ENDPOINT for a local or test endpoint (STS falls back
  * to SNS_ENDPOINT, so a test never reaches the real STS).
  * Exit codes: 0 done, 1 a check or call failed, 2 bad usage.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
@@ -24,8 +29,9 @@ import {
   sesEventsEndpoint,
   setupAws,
 } from '../lib/setup/aws';
+import { loadCliEnv } from './lib/env';
 
-const USAGE = `Usage: npm run setup:aws -- [--dry-run] [--policy-only] [--allow-http] [--topic NAME]
+const USAGE = `Usage: npm run setup:aws -- [--dry-run] [--policy-only [--account ID]] [--allow-http] [--topic NAME]
          [--configuration-set NAME] [--event-destination NAME] [--resend-confirmation]
 Env: AWS_REGION, AWS credentials (default provider chain), APP_BASE_URL, SES_FROM_EMAIL,
      SES_CONFIGURATION_SET (default "${DEFAULT_CONFIGURATION_SET}"), SNS_TOPIC_NAME (default "${DEFAULT_TOPIC_NAME}").`;
@@ -40,13 +46,24 @@ const env = (name: string): string | undefined => {
   return v ? v : undefined;
 };
 
+/** Whether the SDK's default provider chain has anything to find, short of instance metadata. */
+function hasAwsCredentials(): boolean {
+  if (env('AWS_ACCESS_KEY_ID') || env('AWS_PROFILE') || env('AWS_WEB_IDENTITY_TOKEN_FILE')) return true;
+  if (env('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI') || env('AWS_CONTAINER_CREDENTIALS_FULL_URI')) return true;
+  const home = os.homedir();
+  const files = [env('AWS_SHARED_CREDENTIALS_FILE') ?? path.join(home, '.aws', 'credentials'), env('AWS_CONFIG_FILE') ?? path.join(home, '.aws', 'config')];
+  return files.some((f) => fs.existsSync(f));
+}
+
 async function main(): Promise<number> {
+  loadCliEnv();
   let args;
   try {
     args = parseArgs({
       options: {
         'dry-run': { type: 'boolean', default: false },
         'policy-only': { type: 'boolean', default: false },
+        account: { type: 'string' },
         'allow-http': { type: 'boolean', default: false },
         'resend-confirmation': { type: 'boolean', default: false },
         topic: { type: 'string' },
@@ -81,7 +98,14 @@ async function main(): Promise<number> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
 
   if (args['policy-only']) {
-    const policy = await policyOnly({ sts }, { region, configurationSetName, fromEmail });
+    const accountId = args.account?.trim();
+    if (accountId !== undefined && !/^\d{12}$/.test(accountId)) usage(`--account "${accountId}" is not a 12-digit AWS account id.`);
+    let account = accountId;
+    if (!account && !hasAwsCredentials()) {
+      account = '*';
+      process.stderr.write('No AWS credentials: the policy names any account (*). Pass --account 123456789012 to name yours.\n');
+    }
+    const policy = await policyOnly({ sts }, { region, configurationSetName, fromEmail, ...(account ? { accountId: account } : {}) });
     out(JSON.stringify(policy, null, 2));
     return 0;
   }

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { scheduleResume, unscheduleResume } from '../lib/setup/cron';
-import { loadDotEnv } from './lib/env';
+import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage: npm run setup:cron -- [--every MINUTES] [--remove]
 Env: DATABASE_URL (the Supabase database), APP_BASE_URL, CRON_SECRET.`;
@@ -20,7 +20,7 @@ function usage(message: string): never {
 }
 
 async function main(): Promise<void> {
-  loadDotEnv();
+  loadCliEnv();
   let values;
   try {
     values = parseArgs({ options: { every: { type: 'string' }, remove: { type: 'boolean', default: false } }, allowPositionals: false }).values;

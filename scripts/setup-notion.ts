@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
 import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from '../lib/setup/notion';
+import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage:
   npm run setup:notion -- --parent PAGE [--dry-run]        create (or find) both databases under a page
@@ -25,6 +26,7 @@ function usage(message: string): never {
 }
 
 async function main(): Promise<number> {
+  loadCliEnv();
   let args;
   try {
     args = parseArgs({

@@ -1,25 +1,102 @@
 /**
- * `npm start`: the whole product on this machine — embedded Postgres (data in .data/),
- * the SES emulator with its web inbox, every api/ route on PORT (3000).
+ * `npm start`: the whole product on this machine — embedded Postgres (data in .data/, or
+ * LOCAL_DATA_DIR), the SES emulator with its web inbox (8005), every api/ route (3000).
  * `npm start -- --demo` also imports a sample list and sends a sample mailout.
+ * PORT / SES_PORT set: exactly that port (0: any free one); unset: the default when free,
+ * else any free port. The real URLs are printed, and written to stack.json in the data folder
+ * for the command-line tools while the stack runs.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { startLocalStack } from '../lib/local/stack';
-import { loadDotEnv } from './lib/env';
+import { readStackFile, removeStackFile, writeStackFile } from '../lib/local/stack-file';
+import { loadCliEnv, localDataDir, ROOT_DIR } from './lib/env';
+
+function portFrom(name: string): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0 to 65535; 0 picks a free one), not "${raw}".`);
+  return n;
+}
+
+/** A process's parent pid (Linux /proc; this process's own anywhere); undefined once it is gone. */
+function parentOf(pid: number): number | undefined {
+  if (pid === process.pid) return process.ppid;
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process and, when npm started it, its shell: each with the parent it has now. */
+function launcherChain(): { pid: number; ppid: number }[] {
+  const chain = [{ pid: process.pid, ppid: process.ppid }];
+  const shellsParent = process.env.npm_lifecycle_event ? parentOf(process.ppid) : undefined;
+  if (shellsParent !== undefined) chain.push({ pid: process.ppid, ppid: shellsParent });
+  return chain;
+}
 
 async function main(): Promise<void> {
-  loadDotEnv();
+  loadCliEnv();
   const args = process.argv.slice(2);
   const demo = args.includes('--demo');
-  const rootDir = path.resolve(__dirname, '..');
-  const port = Number(process.env.PORT ?? 3000);
+  const dataDir = localDataDir();
+  const running = readStackFile(dataDir);
+  if (running) {
+    throw new Error(`the local stack already runs (pid ${running.pid}, API ${running.apiUrl}); stop it first (Ctrl-C in its terminal, or kill ${running.pid}).`);
+  }
+
+  // Stopping: on Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) alike.
+  let stopping: Promise<void> | undefined;
+  let stopStack: (() => Promise<void>) | undefined;
+  const shutdown = (code: number) => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      console.log('\nstopping...');
+      removeStackFile(dataDir);
+      await stopStack?.();
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      // A second signal while stopping: stop now (Postgres is told to stop on exit).
+      if (stopping) process.exit(1);
+      void shutdown(0);
+    });
+  }
+  process.on('exit', () => removeStackFile(dataDir));
+  // `kill <npm's pid>` never reaches this process (npm forwards SIGTERM to its shell only, and
+  // SIGHUP not at all): when npm or its shell is gone, stop as if signalled.
+  const watched = launcherChain();
+  setInterval(() => {
+    if (watched.some(({ pid, ppid }) => parentOf(pid) !== ppid)) void shutdown(0);
+  }, 250).unref();
+
   const stack = await startLocalStack({
-    rootDir,
-    port,
-    sesPort: process.env.SES_ENDPOINT ? undefined : Number(process.env.SES_PORT ?? 8005),
+    rootDir: ROOT_DIR,
+    dataDir,
+    port: portFrom('PORT'),
+    preferredPort: 3000,
+    sesPort: portFrom('SES_PORT'),
+    preferredSesPort: 8005,
     onLog: (line) => {
-      if (/migration applied/.test(line)) console.log(line);
+      if (/migration applied|is busy|postgres data in/.test(line)) console.log(line.trim());
     },
+  });
+  stopStack = () => stack.stop();
+  if (stopping) return;
+  writeStackFile(dataDir, {
+    pid: process.pid,
+    ...(stack.databaseUrl ? { databaseUrl: stack.databaseUrl } : {}),
+    apiUrl: stack.apiUrl,
+    sesUrl: stack.sesUrl,
+    startedAt: new Date().toISOString(),
   });
 
   const health = await fetch(`${stack.apiUrl}/api/health`);
@@ -31,6 +108,9 @@ Local mailout stack is up.
   Database       ${stack.databaseUrl ? stack.databaseUrl.replace(/:[^:@/]+@/, ':***@') : 'Supabase (SUPABASE_URL)'}
   Secret         ${stack.secret}   (EXECUTOR_SHARED_SECRET)
 
+While this runs, the other commands (npm run report, import, send, migrate) use this database
+when DATABASE_URL is not set (${path.relative(ROOT_DIR, dataDir) || '.'}/stack.json).
+
 Send a mailout (a Notion page id, with NOTION_TOKEN set):
   curl -X POST ${stack.apiUrl}/api/send-mailout -H 'content-type: application/json' \\
        -d '{"mailout_id":"<notion-page-id>","auth_token":"${stack.secret}"}'
@@ -38,17 +118,9 @@ Send a mailout (a Notion page id, with NOTION_TOKEN set):
 
   if (demo) {
     const { runDemo } = await import('../lib/local/demo.js');
-    await runDemo({ rootDir, stack });
+    await runDemo({ rootDir: ROOT_DIR, stack });
   }
-
-  const shutdown = async () => {
-    console.log('\nstopping...');
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
-  if (demo && process.env.DEMO_EXIT === '1') await shutdown();
+  if (demo && process.env.DEMO_EXIT === '1') await shutdown(0);
 }
 
 main().catch((err: Error) => {

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import { resetConfig } from '../config';
-import { startEmbeddedPostgres, freePort, type EmbeddedServer } from '../db/embedded';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
 import { migrate } from '../db/migrate';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../server/api-server';
 
@@ -19,8 +19,14 @@ export interface LocalStackOptions {
   rootDir: string;
   /** Where Postgres keeps its data; `.data/` by default. */
   dataDir?: string;
+  /** The API's port: exactly this one (0: any free port); see `preferredPort`. */
   port?: number;
+  /** A port to use when free, else any free port (`npm start`'s 3000 when PORT is not set). */
+  preferredPort?: number;
+  /** The SES emulator's port: exactly this one (0 or unset: any free port). */
   sesPort?: number;
+  /** A port to use when free, else any free port (`npm start`'s 8005 when SES_PORT is not set). */
+  preferredSesPort?: number;
   /** Keep Postgres data between runs (the local stack) or throw it away (tests). */
   persistent?: boolean;
   env?: NodeJS.ProcessEnv;
@@ -64,17 +70,52 @@ function localSecret(dataDir: string, persistent: boolean): string {
   return secret;
 }
 
-export async function startSesEmulator(port: number): Promise<{ url: string; close(): Promise<void> }> {
+export class PortInUseError extends Error {
+  constructor(
+    readonly what: string,
+    readonly port: number,
+    readonly variable: string,
+  ) {
+    super(`${what} cannot listen on port ${port}: another program holds it. Stop that program, or set ${variable} to a free port (${variable}=0 picks one).`);
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+}
+
+/**
+ * The SES emulator on `port` (0: any free port). Its `listen` reports no error (Express 5
+ * hands it to a callback the emulator ignores), so whether it really listens is checked here:
+ * a busy port must never mean sending to whatever holds it.
+ */
+export async function startSesEmulator(port: number): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const mod = (await import('aws-ses-v2-local')) as unknown as { default: (c: { host: string; port: number }) => Promise<Server> };
   const server = await mod.default({ host: '127.0.0.1', port });
+  const address = server.address();
+  if (!server.listening || typeof address !== 'object' || !address) {
+    await closeServer(server).catch(() => undefined);
+    throw new PortInUseError('The SES emulator', port, 'SES_PORT');
+  }
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      }),
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    close: () => closeServer(server),
   };
+}
+
+/** Runs `start` on the preferred port, or on any free one when another program holds it. */
+async function onPreferredPort<T>(preferred: number | undefined, exact: number | undefined, start: (port: number) => Promise<T>): Promise<T> {
+  if (exact !== undefined || preferred === undefined) return start(exact ?? 0);
+  try {
+    return await start(preferred);
+  } catch (err) {
+    if (err instanceof PortInUseError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') return start(0);
+    throw err;
+  }
 }
 
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
@@ -103,16 +144,19 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     let inboxUrl: string | undefined;
     if (!env.SES_ENDPOINT) {
-      const ses = await startSesEmulator(opts.sesPort ?? (await freePort()));
+      const ses = await onPreferredPort(opts.preferredSesPort, opts.sesPort, startSesEmulator);
+      if (opts.preferredSesPort !== undefined && opts.sesPort === undefined && ses.port !== opts.preferredSesPort) {
+        log(`port ${opts.preferredSesPort} is busy: the SES emulator listens on ${ses.port}`);
+      }
       stops.push(() => ses.close());
       env.SES_ENDPOINT = ses.url;
       inboxUrl = ses.url;
     }
 
-    const port = opts.port ?? (await freePort());
     const secret = env.EXECUTOR_SHARED_SECRET || localSecret(dataDir, persistent);
     env.EXECUTOR_SHARED_SECRET = secret;
-    env.APP_BASE_URL ||= `http://127.0.0.1:${port}`;
+    // The API's address is known once it listens; its base URL is filled in from it below.
+    const appBaseUrlSet = Boolean(env.APP_BASE_URL);
     env.AWS_REGION ||= 'us-east-1';
     // The emulator accepts any credentials; these never leave the machine.
     env.AWS_ACCESS_KEY_ID ||= 'local';
@@ -123,10 +167,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     env.TEST_EMAILS ||= 'editor@example.com';
     // The local stack's own feedback topic: an empty allow-list trusts no SNS topic.
     env.SNS_ALLOWED_TOPIC_ARNS ||= `arn:aws:sns:${env.AWS_REGION}:000000000000:mailout-local-feedback`;
-    resetConfig();
-
-    const api = await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds, routes: opts.routes });
+    const api = await onPreferredPort(opts.preferredPort, opts.port, async (port) => {
+      try {
+        return await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds, routes: opts.routes });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError('The API', port, 'PORT');
+        throw err;
+      }
+    });
     stops.push(() => api.close());
+    if (opts.preferredPort !== undefined && opts.port === undefined && api.port !== opts.preferredPort) {
+      log(`port ${opts.preferredPort} is busy: the API listens on ${api.port}`);
+    }
+    if (!appBaseUrlSet) env.APP_BASE_URL = api.url;
+    resetConfig();
 
     return {
       apiUrl: api.url,

@@ -198,12 +198,15 @@ async function accountIdOf(sts: STSClient): Promise<string> {
   return id.Account;
 }
 
-/** Only the policy (for `--policy-only`): one read call for the account id. */
+/**
+ * Only the policy (for `--policy-only`): with `accountId` given, no call at all; else one
+ * read call for the account id.
+ */
 export async function policyOnly(
   clients: Pick<AwsClients, 'sts'>,
-  options: { region: string; configurationSetName?: string; fromEmail?: string },
+  options: { region: string; configurationSetName?: string; fromEmail?: string; accountId?: string },
 ): Promise<IamPolicy> {
-  const accountId = await accountIdOf(clients.sts);
+  const accountId = options.accountId ?? (await accountIdOf(clients.sts));
   return executorPolicy({
     region: options.region,
     accountId,

@@ -1,7 +1,38 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { readStackFile } from '../../lib/local/stack-file';
 
-/** Load `.env` from the project root when present (variables already set win). */
-export function loadDotEnv(file = path.resolve(__dirname, '../../.env')): void {
+/** The project's root folder (where `.env` and `.data/` are). */
+export const ROOT_DIR = path.resolve(__dirname, '../..');
+
+const isSet = (v: string | undefined) => Boolean(v && v.trim());
+
+/** Where `npm start` keeps its Postgres data, secret and stack.json: LOCAL_DATA_DIR, else `.data/`. */
+export function localDataDir(rootDir = ROOT_DIR): string {
+  const set = process.env.LOCAL_DATA_DIR?.trim();
+  return set ? path.resolve(rootDir, set) : path.join(rootDir, '.data');
+}
+
+/**
+ * The configuration of every command-line tool, read the same way: `.env` from the project
+ * root when present, the environment winning over it. With `database`, and no database set
+ * (DATABASE_URL or SUPABASE_URL), the tool uses the running `npm start`'s database (from
+ * `stack.json` in the local data folder) and says so on standard error.
+ */
+export function loadCliEnv(opts: { database?: boolean; rootDir?: string } = {}): void {
+  const rootDir = opts.rootDir ?? ROOT_DIR;
+  const file = path.join(rootDir, '.env');
   if (fs.existsSync(file)) process.loadEnvFile(file);
+  if (!opts.database || isSet(process.env.DATABASE_URL) || isSet(process.env.SUPABASE_URL)) return;
+  const stack = readStackFile(localDataDir(rootDir));
+  if (!stack?.databaseUrl) return;
+  process.env.DATABASE_URL = stack.databaseUrl;
+  let where = 'Postgres';
+  try {
+    const u = new URL(stack.databaseUrl);
+    where = `Postgres ${u.hostname}:${u.port}${u.pathname}`;
+  } catch {
+    // Only the description is lost.
+  }
+  process.stderr.write(`Using the database of the running \`npm start\` (pid ${stack.pid}): ${where}. Set DATABASE_URL to use another.\n`);
 }

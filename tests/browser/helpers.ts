@@ -3,7 +3,6 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { getConfig, resetConfig, type Config } from '../../lib/config';
 import { getDb } from '../../lib/db';
-import { freePort } from '../../lib/db/embedded';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
@@ -57,10 +56,11 @@ export interface BrowserStack {
 export async function startBrowserStack(): Promise<BrowserStack> {
   const saved = { ...process.env };
   const t = await createTestDatabase();
-  const port = await freePort();
+  // Port 0: the system picks a free port as the server binds it (no chosen port can be taken first).
+  const api = await startApiServer({ rootDir: ROOT, port: 0 });
   Object.assign(process.env, {
     EXECUTOR_SHARED_SECRET: 'browser-test-secret-0123456789abcdef',
-    APP_BASE_URL: `http://127.0.0.1:${port}`,
+    APP_BASE_URL: api.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
@@ -73,7 +73,6 @@ export async function startBrowserStack(): Promise<BrowserStack> {
   });
   resetConfig();
   const config = getConfig();
-  const api = await startApiServer({ rootDir: ROOT, port });
   let browser: Browser;
   try {
     browser = await launchBrowser();

@@ -1,36 +1,42 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../lib/db/embedded';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**
  * `npm start -- --demo` as a newcomer runs it (the same script, in its own process): the
  * URLs and the secret printed, the sample list imported, the sample emails in the SES
- * emulator's inbox; a second run sends nothing. (The test points it at a test database
- * instead of .data/, so it leaves the clone's local data alone.)
+ * emulator's inbox; a second run sends nothing. (The test points it at a test database and
+ * a folder of its own instead of .data/, so it leaves the clone's local data alone.)
  */
 const ROOT = path.join(__dirname, '..', '..');
 let t: TestDatabase;
 const children: ChildProcess[] = [];
 
+let dataDir: string;
+
 beforeAll(async () => {
   t = await createTestDatabase();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-demo-'));
 });
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
   await t.drop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function startDemo(): Promise<{ output: () => string; sesUrl: string; stop: () => Promise<number | null> }> {
-  const port = await freePort();
-  const sesPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'scripts/start.ts', '--demo'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
       DATABASE_URL: t.url,
-      PORT: String(port),
-      SES_PORT: String(sesPort),
+      LOCAL_DATA_DIR: dataDir,
+      // Any free ports (no port chosen here can be taken before the stack binds it): the
+      // printed URLs are the real ones.
+      PORT: '0',
+      SES_PORT: '0',
       EXECUTOR_SHARED_SECRET: 'demo-test-secret-0123456789abcdef',
       LOG_LEVEL: 'warn',
     },
@@ -42,20 +48,16 @@ async function startDemo(): Promise<{ output: () => string; sesUrl: string; stop
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (/demo: open /.test(out)) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`npm start exited (${code}) before the demo finished:\n${out}`));
-    });
+    const check = () => {
+      if (/demo: open /.test(out)) resolve();
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    void exited.then((code) => reject(new Error(`npm start exited (${code}) before the demo finished:\n${out}`)));
   });
   return {
     output: () => out,
-    sesUrl: `http://127.0.0.1:${sesPort}`,
+    sesUrl: /SES inbox\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -88,4 +90,4 @@ test('npm start -- --demo prints the URLs and the secret, and the sample emails 
   const again = (await (await fetch(`${second.sesUrl}/store`)).json()) as { emails: unknown[] };
   expect(again.emails).toHaveLength(0);
   expect(await second.stop()).toBe(0);
-}, 90_000);
+}, 180_000);

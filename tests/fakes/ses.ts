@@ -20,6 +20,8 @@
  *   ses.setFailure({ when: (call) => call.subject === 'x', error: { status: 400, type: 'BadRequestException', message: '...' } });
  *   ses.setFailure({ next: 1, error: 'reset' });                            // drop the connection (ECONNRESET / socket hang up)
  *   ses.setFailure({ next: 1, error: 'hang' });                             // never answer (client timeout)
+ *   ses.holdAnswers({ after: 60 });  // calls after the 60th arrive but get no answer until releaseAnswers()
+ *   await ses.whenCalls(68);         // resolves once 68 SendEmail calls have arrived (an event, not a poll)
  *   ...
  *   ses.sent   // accepted emails (answered with a MessageId), in order: decoded request + fields below
  *   ses.calls  // EVERY SendEmail request, accepted or refused, with its outcome
@@ -191,6 +193,14 @@ export interface FakeSes {
   setAccount(account: AccountOverrides | 'unimplemented'): void;
   setGetAccountError(error: FailureSpec | undefined): void;
   setLatency(latency: LatencySpec): void;
+  /**
+   * Calls numbered above `after` (default 0) arrive and are counted but get no answer until
+   * `releaseAnswers()`: a test can stop the world with a known set of messages in flight.
+   */
+  holdAnswers(opts?: { after?: number }): void;
+  releaseAnswers(): void;
+  /** Resolves once `n` SendEmail calls have arrived. */
+  whenCalls(n: number): Promise<void>;
   /** Forget recorded calls and rules (keeps account and latency). */
   reset(): void;
   close(): Promise<void>;
@@ -232,6 +242,13 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
   const sockets = new Set<Socket>();
   let messageCounter = 0;
   let getAccountCalls = 0;
+  let hold: { after: number; released: Promise<void>; release: () => void } | null = null;
+  let callWaiters: Array<{ n: number; resolve: () => void }> = [];
+  const notifyCalls = () => {
+    const ready = callWaiters.filter((w) => callCount >= w.n);
+    callWaiters = callWaiters.filter((w) => callCount < w.n);
+    for (const w of ready) w.resolve();
+  };
 
   const addRule = (rule: FailureRule) => {
     const left = 'next' in rule ? rule.next : 'times' in rule ? rule.times : undefined;
@@ -356,7 +373,9 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       };
       callCount += 1;
       if (keepCalls) calls.push(call);
+      notifyCalls();
       await wait(delayFor(call));
+      if (hold && call.n > hold.after) await hold.released;
 
       if (!body.Content || (!body.Content.Simple && !body.Content.Raw && !body.Content.Template)) {
         sendError(res, { status: 400, type: 'BadRequestException', message: 'Content is required' });
@@ -429,6 +448,19 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
     setLatency(next) {
       latency = next;
     },
+    holdAnswers(opts = {}) {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      hold = { after: opts.after ?? 0, released, release };
+    },
+    releaseAnswers() {
+      hold?.release();
+      hold = null;
+    },
+    whenCalls(n) {
+      if (callCount >= n) return Promise.resolve();
+      return new Promise<void>((resolve) => callWaiters.push({ n, resolve }));
+    },
     reset() {
       sent.length = 0;
       calls.length = 0;
@@ -436,8 +468,11 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       sentCount = 0;
       rules = [];
       getAccountCalls = 0;
+      hold?.release();
+      hold = null;
     },
     close() {
+      hold?.release();
       for (const s of sockets) s.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

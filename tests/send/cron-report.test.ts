@@ -1,5 +1,4 @@
 import { resetConfig } from '../../lib/config';
-import { freePort } from '../../lib/db/embedded';
 import { reportUrl } from '../../lib/report';
 import { startMailout } from '../../lib/send';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
@@ -22,11 +21,12 @@ const saved = { ...process.env };
 beforeAll(async () => {
   t = await createTestDatabase();
   ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
-  const port = await freePort();
+  // Port 0: the system picks a free port as the server binds it (no chosen port can be taken first).
+  api = await startApiServer({ rootDir: `${__dirname}/../..`, port: 0 });
   Object.assign(process.env, {
     EXECUTOR_SHARED_SECRET: SECRET,
     CRON_SECRET,
-    APP_BASE_URL: `http://127.0.0.1:${port}`,
+    APP_BASE_URL: api.url,
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDTEST',
     AWS_SECRET_ACCESS_KEY: 'test-secret-key',
@@ -39,7 +39,6 @@ beforeAll(async () => {
   });
   delete process.env.NOTION_TOKEN;
   resetConfig();
-  api = await startApiServer({ rootDir: `${__dirname}/../..`, port });
 });
 afterAll(async () => {
   await api.close();

@@ -57,9 +57,10 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child!.on('exit', (code, signal) => resolve(signal ?? code)));
   await Promise.race([freeze, exited.then((how) => Promise.reject(new Error(`the sender exited early: ${String(how)}`)))]);
-  // Give the answers SES already sent time to reach the ledger (a broken recorder never gets
-  // there; the assertions below then fail), and let the last permits go to hanging calls.
-  const until = Date.now() + 5000;
+  // Wait until the answers SES already sent are in the ledger and the last permits went to
+  // hanging calls (a broken recorder never gets there: after a bound far above the few
+  // milliseconds this takes, even on a busy machine, the assertions below fail).
+  const until = Date.now() + 30_000;
   for (;;) {
     const { rows } = await t.pool.query(`select count(*)::int n from deliveries where mailout_id = 'c0655471-c298-862f-9b44-b9c7fde532e1' and status = 'sent'`);
     const hanging = ses.calls.filter((c) => c.outcome.status === 'hang').length;

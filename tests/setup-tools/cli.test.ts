@@ -1,42 +1,16 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES } from '../../lib/notion/schema';
 import { FakeAws } from './fake-aws';
 import { FakeNotion } from './fake-notion';
+import { cleanCliEnv, runCommand, type CommandResult } from '../helpers/run';
 
 /** The command-line scripts, run as a user runs them (tsx), against the HTTP fakes. */
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A clean environment: nothing from the developer's shell (no real tokens or AWS profile). */
-function baseEnv(): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: '/nonexistent-home',
-    AWS_CONFIG_FILE: '/nonexistent/aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NODE_NO_WARNINGS: '1',
-  };
-}
-
-function run(script: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [path.join(ROOT, 'scripts', script), ...args], { cwd: ROOT, env: { ...baseEnv(), ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(script: string, args: string[], env: Record<string, string>): Promise<CommandResult> {
+  return runCommand(TSX, [path.join(ROOT, 'scripts', script), ...args], { cwd: ROOT, env: { ...cleanCliEnv(), ...env } });
 }
 
 describe('npm run setup:notion', () => {
@@ -179,6 +153,20 @@ describe('npm run setup:aws', () => {
     expect(fake.operations()).toEqual(['GetCallerIdentity']);
     const policy = JSON.parse(result.stdout);
     expect(policy.Statement[0].Resource).toContain('arn:aws:ses:eu-west-1:123456789012:configuration-set/mailout');
+  });
+
+  test('--policy-only needs no credentials and no network: the account is *, or the one given with --account', async () => {
+    const noCredentials = { AWS_REGION: 'eu-west-1', SES_FROM_EMAIL: 'news@example.com', SNS_ENDPOINT: env.SNS_ENDPOINT! };
+    const anyAccount = await run('setup-aws.ts', ['--policy-only'], noCredentials);
+    expect(anyAccount.code).toBe(0);
+    expect(anyAccount.stderr).toContain('No AWS credentials: the policy names any account (*). Pass --account 123456789012 to name yours.');
+    expect(JSON.parse(anyAccount.stdout).Statement[0].Resource).toContain('arn:aws:ses:eu-west-1:*:configuration-set/mailout');
+
+    const given = await run('setup-aws.ts', ['--policy-only', '--account', '210987654321'], { ...env, APP_BASE_URL: '' });
+    expect(given.code).toBe(0);
+    expect(JSON.parse(given.stdout).Statement[0].Resource).toContain('arn:aws:ses:eu-west-1:210987654321:identity/news@example.com');
+    expect(fake.requests).toEqual([]);
+    expect((await run('setup-aws.ts', ['--policy-only', '--account', '12345'], env)).code).toBe(2);
   });
 
   test('exit codes: 2 for bad usage, 1 when AWS refuses', async () => {
