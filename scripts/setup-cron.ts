@@ -1,5 +1,5 @@
 /**
- * npm run setup:cron [-- --every MINUTES] [--remove]
+ * npm run setup:cron -- [--every MINUTES] [--remove]
  *
  * Installs the resume safety net in Supabase: a pg_cron job that calls
  * ${APP_BASE_URL}/api/cron/resume (through pg_net, CRON_SECRET kept in Vault) whenever a
