@@ -1,5 +1,4 @@
-import { getConfig } from '../lib/config';
-import { getDb } from '../lib/db';
+import { getApp } from '../lib/app';
 import { handle } from '../lib/http';
 import { mailoutReportCsv, verifyReportLink } from '../lib/report';
 
@@ -7,9 +6,9 @@ export const config = { maxDuration: 60 };
 
 /** GET /api/report?mailout_id=…&exp=…&sig=…: the mailout's per-recipient CSV, failures first (signed link; expired: 410). */
 export const GET = handle('report', async (request) => {
-  const cfg = getConfig();
-  const mailoutId = verifyReportLink(cfg, new URL(request.url).searchParams);
-  const { csv } = await mailoutReportCsv(getDb(cfg), mailoutId);
+  const app = getApp();
+  const mailoutId = verifyReportLink(app.config, new URL(request.url).searchParams);
+  const { csv } = await mailoutReportCsv(app.db, mailoutId);
   return new Response(csv, {
     status: 200,
     headers: {

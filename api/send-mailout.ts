@@ -1,23 +1,23 @@
 import { waitUntil } from '@vercel/functions';
-import { getConfig } from '../lib/config';
+import { getApp } from '../lib/app';
 import { handle, json, readJson } from '../lib/http';
 import { log } from '../lib/log';
 import { authenticateSendRequest, parseSendRequest, startMailout } from '../lib/send';
-import { sendDepsFromConfig } from '../lib/send/wire';
 
 export const config = { maxDuration: 300 };
 
 /** POST /api/send-mailout: a Notion automation webhook, the spec's body, or a continuation. */
 export const POST = handle('send-mailout', async (request) => {
   const startedAt = Date.now();
-  const cfg = getConfig();
+  const app = getApp();
+  const cfg = app.config;
   const body = await readJson(request).catch((err: unknown) => {
     // Authenticate (from the headers) before explaining what is wrong with the body.
     authenticateSendRequest(request, undefined, cfg);
     throw err;
   });
   const req = parseSendRequest(body, request, cfg);
-  const result = await startMailout(sendDepsFromConfig(cfg, { startedAt }), req);
+  const result = await startMailout(app.sendDeps({ startedAt }), req);
   if (result.run) {
     waitUntil(
       result.run().catch((err: unknown) => {

@@ -1,9 +1,7 @@
 import { waitUntil } from '@vercel/functions';
-import { getConfig } from '../lib/config';
-import { getDb } from '../lib/db';
+import { getApp } from '../lib/app';
 import { handleSnsRequest, type SnsDeps } from '../lib/feedback';
 import { handle, json, methodNotAllowed, readText } from '../lib/http';
-import { notionCountsRefresher } from '../lib/send/wire';
 
 /**
  * POST /api/ses-events: Amazon SNS (HTTPS, raw message delivery off) with SES feedback.
@@ -23,13 +21,12 @@ export function createSesEventsHandler(makeDeps: () => SnsDeps | Promise<SnsDeps
 }
 
 export const POST = createSesEventsHandler(() => {
-  const config = getConfig();
-  const db = getDb(config);
+  const app = getApp();
   return {
-    db,
-    config,
+    db: app.db,
+    config: app.config,
     // The mailout's counts on its Notion page (coalesced per mailout in lib/feedback).
-    refreshNotionCounts: notionCountsRefresher(config, db),
+    refreshNotionCounts: app.countsRefresher(),
     waitUntil: (p) => waitUntil(p),
   };
 });

@@ -1,5 +1,4 @@
-import { getConfig } from '../lib/config';
-import { getDb } from '../lib/db';
+import { getApp } from '../lib/app';
 import { handle, methodNotAllowed } from '../lib/http';
 import { applyUnsubscribe, PAGE_HEADERS, readUnsubscribeAction, unsubscribePage, type UnsubscribeDeps } from '../lib/unsubscribe';
 
@@ -32,8 +31,8 @@ export function createUnsubscribeHandlers(makeDeps: () => UnsubscribeDeps): {
 }
 
 const handlers = createUnsubscribeHandlers(() => {
-  const config = getConfig();
-  return { db: getDb(config), config };
+  const app = getApp();
+  return { db: app.db, config: app.config };
 });
 
 export const GET = handlers.GET;

@@ -20,7 +20,7 @@ import { buildEml } from '../lib/message';
 import { createNotionClient } from '../lib/notion/client';
 import { personalise } from '../lib/render';
 import { letterSource, loadLetter, type LetterOptions, type LetterSource } from '../lib/render/pipeline';
-import { letterOptionsFromConfig } from '../lib/send/wire';
+import { letterOptionsFromConfig } from '../lib/app';
 import { setLogLevel } from '../lib/log';
 import { footerAddressWarnings } from '../lib/send/footer';
 import { loadCliEnv } from './lib/env';

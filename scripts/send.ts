@@ -4,10 +4,10 @@
  * read exactly as `npm run preview` reads it (lib/render/pipeline: front matter `subject:`,
  * `preheader:`, `id:`).
  */
+import { createApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { letterSource, mailoutIdOf, type LetterSource } from '../lib/render/pipeline';
 import { startMailout } from '../lib/send';
-import { sendDepsFromConfig } from '../lib/send/wire';
 import { loadCliEnv } from './lib/env';
 
 const SEND_FLAGS = new Set(['--test', '--dry-run']);
@@ -35,8 +35,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   console.error(`mailout ${mailoutId}${source.kind === 'file' ? ` (the letter ${target}: sending this file again resumes this mailout; npm run report -- ${mailoutId})` : ''}`);
-  const config = loadConfig();
-  const deps = sendDepsFromConfig(config, source.kind === 'file' ? { letterFile: source.path } : {});
+  const deps = createApp(loadConfig()).sendDeps(source.kind === 'file' ? { letterFile: source.path } : {});
   // No function deadline on a terminal: run to the end in this process.
   deps.deadline = () => Number.POSITIVE_INFINITY;
   delete deps.continueElsewhere;

@@ -1,3 +1,4 @@
+import { log } from '../log';
 import type { Db } from '../db/types';
 import type { SesEvent } from './ses';
 
@@ -73,6 +74,25 @@ export async function mailoutFeedbackStats(db: Db, mailoutId: string): Promise<F
     softBounces: Number(r.soft_bounces ?? 0),
     complaints: Number(r.complaints ?? 0),
   };
+}
+
+/** The mailout's feedback for the auto-pause and the Notion counts; null (logged) if it cannot be read. */
+export async function feedbackStatsOrNull(db: Db, mailoutId: string): Promise<FeedbackStats | null> {
+  try {
+    return await mailoutFeedbackStats(db, mailoutId);
+  } catch (err) {
+    log.warn('send.feedback_stats_failed', { mailout_id: mailoutId, error: err });
+    return null;
+  }
+}
+
+/** The counts a mailout's Notion page shows (Delivered, Bounced, Complaints); null if they cannot be read. */
+export async function feedbackCountsOrNull(
+  db: Db,
+  mailoutId: string,
+): Promise<{ delivered: number; hardBounces: number; complaints: number } | null> {
+  const s = await feedbackStatsOrNull(db, mailoutId);
+  return s ? { delivered: s.delivered, hardBounces: s.hardBounces, complaints: s.complaints } : null;
 }
 
 /** SES reviews an account at a 5% bounce rate or a 0.1% complaint rate (DESIGN §6.5). */

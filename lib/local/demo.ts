@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { getConfig } from '../config';
-import { getDb } from '../db';
+import { getApp } from '../app';
 import { importSubscribersFromFile } from '../import';
 import { letterSource, mailoutIdOf } from '../render/pipeline';
 import { startMailout } from '../send';
-import { sendDepsFromConfig } from '../send/wire';
 import type { LocalStack } from './stack';
 
 /**
@@ -13,15 +11,15 @@ import type { LocalStack } from './stack';
  * emulator's inbox. Running it again sends nothing: the mailout is already sent.
  */
 export async function runDemo(opts: { rootDir: string; stack: LocalStack }): Promise<void> {
-  const config = getConfig();
-  const db = getDb(config);
+  const app = getApp();
+  const db = app.db;
   const dir = path.join(opts.rootDir, 'scripts', 'demo');
   const summary = await importSubscribersFromFile(db, path.join(dir, 'subscribers.csv'), { source: 'demo' });
   console.log(`demo: imported ${summary.inserted} new subscribers (${summary.unchanged} unchanged, ${summary.rejected} rejected, ${summary.duplicates} duplicates)`);
 
   const letterFile = path.join(dir, 'mailout.md');
   const mailoutId = mailoutIdOf(letterSource(letterFile));
-  const deps = sendDepsFromConfig(config, { letterFile });
+  const deps = app.sendDeps({ letterFile });
   const result = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: false });
   if (!result.run) {
     console.log(`demo: ${String(result.body.outcome ?? result.status)}: ${String(result.body.reason ?? result.body.message ?? '')}`);

@@ -1,23 +1,20 @@
-import type { Config } from '../config';
-import type { Db } from '../db';
+import type { App } from '../app';
 import { log } from '../log';
 import { flushPendingNotionRefreshes } from '../feedback';
-import { notionCountsRefresher, selfContinue } from './wire';
 
 /**
  * The cron's safety net: every `sending` mailout whose lease expired (its invocation died,
  * or its continuation call was lost) is handed to a fresh invocation of send-mailout.
  */
 export async function resumeExpiredMailouts(
-  config: Config,
-  db: Db,
-  continueMailout: (config: Config, mailoutId: string) => Promise<void> = selfContinue,
+  app: Pick<App, 'db' | 'continueMailout' | 'countsRefresher'>,
 ): Promise<string[]> {
+  const { db } = app;
   const rows = await db.rpc<{ mailout_id: string }>('mailouts_to_resume', { p_limit: 10 });
   const resumed: string[] = [];
   for (const r of rows) {
     try {
-      await continueMailout(config, r.mailout_id);
+      await app.continueMailout(r.mailout_id);
       resumed.push(r.mailout_id);
     } catch (err) {
       log.warn('cron.resume_failed', { mailout_id: r.mailout_id, error: err });
@@ -25,7 +22,7 @@ export async function resumeExpiredMailouts(
   }
   log.info('cron.resume', { found: rows.length, resumed: resumed.length });
   // The last feedback of a burst, held back by the Notion throttle, reaches the page here.
-  const refresh = notionCountsRefresher(config, db);
+  const refresh = app.countsRefresher();
   if (refresh) await flushPendingNotionRefreshes(db, refresh).catch((err: unknown) => log.warn('cron.notion_flush_failed', { error: err }));
   return resumed;
 }

@@ -5,7 +5,7 @@ import { claimMailout } from '../../lib/db/ledger';
 import { getDb } from '../../lib/db';
 import { personalise } from '../../lib/render';
 import { loadLetter } from '../../lib/render/pipeline';
-import { letterOptionsFromConfig } from '../../lib/send/wire';
+import { letterOptionsFromConfig } from '../../lib/app';
 import { unsubscribeUrl } from '../../lib/unsubscribe';
 import { viewUrl } from '../../lib/view';
 import { addSubscriber, newPage, PHONE, screenshot, startBrowserStack, visibleText, widths, type BrowserStack } from './helpers';

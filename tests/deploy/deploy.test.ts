@@ -7,7 +7,7 @@ import { getConfig, resetConfig } from '../../lib/config';
 import { getDb } from '../../lib/db';
 import { freePort } from '../../lib/db/embedded';
 import { startApiServer } from '../../lib/server/api-server';
-import { notionCountsRefresher } from '../../lib/send/wire';
+import { notionCountsRefresher } from '../../lib/app';
 import { createSnsSigner } from '../fakes/sns';
 import {
   builtRoutes,

@@ -8,7 +8,7 @@ import { createSesEventsHandler } from '../../api/ses-events';
 import { getConfig, resetConfig } from '../../lib/config';
 import { getDb } from '../../lib/db';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack';
-import { notionCountsRefresher } from '../../lib/send/wire';
+import { notionCountsRefresher } from '../../lib/app';
 import { createSnsSigner } from '../fakes/sns';
 import {
   block,

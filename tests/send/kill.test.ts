@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { startMailout, type LoopSummary } from '../../lib/send';
+import { notionCountsRefresher } from '../../lib/app';
 import { resumeExpiredMailouts } from '../../lib/send/resume';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
@@ -90,10 +91,14 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   const config = testConfig(t, ses.url, { SEND_CONCURRENCY: String(CONCURRENCY) });
   const deps = sendDeps(config, t);
   const summaries: LoopSummary[] = [];
-  const resumed = await resumeExpiredMailouts(config, t.db, async (_config, mailoutId) => {
-    const res = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: true });
-    expect(res.status).toBe(202);
-    summaries.push(await res.run!());
+  const resumed = await resumeExpiredMailouts({
+    db: t.db,
+    continueMailout: async (mailoutId) => {
+      const res = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: true });
+      expect(res.status).toBe(202);
+      summaries.push(await res.run!());
+    },
+    countsRefresher: () => notionCountsRefresher(config, t.db),
   });
   expect(resumed).toEqual(['c0655471-c298-862f-9b44-b9c7fde532e1']);
   expect(summaries[0]).toMatchObject({ outcome: 'complete' });

@@ -1,7 +1,7 @@
 import { startMailout, type SendDeps } from '../../lib/send';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERRORS_CAP } from '../../lib/notion/writeback';
-import { notionCountsRefresher, notionReporter } from '../../lib/send/wire';
+import { notionCountsRefresher, notionReporter } from '../../lib/app';
 import { mailoutReportCsv, verifyReportLink } from '../../lib/report';
 import { setLogSink } from '../../lib/log';
 import { startFakeSes, type FakeSes } from '../fakes/ses';

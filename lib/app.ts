@@ -1,0 +1,154 @@
+import type { Client } from '@notionhq/client';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import { getDeadline } from '@vercel/functions';
+import { getConfig, type Config } from './config';
+import { getDb, type Db } from './db';
+import { mailoutCounts } from './db/ledger';
+import { AppError } from './errors';
+import { feedbackCountsOrNull } from './feedback/store';
+import { imageStorageFromConfig } from './images';
+import { log } from './log';
+import { createNotionClient } from './notion/client';
+import { createNotionReporter } from './notion/writeback';
+import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
+import type { SendDeps } from './send';
+import { silentReporter, type MailoutReporter } from './send/reporter';
+import { createSesClient } from './ses';
+import { viewUrl } from './view';
+
+/**
+ * The composition root: every real dependency (database, SES, Notion, the Notion reporter,
+ * the counts refresher, the continuation call) is built here, from the configuration, and
+ * nowhere else. Endpoints (`api/`) and command-line tools (`scripts/`) ask for an `App` and
+ * pass its parts to the `lib/` function they call; tests build those parts themselves.
+ *
+ * Parts are built on first use, so a health check opens no SES client and an unsubscribe
+ * link works while the Notion token is missing.
+ */
+export interface App {
+  readonly config: Config;
+  /** One database adapter per process (a warm Vercel function reuses its pool). */
+  readonly db: Db;
+  readonly ses: SESv2Client;
+  /** The Notion client, or null when NOTION_TOKEN is not set. */
+  readonly notion: Client | null;
+  /**
+   * Writes a mailout's state onto its Notion page; silent without Notion. A new one per
+   * invocation: it remembers each page's property types only while that invocation runs.
+   */
+  reporter(): MailoutReporter;
+  /** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */
+  countsRefresher(): ((mailoutId: string) => Promise<void>) | undefined;
+  /** How the configuration shapes every letter (lib/render/pipeline): the same for a send and a preview. */
+  readonly letterOptions: LetterOptions;
+  /** Ask a fresh invocation to continue this mailout: the same endpoint, authenticated. */
+  continueMailout(mailoutId: string): Promise<void>;
+  /**
+   * What a send needs. `letterFile`: the letter is that Markdown file (the CLI, the demo), not
+   * the Notion page; `startedAt`: when the invocation began (its deadline counts from it).
+   */
+  sendDeps(opts?: { startedAt?: number; letterFile?: string }): SendDeps;
+}
+
+function lazy<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
+export function createApp(config: Config): App {
+  const notion = lazy(() => (config.notion.token ? createNotionClient(config) : null));
+  const db = lazy(() => getDb(config));
+  const ses = lazy(() => createSesClient(config));
+  const reporter = () => notionReporter(config, db(), notion());
+  const letterOptions = lazy(() => letterOptionsFromConfig(config, notion()));
+  const continueMailout = (mailoutId: string) => selfContinue(config, mailoutId);
+
+  return {
+    config,
+    get db() {
+      return db();
+    },
+    get ses() {
+      return ses();
+    },
+    get notion() {
+      return notion();
+    },
+    reporter,
+    countsRefresher: () => countsRefresher(config, db(), notion()),
+    get letterOptions() {
+      return letterOptions();
+    },
+    continueMailout,
+    sendDeps(opts = {}) {
+      const startedAt = opts.startedAt ?? Date.now();
+      const { letterFile } = opts;
+      return {
+        config,
+        db: db(),
+        ses: ses(),
+        // A Markdown letter has no Notion page to write back to.
+        reporter: letterFile ? silentReporter : reporter(),
+        loadLetter: async (mailoutId) => {
+          // A Markdown file (the CLI, the demo) is the letter of the mailout id its caller took
+          // from it (mailoutIdOf); the web version is found under the id the mailout is claimed as.
+          const source: LetterSource = letterFile ? { kind: 'file', path: letterFile } : { kind: 'notion', pageId: mailoutId };
+          return loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId) });
+        },
+        deadline: () => getDeadline()?.getTime() ?? startedAt + config.sending.maxDurationSeconds * 1000,
+        continueElsewhere: continueMailout,
+      };
+    },
+  };
+}
+
+let shared: App | undefined;
+
+/** The process-wide app, built from `getConfig()` (read once; a configuration error names what to set). */
+export function getApp(): App {
+  const config = getConfig();
+  if (shared?.config !== config) shared = createApp(config);
+  return shared;
+}
+
+/** How the configuration shapes every letter (lib/render/pipeline): the same for a send and a preview. */
+export function letterOptionsFromConfig(config: Config, notion: Client | null): LetterOptions {
+  const storage = imageStorageFromConfig(config);
+  return {
+    notion,
+    ...(storage ? { storage } : {}),
+    ...(config.footerAddress ? { footerAddress: config.footerAddress } : {}),
+    ...(config.listName ? { listName: config.listName } : {}),
+    viewUrl: (mailoutId) => viewUrl(config, mailoutId),
+  };
+}
+
+/** The Notion reporter for a mailout page, with the SES feedback counts read from the database. */
+export function notionReporter(config: Config, db: Db, client: Client | null): MailoutReporter {
+  if (!client) return silentReporter;
+  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id) });
+}
+
+/** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */
+export function countsRefresher(config: Config, db: Db, client: Client | null): ((mailoutId: string) => Promise<void>) | undefined {
+  if (!client) return undefined;
+  const reporter = createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id) });
+  return async (mailoutId) => reporter.refreshCounts(mailoutId, await mailoutCounts(db, mailoutId));
+}
+
+/** `countsRefresher` with a Notion client of its own (tests, and callers without an App). */
+export function notionCountsRefresher(config: Config, db: Db): ((mailoutId: string) => Promise<void>) | undefined {
+  return countsRefresher(config, db, config.notion.token ? createNotionClient(config) : null);
+}
+
+/** Ask a fresh invocation to continue this mailout: the same endpoint, authenticated. */
+export async function selfContinue(config: Config, mailoutId: string): Promise<void> {
+  const res = await fetch(`${config.appBaseUrl}/api/send-mailout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${config.executorSecret}` },
+    body: JSON.stringify({ mailout_id: mailoutId, continuation: true }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  log.info('send.continued', { mailout_id: mailoutId, status: res.status });
+  if (res.status >= 500) throw new AppError('upstream', `The continuation call answered HTTP ${res.status}.`);
+}
