@@ -1,4 +1,5 @@
 import { getApp } from '../lib/app';
+import { healthCheck } from '../lib/db/ledger';
 import { handle, json } from '../lib/http';
 
 /** GET /api/health: 200 once the configuration is valid and the database answers. */
@@ -6,6 +7,6 @@ export const GET = handle('health', async () => {
   const app = getApp();
   const { config } = app;
   const started = Date.now();
-  await app.db.rpc('health_check');
+  await healthCheck(app.db);
   return json(200, { ok: true, database: config.db.kind, latency_ms: Date.now() - started });
 });

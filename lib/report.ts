@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Config } from './config';
 import { csvCell } from './csv';
 import type { Db } from './db';
+import { mailoutExists, mailoutReportRows } from './db/ledger';
 import { AppError } from './errors';
 import { secretsEqual } from './http';
 import { parseMailoutId } from './mailout-id';
@@ -69,8 +70,8 @@ export function verifyReportLink(config: Pick<Config, 'reportSecret'>, query: UR
 export const REPORT_COLUMNS = ['email', 'status', 'feedback', 'error_code', 'error_message', 'ses_message_id', 'attempts', 'updated_at'] as const;
 
 export async function mailoutReportCsv(db: Db, mailoutId: string): Promise<{ csv: string; rows: number }> {
-  const rows = await db.rpc<Record<string, unknown>>('mailout_report', { p_mailout_id: mailoutId });
-  if (rows.length === 0 && (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length === 0) {
+  const rows = await mailoutReportRows(db, mailoutId);
+  if (rows.length === 0 && !(await mailoutExists(db, mailoutId))) {
     throw new AppError('not_found', `No mailout ${mailoutId.slice(0, 100)} has been sent or claimed.`);
   }
   const lines = [REPORT_COLUMNS.join(',')];

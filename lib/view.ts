@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Config } from './config';
 import type { Db } from './db';
+import { mailoutLetter } from './db/ledger';
 import { secretsEqual } from './http';
 import { parseMailoutId } from './mailout-id';
 import { webVersion, type RenderedMailout } from './render';
@@ -96,7 +97,7 @@ export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscri
       'This link to the letter is damaged or incomplete. Open it again from the email, in full.',
     );
   }
-  const row = (await deps.db.rpc<{ subject: string | null; content: RenderedMailout | null }>('mailout_letter', { p_mailout_id: mailoutId }))[0];
+  const row = await mailoutLetter(deps.db, mailoutId);
   if (!row?.content?.templates) {
     return notice(
       404,

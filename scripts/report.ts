@@ -5,6 +5,7 @@
  * REPORT_LINK_DAYS; this is how to get a new one).
  */
 import { loadConfig } from '../lib/config';
+import { mailoutExists } from '../lib/db/ledger';
 import { describeTarget, importDbTarget, openImportDb } from '../lib/import/env';
 import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
 import { mailoutReportCsv, reportUrl } from '../lib/report';
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   try {
     if (linkOnly) {
       const link = freshLink(mailoutId, true);
-      const known = (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length > 0;
+      const known = await mailoutExists(db, mailoutId);
       if (!known) throw new Error(`No mailout ${mailoutId} has been sent or claimed.`);
       process.stdout.write(`${link!.url}\n`);
       console.error(`A fresh report link, valid for ${link!.days} days.`);

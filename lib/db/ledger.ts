@@ -1,4 +1,5 @@
 import type { Db } from './types';
+import type { RenderedMailout } from '../render';
 
 /** Typed calls of the SQL functions in supabase/migrations, one per atomic state change. */
 
@@ -230,4 +231,53 @@ export async function beginSends(
     p_subscriber_ids: subscriberIds,
   });
   return new Map(rows.map((r) => [r.subscriber_id, r.decision]));
+}
+
+/** Whether a mailout with this id was ever claimed (get_mailout). */
+export async function mailoutExists(db: Db, mailoutId: string): Promise<boolean> {
+  return (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length > 0;
+}
+
+export interface PendingCount {
+  claimed: boolean;
+  status: string | null;
+  /** Recipients still queued (what a dry run or a resume would send). */
+  pending: number;
+}
+
+/** How many recipients a send of this mailout would reach now (mailout_pending_count); changes nothing. */
+export async function mailoutPendingCount(db: Db, mailoutId: string): Promise<PendingCount> {
+  const r = (await db.rpc<PendingCount>('mailout_pending_count', { p_mailout_id: mailoutId }))[0];
+  return r ? { claimed: Boolean(r.claimed), status: r.status, pending: Number(r.pending) } : { claimed: false, status: null, pending: 0 };
+}
+
+/** One result of a test send, as record_test_sends stores it. */
+export type TestSendResult =
+  | { email: string; status: 'sent'; ses_message_id: string | null }
+  | { email: string; status: 'failed'; error_code: string; error_message: string };
+
+/** Keep a test send's results (they never touch the live ledger). */
+export async function recordTestSends(db: Db, mailoutId: string, runId: string, results: TestSendResult[]): Promise<void> {
+  await db.rpc('record_test_sends', { p_mailout_id: mailoutId, p_run_id: runId, p_results: results });
+}
+
+/** `sending` mailouts whose lease expired: the cron hands each to a fresh invocation. */
+export async function mailoutsToResume(db: Db, limit = 10): Promise<string[]> {
+  const rows = await db.rpc<{ mailout_id: string }>('mailouts_to_resume', { p_limit: limit });
+  return rows.map((r) => r.mailout_id);
+}
+
+/** The letter stored at a mailout's first claim (its web version), or null before that. */
+export async function mailoutLetter(db: Db, mailoutId: string): Promise<{ subject: string | null; content: RenderedMailout | null } | null> {
+  return (await db.rpc<{ subject: string | null; content: RenderedMailout | null }>('mailout_letter', { p_mailout_id: mailoutId }))[0] ?? null;
+}
+
+/** The mailout's per-recipient rows for the report CSV, failures first (mailout_report). */
+export async function mailoutReportRows(db: Db, mailoutId: string): Promise<Record<string, unknown>[]> {
+  return db.rpc<Record<string, unknown>>('mailout_report', { p_mailout_id: mailoutId });
+}
+
+/** A round trip to the database (health_check). */
+export async function healthCheck(db: Db): Promise<void> {
+  await db.rpc('health_check');
 }

@@ -9,6 +9,7 @@ import { readCsvRecords } from './records';
 import { sniffDelimiter, type Delimiter } from './sniff';
 import { ImportFileError } from './errors';
 import { RejectedReport } from './report';
+import { importSubscriberRows } from './store';
 
 export { ImportFileError };
 
@@ -233,15 +234,10 @@ export async function importSubscribersFromFile(
       written += rows.length;
       return;
     }
-    const res = await db.rpc<{ inserted: number; updated: number; unchanged: number }>('import_subscribers', {
-      p_rows: rows,
-      p_dry_run: dryRun,
-    });
-    const r = res[0];
-    if (!r) throw new AppError('database', 'import_subscribers returned no row');
-    summary.inserted += Number(r.inserted);
-    summary.updated += Number(r.updated);
-    summary.unchanged += Number(r.unchanged);
+    const r = await importSubscriberRows(db, rows, dryRun);
+    summary.inserted += r.inserted;
+    summary.updated += r.updated;
+    summary.unchanged += r.unchanged;
     written += rows.length;
   };
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { claimMailout, type ClaimResult } from '../db/ledger';
+import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, type TestSendResult } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
@@ -67,11 +67,6 @@ function leaseSecondsFor(config: Config, rate: number): number {
   return Math.max(config.sending.leaseSeconds, Math.ceil(batchSeconds * 3 + 30));
 }
 
-async function pendingCount(db: Db, mailoutId: string): Promise<{ claimed: boolean; status: string | null; pending: number }> {
-  const r = (await db.rpc<{ claimed: boolean; status: string | null; pending: number }>('mailout_pending_count', { p_mailout_id: mailoutId }))[0];
-  return r ? { claimed: Boolean(r.claimed), status: r.status, pending: Number(r.pending) } : { claimed: false, status: null, pending: 0 };
-}
-
 function duplicateAnswer(req: SendRequest, claim: ClaimResult, deps: SendDeps): StartResult {
   const reason =
     claim.outcome === 'already_sent'
@@ -92,7 +87,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   }
   const runId = randomUUID();
   const pacer = createPacer({ ratePerSec: config.sending.ratePerSec, concurrency: 1, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
-  const results: Record<string, unknown>[] = [];
+  const results: TestSendResult[] = [];
   try {
     for (const email of config.testEmails) {
       const url = testUnsubscribeUrl(config, email, mailoutId);
@@ -120,7 +115,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   } finally {
     pacer.close();
   }
-  await deps.db.rpc('record_test_sends', { p_mailout_id: mailoutId, p_run_id: runId, p_results: results });
+  await recordTestSends(deps.db, mailoutId, runId, results);
   const sent = results.filter((r) => r.status === 'sent').length;
   const warnings = [...loaded.warnings, ...footerAddressWarnings(config)];
   await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
@@ -150,7 +145,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   const mode = req.mode ?? (loaded?.test ? 'test' : 'live');
 
   if (req.dryRun) {
-    const pending = await pendingCount(db, mailoutId);
+    const pending = await mailoutPendingCount(db, mailoutId);
     return {
       status: 200,
       body: {
@@ -171,7 +166,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
 
   // Pre-flight before the claim: a refusal changes nothing. A continuation sends the stored letter.
   if (!req.continuation) requireFooterAddress(config);
-  const pending = await pendingCount(db, mailoutId);
+  const pending = await mailoutPendingCount(db, mailoutId);
   const flight = await preflight(deps.ses, { recipients: pending.pending, requestedRate: config.sending.ratePerSec });
   const rate = flight.rate;
   const leaseSeconds = leaseSecondsFor(config, rate);

@@ -1,4 +1,5 @@
 import type { App } from '../app';
+import { mailoutsToResume } from '../db/ledger';
 import { log } from '../log';
 import { flushPendingNotionRefreshes } from '../feedback';
 
@@ -10,17 +11,17 @@ export async function resumeExpiredMailouts(
   app: Pick<App, 'db' | 'continueMailout' | 'countsRefresher'>,
 ): Promise<string[]> {
   const { db } = app;
-  const rows = await db.rpc<{ mailout_id: string }>('mailouts_to_resume', { p_limit: 10 });
+  const due = await mailoutsToResume(db, 10);
   const resumed: string[] = [];
-  for (const r of rows) {
+  for (const mailoutId of due) {
     try {
-      await app.continueMailout(r.mailout_id);
-      resumed.push(r.mailout_id);
+      await app.continueMailout(mailoutId);
+      resumed.push(mailoutId);
     } catch (err) {
-      log.warn('cron.resume_failed', { mailout_id: r.mailout_id, error: err });
+      log.warn('cron.resume_failed', { mailout_id: mailoutId, error: err });
     }
   }
-  log.info('cron.resume', { found: rows.length, resumed: resumed.length });
+  log.info('cron.resume', { found: due.length, resumed: resumed.length });
   // The last feedback of a burst, held back by the Notion throttle, reaches the page here.
   const refresh = app.countsRefresher();
   if (refresh) await flushPendingNotionRefreshes(db, refresh).catch((err: unknown) => log.warn('cron.notion_flush_failed', { error: err }));

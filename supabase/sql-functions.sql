@@ -1,0 +1,1052 @@
+-- The current definition of every SQL function, after all migrations in supabase/migrations.
+-- Generated from a migrated database by `npm run schema`; do not edit: write a migration,
+-- then run `npm run schema`. (tests/db/sql-gateway.test.ts fails when this file is stale.)
+
+CREATE OR REPLACE FUNCTION private.subscribers_email_canonical()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  if not coalesce(public.email_is_canonical(new.email), false) then
+    raise exception 'subscribers: "%" is not an address in canonical form (trimmed, ASCII with a punycode domain in lower case); add subscribers with npm run import', left(new.email, 320)
+      using errcode = '23514';
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function private.subscribers_email_canonical() is
+  'Trigger: a new or changed subscriber address must be canonical.';
+
+CREATE OR REPLACE FUNCTION public.apply_ses_event(p_sns_message_id text, p_event_type text, p_ses_message_id text, p_recipients text[], p_bounce_type text, p_bounce_subtype text, p_bounce_class text, p_feedback_id text, p_hard_bounced text[], p_soft_bounced text[], p_complained text[], p_delivered text[], p_soft_bounce_limit integer, p_payload jsonb, p_mailout_tag text DEFAULT NULL::text)
+ RETURNS TABLE(applied boolean, duplicate_feedback boolean, mailout_id text, hard_bounced integer, soft_bounced integer, bounced_by_soft_limit integer, unsubscribed integer, soft_reset integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_mailout     text;
+  v_hard        integer := 0;
+  v_soft        integer := 0;
+  v_soft_limit  integer := 0;
+  v_unsub       integer := 0;
+  v_reset       integer := 0;
+  v_dup_feedback boolean := false;
+begin
+  if p_sns_message_id is null or length(btrim(p_sns_message_id)) = 0 then
+    raise exception 'apply_ses_event: the SNS message id is required' using errcode = '22023';
+  end if;
+  if p_event_type is null or length(btrim(p_event_type)) = 0 then
+    raise exception 'apply_ses_event: the event type is required' using errcode = '22023';
+  end if;
+  if p_soft_bounce_limit is null or p_soft_bounce_limit < 1 then
+    raise exception 'apply_ses_event: the soft bounce limit must be at least 1' using errcode = '22023';
+  end if;
+  if p_bounce_class is not null and p_bounce_class not in ('hard', 'soft') then
+    raise exception 'apply_ses_event: bounce class must be hard or soft' using errcode = '22023';
+  end if;
+
+  -- The mailout: through the ledger (SES message id), else the tag, when that mailout exists.
+  if p_ses_message_id is not null then
+    select d.mailout_id into v_mailout from public.deliveries d where d.ses_message_id = p_ses_message_id;
+  end if;
+  if v_mailout is null and p_mailout_tag is not null then
+    select m.id into v_mailout from public.mailouts m where m.id = p_mailout_tag;
+  end if;
+
+  -- Idempotency: a concurrent insert of the same MessageId waits here for the first one.
+  insert into public.ses_events (sns_message_id, event_type, ses_message_id, email, recipients,
+                                 bounce_type, bounce_subtype, bounce_class, feedback_id, payload)
+  values (p_sns_message_id, p_event_type, p_ses_message_id, p_recipients[1], coalesce(p_recipients, '{}'),
+          p_bounce_type, p_bounce_subtype, p_bounce_class, p_feedback_id, coalesce(p_payload, '{}'::jsonb))
+  on conflict (sns_message_id) do nothing;
+  if not found then
+    return query select false, false, v_mailout, 0, 0, 0, 0, 0;
+    return;
+  end if;
+
+  -- The same SES feedback published twice (identity notifications and a configuration set):
+  -- stored, but applied once. The lock serialises concurrent copies of one feedback id.
+  if p_feedback_id is not null then
+    perform pg_advisory_xact_lock(hashtext('ses_feedback:' || p_event_type || ':' || p_feedback_id));
+    select exists (select 1 from public.ses_events e
+                    where e.event_type = p_event_type and e.feedback_id = p_feedback_id
+                      and e.sns_message_id <> p_sns_message_id)
+      into v_dup_feedback;
+    if v_dup_feedback then
+      return query select true, true, v_mailout, 0, 0, 0, 0, 0;
+      return;
+    end if;
+  end if;
+
+  if coalesce(cardinality(p_hard_bounced), 0) > 0 then
+    update public.subscribers s
+       set status = 'bounced',
+           bounce_type = p_bounce_type,
+           bounce_subtype = p_bounce_subtype,
+           status_updated_at = now()
+     where lower(s.email) in (select lower(x) from unnest(p_hard_bounced) x)
+       and s.status = 'active';
+    get diagnostics v_hard = row_count;
+  end if;
+
+  if coalesce(cardinality(p_soft_bounced), 0) > 0 then
+    with bumped as (
+      update public.subscribers s
+         set soft_bounce_count = s.soft_bounce_count + 1,
+             status = case when s.soft_bounce_count + 1 >= p_soft_bounce_limit then 'bounced' else s.status end,
+             bounce_type = case when s.soft_bounce_count + 1 >= p_soft_bounce_limit then p_bounce_type else s.bounce_type end,
+             bounce_subtype = case when s.soft_bounce_count + 1 >= p_soft_bounce_limit then p_bounce_subtype else s.bounce_subtype end,
+             status_updated_at = case when s.soft_bounce_count + 1 >= p_soft_bounce_limit then now() else s.status_updated_at end
+       where lower(s.email) in (select lower(x) from unnest(p_soft_bounced) x)
+         and s.status = 'active'
+      returning s.status
+    )
+    select count(*)::integer, count(*) filter (where status = 'bounced')::integer
+      into v_soft, v_soft_limit
+      from bumped;
+  end if;
+
+  if coalesce(cardinality(p_complained), 0) > 0 then
+    update public.subscribers s
+       set status = 'unsubscribed',
+           status_updated_at = now()
+     where lower(s.email) in (select lower(x) from unnest(p_complained) x)
+       and s.status = 'active';
+    get diagnostics v_unsub = row_count;
+  end if;
+
+  if coalesce(cardinality(p_delivered), 0) > 0 then
+    update public.subscribers s
+       set soft_bounce_count = 0
+     where lower(s.email) in (select lower(x) from unnest(p_delivered) x)
+       and s.status = 'active'
+       and s.soft_bounce_count > 0;
+    get diagnostics v_reset = row_count;
+  end if;
+
+  return query select true, false, v_mailout, v_hard, v_soft, v_soft_limit, v_unsub, v_reset;
+end;
+$function$;
+
+comment on function apply_ses_event(text,text,text,text[],text,text,text,text,text[],text[],text[],text[],integer,jsonb,text) is
+  'Store one SES event (idempotent on the SNS MessageId) and apply its subscriber changes in the same transaction.';
+
+CREATE OR REPLACE FUNCTION public.begin_send(p_mailout_id text, p_lease_token uuid, p_subscriber_id uuid)
+ RETURNS TABLE(decision text)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_status text;
+begin
+  select s.status into v_status
+    from public.deliveries d
+    join public.subscribers s on s.id = d.subscriber_id
+   where d.mailout_id = p_mailout_id and d.subscriber_id = p_subscriber_id
+     and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+     for update of d;
+  if not found then
+    return query select 'lost'::text;
+    return;
+  end if;
+  if v_status <> 'active' then
+    update public.deliveries
+       set status = 'skipped', error_code = 'subscriber_' || v_status,
+           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
+     where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
+    return query select 'skip'::text;
+    return;
+  end if;
+  update public.deliveries set attempted_at = now()
+   where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
+  return query select 'send'::text;
+end;
+$function$;
+
+comment on function begin_send(text,uuid,uuid) is
+  'Mark one message as being handed to SES (or skip it, or refuse it to a lost lease).';
+
+CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[])
+ RETURNS TABLE(subscriber_id uuid, decision text)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_id uuid;
+begin
+  if p_subscriber_ids is null then
+    raise exception 'begin_sends: subscriber ids are required' using errcode = '22023';
+  end if;
+  foreach v_id in array p_subscriber_ids loop
+    return query select v_id, b.decision from public.begin_send(p_mailout_id, p_lease_token, v_id) b;
+  end loop;
+end;
+$function$;
+
+comment on function begin_sends(text,uuid,uuid[]) is
+  'begin_send for several messages in one transaction: one decision per id, in order.';
+
+CREATE OR REPLACE FUNCTION public.canonical_mailout_id(p_id text)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v text := btrim(p_id);
+  m text[];
+begin
+  if p_id is null then
+    return null;
+  end if;
+  m := regexp_match(v, '[?&]p=([0-9A-Fa-f-]{32,36})(&|#|$)');
+  if m is not null and replace(m[1], '-', '') ~ '^[0-9A-Fa-f]{32}$' then
+    return replace(m[1], '-', '')::uuid::text;
+  end if;
+  m := regexp_match(lower(replace(split_part(split_part(v, '#', 1), '?', 1), '-', '')), '([0-9a-f]{32})/?$');
+  if m is not null then
+    return m[1]::uuid::text;
+  end if;
+  return public.mailout_id_from_name(p_id);
+end;
+$function$;
+
+comment on function canonical_mailout_id(text) is
+  'A pre-canonical mailout id (any spelling of a Notion page, or a name) in its canonical UUID form.';
+
+CREATE OR REPLACE FUNCTION public.claim_batch(p_mailout_id text, p_lease_token uuid, p_limit integer DEFAULT 50, p_lease_seconds integer DEFAULT 120)
+ RETURNS TABLE(subscriber_id uuid, email text, from_name text)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_ids   uuid[];
+  v_sent  integer;
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 10000 then
+    raise exception 'claim_batch: limit must be between 1 and 10000' using errcode = '22023';
+  end if;
+
+  update public.mailouts
+     set lease_until = greatest(lease_until, now() + make_interval(secs => p_lease_seconds)),
+         updated_at = now()
+   where id = p_mailout_id
+     and lease_token = p_lease_token
+     and status = 'sending'
+     and lease_until > now();
+  if not found then
+    raise exception 'claim_batch: the lease on mailout % is gone', p_mailout_id
+      using errcode = 'ML001',
+            hint = 'The lease expired and the mailout was resumed elsewhere, or it was paused.';
+  end if;
+
+  loop
+    select array_agg(q.subscriber_id) into v_ids
+      from (select d.subscriber_id
+              from public.deliveries d
+             where d.mailout_id = p_mailout_id and d.status = 'queued'
+             order by d.subscriber_id
+             limit p_limit
+             for update skip locked) q;
+    exit when v_ids is null;
+
+    update public.deliveries d
+       set status = 'skipped',
+           error_code = 'subscriber_' || s.status,
+           error_message = 'the subscriber left the list after the mailout was claimed',
+           updated_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id
+       and d.subscriber_id = any (v_ids)
+       and s.id = d.subscriber_id
+       and s.status <> 'active';
+
+    return query
+      update public.deliveries d
+         set status = 'sending',
+             claimed_by = p_lease_token,
+             attempts = d.attempts + 1,
+             updated_at = now()
+        from public.subscribers s
+       where d.mailout_id = p_mailout_id
+         and d.subscriber_id = any (v_ids)
+         and d.status = 'queued'
+         and s.id = d.subscriber_id
+      returning d.subscriber_id, d.email, s.from_name;
+    get diagnostics v_sent = row_count;
+    exit when v_sent > 0;
+  end loop;
+end;
+$function$;
+
+comment on function claim_batch(text,uuid,integer,integer) is
+  'Hand out the next queued deliveries (FOR UPDATE SKIP LOCKED), skipping inactive subscribers; extends the lease.';
+
+CREATE OR REPLACE FUNCTION public.claim_mailout(p_mailout_id text, p_subject text DEFAULT NULL::text, p_lease_seconds integer DEFAULT 120, p_content jsonb DEFAULT NULL::jsonb)
+ RETURNS TABLE(outcome text, mailout_id text, status text, lease_token uuid, lease_until timestamp with time zone, recipients integer, queued integer, unknown integer, last_error text, content jsonb)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_token      uuid := gen_random_uuid();
+  v_until      timestamptz;
+  v_count      integer;
+  v_stale      integer;
+  v_reason     text := 'No letter is stored for this mailout and none was given: nothing was claimed. Send it from its Notion page.';
+  m            public.mailouts%rowtype;
+begin
+  if p_mailout_id is null or length(btrim(p_mailout_id)) = 0 then
+    raise exception 'claim_mailout: mailout id is required' using errcode = '22023';
+  end if;
+  if p_mailout_id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    raise exception 'claim_mailout: mailout id % is not a dashed lower-case UUID', left(p_mailout_id, 100) using errcode = '22023';
+  end if;
+  if p_lease_seconds is null or p_lease_seconds < 1 or p_lease_seconds > 86400 then
+    raise exception 'claim_mailout: lease seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+  v_until := now() + make_interval(secs => p_lease_seconds);
+
+  if p_content is not null then
+    insert into public.mailouts (id, subject, status, lease_token, lease_until, started_at, content)
+    values (p_mailout_id, p_subject, 'sending', v_token, v_until, now(), p_content)
+    on conflict (id) do nothing;
+
+    if found then
+      insert into public.deliveries (mailout_id, subscriber_id, email)
+      select p_mailout_id, s.id, s.email
+        from public.subscribers s
+       where s.status = 'active';
+      get diagnostics v_count = row_count;
+      update public.mailouts set recipients = v_count where id = p_mailout_id;
+      return query select 'claimed'::text, p_mailout_id, 'sending'::text, v_token, v_until,
+                          v_count, v_count, 0, null::text, p_content;
+      return;
+    end if;
+  end if;
+
+  select * into m from public.mailouts where id = p_mailout_id for update;
+
+  if not found then
+    return query select 'no_letter'::text, p_mailout_id, null::text, null::uuid, null::timestamptz,
+                        0, 0, 0, v_reason, null::jsonb;
+    return;
+  end if;
+  if m.status = 'sent' then
+    return query select 'already_sent'::text, m.id, m.status, null::uuid, m.lease_until,
+                        m.recipients, 0, m.unknown, m.last_error, null::jsonb;
+    return;
+  end if;
+  if m.status = 'sending' and m.lease_until > now() then
+    return query select 'in_progress'::text, m.id, m.status, null::uuid, m.lease_until,
+                        m.recipients,
+                        (select count(*)::integer from public.deliveries d
+                          where d.mailout_id = m.id and d.status = 'queued'),
+                        m.unknown, m.last_error, null::jsonb;
+    return;
+  end if;
+  if m.content is null and p_content is null then
+    if m.status = 'sending' then
+      update public.mailouts
+         set status = 'failed', lease_token = null, lease_until = null, last_error = v_reason, updated_at = now()
+       where id = p_mailout_id;
+    end if;
+    return query select 'no_letter'::text, m.id, case when m.status = 'sending' then 'failed' else m.status end,
+                        null::uuid, null::timestamptz, m.recipients, 0, m.unknown, v_reason, null::jsonb;
+    return;
+  end if;
+
+  -- Resume. A row a dead invocation took but never attempted goes back to the queue; a row
+  -- it was sending (begin_send ran) may or may not have reached SES: it is never retried.
+  update public.deliveries
+     set status = 'queued', claimed_by = null, attempts = greatest(attempts - 1, 0), updated_at = now()
+   where mailout_id = p_mailout_id and status = 'sending' and attempted_at is null;
+  update public.deliveries
+     set status = 'unknown',
+         error_code = 'interrupted',
+         error_message = 'in flight when the previous invocation stopped; not retried',
+         updated_at = now()
+   where mailout_id = p_mailout_id and status = 'sending';
+  get diagnostics v_stale = row_count;
+
+  select count(*)::integer into v_count
+    from public.deliveries where mailout_id = p_mailout_id and status = 'queued';
+
+  update public.mailouts
+     set status = 'sending',
+         subject = coalesce(subject, p_subject),
+         -- The letter fixed at the first claim wins: everyone gets the same one.
+         content = coalesce(content, p_content),
+         lease_token = v_token,
+         lease_until = v_until,
+         unknown = unknown + v_stale,
+         last_error = null,
+         updated_at = now()
+   where id = p_mailout_id;
+
+  return query select 'resumed'::text, m.id, 'sending'::text, v_token, v_until,
+                      m.recipients, v_count, m.unknown + v_stale, m.last_error, coalesce(m.content, p_content);
+end;
+$function$;
+
+comment on function claim_mailout(text,text,integer,jsonb) is
+  'Claim (or resume) a mailout for sending; exactly one concurrent caller wins; never without a letter.';
+
+CREATE OR REPLACE FUNCTION public.claim_notion_refresh(p_mailout_id text, p_min_interval_seconds integer DEFAULT 10)
+ RETURNS TABLE(should_refresh boolean)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_now  timestamptz := clock_timestamp();
+  v_last timestamptz;
+begin
+  if p_min_interval_seconds is null or p_min_interval_seconds < 0 then
+    raise exception 'claim_notion_refresh: the interval must be zero or more seconds' using errcode = '22023';
+  end if;
+  if not exists (select 1 from public.mailouts m where m.id = p_mailout_id) then
+    return query select false;
+    return;
+  end if;
+
+  insert into public.notion_refresh as r (mailout_id, refreshed_at, pending)
+  values (p_mailout_id, v_now, false)
+  on conflict (mailout_id) do nothing;
+  if found then
+    return query select true;
+    return;
+  end if;
+
+  select r.refreshed_at into v_last from public.notion_refresh r where r.mailout_id = p_mailout_id for update;
+  if v_last <= v_now - make_interval(secs => p_min_interval_seconds) then
+    update public.notion_refresh r set refreshed_at = v_now, pending = false where r.mailout_id = p_mailout_id;
+    return query select true;
+  else
+    update public.notion_refresh r set pending = true where r.mailout_id = p_mailout_id and not r.pending;
+    return query select false;
+  end if;
+end;
+$function$;
+
+comment on function claim_notion_refresh(text,integer) is
+  'True at most once per interval per mailout: the caller then refreshes the Notion counts; otherwise marks it pending.';
+
+CREATE OR REPLACE FUNCTION public.claim_pending_notion_refreshes(p_min_interval_seconds integer DEFAULT 10, p_limit integer DEFAULT 20)
+ RETURNS TABLE(mailout_id text)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+begin
+  if p_min_interval_seconds is null or p_min_interval_seconds < 0 then
+    raise exception 'claim_pending_notion_refreshes: the interval must be zero or more seconds' using errcode = '22023';
+  end if;
+  return query
+    update public.notion_refresh r
+       set refreshed_at = clock_timestamp(), pending = false
+     where r.mailout_id in (
+             select p.mailout_id from public.notion_refresh p
+              where p.pending
+                and p.refreshed_at <= clock_timestamp() - make_interval(secs => p_min_interval_seconds)
+              order by p.refreshed_at
+              limit greatest(coalesce(p_limit, 20), 1)
+              for update skip locked)
+    returning r.mailout_id;
+end;
+$function$;
+
+comment on function claim_pending_notion_refreshes(integer,integer) is
+  'Claim the held-back Notion refreshes that are now due (for a cron); each mailout goes to one caller.';
+
+CREATE OR REPLACE FUNCTION public.email_is_canonical(p_email text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select p_email ~ '^[!-~]+@[!-~]+$' and split_part(p_email, '@', 2) = lower(split_part(p_email, '@', 2));
+$function$;
+
+comment on function email_is_canonical(text) is
+  'An address in the import''s canonical form: ASCII without spaces, the domain (punycode) in lower case.';
+
+CREATE OR REPLACE FUNCTION public.finish_mailout(p_mailout_id text, p_lease_token uuid, p_outcome text, p_reason text DEFAULT NULL::text)
+ RETURNS TABLE(mailout_id text, status text, recipients integer, sent integer, failed integer, skipped integer, unknown integer, queued integer, sent_at timestamp with time zone, last_error text)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  c       record;
+  v_status text;
+begin
+  if p_outcome is null or p_outcome not in ('complete', 'paused', 'failed', 'released') then
+    raise exception 'finish_mailout: outcome must be complete, paused, failed or released' using errcode = '22023';
+  end if;
+
+  perform 1 from public.mailouts m
+   where m.id = p_mailout_id and m.lease_token = p_lease_token and m.status = 'sending'
+   for update;
+  if not found then
+    raise exception 'finish_mailout: the lease on mailout % is gone', p_mailout_id using errcode = 'ML001';
+  end if;
+
+  select * into c from public.mailout_counts(p_mailout_id);
+
+  if p_outcome = 'complete' then
+    if c.queued > 0 or c.sending > 0 then
+      raise exception 'finish_mailout: mailout % still has % queued and % sending deliveries',
+        p_mailout_id, c.queued, c.sending using errcode = 'ML002';
+    end if;
+    v_status := case when c.sent = 0 and c.failed > 0 then 'failed' else 'sent' end;
+  elsif p_outcome = 'released' then
+    v_status := 'sending';
+  else
+    v_status := p_outcome;
+  end if;
+
+  update public.mailouts m
+     set status = v_status,
+         lease_until = case when p_outcome = 'released' then now() else null end,
+         lease_token = case when p_outcome = 'released' then m.lease_token else null end,
+         recipients = c.recipients,
+         sent = c.sent,
+         failed = c.failed,
+         skipped = c.skipped,
+         unknown = c.unknown,
+         sent_at = case when v_status = 'sent' then now() else m.sent_at end,
+         last_error = case
+                        when p_outcome = 'complete' and v_status = 'failed'
+                          then coalesce(p_reason, 'no recipient could be sent')
+                        else p_reason
+                      end,
+         updated_at = now()
+   where m.id = p_mailout_id;
+
+  return query
+    select m.id, m.status, m.recipients, m.sent, m.failed, m.skipped, m.unknown,
+           c.queued, m.sent_at, m.last_error
+      from public.mailouts m where m.id = p_mailout_id;
+end;
+$function$;
+
+comment on function finish_mailout(text,uuid,text,text) is
+  'End the lease holder''s turn: complete (sent/failed), paused, failed, or released for a fresh invocation.';
+
+CREATE OR REPLACE FUNCTION public.get_mailout(p_mailout_id text)
+ RETURNS TABLE(id text, subject text, status text, lease_until timestamp with time zone, recipients integer, sent integer, failed integer, skipped integer, unknown integer, started_at timestamp with time zone, sent_at timestamp with time zone, last_error text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select m.id, m.subject, m.status, m.lease_until, m.recipients, m.sent, m.failed, m.skipped,
+         m.unknown, m.started_at, m.sent_at, m.last_error
+    from public.mailouts m where m.id = p_mailout_id;
+$function$;
+
+comment on function get_mailout(text) is
+  'One mailout''s status and counts.';
+
+CREATE OR REPLACE FUNCTION public.health_check()
+ RETURNS TABLE(ok boolean, checked_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select true, now();
+$function$;
+
+comment on function health_check() is
+  'Liveness of the database for GET /api/health.';
+
+CREATE OR REPLACE FUNCTION public.import_subscribers(p_rows jsonb, p_dry_run boolean DEFAULT false)
+ RETURNS TABLE(inserted integer, updated integer, unchanged integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_total     integer;
+  v_inserted  integer;
+  v_updated   integer;
+  v_bad       text;
+begin
+  if p_rows is null or jsonb_typeof(p_rows) <> 'array' then
+    raise exception 'import_subscribers: p_rows must be a JSON array' using errcode = '22023';
+  end if;
+  if jsonb_array_length(p_rows) > 10000 then
+    raise exception 'import_subscribers: at most 10000 rows per call (got %)', jsonb_array_length(p_rows)
+      using errcode = '22023';
+  end if;
+
+  -- The client validates properly; this only keeps obvious garbage out of the table.
+  select r.email into v_bad
+    from jsonb_to_recordset(p_rows) as r(email text)
+   where r.email is null or btrim(r.email) !~ '^[^@[:space:]]+@[^@[:space:]]+$' or length(btrim(r.email)) > 320
+   limit 1;
+  if found then
+    raise exception 'import_subscribers: not an email address: %', coalesce(v_bad, '(null)') using errcode = '22023';
+  end if;
+
+  if p_dry_run then
+    with input as (
+      -- The chunk, trimmed, without its own duplicates (first occurrence wins).
+      select distinct on (lower(x.email)) x.email, x.from_name, x.source
+        from (select btrim(e.value ->> 'email') as email, nullif(btrim(e.value ->> 'from_name'), '') as from_name,
+                     nullif(btrim(e.value ->> 'source'), '') as source, e.ord
+                from jsonb_array_elements(p_rows) with ordinality as e(value, ord)) x
+       order by lower(x.email), x.ord
+    )
+    select count(*)::integer,
+           count(*) filter (where s.id is null)::integer,
+           count(*) filter (where s.id is not null and (
+             (nullif(btrim(s.from_name), '') is null and i.from_name is not null)
+             or (s.source is null and i.source is not null)))::integer
+      into v_total, v_inserted, v_updated
+      from input i
+      left join public.subscribers s on lower(s.email) = lower(i.email);
+  else
+    -- The same conditions as the dry run above, as the ON CONFLICT update and its WHERE.
+    -- xmax = 0 on a row returned by INSERT ... ON CONFLICT means it was inserted, not updated;
+    -- a conflicting row that the WHERE filters out is not returned at all: unchanged.
+    with input as (
+      select distinct on (lower(x.email)) x.email, x.from_name, x.source
+        from (select btrim(e.value ->> 'email') as email, nullif(btrim(e.value ->> 'from_name'), '') as from_name,
+                     nullif(btrim(e.value ->> 'source'), '') as source, e.ord
+                from jsonb_array_elements(p_rows) with ordinality as e(value, ord)) x
+       order by lower(x.email), x.ord
+    ),
+    upserted as (
+      insert into public.subscribers as s (email, from_name, source, status)
+      select i.email, i.from_name, i.source, 'active' from input i
+      on conflict ((lower(email))) do update
+         set from_name = case when nullif(btrim(s.from_name), '') is null then excluded.from_name else s.from_name end,
+             source    = coalesce(s.source, excluded.source)
+       where (nullif(btrim(s.from_name), '') is null and excluded.from_name is not null)
+          or (s.source is null and excluded.source is not null)
+      returning (s.xmax = 0) as was_inserted
+    )
+    select (select count(*) from input)::integer,
+           count(*) filter (where u.was_inserted)::integer,
+           count(*) filter (where not u.was_inserted)::integer
+      into v_total, v_inserted, v_updated
+      from upserted u;
+  end if;
+
+  return query select v_inserted, v_updated, v_total - v_inserted - v_updated;
+end;
+$function$;
+
+comment on function import_subscribers(jsonb,boolean) is
+  'Upsert one chunk of imported subscribers: new -> active; existing keep their status, names and sources filled only where missing.';
+
+CREATE OR REPLACE FUNCTION public.keep_sns_dead_letter(p_sns_message_id text, p_topic_arn text, p_reason text, p_body text)
+ RETURNS TABLE(kept boolean, deliveries integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+begin
+  return query
+  insert into public.sns_dead_letters as d (sns_message_id, topic_arn, reason, body)
+  values (p_sns_message_id, p_topic_arn, p_reason, p_body)
+  on conflict (sns_message_id) do update
+    set deliveries = d.deliveries + 1, last_seen_at = now()
+  returning (d.deliveries = 1), d.deliveries;
+end;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.mailout_counts(p_mailout_id text)
+ RETURNS TABLE(recipients integer, queued integer, sending integer, sent integer, failed integer, skipped integer, unknown integer)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select count(*)::integer,
+         count(*) filter (where status = 'queued')::integer,
+         count(*) filter (where status = 'sending')::integer,
+         count(*) filter (where status = 'sent')::integer,
+         count(*) filter (where status = 'failed')::integer,
+         count(*) filter (where status = 'skipped')::integer,
+         count(*) filter (where status = 'unknown')::integer
+    from public.deliveries
+   where mailout_id = p_mailout_id;
+$function$;
+
+comment on function mailout_counts(text) is
+  'Per-status delivery counts of a mailout.';
+
+CREATE OR REPLACE FUNCTION public.mailout_feedback_stats(p_mailout_id text)
+ RETURNS TABLE(sends integer, delivered integer, hard_bounces integer, soft_bounces integer, complaints integer)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  with fb as (
+    select d.subscriber_id,
+           bool_or(e.event_type = 'Delivery') as delivered,
+           bool_or(e.event_type = 'Bounce' and e.bounce_class = 'hard') as hard,
+           bool_or(e.event_type = 'Bounce' and e.bounce_class = 'soft') as soft,
+           bool_or(e.event_type = 'Complaint') as complaint
+      from public.deliveries d
+      join public.ses_events e on e.ses_message_id = d.ses_message_id
+     where d.mailout_id = p_mailout_id
+       and d.ses_message_id is not null
+     group by d.subscriber_id
+  )
+  select (select count(*) from public.deliveries d where d.mailout_id = p_mailout_id and d.status = 'sent')::integer,
+         (select count(*) from fb where fb.delivered)::integer,
+         (select count(*) from fb where fb.hard)::integer,
+         (select count(*) from fb where fb.soft and not fb.hard)::integer,
+         (select count(*) from fb where fb.complaint)::integer;
+$function$;
+
+comment on function mailout_feedback_stats(text) is
+  'Sends, deliveries, hard and soft bounces and complaints of a mailout (recipients, joined on the SES message id).';
+
+CREATE OR REPLACE FUNCTION public.mailout_id_from_name(p_name text)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  h bytea := substring(sha256(decode('f541b80d99a34821af5fa93612669acc', 'hex') || convert_to(coalesce(p_name, ''), 'UTF8')) from 1 for 16);
+begin
+  if p_name is null then
+    return null;
+  end if;
+  h := set_byte(h, 6, (get_byte(h, 6) & 15) | 128);
+  h := set_byte(h, 8, (get_byte(h, 8) & 63) | 128);
+  return encode(h, 'hex')::uuid::text;
+end;
+$function$;
+
+comment on function mailout_id_from_name(text) is
+  'Name-based UUID (v8, SHA-256) of a letter that is not a Notion page; equals lib/mailout-id mailoutIdFromName.';
+
+CREATE OR REPLACE FUNCTION public.mailout_letter(p_mailout_id text)
+ RETURNS TABLE(subject text, content jsonb)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select m.subject, m.content
+    from public.mailouts m
+   where m.id::text = p_mailout_id and m.content is not null;
+$function$;
+
+comment on function mailout_letter(text) is
+  'The stored letter of a claimed mailout (its web version).';
+
+CREATE OR REPLACE FUNCTION public.mailout_pending_count(p_mailout_id text)
+ RETURNS TABLE(claimed boolean, status text, pending integer)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select true, m.status,
+         (select count(*)::integer from public.deliveries d
+           where d.mailout_id = m.id and d.status = 'queued')
+    from public.mailouts m where m.id = p_mailout_id
+  union all
+  select false, null::text, (select count(*)::integer from public.subscribers s where s.status = 'active')
+   where not exists (select 1 from public.mailouts m where m.id = p_mailout_id);
+$function$;
+
+comment on function mailout_pending_count(text) is
+  'Messages a send of this mailout would need now: queued deliveries, or active subscribers when unclaimed.';
+
+CREATE OR REPLACE FUNCTION public.mailout_report(p_mailout_id text)
+ RETURNS TABLE(email text, status text, feedback text, error_code text, error_message text, ses_message_id text, attempts integer, updated_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select d.email, d.status, fb.feedback, d.error_code, d.error_message, d.ses_message_id, d.attempts, d.updated_at
+    from public.deliveries d
+    left join lateral (
+      select case
+               when bool_or(e.event_type = 'Complaint') then 'complaint'
+               when bool_or(e.event_type = 'Bounce' and e.bounce_class = 'hard') then 'hard_bounce'
+               when bool_or(e.event_type = 'Bounce') then 'soft_bounce'
+               when bool_or(e.event_type = 'Delivery') then 'delivered'
+             end as feedback
+        from public.ses_events e
+       where e.ses_message_id = d.ses_message_id
+    ) fb on d.ses_message_id is not null
+   where d.mailout_id = p_mailout_id
+   order by case d.status
+              when 'failed' then 0 when 'unknown' then 1 when 'skipped' then 2
+              when 'queued' then 3 when 'sending' then 4 else 5
+            end,
+            lower(d.email);
+$function$;
+
+comment on function mailout_report(text) is
+  'Per-recipient outcomes of a mailout, failures first, with the worst SES feedback of each message.';
+
+CREATE OR REPLACE FUNCTION public.mailout_resume_due()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select exists (select 1 from public.mailouts_to_resume(1))
+      or exists (select 1 from public.notion_refresh where pending);
+$function$;
+
+comment on function mailout_resume_due() is
+  'True when /api/cron/resume has work: an expired-lease sending mailout, or a pending Notion refresh.';
+
+CREATE OR REPLACE FUNCTION public.mailout_resume_tick(p_url text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_secret text;
+begin
+  if not public.mailout_resume_due() then
+    return null;
+  end if;
+  -- Resolved when called, so that the migration applies where Vault and pg_net are absent.
+  select s.decrypted_secret into v_secret from vault.decrypted_secrets s where s.name = 'mailout_cron_secret';
+  if v_secret is null then
+    raise exception using errcode = 'MR001',
+      message = 'The Vault secret mailout_cron_secret is missing: run npm run setup:cron again.';
+  end if;
+  return net.http_get(
+    url := p_url,
+    headers := jsonb_build_object('Authorization', 'Bearer ' || v_secret),
+    timeout_milliseconds := 30000
+  );
+end;
+$function$;
+
+comment on function mailout_resume_tick(text) is
+  'The pg_cron job: GET p_url (…/api/cron/resume) with the Vault CRON_SECRET when mailout_resume_due(). Returns the pg_net request id, or null.';
+
+CREATE OR REPLACE FUNCTION public.mailouts_to_resume(p_limit integer DEFAULT 10)
+ RETURNS TABLE(mailout_id text, lease_until timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select m.id, m.lease_until
+    from public.mailouts m
+   where m.status = 'sending' and m.lease_until <= now()
+   order by m.lease_until
+   limit greatest(p_limit, 0);
+$function$;
+
+comment on function mailouts_to_resume(integer) is
+  'Mailouts left sending with an expired lease.';
+
+CREATE OR REPLACE FUNCTION public.record_results(p_mailout_id text, p_lease_token uuid, p_results jsonb)
+ RETURNS TABLE(recorded integer, requeued integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_recorded integer;
+  v_requeued integer;
+begin
+  if p_results is null or jsonb_typeof(p_results) <> 'array' then
+    raise exception 'record_results: results must be a JSON array' using errcode = '22023';
+  end if;
+  -- Casting every subscriber_id here refuses a malformed one (22P02) before anything changes.
+  if exists (select 1 from jsonb_to_recordset(p_results) as r(subscriber_id uuid, status text)
+              where r.subscriber_id is null or r.status is null or r.status not in ('sent', 'failed', 'unknown', 'queued')) then
+    raise exception 'record_results: each result needs a subscriber_id and a status of sent, failed, unknown or queued'
+      using errcode = '22023';
+  end if;
+
+  update public.deliveries d
+     set status = r.status,
+         ses_message_id = coalesce(r.ses_message_id, d.ses_message_id),
+         error_code = r.error_code,
+         error_message = left(r.error_message, 2000),
+         updated_at = now()
+    from jsonb_to_recordset(p_results)
+         as r(subscriber_id uuid, status text, ses_message_id text, error_code text, error_message text)
+   where r.status in ('sent', 'failed', 'unknown')
+     and d.mailout_id = p_mailout_id
+     and d.subscriber_id = r.subscriber_id
+     and d.claimed_by = p_lease_token
+     and d.status in ('sending', 'unknown');
+  get diagnostics v_recorded = row_count;
+
+  update public.deliveries d
+     set status = 'queued',
+         claimed_by = null,
+         attempted_at = null,
+         attempts = greatest(d.attempts - 1, 0),
+         updated_at = now()
+    from jsonb_to_recordset(p_results) as r(subscriber_id uuid, status text)
+   where r.status = 'queued'
+     and d.mailout_id = p_mailout_id
+     and d.subscriber_id = r.subscriber_id
+     and d.claimed_by = p_lease_token
+     and d.status = 'sending';
+  -- (A row handed back after begin_send was refused by SES before it was accepted: the
+  -- caller only hands back what SES did not take.)
+  get diagnostics v_requeued = row_count;
+
+  return query select v_recorded, v_requeued;
+end;
+$function$;
+
+comment on function record_results(text,uuid,jsonb) is
+  'Record the outcome of one batch of sends, or hand back rows that were never sent.';
+
+CREATE OR REPLACE FUNCTION public.record_test_sends(p_mailout_id text, p_run_id uuid, p_results jsonb)
+ RETURNS TABLE(recorded integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_count integer;
+begin
+  if p_results is null or jsonb_typeof(p_results) <> 'array' then
+    raise exception 'record_test_sends: results must be a JSON array' using errcode = '22023';
+  end if;
+  insert into public.test_sends (mailout_id, run_id, email, status, ses_message_id, error_code, error_message)
+  select p_mailout_id, p_run_id, r.email, r.status, r.ses_message_id, r.error_code, left(r.error_message, 2000)
+    from jsonb_to_recordset(p_results)
+         as r(email text, status text, ses_message_id text, error_code text, error_message text);
+  get diagnostics v_count = row_count;
+  return query select v_count;
+end;
+$function$;
+
+comment on function record_test_sends(text,uuid,jsonb) is
+  'Record one test run''s outcomes.';
+
+CREATE OR REPLACE FUNCTION public.resubscribe(p_subscriber_id uuid)
+ RETURNS TABLE(subscriber_id uuid, email text, status text, changed boolean)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+begin
+  return query
+    update public.subscribers s
+       set status = 'active', status_updated_at = now()
+     where s.id = p_subscriber_id and s.status = 'unsubscribed'
+    returning s.id, s.email, s.status, true;
+  if not found then
+    return query select s.id, s.email, s.status, false
+                   from public.subscribers s where s.id = p_subscriber_id;
+  end if;
+end;
+$function$;
+
+comment on function resubscribe(uuid) is
+  'unsubscribed -> active only; a bounced address stays bounced.';
+
+CREATE OR REPLACE FUNCTION public.schedule_mailout_resume(p_app_base_url text, p_cron_secret text, p_schedule text DEFAULT '* * * * *'::text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_missing   text[] := '{}';
+  v_secret_id uuid;
+  v_url       text;
+begin
+  if p_app_base_url is null or p_app_base_url !~ '^https?://[^/\s]+' then
+    raise exception using errcode = '22023',
+      message = 'APP_BASE_URL must be the deployment''s public URL, such as https://mailout.example.com.';
+  end if;
+  if p_cron_secret is null or length(p_cron_secret) < 16 then
+    raise exception using errcode = '22023',
+      message = 'CRON_SECRET must be set (at least 16 characters), the same value as in the Vercel project.';
+  end if;
+
+  -- Supabase offers these extensions; enable the ones not enabled yet.
+  if to_regnamespace('cron') is null and exists (select 1 from pg_available_extensions where name = 'pg_cron') then
+    create extension if not exists pg_cron;
+  end if;
+  if to_regnamespace('net') is null and exists (select 1 from pg_available_extensions where name = 'pg_net') then
+    create extension if not exists pg_net;
+  end if;
+  if to_regnamespace('vault') is null and exists (select 1 from pg_available_extensions where name = 'supabase_vault') then
+    create extension if not exists supabase_vault;
+  end if;
+  if to_regprocedure('cron.schedule(text,text,text)') is null then v_missing := v_missing || 'pg_cron'::text; end if;
+  if to_regprocedure('net.http_get(text,jsonb,jsonb,integer)') is null then v_missing := v_missing || 'pg_net'::text; end if;
+  if to_regclass('vault.decrypted_secrets') is null then v_missing := v_missing || 'supabase_vault'::text; end if;
+  if cardinality(v_missing) > 0 then
+    raise exception using errcode = 'MR002',
+      message = format('This database has no %s, so it cannot call /api/cron/resume on a schedule.', array_to_string(v_missing, ', ')),
+      hint = 'On Supabase, enable pg_cron and pg_net (Database -> Extensions) and run npm run setup:cron again. '
+          || 'Elsewhere, have any scheduler call GET /api/cron/resume with Authorization: Bearer <CRON_SECRET> every few minutes '
+          || '(on Vercel Pro: "*/5 * * * *" in vercel.json).';
+  end if;
+
+  -- The secret lives in Vault, not in the job's command: cron.job is readable more widely.
+  select s.id into v_secret_id from vault.secrets s where s.name = 'mailout_cron_secret';
+  if v_secret_id is null then
+    perform vault.create_secret(p_cron_secret, 'mailout_cron_secret', 'CRON_SECRET of the mailout executor (pg_cron job mailout-resume)');
+  else
+    perform vault.update_secret(v_secret_id, p_cron_secret);
+  end if;
+
+  v_url := regexp_replace(p_app_base_url, '/+$', '') || '/api/cron/resume';
+  -- cron.schedule with an existing job name replaces that job.
+  perform cron.schedule('mailout-resume', p_schedule, format('select public.mailout_resume_tick(%L)', v_url));
+  return format('pg_cron job mailout-resume (%s) calls %s when a mailout waits', p_schedule, v_url);
+end;
+$function$;
+
+comment on function schedule_mailout_resume(text,text,text) is
+  'Install the pg_cron job mailout-resume (secret in Vault); refuses (MR002) without pg_cron, pg_net and Vault.';
+
+CREATE OR REPLACE FUNCTION public.unschedule_mailout_resume()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_found boolean := false;
+begin
+  if to_regclass('cron.job') is not null and exists (select 1 from cron.job where jobname = 'mailout-resume') then
+    perform cron.unschedule('mailout-resume');
+    v_found := true;
+  end if;
+  if to_regclass('vault.secrets') is not null then
+    delete from vault.secrets where name = 'mailout_cron_secret';
+  end if;
+  return v_found;
+end;
+$function$;
+
+comment on function unschedule_mailout_resume() is
+  'Remove the pg_cron job mailout-resume and its Vault secret; false when there was no job.';
+
+CREATE OR REPLACE FUNCTION public.unsubscribe(p_subscriber_id uuid)
+ RETURNS TABLE(subscriber_id uuid, email text, status text, changed boolean)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+begin
+  return query
+    update public.subscribers s
+       set status = 'unsubscribed', status_updated_at = now()
+     where s.id = p_subscriber_id and s.status = 'active'
+    returning s.id, s.email, s.status, true;
+  if not found then
+    return query select s.id, s.email, s.status, false
+                   from public.subscribers s where s.id = p_subscriber_id;
+  end if;
+end;
+$function$;
+
+comment on function unsubscribe(uuid) is
+  'active -> unsubscribed; idempotent.';
