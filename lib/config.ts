@@ -7,9 +7,9 @@ import { registerSecret } from './log';
  * Every environment variable, read and validated once. A missing or malformed variable is
  * named in the error together with what to set; secret values never appear in it.
  *
- * Variables that only one feature needs (Notion, the report link, cron) are optional here
- * and demanded by that feature through `requireNotion` and friends, so an unsubscribe link
- * keeps working while, say, the Notion token is being rotated.
+ * Variables that only one feature needs (Notion, the cron secret, the footer address) are
+ * optional here; the feature that needs one refuses, naming it, when it is missing, so an
+ * unsubscribe link keeps working while, say, the Notion token is being rotated.
  */
 
 // An empty value (`NAME=` in .env) counts as not set: "is not set" names the fix better.
@@ -70,6 +70,7 @@ const emailList = list.pipe(
 const envSchema = z.object({
   EXECUTOR_SHARED_SECRET: secret(16),
   APP_BASE_URL: httpUrl,
+  // Read by lib/log.ts itself (logging starts before the configuration); validated here so a typo is named.
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 
   DATABASE_URL: optionalString.pipe(
@@ -128,7 +129,6 @@ export interface Config {
   env: Env;
   executorSecret: string;
   appBaseUrl: string;
-  logLevel: Env['LOG_LEVEL'];
   db: DbConfig;
   storageBucket?: string;
   aws: {
@@ -213,7 +213,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env,
     executorSecret: env.EXECUTOR_SHARED_SECRET,
     appBaseUrl: env.APP_BASE_URL,
-    logLevel: env.LOG_LEVEL,
     db,
     storageBucket: env.SUPABASE_STORAGE_BUCKET,
     aws: {
@@ -297,12 +296,4 @@ export function getConfig(): Config {
 /** Tests and scripts that change the environment call this to read it again. */
 export function resetConfig(): void {
   cached = undefined;
-}
-
-export function requireNotion(config: Config): Required<Pick<Config['notion'], 'token' | 'mailoutsDatabaseId'>> &
-  Config['notion'] {
-  if (!config.notion.token) {
-    throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN (the integration secret, shared with the Mailouts database).');
-  }
-  return { ...config.notion, token: config.notion.token, mailoutsDatabaseId: config.notion.mailoutsDatabaseId ?? '' };
 }

@@ -14,13 +14,6 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-export function html(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, {
-    status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers },
-  });
-}
-
 /** Map an error to a response: AppErrors by code, anything else logged and answered as 500. */
 export function errorResponse(err: unknown, context: Record<string, unknown> = {}): Response {
   const status = httpStatusOf(err);

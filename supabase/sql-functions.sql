@@ -902,7 +902,7 @@ end;
 $function$;
 
 comment on function record_results(text,uuid,jsonb) is
-  'Record the outcome of one batch of sends, or hand back rows that were never sent.';
+  'Record the outcomes of sends as SES answers them (one or several per call), or hand back rows that were never sent.';
 
 CREATE OR REPLACE FUNCTION public.record_test_sends(p_mailout_id text, p_run_id uuid, p_results jsonb)
  RETURNS TABLE(recorded integer)

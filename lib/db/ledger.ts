@@ -201,22 +201,10 @@ export const resubscribeSubscriber = (db: Db, subscriberId: string) => changeSub
 
 export type BeginSendDecision = 'send' | 'skip' | 'lost';
 
-/** Mark one message as handed to SES now; `skip` (left the list) and `lost` (lease gone) mean: do not send. */
-export async function beginSend(db: Db, mailoutId: string, leaseToken: string, subscriberId: string): Promise<BeginSendDecision> {
-  const r = first(
-    await db.rpc<{ decision: BeginSendDecision }>('begin_send', {
-      p_mailout_id: mailoutId,
-      p_lease_token: leaseToken,
-      p_subscriber_id: subscriberId,
-    }),
-    'begin_send',
-  );
-  return r.decision;
-}
-
 /**
- * `beginSend` for several messages in one call (one transaction): the decision for each id,
- * exactly as `beginSend` would give it one by one, in the order given.
+ * Mark messages as handed to SES now, in one call (one transaction): the decision for each id,
+ * exactly as begin_send gives it one by one, in the order given. `skip` (left the list) and
+ * `lost` (lease gone) mean: do not send.
  */
 export async function beginSends(
   db: Db,

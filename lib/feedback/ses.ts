@@ -7,7 +7,7 @@
  * named after the event. SES may add fields; unknown ones are ignored, unknown event types
  * are kept as they are (stored, no subscriber change).
  *
- * The rule (DESIGN §5): a Permanent bounce, or a Transient one with status 5.4.4, is hard
+ * The rule: a Permanent bounce, or a Transient one with status 5.4.4, is hard
  * (`bounced` now); other bounces are soft (counted; `bounced` at SOFT_BOUNCE_LIMIT); a
  * complaint unsubscribes. Only the listed recipients (bouncedRecipients,
  * complainedRecipients) are touched, never the rest of `mail.destination`.

@@ -95,7 +95,7 @@ export async function feedbackCountsOrNull(
   return s ? { delivered: s.delivered, hardBounces: s.hardBounces, complaints: s.complaints } : null;
 }
 
-/** SES reviews an account at a 5% bounce rate or a 0.1% complaint rate (DESIGN §6.5). */
+/** SES reviews an account at a 5% bounce rate or a 0.1% complaint rate; above either, the send pauses itself (lib/send/loop.ts). */
 export const BOUNCE_PAUSE_RATE = 0.05;
 export const COMPLAINT_PAUSE_RATE = 0.001;
 /** The rates count only once the mailout has this many sends. */

@@ -9,7 +9,7 @@ import { migrate } from '../db/migrate';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../server/api-server';
 
 /**
- * The local stack of DESIGN §8: an embedded Postgres (unless DATABASE_URL or Supabase is
+ * The local stack (`npm start`): an embedded Postgres (unless DATABASE_URL or Supabase is
  * set), the `aws-ses-v2-local` SES emulator (unless SES_ENDPOINT is set), and every api/
  * route served as Vercel serves it. Fills in local defaults for every required variable
  * that is not set, and writes them into process.env for the handlers to read.

@@ -2,7 +2,7 @@ import type { Client } from '@notionhq/client';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { notionError, parseNotionPageId } from './client';
-import { clientChildrenSource, NotionMarkdownConverter, type ChildrenSource, type NotionBlock } from './markdown';
+import { clientChildrenSource, NotionMarkdownConverter, type ChildrenSource } from './markdown';
 
 /**
  * Reads a mailout page: its properties (subject, preheader, test mode, status) and its body
@@ -112,9 +112,4 @@ export async function readMailoutPage(client: Client, pageId: string, options: R
     warnings: body.warnings,
     notionFileUrls: body.notionFileUrls,
   };
-}
-
-/** Converts blocks already in hand (e.g. from a webhook or a file) without fetching the page. */
-export async function blocksToMarkdown(client: Client, blocks: NotionBlock[], source?: ChildrenSource) {
-  return new NotionMarkdownConverter(client, source ?? clientChildrenSource(client)).convertBlocks(blocks);
 }

@@ -23,7 +23,6 @@ export const MAILOUT_STATUS = {
   sent: 'Sent',
   paused: 'Paused',
   failed: 'Failed',
-  testSent: 'Test sent',
 } as const;
 
 export const MAILOUT_PROPERTIES: PropertySpec[] = [
@@ -35,7 +34,7 @@ export const MAILOUT_PROPERTIES: PropertySpec[] = [
     name: 'Status',
     type: 'select',
     role: 'write',
-    options: ['Draft', 'Ready', MAILOUT_STATUS.testSent, MAILOUT_STATUS.sending, MAILOUT_STATUS.sent, MAILOUT_STATUS.paused, MAILOUT_STATUS.failed],
+    options: ['Draft', 'Ready', MAILOUT_STATUS.sending, MAILOUT_STATUS.sent, MAILOUT_STATUS.paused, MAILOUT_STATUS.failed],
     description: 'Where the mailout stands.',
   },
   { name: 'Sent at', type: 'date', role: 'write', description: 'When the last recipient was sent.' },

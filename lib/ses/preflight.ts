@@ -22,12 +22,10 @@ export interface PreflightOptions {
 }
 
 export interface PreflightResult {
-  ok: true;
   /** The rate to send at: min(requestedRate, MaxSendRate). */
   rate: number;
   /** Sends left in the rolling 24-hour quota; Infinity when unlimited (Max24HourSend = -1, or local). */
   quotaLeft: number;
-  sendingEnabled: boolean;
   maxSendRate?: number;
   max24HourSend?: number;
   sentLast24Hours?: number;
@@ -44,7 +42,7 @@ const SENDING_STATUSES = new Set(['HEALTHY', 'PROBATION']);
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 /**
- * Design §6.0: before the claim, ask SES (GetAccount) whether this mailout can go out now.
+ * Before the claim, ask SES (GetAccount) whether this mailout can go out now.
  * Refuses with AppError('precondition_failed') when sending is disabled, the account is shut
  * down, or the remaining 24-hour quota is smaller than the recipient count; otherwise returns
  * the pace (capped at MaxSendRate) and the quota left.
@@ -71,7 +69,7 @@ export async function preflight(client: SESv2Client, options: PreflightOptions):
         requestedRate,
         recipients,
       });
-      return { ok: true, rate: requestedRate, quotaLeft: Number.POSITIVE_INFINITY, sendingEnabled: true, sandbox: false, local: true };
+      return { rate: requestedRate, quotaLeft: Number.POSITIVE_INFINITY, sandbox: false, local: true };
     }
     const info = classifySesError(err);
     if (info.kind === 'account') {
@@ -147,10 +145,8 @@ export async function preflight(client: SESv2Client, options: PreflightOptions):
     log.info('ses.preflight.rate_capped', { requestedRate, rate, maxSendRate });
   }
   return {
-    ok: true,
     rate,
     quotaLeft,
-    sendingEnabled: true, // false was refused above
     ...(maxSendRate !== undefined ? { maxSendRate } : {}),
     ...(max24 !== undefined ? { max24HourSend: max24 } : {}),
     ...(quota ? { sentLast24Hours: sent24 } : {}),

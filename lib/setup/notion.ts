@@ -58,7 +58,6 @@ export type NotionSetupOptions =
 const SELECT_COLORS: Record<string, 'default' | 'gray' | 'blue' | 'purple' | 'yellow' | 'green' | 'orange' | 'red'> = {
   Draft: 'gray',
   Ready: 'blue',
-  'Test sent': 'purple',
   Sending: 'yellow',
   Sent: 'green',
   Paused: 'orange',

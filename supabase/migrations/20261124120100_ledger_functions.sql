@@ -251,7 +251,7 @@ comment on function public.begin_send(text, uuid, uuid) is
   'Mark one message as being handed to SES (or skip it, or refuse it to a lost lease).';
 
 -- ---------------------------------------------------------------------------------------
--- record_results: one call per batch. p_results is a JSON array of
+-- record_results: the outcomes of one or more sends, recorded as SES answers. p_results is a JSON array of
 --   {"subscriber_id", "status": "sent"|"failed"|"unknown"|"queued", "ses_message_id", "error_code", "error_message"}
 -- `unknown`: the request may have reached SES (a timeout after it was written); never retried.
 -- Only rows this lease token took are touched. `sent`/`failed` are recorded even after the

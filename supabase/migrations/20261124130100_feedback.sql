@@ -11,7 +11,7 @@
 --                              the mailouts whose refresh was held back by the throttle and
 --                              is now due (for a cron), claimed in the same way
 --
--- Subscriber transitions made here (DESIGN §4):
+-- Subscriber transitions made here:
 --   active -> bounced       permanent bounce, or transient with status 5.4.4 ("hard")
 --   active -> bounced       the SOFT_BOUNCE_LIMIT-th soft bounce (other transient bounces)
 --   active -> unsubscribed  complaint

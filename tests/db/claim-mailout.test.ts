@@ -1,5 +1,11 @@
-import { beginSend, beginSends, claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
+import { beginSends, claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults, type BeginSendDecision } from '../../lib/db/ledger';
+import type { Db } from '../../lib/db/types';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+
+/** begin_send's decision for one message (begin_sends with one id). */
+async function beginSend(db: Db, mailoutId: string, leaseToken: string, subscriberId: string): Promise<BeginSendDecision | undefined> {
+  return (await beginSends(db, mailoutId, leaseToken, [subscriberId])).get(subscriberId);
+}
 
 let t: TestDatabase;
 beforeAll(async () => {

@@ -135,7 +135,7 @@ describe('setup:notion checking existing databases', () => {
 
     expect(result.databases.mailouts.missing).toEqual(['Preheader', 'Complaints', 'Report']);
     expect(result.databases.mailouts.wrongType).toEqual([{ name: 'Recipients', expected: 'number', actual: 'rich_text' }]);
-    expect(result.databases.mailouts.missingOptions).toEqual([{ name: 'Status', options: ['Test sent', 'Sending', 'Paused', 'Failed'] }]);
+    expect(result.databases.mailouts.missingOptions).toEqual([{ name: 'Status', options: ['Sending', 'Paused', 'Failed'] }]);
     expect(result.databases.errors.missing).toEqual(['At']);
     expect(result.databases.errors.titleRenamedFrom).toBe('Title');
     expect(result.ok).toBe(false);
@@ -159,7 +159,7 @@ describe('setup:notion checking existing databases', () => {
     for (const name of ['Preheader', 'Complaints', 'Report']) {
       expect(fixedMailouts[name]).toEqual(expectedSchema(MAILOUT_PROPERTIES)[name]);
     }
-    expect(fixedMailouts.Status!.options).toEqual(['Draft', 'Ready', 'Sent', 'Test sent', 'Sending', 'Paused', 'Failed']);
+    expect(fixedMailouts.Status!.options).toEqual(['Draft', 'Ready', 'Sent', 'Sending', 'Paused', 'Failed']);
     expect(fixedMailouts.Recipients).toEqual({ type: 'rich_text' });
     expect(fake.schemaOf(errors.databaseId)).toEqual(expectedSchema(ERROR_PROPERTIES));
 
