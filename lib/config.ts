@@ -187,18 +187,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const env = parsed.data;
 
-  let db: DbConfig;
-  if (env.SUPABASE_URL || env.SUPABASE_SERVICE_ROLE_KEY) {
-    if (!env.SUPABASE_URL || !env.SUPABASE_SERVICE_ROLE_KEY) {
-      throw new AppError(
-        'config',
-        `Configuration is incomplete: set both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (only ${env.SUPABASE_URL ? 'SUPABASE_URL' : 'SUPABASE_SERVICE_ROLE_KEY'} is set).`,
-      );
-    }
-    db = { kind: 'supabase', url: env.SUPABASE_URL, serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY };
-  } else if (env.DATABASE_URL) {
-    db = { kind: 'postgres', url: env.DATABASE_URL };
-  } else {
+  const db = databaseOf(env);
+  if (!db) {
     throw new AppError(
       'config',
       'Configuration is incomplete: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or DATABASE_URL (a Postgres connection string).',
@@ -270,11 +260,45 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   ]) {
     registerSecret(s);
   }
-  if (db.kind === 'postgres') {
-    const pw = safePassword(db.url);
-    if (pw) registerSecret(pw);
-  }
+  registerDatabaseSecrets(db);
   return config;
+}
+
+const databaseSchema = envSchema.pick({ DATABASE_URL: true, SUPABASE_URL: true, SUPABASE_SERVICE_ROLE_KEY: true });
+
+/** The one database rule: Supabase when its variables are set (both, or it is an error), else DATABASE_URL, else none. */
+function databaseOf(env: z.infer<typeof databaseSchema>): DbConfig | null {
+  if (env.SUPABASE_URL || env.SUPABASE_SERVICE_ROLE_KEY) {
+    if (!env.SUPABASE_URL || !env.SUPABASE_SERVICE_ROLE_KEY) {
+      throw new AppError(
+        'config',
+        `Configuration is incomplete: set both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (only ${env.SUPABASE_URL ? 'SUPABASE_URL' : 'SUPABASE_SERVICE_ROLE_KEY'} is set).`,
+      );
+    }
+    return { kind: 'supabase', url: env.SUPABASE_URL, serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY };
+  }
+  return env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : null;
+}
+
+/**
+ * The database section alone, for the tools that need nothing else (`npm run import`,
+ * `npm run report`): the same variables, checks and rule as `loadConfig`. Null when no
+ * database is set; a malformed or half-set one is an error that names what to set.
+ */
+export function loadDatabaseConfig(source: Record<string, string | undefined> = process.env): DbConfig | null {
+  const parsed = databaseSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    throw new AppError('config', `Configuration is incomplete: ${problems.join('; ')}. Set them in .env.`, { details: { problems } });
+  }
+  const db = databaseOf(parsed.data);
+  if (db) registerDatabaseSecrets(db);
+  return db;
+}
+
+function registerDatabaseSecrets(db: DbConfig): void {
+  if (db.kind === 'supabase') registerSecret(db.serviceRoleKey);
+  else registerSecret(safePassword(db.url));
 }
 
 function safePassword(url: string): string | undefined {

@@ -9,15 +9,14 @@
  * or imported, 2 bad usage or no database configured.
  */
 import { parseArgs } from 'node:util';
+import { loadDatabaseConfig, type DbConfig } from '../lib/config';
+import { createDb, describeDb } from '../lib/db';
 import type { Db } from '../lib/db/types';
 import { isAppError } from '../lib/errors';
 import {
-  describeTarget,
   formatSummary,
   ImportFileError,
-  importDbTarget,
   importSubscribersFromFile,
-  openImportDb,
   progressBar,
   progressLine,
   type ImportProgress,
@@ -95,10 +94,15 @@ async function main(): Promise<void> {
   if (values.source !== undefined && values.source.trim() === '') fail(2, '--source needs a non-empty NAME');
   loadCliEnv({ database: true });
 
-  const target = importDbTarget(process.env);
+  let target: DbConfig | null = null;
+  try {
+    target = loadDatabaseConfig();
+  } catch (err) {
+    fail(2, (err as Error).message);
+  }
   let db: Db | null = null;
   if (target) {
-    db = openImportDb(target);
+    db = createDb({ db: target }, { maxConnections: 2 });
   } else if (!dryRun) {
     fail(
       2,
@@ -108,7 +112,7 @@ async function main(): Promise<void> {
     );
   }
   process.stderr.write(
-    `${dryRun ? 'Dry run of' : 'Importing'} ${file} ${target ? `into ${describeTarget(target)}` : '(no database: validation only)'}\n`,
+    `${dryRun ? 'Dry run of' : 'Importing'} ${file} ${target ? `into ${describeDb(target)}` : '(no database: validation only)'}\n`,
   );
 
   const progress = progressPrinter();

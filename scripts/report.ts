@@ -4,9 +4,9 @@
  * configuration is complete. `--link`: only the link (report links expire after
  * REPORT_LINK_DAYS; this is how to get a new one).
  */
-import { loadConfig } from '../lib/config';
+import { loadConfig, loadDatabaseConfig } from '../lib/config';
+import { createDb, describeDb } from '../lib/db';
 import { mailoutExists } from '../lib/db/ledger';
-import { describeTarget, importDbTarget, openImportDb } from '../lib/import/env';
 import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
 import { mailoutReportCsv, reportUrl } from '../lib/report';
 import { loadCliEnv } from './lib/env';
@@ -42,12 +42,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // The report needs the database only, not the sender's settings.
-  const target = importDbTarget(process.env);
+  const target = loadDatabaseConfig();
   if (!target) {
     console.error('No database: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY) in .env, or run it while `npm start` runs.');
     process.exit(2);
   }
-  const db = openImportDb(target);
+  const db = createDb({ db: target }, { maxConnections: 2 });
   try {
     if (linkOnly) {
       const link = freshLink(mailoutId, true);
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     const { csv, rows } = await mailoutReportCsv(db, mailoutId);
     process.stdout.write(csv);
     const link = freshLink(mailoutId, false);
-    console.error(`${rows} recipients (${describeTarget(target)}).${link ? ` A fresh link to this report (valid for ${link.days} days): ${link.url}` : ''}`);
+    console.error(`${rows} recipients (${describeDb(target)}).${link ? ` A fresh link to this report (valid for ${link.days} days): ${link.url}` : ''}`);
   } finally {
     await db.close();
   }

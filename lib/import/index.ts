@@ -9,5 +9,4 @@ export { ImportFileError } from './errors';
 export { checkEmail, cleanName, stripInvisible, type EmailCheck } from './email';
 export { mapColumns, normaliseHeader, type ColumnMap } from './columns';
 export { sniffDelimiter, type Delimiter } from './sniff';
-export { importDbTarget, openImportDb, describeTarget, type ImportDbTarget } from './env';
 export { formatSummary, progressBar, progressLine } from './format';

@@ -1,6 +1,6 @@
 import { checkEmail, cleanName, mapColumns, normaliseHeader, sniffDelimiter } from '../../lib/import';
 import { csvCell } from '../../lib/import/report';
-import { importDbTarget } from '../../lib/import/env';
+import { loadDatabaseConfig } from '../../lib/config';
 
 describe('checkEmail cleans an address and says why it is not one', () => {
   test.each([
@@ -113,18 +113,23 @@ describe('rejected report cells', () => {
   });
 });
 
-describe('the import reads only the database variables', () => {
+describe('the import and the report read only the database variables, by the executor\'s rule', () => {
+  const KEY = 'service-role-key-0123456789';
   test('Supabase when both of its variables are set, else DATABASE_URL, else none', () => {
-    expect(importDbTarget({ SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'k', DATABASE_URL: 'postgres://h/db' })).toEqual({
+    expect(loadDatabaseConfig({ SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: KEY, DATABASE_URL: 'postgres://h/db' })).toEqual({
       kind: 'supabase',
       url: 'https://x.supabase.co',
-      serviceRoleKey: 'k',
+      serviceRoleKey: KEY,
     });
-    expect(importDbTarget({ SUPABASE_URL: 'https://x.supabase.co', DATABASE_URL: 'postgres://h/db' })).toEqual({
-      kind: 'postgres',
-      url: 'postgres://h/db',
-    });
-    expect(importDbTarget({ DATABASE_URL: '  ' })).toBeNull();
-    expect(importDbTarget({})).toBeNull();
+    expect(loadDatabaseConfig({ DATABASE_URL: 'postgres://h/db' })).toEqual({ kind: 'postgres', url: 'postgres://h/db' });
+    expect(loadDatabaseConfig({ DATABASE_URL: '  ' })).toBeNull();
+    expect(loadDatabaseConfig({})).toBeNull();
+  });
+
+  test('half a Supabase configuration, or a malformed DATABASE_URL, is refused naming what to set', () => {
+    expect(() => loadDatabaseConfig({ SUPABASE_URL: 'https://x.supabase.co', DATABASE_URL: 'postgres://h/db' })).toThrow(
+      /set both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY \(only SUPABASE_URL is set\)/,
+    );
+    expect(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://h/db' })).toThrow(/DATABASE_URL must be a postgres:\/\/ connection string/);
   });
 });
