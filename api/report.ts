@@ -2,8 +2,6 @@ import { getApp } from '../lib/app';
 import { handle } from '../lib/http';
 import { mailoutReportCsv, verifyReportLink } from '../lib/report';
 
-export const config = { maxDuration: 60 };
-
 /** GET /api/report?mailout_id=…&exp=…&sig=…: the mailout's per-recipient CSV, failures first (signed link; expired: 410). */
 export const GET = handle('report', async (request) => {
   const app = getApp();

@@ -4,8 +4,6 @@ import { handle, json, readJson } from '../lib/http';
 import { log } from '../lib/log';
 import { authenticateSendRequest, parseSendRequest, startMailout } from '../lib/send';
 
-export const config = { maxDuration: 300 };
-
 /** POST /api/send-mailout: a Notion automation webhook, the spec's body, or a continuation. */
 export const POST = handle('send-mailout', async (request) => {
   const startedAt = Date.now();

@@ -3,8 +3,6 @@ import { AppError } from '../../lib/errors';
 import { bearerToken, handle, json, secretsEqual } from '../../lib/http';
 import { resumeExpiredMailouts } from '../../lib/send/resume';
 
-export const config = { maxDuration: 300 };
-
 /** GET /api/cron/resume (Vercel cron, Authorization: Bearer $CRON_SECRET): resume mailouts whose lease expired. */
 export const GET = handle('cron-resume', async (request) => {
   const app = getApp();

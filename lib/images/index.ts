@@ -59,12 +59,11 @@ export function createSupabaseStorage(options: { url: string; serviceRoleKey: st
   };
 }
 
-/** The configured storage, or undefined when SUPABASE_URL / key / SUPABASE_STORAGE_BUCKET are not all set. */
-export function imageStorageFromConfig(config: Config, fetchImpl?: FetchLike): ImageStorage | undefined {
-  const url = config.env.SUPABASE_URL;
-  const key = config.env.SUPABASE_SERVICE_ROLE_KEY;
-  if (!url || !key || !config.storageBucket) return undefined;
-  return createSupabaseStorage({ url, serviceRoleKey: key, bucket: config.storageBucket, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+/** The configured storage, or undefined unless the database is Supabase and SUPABASE_STORAGE_BUCKET is set. */
+export function imageStorageFromConfig(config: Pick<Config, 'db' | 'storageBucket'>, fetchImpl?: FetchLike): ImageStorage | undefined {
+  if (config.db.kind !== 'supabase' || !config.storageBucket) return undefined;
+  const { url, serviceRoleKey } = config.db;
+  return createSupabaseStorage({ url, serviceRoleKey, bucket: config.storageBucket, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
 }
 
 const EXTENSIONS: Record<string, string> = {

@@ -65,6 +65,17 @@ test('a deployment from a working copy leaves out local data, every .env file, t
   expect(needed.filter((p) => ignored.has(p))).toEqual([]);
 });
 
+test('each built function has the maxDuration vercel.json gives it (its one source)', () => {
+  const vercel = JSON.parse(fs.readFileSync(path.join(ROOT, 'vercel.json'), 'utf8')) as { functions: Record<string, { maxDuration: number }> };
+  const routes = builtRoutes(path.join(build.outputDir, 'functions'));
+  expect([...routes.keys()].sort()).toEqual(Object.keys(vercel.functions).map((f) => `/${f.replace(/\.ts$/, '')}`).sort());
+  for (const [file, { maxDuration }] of Object.entries(vercel.functions)) {
+    const dir = routes.get(`/${file.replace(/\.ts$/, '')}`)!;
+    const vc = JSON.parse(fs.readFileSync(path.join(dir, '.vc-config.json'), 'utf8')) as { maxDuration?: number };
+    expect({ file, maxDuration: vc.maxDuration }).toEqual({ file, maxDuration });
+  }
+});
+
 test('vercel.json deploys on Hobby: no cron more often than daily, no maxDuration above 300 s', () => {
   const config = JSON.parse(fs.readFileSync(path.join(build.outputDir, 'config.json'), 'utf8')) as { crons?: { path: string; schedule: string }[] };
   expect(config.crons?.length).toBeGreaterThan(0);
