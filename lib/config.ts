@@ -223,12 +223,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       replyTo: env.SES_REPLY_TO,
       configurationSet: env.SES_CONFIGURATION_SET,
     },
-    notion: {
-      token: env.NOTION_TOKEN,
-      mailoutsDatabaseId: env.NOTION_MAILOUTS_DATABASE_ID,
-      errorsDatabaseId: env.NOTION_ERRORS_DATABASE_ID,
-      baseUrl: env.NOTION_BASE_URL,
-    },
+    notion: notionOf(env),
     sending: {
       ratePerSec: env.RATE_LIMIT_PER_SEC,
       batchSize: env.BATCH_SIZE,
@@ -264,6 +259,34 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   return config;
 }
 
+/** One section of the configuration, alone: the same checks and messages as `loadConfig`. */
+function loadSection<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.infer<S> {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    throw new AppError('config', `Configuration is incomplete: ${problems.join('; ')}. Set them in .env.`, { details: { problems } });
+  }
+  return parsed.data;
+}
+
+const notionSchema = envSchema.pick({ NOTION_TOKEN: true, NOTION_MAILOUTS_DATABASE_ID: true, NOTION_ERRORS_DATABASE_ID: true, NOTION_BASE_URL: true });
+
+/** The Notion section alone (`npm run setup:notion`, `npm run preview` without a complete configuration). */
+export function loadNotionConfig(source: Record<string, string | undefined> = process.env): Config['notion'] {
+  const env = loadSection(notionSchema, source);
+  registerSecret(env.NOTION_TOKEN);
+  return notionOf(env);
+}
+
+function notionOf(env: z.infer<typeof notionSchema>): Config['notion'] {
+  return {
+    token: env.NOTION_TOKEN,
+    mailoutsDatabaseId: env.NOTION_MAILOUTS_DATABASE_ID,
+    errorsDatabaseId: env.NOTION_ERRORS_DATABASE_ID,
+    baseUrl: env.NOTION_BASE_URL,
+  };
+}
+
 const databaseSchema = envSchema.pick({ DATABASE_URL: true, SUPABASE_URL: true, SUPABASE_SERVICE_ROLE_KEY: true });
 
 /** The one database rule: Supabase when its variables are set (both, or it is an error), else DATABASE_URL, else none. */
@@ -286,12 +309,7 @@ function databaseOf(env: z.infer<typeof databaseSchema>): DbConfig | null {
  * database is set; a malformed or half-set one is an error that names what to set.
  */
 export function loadDatabaseConfig(source: Record<string, string | undefined> = process.env): DbConfig | null {
-  const parsed = databaseSchema.safeParse(source);
-  if (!parsed.success) {
-    const problems = describeIssues(parsed.error);
-    throw new AppError('config', `Configuration is incomplete: ${problems.join('; ')}. Set them in .env.`, { details: { problems } });
-  }
-  const db = databaseOf(parsed.data);
+  const db = databaseOf(loadSection(databaseSchema, source));
   if (db) registerDatabaseSecrets(db);
   return db;
 }

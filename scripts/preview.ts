@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config } from '../lib/config';
+import { loadConfig, loadNotionConfig, type Config } from '../lib/config';
 import { isAppError } from '../lib/errors';
 import { buildEml } from '../lib/message';
 import { createNotionClient } from '../lib/notion/client';
@@ -80,8 +80,7 @@ interface Setup {
 
 function setup(config: Config | null, source: LetterSource): Setup {
   const env = process.env;
-  const token = config?.notion.token ?? optional(env.NOTION_TOKEN);
-  const baseUrl = config?.notion.baseUrl ?? optional(env.NOTION_BASE_URL);
+  const { token, baseUrl } = config?.notion ?? loadNotionConfig();
   if (source.kind === 'notion' && !token) usage('Previewing a Notion page needs NOTION_TOKEN (the integration secret).');
   const notion = token ? createNotionClient({ token, ...(baseUrl ? { baseUrl } : {}) }) : null;
   if (config) {

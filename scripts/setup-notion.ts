@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
+import { loadNotionConfig } from '../lib/config';
 import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from '../lib/setup/notion';
 import { loadCliEnv } from './lib/env';
 
@@ -47,7 +48,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const token = process.env.NOTION_TOKEN?.trim();
+  const notionConfig = loadNotionConfig();
+  const token = notionConfig.token;
   if (!token) usage('NOTION_TOKEN is not set (the secret of your Notion integration: https://www.notion.so/my-integrations).');
   const dryRun = args['dry-run'] === true;
 
@@ -58,8 +60,8 @@ async function main(): Promise<number> {
     if (args.mailouts !== undefined || args.errors !== undefined) usage('Use either --parent or --mailouts/--errors, not both.');
     options = { dryRun, parentPageId };
   } else {
-    const mailoutsRaw = args.mailouts ?? process.env.NOTION_MAILOUTS_DATABASE_ID?.trim();
-    const errorsRaw = args.errors ?? process.env.NOTION_ERRORS_DATABASE_ID?.trim();
+    const mailoutsRaw = args.mailouts ?? notionConfig.mailoutsDatabaseId;
+    const errorsRaw = args.errors ?? notionConfig.errorsDatabaseId;
     if (!mailoutsRaw || !errorsRaw) {
       usage('Give --parent PAGE to create the databases, or --mailouts DB and --errors DB (or the NOTION_*_DATABASE_ID variables) to check them.');
     }
@@ -72,7 +74,7 @@ async function main(): Promise<number> {
 
   const notion = new Client({
     auth: token,
-    ...(process.env.NOTION_BASE_URL?.trim() ? { baseUrl: process.env.NOTION_BASE_URL.trim().replace(/\/+$/, '') } : {}),
+    ...(notionConfig.baseUrl ? { baseUrl: notionConfig.baseUrl } : {}),
     logLevel: LogLevel.ERROR,
   });
 

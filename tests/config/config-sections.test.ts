@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../lib/config';
+import { loadConfig, loadNotionConfig } from '../../lib/config';
 
-/** A function's maxDuration is set in vercel.json only (the deploy test checks the build honours it). */
+/**
+ * One configuration: sections a command-line tool loads alone, with the executor's checks; a
+ * function's maxDuration set in vercel.json only (the deploy test checks the build honours it).
+ */
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const vercel = JSON.parse(fs.readFileSync(path.join(ROOT, 'vercel.json'), 'utf8')) as { functions: Record<string, { maxDuration: number }> };
@@ -23,4 +26,15 @@ test("the send engine's fallback time budget is send-mailout's maxDuration in ve
     DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db',
   });
   expect(config.sending.maxDurationSeconds).toBe(vercel.functions['api/send-mailout.ts']!.maxDuration);
+});
+
+test('the Notion section loads alone, with the same checks as the whole configuration', () => {
+  expect(loadNotionConfig({ NOTION_TOKEN: ' ntn_0123456789 ', NOTION_BASE_URL: 'http://127.0.0.1:9/' })).toEqual({
+    token: 'ntn_0123456789',
+    mailoutsDatabaseId: undefined,
+    errorsDatabaseId: undefined,
+    baseUrl: 'http://127.0.0.1:9',
+  });
+  expect(loadNotionConfig({})).toEqual({ token: undefined, mailoutsDatabaseId: undefined, errorsDatabaseId: undefined, baseUrl: undefined });
+  expect(() => loadNotionConfig({ NOTION_TOKEN: 'short' })).toThrow(/NOTION_TOKEN is too short for a Notion integration secret/);
 });
