@@ -6,7 +6,7 @@ import { handle, json, methodNotAllowed, readText } from '../lib/http';
 /**
  * POST /api/ses-events: Amazon SNS (HTTPS, raw message delivery off) with SES feedback.
  * SNS posts JSON as `text/plain; charset=UTF-8`, so the body is read as text whatever the
- * content type. Statuses: see lib/feedback/index.ts.
+ * content type. Statuses: see lib/feedback/sns-handler.ts.
  *
  * `createSesEventsHandler` lets a test or the local stack supply its own dependencies
  * (certificate fetcher, Notion refresher); `POST` is the deployed wiring.

@@ -5,7 +5,7 @@ import { applyUnsubscribe, PAGE_HEADERS, readUnsubscribeAction, unsubscribePage,
 /**
  * /api/unsubscribe?token=…  GET: the page (changes nothing). POST: the change — the page's
  * buttons and RFC 8058 one-click (`List-Unsubscribe=One-Click`, urlencoded or multipart).
- * 200 with a page, never a redirect, no cookies. See lib/unsubscribe/index.ts.
+ * 200 with a page, never a redirect, no cookies. See lib/unsubscribe/page.ts.
  */
 export function createUnsubscribeHandlers(makeDeps: () => UnsubscribeDeps): {
   GET: (request: Request) => Promise<Response>;

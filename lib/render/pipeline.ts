@@ -8,7 +8,7 @@ import { mailoutIdForFile, parseMailoutId } from '../mailout-id';
 import { readMailoutPage, type MailoutPage } from '../notion/read';
 import { renderMailout, type RenderedMailout } from './index';
 import { parseMarkdownLetter } from './markdown-file';
-import { imageUrls, lex } from './tokens';
+import { imageUrls, lex } from './markdown-tokens';
 
 /**
  * The one content pipeline. Every way a letter goes out or is looked at (the webhook's send,

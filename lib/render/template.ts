@@ -1,4 +1,5 @@
-import { escapeHtml, FONT, LINK_COLOR, MUTED_COLOR, TEXT_COLOR } from './tokens';
+import { FONT, LINK_COLOR, MUTED_COLOR, TEXT_COLOR } from './letter-style';
+import { escapeHtml } from './markdown-tokens';
 
 /**
  * The email-safe frame around a body: nested presentation tables (Outlook), a 600 px
@@ -9,7 +10,7 @@ import { escapeHtml, FONT, LINK_COLOR, MUTED_COLOR, TEXT_COLOR } from './tokens'
  *
  * Both layout tables are `table-layout:fixed`: the column is as wide as the screen allows,
  * never as wide as its content, so a data table wider than a phone scrolls inside its own
- * box (tokens.ts) instead of stretching the letter past the screen.
+ * box (html-body.ts) instead of stretching the letter past the screen.
  */
 
 export const UNSUBSCRIBE_PLACEHOLDER = '{{unsubscribe_url}}';

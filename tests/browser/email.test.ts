@@ -18,7 +18,7 @@ import {
 
 /**
  * A real email in Chromium: Markdown rendered by lib/render exactly as a send renders it
- * (FOOTER_ADDRESS and LIST_NAME from the configuration, lib/send/wire.ts), personalised
+ * (FOOTER_ADDRESS and LIST_NAME from the configuration, lib/app.ts), personalised
  * with the subscriber's real unsubscribe link (lib/unsubscribe), opened as the HTML part a
  * mail client shows. Images come from a stand-in image host (page.route), the unsubscribe
  * link goes to api/unsubscribe.ts over real HTTP.
