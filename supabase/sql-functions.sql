@@ -218,7 +218,7 @@ comment on function canonical_mailout_id(text) is
   'A pre-canonical mailout id (any spelling of a Notion page, or a name) in its canonical UUID form.';
 
 CREATE OR REPLACE FUNCTION public.claim_batch(p_mailout_id text, p_lease_token uuid, p_limit integer DEFAULT 50, p_lease_seconds integer DEFAULT 120)
- RETURNS TABLE(subscriber_id uuid, email text, from_name text)
+ RETURNS TABLE(subscriber_id uuid, email text, name text)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $function$
@@ -276,7 +276,7 @@ begin
          and d.subscriber_id = any (v_ids)
          and d.status = 'queued'
          and s.id = d.subscriber_id
-      returning d.subscriber_id, d.email, s.from_name;
+      returning d.subscriber_id, d.email, s.name;
     get diagnostics v_sent = row_count;
     exit when v_sent > 0;
   end loop;
@@ -595,8 +595,8 @@ begin
   if p_dry_run then
     with input as (
       -- The chunk, trimmed, without its own duplicates (first occurrence wins).
-      select distinct on (lower(x.email)) x.email, x.from_name, x.source
-        from (select btrim(e.value ->> 'email') as email, nullif(btrim(e.value ->> 'from_name'), '') as from_name,
+      select distinct on (lower(x.email)) x.email, x.name, x.source
+        from (select btrim(e.value ->> 'email') as email, nullif(btrim(coalesce(e.value ->> 'name', e.value ->> 'from_name')), '') as name,
                      nullif(btrim(e.value ->> 'source'), '') as source, e.ord
                 from jsonb_array_elements(p_rows) with ordinality as e(value, ord)) x
        order by lower(x.email), x.ord
@@ -604,7 +604,7 @@ begin
     select count(*)::integer,
            count(*) filter (where s.id is null)::integer,
            count(*) filter (where s.id is not null and (
-             (nullif(btrim(s.from_name), '') is null and i.from_name is not null)
+             (nullif(btrim(s.name), '') is null and i.name is not null)
              or (s.source is null and i.source is not null)))::integer
       into v_total, v_inserted, v_updated
       from input i
@@ -614,19 +614,19 @@ begin
     -- xmax = 0 on a row returned by INSERT ... ON CONFLICT means it was inserted, not updated;
     -- a conflicting row that the WHERE filters out is not returned at all: unchanged.
     with input as (
-      select distinct on (lower(x.email)) x.email, x.from_name, x.source
-        from (select btrim(e.value ->> 'email') as email, nullif(btrim(e.value ->> 'from_name'), '') as from_name,
+      select distinct on (lower(x.email)) x.email, x.name, x.source
+        from (select btrim(e.value ->> 'email') as email, nullif(btrim(coalesce(e.value ->> 'name', e.value ->> 'from_name')), '') as name,
                      nullif(btrim(e.value ->> 'source'), '') as source, e.ord
                 from jsonb_array_elements(p_rows) with ordinality as e(value, ord)) x
        order by lower(x.email), x.ord
     ),
     upserted as (
-      insert into public.subscribers as s (email, from_name, source, status)
-      select i.email, i.from_name, i.source, 'active' from input i
+      insert into public.subscribers as s (email, name, source, status)
+      select i.email, i.name, i.source, 'active' from input i
       on conflict ((lower(email))) do update
-         set from_name = case when nullif(btrim(s.from_name), '') is null then excluded.from_name else s.from_name end,
+         set name = case when nullif(btrim(s.name), '') is null then excluded.name else s.name end,
              source    = coalesce(s.source, excluded.source)
-       where (nullif(btrim(s.from_name), '') is null and excluded.from_name is not null)
+       where (nullif(btrim(s.name), '') is null and excluded.name is not null)
           or (s.source is null and excluded.source is not null)
       returning (s.xmax = 0) as was_inserted
     )

@@ -112,13 +112,13 @@ export async function claimBatch(
   db: Db,
   args: { mailoutId: string; leaseToken: string; limit: number; leaseSeconds: number },
 ): Promise<BatchRecipient[]> {
-  const rows = await db.rpc<{ subscriber_id: string; email: string; from_name: string | null }>('claim_batch', {
+  const rows = await db.rpc<{ subscriber_id: string; email: string; name: string | null }>('claim_batch', {
     p_mailout_id: args.mailoutId,
     p_lease_token: args.leaseToken,
     p_limit: args.limit,
     p_lease_seconds: args.leaseSeconds,
   });
-  return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, fromName: r.from_name }));
+  return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, fromName: r.name }));
 }
 
 export async function recordResults(

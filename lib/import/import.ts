@@ -82,7 +82,7 @@ export interface ImportSummary {
 
 export interface ImportRow {
   email: string;
-  from_name: string | null;
+  name: string | null;
   source: string | null;
 }
 
@@ -294,7 +294,7 @@ export async function importSubscribersFromFile(
       summary.valid += 1;
       const row: ImportRow = {
         email: checked.email,
-        from_name: name,
+        name: name,
         source: fixedSource ?? cleanName(rawSource) ?? defaultSource,
       };
       chunk.push(row);

@@ -11,7 +11,7 @@ const MAILOUT = mailoutIdFromName('bench-claim');
 async function seed(url: string, n: number): Promise<void> {
   const pool = new Pool({ connectionString: url });
   await pool.query(
-    `insert into subscribers (email, from_name, source)
+    `insert into subscribers (email, name, source)
      select 'reader' || g || '@example.com', 'Reader ' || g, 'bench' from generate_series(1, $1) g`,
     [n],
   );

@@ -152,7 +152,7 @@ export async function subscriberStatus(t: TestDatabase, id: string): Promise<str
 /** Insert one subscriber; returns its id. */
 export async function addSubscriber(t: TestDatabase, email: string, opts: { name?: string; status?: string } = {}): Promise<string> {
   const { rows } = await t.pool.query<{ id: string }>(
-    `insert into subscribers (email, from_name, status, source) values ($1, $2, $3, 'browser-test') returning id`,
+    `insert into subscribers (email, name, status, source) values ($1, $2, $3, 'browser-test') returning id`,
     [email, opts.name ?? null, opts.status ?? 'active'],
   );
   return rows[0]!.id;

@@ -62,7 +62,7 @@ export async function makeWorld(sns: SnsSigner = createSnsSigner()): Promise<Wor
   );
   notion.setChildren(PAGE, [block('paragraph', { rich_text: richText('Привет, {{name}}! Главное за неделю.') })]);
   for (const r of READERS) {
-    await t.pool.query(`insert into subscribers (id, email, from_name, status, source) values ($1, $2, $3, 'active', 'deploy-test')`, [r.id, r.email, r.name]);
+    await t.pool.query(`insert into subscribers (id, email, name, status, source) values ($1, $2, $3, 'active', 'deploy-test')`, [r.id, r.email, r.name]);
   }
   return {
     t,

@@ -51,7 +51,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preview-send-'));
   notion = await startFakeNotion({ token: NOTION_TOKEN });
   const { rows } = await t.pool.query<{ id: string }>(
-    `insert into subscribers (email, from_name, status, source) values ('anna@example.com', 'Анна', 'active', 'test') returning id`,
+    `insert into subscribers (email, name, status, source) values ('anna@example.com', 'Анна', 'active', 'test') returning id`,
   );
   subscriberId = rows[0]!.id;
   env = {

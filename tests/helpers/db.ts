@@ -75,7 +75,7 @@ export async function seedSubscribers(
   opts: { prefix?: string; status?: string; domain?: string } = {},
 ): Promise<string[]> {
   const { rows } = await pool.query<{ id: string }>(
-    `insert into subscribers (email, from_name, status, source)
+    `insert into subscribers (email, name, status, source)
      select $1 || g || '@' || $3, 'Name ' || g, $2, 'test'
        from generate_series(0, $4 - 1) g
      returning id`,

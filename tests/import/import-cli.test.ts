@@ -58,10 +58,10 @@ test('imports a file through DATABASE_URL: summary on stdout, progress lines on 
   expect(r.stdout).toMatch(/duplicates\s+1\n/);
   expect(r.code).toBe(0);
   expect(readReport(report)).toEqual([{ line: '5', email: 'not-an-email', name: 'Bad', reason: 'missing @' }]);
-  const { rows } = await t.pool.query('select email, from_name, source, status from subscribers order by email');
+  const { rows } = await t.pool.query('select email, name, source, status from subscribers order by email');
   expect(rows).toEqual([
-    { email: 'one@example.com', from_name: 'Один', source: 'main', status: 'active' },
-    { email: 'two@example.com', from_name: 'Two, Second', source: 'main', status: 'active' },
+    { email: 'one@example.com', name: 'Один', source: 'main', status: 'active' },
+    { email: 'two@example.com', name: 'Two, Second', source: 'main', status: 'active' },
   ]);
 
   // Again, as a dry run with a JSON summary: everything is unchanged and nothing is written.

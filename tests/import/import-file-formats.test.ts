@@ -16,8 +16,8 @@ beforeEach(async () => {
   await t.pool.query('truncate subscribers cascade');
 });
 
-async function subscribers(): Promise<{ email: string; from_name: string | null; status: string; source: string | null }[]> {
-  const { rows } = await t.pool.query('select email, from_name, status, source from subscribers order by lower(email)');
+async function subscribers(): Promise<{ email: string; name: string | null; status: string; source: string | null }[]> {
+  const { rows } = await t.pool.query('select email, name, status, source from subscribers order by lower(email)');
   return rows;
 }
 
@@ -38,9 +38,9 @@ test.each([
   expect(s).toMatchObject({ delimiter: d, read: 3, valid: 3, inserted: 3, updated: 0, unchanged: 0, rejected: 0, duplicates: 0 });
   expect(s.columns).toEqual({ email: 'Email', name: 'Name', source: 'Campaign' });
   expect(await subscribers()).toEqual([
-    { email: 'anna@example.com', from_name: 'Anna Petrova', status: 'active', source: 'news_ru' },
-    { email: 'boris@example.org', from_name: 'Борис Иванов', status: 'active', source: 'news_ru' },
-    { email: 'carl@example.net', from_name: null, status: 'active', source: 'weekly' },
+    { email: 'anna@example.com', name: 'Anna Petrova', status: 'active', source: 'news_ru' },
+    { email: 'boris@example.org', name: 'Борис Иванов', status: 'active', source: 'news_ru' },
+    { email: 'carl@example.net', name: null, status: 'active', source: 'weekly' },
   ]);
 });
 
@@ -57,9 +57,9 @@ test('UTF-8 BOM, CRLF line ends, quoted fields holding delimiters, quotes and ne
   expect(s).toMatchObject({ delimiter: ';', read: 4, inserted: 3, rejected: 1 });
   expect(s.columns).toEqual({ email: 'E-mail', firstName: 'First name', lastName: 'Last name', source: 'List name' });
   expect(await subscribers()).toEqual([
-    { email: 'ivan@example.com', from_name: 'Иван Петров; младший', status: 'active', source: 'Рассылка' },
-    { email: 'multi@example.com', from_name: 'Line break Name', status: 'active', source: 'x' },
-    { email: 'olga@example.com', from_name: 'Ольга "Оля" Сидорова', status: 'active', source: 'Рассылка' },
+    { email: 'ivan@example.com', name: 'Иван Петров; младший', status: 'active', source: 'Рассылка' },
+    { email: 'multi@example.com', name: 'Line break Name', status: 'active', source: 'x' },
+    { email: 'olga@example.com', name: 'Ольга "Оля" Сидорова', status: 'active', source: 'Рассылка' },
   ]);
   // Line numbers count physical lines: the header is 1, the quoted CRLFs take lines 3 and 6.
   expect(readReport(report)).toEqual([{ line: '7', email: 'bad-address', name: 'Плохой Адрес', reason: 'missing @' }]);
@@ -79,7 +79,7 @@ test('mixed-case duplicates are imported once (the first spelling wins) and coun
   );
   const s = await importSubscribersFromFile(t.db, file);
   expect(s).toMatchObject({ read: 5, valid: 2, inserted: 2, duplicates: 3, rejected: 0 });
-  expect((await subscribers()).map((r) => [r.email, r.from_name])).toEqual([
+  expect((await subscribers()).map((r) => [r.email, r.name])).toEqual([
     ['Mixed.Case@example.com', 'First'],
     ['other@example.com', 'Other'],
   ]);

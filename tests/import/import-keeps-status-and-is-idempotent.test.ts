@@ -24,7 +24,7 @@ async function snapshot(): Promise<Record<string, unknown>[]> {
 
 async function seed(email: string, status: string, fromName: string | null, source: string | null = 'old'): Promise<void> {
   await t.pool.query(
-    `insert into subscribers (email, status, from_name, source, bounce_type, status_updated_at)
+    `insert into subscribers (email, status, name, source, bounce_type, status_updated_at)
      values ($1, $2, $3, $4, $5, '2024-01-01T00:00:00Z')`,
     [email, status, fromName, source, status === 'bounced' ? 'Permanent' : null],
   );
@@ -52,16 +52,16 @@ test('unsubscribed and bounced subscribers stay so after a re-import that lists 
   expect(s).toMatchObject({ read: 7, valid: 5, inserted: 1, updated: 2, unchanged: 2, rejected: 1, duplicates: 1 });
 
   const { rows } = await t.pool.query(
-    `select email, status, from_name, source, bounce_type, status_updated_at from subscribers order by lower(email)`,
+    `select email, status, name, source, bounce_type, status_updated_at from subscribers order by lower(email)`,
   );
   const byEmail = Object.fromEntries(rows.map((r) => [r.email.toLowerCase(), r]));
   // The stored spelling, the status and its timestamp are untouched; the missing name is filled.
-  expect(byEmail['gone@example.com']).toMatchObject({ email: 'Gone@example.com', status: 'unsubscribed', from_name: 'Gone Again', source: 'old' });
+  expect(byEmail['gone@example.com']).toMatchObject({ email: 'Gone@example.com', status: 'unsubscribed', name: 'Gone Again', source: 'old' });
   expect(byEmail['gone@example.com'].status_updated_at.toISOString()).toBe('2024-01-01T00:00:00.000Z');
-  expect(byEmail['dead@example.com']).toMatchObject({ email: 'dead@example.com', status: 'bounced', from_name: 'Dead', bounce_type: 'Permanent' });
-  expect(byEmail['kept@example.com']).toMatchObject({ status: 'active', from_name: 'Kept Name', source: 'old' });
-  expect(byEmail['noname@example.com']).toMatchObject({ status: 'active', from_name: 'Filled In', source: 'news' });
-  expect(byEmail['fresh@example.com']).toMatchObject({ email: 'fresh@example.com', status: 'active', from_name: 'Fresh', source: 'news' });
+  expect(byEmail['dead@example.com']).toMatchObject({ email: 'dead@example.com', status: 'bounced', name: 'Dead', bounce_type: 'Permanent' });
+  expect(byEmail['kept@example.com']).toMatchObject({ status: 'active', name: 'Kept Name', source: 'old' });
+  expect(byEmail['noname@example.com']).toMatchObject({ status: 'active', name: 'Filled In', source: 'news' });
+  expect(byEmail['fresh@example.com']).toMatchObject({ email: 'fresh@example.com', status: 'active', name: 'Fresh', source: 'news' });
 
   // Listing them again, as many times as one likes, never re-activates them.
   await importSubscribersFromFile(t.db, file);
@@ -152,18 +152,18 @@ describe('import_subscribers (the SQL function)', () => {
     await seed('a@example.com', 'bounced', null, null);
     const [r] = await t.db.rpc('import_subscribers', {
       p_rows: [
-        { email: 'A@example.com', from_name: 'A', source: 's' },
-        { email: 'b@example.com', from_name: null, source: null },
-        { email: 'B@EXAMPLE.COM', from_name: 'B', source: 's' },
-        { email: ' c@example.com ', from_name: ' ', source: '' },
+        { email: 'A@example.com', name: 'A', source: 's' },
+        { email: 'b@example.com', name: null, source: null },
+        { email: 'B@EXAMPLE.COM', name: 'B', source: 's' },
+        { email: ' c@example.com ', name: ' ', source: '' },
       ],
     });
     expect(r).toEqual({ inserted: 2, updated: 1, unchanged: 0 });
-    const { rows } = await t.pool.query('select email, status, from_name, source from subscribers order by lower(email)');
+    const { rows } = await t.pool.query('select email, status, name, source from subscribers order by lower(email)');
     expect(rows).toEqual([
-      { email: 'a@example.com', status: 'bounced', from_name: 'A', source: 's' },
-      { email: 'b@example.com', status: 'active', from_name: null, source: null },
-      { email: 'c@example.com', status: 'active', from_name: null, source: null },
+      { email: 'a@example.com', status: 'bounced', name: 'A', source: 's' },
+      { email: 'b@example.com', status: 'active', name: null, source: null },
+      { email: 'c@example.com', status: 'active', name: null, source: null },
     ]);
   });
 
@@ -178,7 +178,7 @@ describe('import_subscribers (the SQL function)', () => {
   });
 
   test('two concurrent imports of overlapping chunks insert each address once', async () => {
-    const chunk = (from: number) => Array.from({ length: 500 }, (_, i) => ({ email: `c${from + i}@example.com`, from_name: null, source: null }));
+    const chunk = (from: number) => Array.from({ length: 500 }, (_, i) => ({ email: `c${from + i}@example.com`, name: null, source: null }));
     const results = await Promise.all([
       t.db.rpc<{ inserted: number }>('import_subscribers', { p_rows: chunk(0) }),
       t.db.rpc<{ inserted: number }>('import_subscribers', { p_rows: chunk(250) }),

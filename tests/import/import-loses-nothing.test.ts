@@ -22,8 +22,8 @@ beforeEach(async () => {
 });
 
 async function subscribers(): Promise<[string, string | null][]> {
-  const { rows } = await t.pool.query('select email, from_name from subscribers order by lower(email)');
-  return rows.map((r) => [r.email, r.from_name]);
+  const { rows } = await t.pool.query('select email, name from subscribers order by lower(email)');
+  return rows.map((r) => [r.email, r.name]);
 }
 
 /** A single-byte code page encoder built from Node's decoder (Node has no such encoder). */
@@ -169,7 +169,7 @@ describe('U+FFFD never reaches the database', () => {
 
   test('the database refuses it whatever writes (import_subscribers called directly)', async () => {
     await expect(
-      t.db.rpc('import_subscribers', { p_rows: [{ email: 'x@example.com', from_name: 'Ан\uFFFDа', source: 'x' }], p_dry_run: false }),
+      t.db.rpc('import_subscribers', { p_rows: [{ email: 'x@example.com', name: 'Ан\uFFFDа', source: 'x' }], p_dry_run: false }),
     ).rejects.toThrow(/not_damaged/);
     await expect(t.pool.query(`insert into subscribers (email, source) values ('y@example.com', 'n' || chr(65533))`)).rejects.toThrow(/not_damaged/);
     expect(await subscribers()).toEqual([]);
