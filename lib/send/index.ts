@@ -6,12 +6,12 @@ import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, t
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
-import { buildSendEmailInput } from '../message';
-import { personalise, type RenderedMailout } from '../render';
+import type { RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
 import { testUnsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { runSendLoop, type LoopSummary } from './loop';
+import { recipientMessage } from './recipient-message';
 import type { MailoutReporter } from './reporter';
 import type { SendRequest } from './request';
 
@@ -90,20 +90,8 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   const results: TestSendResult[] = [];
   try {
     for (const email of config.testEmails) {
-      const url = testUnsubscribeUrl(config, email, mailoutId);
-      const msg = personalise(loaded.letter, { unsubscribeUrl: url, name: null });
-      const input = buildSendEmailInput({
-        from: { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) },
-        ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
-        to: email,
-        subject: `[TEST] ${msg.subject}`,
-        html: msg.html,
-        text: msg.text,
-        unsubscribeUrl: url,
-        mailoutId,
-        ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
-        test: true,
-      });
+      const unsubscribeUrl = testUnsubscribeUrl(config, email, mailoutId);
+      const input = recipientMessage(config, loaded.letter, mailoutId, { email, name: null, unsubscribeUrl }, { test: true });
       try {
         const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input)), { retryMaybeDelivered: false }));
         results.push({ email, status: 'sent', ses_message_id: out.MessageId ?? null });
