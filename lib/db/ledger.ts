@@ -30,7 +30,8 @@ export interface BatchRecipient {
 }
 
 export type SendResult =
-  | { subscriberId: string; status: 'sent'; sesMessageId: string }
+  /** sesMessageId: SES's MessageId; null if an answer ever lacked one (never a made-up id). */
+  | { subscriberId: string; status: 'sent'; sesMessageId: string | null }
   | { subscriberId: string; status: 'failed'; errorCode: string; errorMessage: string; sesMessageId?: string }
   /** The request may have reached SES (e.g. a timeout after it was written): never retried. */
   | { subscriberId: string; status: 'unknown'; errorCode: string; errorMessage: string; sesMessageId?: string }
