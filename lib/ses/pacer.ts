@@ -9,32 +9,45 @@
  * start times, jitter included. When sends fall behind (slow responses, too little
  * concurrency), the schedule re-anchors at "now" instead of catching up in a burst.
  *
- * Concurrency: at most `concurrency` sends are in flight; a caller first waits for a free place,
- * then for its slot. `place()` splits the two: the caller holds a place, does its preparation
+ * Concurrency: at most `limit` sends are in flight; a caller first waits for a free place,
+ * then for its slot. The limit is either fixed (`concurrency`) or found by the pacer itself
+ * (`maxConcurrency`): by Little's law a place is needed for rate × W, W being how long a send
+ * holds its place apart from waiting for its slot (the ledger mark, the SES request, the
+ * outcome's write, back-offs). W is estimated as TCP estimates a round trip (a smoothed mean
+ * plus four smoothed deviations, so a slow tail does not starve the schedule), and the limit
+ * is ceil(rate × W) + 1, never above `maxConcurrency`: the ceiling is what bounds the messages
+ * a crash can leave `unknown`. `place()` splits the two: the caller holds a place, does its preparation
  * (the send engine marks the attempt in the ledger and builds the message), then takes its
  * slot with `start()` and calls SES at once, so that what is paced is the SES request itself,
  * not the preparation before it (whose duration varies with the database).
  *
- * The rate adapts: `slowDown()` on throttling (× 0.5, floor 1/s, at most once per second so a
- * burst of 429s from in-flight sends halves it once), and after `recoverAfter` successes in a
- * row `recordSuccess()` raises it again by `recoverFactor`, never above the configured rate or
- * the account's MaxSendRate.
+ * The rate adapts (AIMD with fast recovery): `slowDown()` on throttling (× 0.5, floor 1/s, at
+ * most once per second so a burst of 429s from in-flight sends halves it once), and every
+ * success raises it again continuously, doubling per `recoverDoublingMs` (1 s) since the last
+ * change, never above the configured rate or the account's MaxSendRate. From the 1/s floor a
+ * 40/s rate is back in under 6 s after the last throttle; a transactional spike of a few
+ * seconds on the same account does not leave the newsletter crawling for minutes.
  *
  * Time comes from the injected `now()` / `sleep(ms)`, so tests check the schedule with a fake clock.
  */
 export interface PacerOptions {
   /** The configured rate, sends per second. */
   ratePerSec: number;
-  /** Sends in flight at once (default 1). */
+  /** Sends in flight at once, fixed (default 1 unless `maxConcurrency` is given). */
   concurrency?: number;
+  /**
+   * The limit adapts to rate × observed latency (Little's law), never above this ceiling.
+   * Ignored when `concurrency` is given.
+   */
+  maxConcurrency?: number;
+  /** W assumed before the first send is measured (default 300 ms: a mark, SES, a write). */
+  initialLatencyMs?: number;
   /** The account's MaxSendRate: a second ceiling. */
   maxSendRate?: number;
   /** Lowest rate `slowDown` goes to (default 1/s, or the ceiling when that is lower). */
   minRatePerSec?: number;
-  /** Successes in a row before one recovery step (default 20). */
-  recoverAfter?: number;
-  /** Multiplier of one recovery step (default 1.25). */
-  recoverFactor?: number;
+  /** After a slow-down, successes double the rate per this many ms (default 1000). */
+  recoverDoublingMs?: number;
   /** Two slow-downs closer than this count as one (default 1000 ms). */
   slowDownCooldownMs?: number;
   /** Milliseconds, monotonic (default performance.now). */
@@ -51,10 +64,12 @@ export interface Permit {
   release(): void;
 }
 
-/** A place among the `concurrency` in flight, held before the slot is taken. */
+/** A place among the `limit` in flight, held before the slot is taken. */
 export interface Place {
   /** Waits for the next slot; the send starts when it resolves (call it at most once). */
   start(): Promise<Permit>;
+  /** Another slot for a retry of the same send, still holding the place (after `start`). */
+  again(): Promise<Permit>;
   /** Frees the place, whether or not `start` was called (idempotent; same as the permit's). */
   release(): void;
 }
@@ -68,9 +83,9 @@ export interface Pacer {
   run<T>(fn: () => Promise<T>): Promise<T>;
   /** Throttled: rate × factor (default 0.5), not below the floor. Returns the new rate. */
   slowDown(factor?: number): number;
-  /** One recovery step toward the ceiling. Returns the new rate. */
+  /** One recovery step (× 2) toward the ceiling. Returns the new rate. */
   recover(): number;
-  /** A send succeeded; every `recoverAfter` in a row, one recovery step. */
+  /** A send succeeded: the rate grows back toward the ceiling (doubling per recoverDoublingMs). */
   recordSuccess(): void;
   /** Refuse further acquires (pending ones reject with PacerClosedError). */
   close(): void;
@@ -79,6 +94,12 @@ export interface Pacer {
   /** min(configured rate, MaxSendRate): the rate never goes above this. */
   readonly maxRate: number;
   readonly inFlight: number;
+  /** Places allowed in flight now (fixed, or rate × estimated latency within the ceiling). */
+  readonly limit: number;
+  /** The largest number of places held at once so far. */
+  readonly peakInFlight: number;
+  /** The estimated time a send holds its place apart from its slot wait, ms (smoothed mean). */
+  readonly latencyMs: number;
 }
 
 export class PacerClosedError extends Error {
@@ -94,14 +115,14 @@ export function createPacer(options: PacerOptions): Pacer {
   if (!(options.ratePerSec > 0) || !Number.isFinite(options.ratePerSec)) {
     throw new RangeError(`ratePerSec must be a positive number (got ${options.ratePerSec})`);
   }
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+  const adaptive = options.concurrency === undefined && options.maxConcurrency !== undefined;
+  const ceiling = Math.max(1, Math.floor((adaptive ? options.maxConcurrency : options.concurrency) ?? 1));
   const maxRate =
     options.maxSendRate !== undefined && options.maxSendRate > 0
       ? Math.min(options.ratePerSec, options.maxSendRate)
       : options.ratePerSec;
   const minRate = Math.min(maxRate, options.minRatePerSec ?? 1);
-  const recoverAfter = Math.max(1, Math.floor(options.recoverAfter ?? 20));
-  const recoverFactor = Math.max(1.01, options.recoverFactor ?? 1.25);
+  const doublingMs = Math.max(1, options.recoverDoublingMs ?? 1000);
   const cooldownMs = options.slowDownCooldownMs ?? 1000;
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? realSleep;
@@ -110,11 +131,33 @@ export function createPacer(options: PacerOptions): Pacer {
   let anchor: number | undefined; // integer ms
   let index = 0; // slots handed out since the anchor
   let lastSlot: number | undefined;
-  let successes = 0;
   let lastSlowDownAt = Number.NEGATIVE_INFINITY;
+  let lastRateChangeAt = Number.NEGATIVE_INFINITY;
   let inFlight = 0;
+  let peakInFlight = 0;
   let closed = false;
   const waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+
+  // Little's law: W, the time a send holds its place apart from its slot wait, as TCP
+  // smooths a round trip (RFC 6298: α 1/8, β 1/4).
+  let srtt = Math.max(1, options.initialLatencyMs ?? 300);
+  let rttvar = srtt / 2;
+  let measured = false;
+  function observeLatency(ms: number): void {
+    if (!measured) {
+      measured = true;
+      srtt = ms;
+      rttvar = ms / 2;
+    } else {
+      rttvar = 0.75 * rttvar + 0.25 * Math.abs(srtt - ms);
+      srtt = 0.875 * srtt + 0.125 * ms;
+    }
+    pump();
+  }
+  function limit(): number {
+    if (!adaptive) return ceiling;
+    return Math.min(ceiling, Math.max(1, Math.ceil((rate * (srtt + 4 * rttvar)) / 1000) + 1));
+  }
 
   const offset = (i: number) => Math.ceil((i * 1000) / rate);
 
@@ -147,28 +190,39 @@ export function createPacer(options: PacerOptions): Pacer {
 
   /** A rate change takes effect from the last slot handed out. */
   function setRate(next: number): number {
+    lastRateChangeAt = now();
     if (next === rate) return rate;
     if (lastSlot !== undefined) {
       anchor = lastSlot;
       index = 1;
     }
     rate = next;
+    pump();
     return rate;
+  }
+
+  /** Hands free places to waiters, in order, up to the limit. */
+  function pump(): void {
+    while (waiters.length > 0 && inFlight < limit()) {
+      inFlight += 1;
+      peakInFlight = Math.max(peakInFlight, inFlight);
+      waiters.shift()!.resolve();
+    }
   }
 
   async function takePlace(): Promise<void> {
     if (closed) throw new PacerClosedError();
-    if (inFlight < concurrency) {
+    if (waiters.length === 0 && inFlight < limit()) {
       inFlight += 1;
+      peakInFlight = Math.max(peakInFlight, inFlight);
       return;
     }
     await new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
   }
 
   function freePlace(): void {
-    const next = waiters.shift();
-    if (next) next.resolve(); // the place passes straight to the next waiter
-    else inFlight -= 1;
+    inFlight -= 1;
+    pump();
   }
 
   /** Waits for the next slot (the caller holds a place); returns its time and the start. */
@@ -189,25 +243,39 @@ export function createPacer(options: PacerOptions): Pacer {
 
   async function place(): Promise<Place> {
     await takePlace();
+    const placedAt = now();
+    let slotWaitMs = 0;
     let released = false;
     let started = false;
     const release = () => {
       if (released) return;
       released = true;
+      // Only sends that took a slot say how long a send needs its place.
+      if (started) observeLatency(Math.max(0, now() - placedAt - slotWaitMs));
       freePlace();
+    };
+    const slotted = async (): Promise<Permit> => {
+      const asked = now();
+      try {
+        const { slot, startedAt } = await takeSlot();
+        slotWaitMs += startedAt - asked;
+        return { slot, startedAt, release };
+      } catch (err) {
+        release();
+        throw err;
+      }
     };
     return {
       async start() {
         if (released) throw new Error('Pacer: start() after the place was released.');
         if (started) throw new Error('Pacer: start() called twice on one place.');
         started = true;
-        try {
-          const { slot, startedAt } = await takeSlot();
-          return { slot, startedAt, release };
-        } catch (err) {
-          release();
-          throw err;
-        }
+        return slotted();
+      },
+      async again() {
+        if (released) throw new Error('Pacer: again() after the place was released.');
+        if (!started) throw new Error('Pacer: again() before start().');
+        return slotted();
       },
       release,
     };
@@ -229,25 +297,21 @@ export function createPacer(options: PacerOptions): Pacer {
       }
     },
     slowDown(factor = 0.5) {
-      successes = 0;
       const t = now();
       if (t - lastSlowDownAt < cooldownMs) return rate;
       lastSlowDownAt = t;
       return setRate(Math.max(minRate, Math.min(rate, rate * factor)));
     },
     recover() {
-      return setRate(Math.min(maxRate, rate * recoverFactor));
+      return setRate(Math.min(maxRate, rate * 2));
     },
     recordSuccess() {
-      if (rate >= maxRate) {
-        successes = 0;
-        return;
-      }
-      successes += 1;
-      if (successes >= recoverAfter) {
-        successes = 0;
-        setRate(Math.min(maxRate, rate * recoverFactor));
-      }
+      if (rate >= maxRate) return;
+      // Doubling per second of success since the last change (the first success after a
+      // slow-down counts from the slow-down).
+      const elapsed = now() - lastRateChangeAt;
+      if (elapsed <= 0) return;
+      setRate(Math.min(maxRate, rate * 2 ** (elapsed / doublingMs)));
     },
     close() {
       closed = true;
@@ -261,6 +325,15 @@ export function createPacer(options: PacerOptions): Pacer {
     },
     get inFlight() {
       return inFlight;
+    },
+    get limit() {
+      return limit();
+    },
+    get peakInFlight() {
+      return peakInFlight;
+    },
+    get latencyMs() {
+      return srtt;
     },
   };
 }

@@ -139,33 +139,40 @@ describe('createPacer: slowing down on throttling and recovering', () => {
     expect(pacer.slowDown()).toBe(0.5);
   });
 
-  it('recovers gradually after N successes in a row, never above the configured rate', () => {
-    let t = 0;
-    const pacer = createPacer({ ratePerSec: 6, recoverAfter: 10, recoverFactor: 1.5, now: () => t });
-    pacer.slowDown();
-    expect(pacer.rate).toBe(3);
-    for (let i = 0; i < 9; i += 1) pacer.recordSuccess();
-    expect(pacer.rate).toBe(3);
+  it('recovers by time, doubling per second of success after a slow-down, never above the configured rate', () => {
+    let t = 10_000;
+    const pacer = createPacer({ ratePerSec: 40, now: () => t });
     pacer.recordSuccess();
-    expect(pacer.rate).toBe(4.5);
-    for (let i = 0; i < 10; i += 1) pacer.recordSuccess();
-    expect(pacer.rate).toBe(6);
-    for (let i = 0; i < 100; i += 1) pacer.recordSuccess();
-    expect(pacer.rate).toBe(6);
-    expect(pacer.recover()).toBe(6);
-    // A throttle in between restarts the count.
-    t += 5000;
-    pacer.slowDown();
-    for (let i = 0; i < 9; i += 1) pacer.recordSuccess();
-    t += 5000;
-    pacer.slowDown(0.9);
+    expect(pacer.rate).toBe(40); // at the ceiling nothing changes
+    expect(pacer.slowDown()).toBe(20);
+    pacer.recordSuccess(); // at the same instant: no time has passed
+    expect(pacer.rate).toBe(20);
+    t += 500;
     pacer.recordSuccess();
-    expect(pacer.rate).toBeCloseTo(2.7);
+    expect(pacer.rate).toBeCloseTo(20 * Math.SQRT2, 6);
+    t += 500;
+    pacer.recordSuccess();
+    expect(pacer.rate).toBeCloseTo(40, 6);
+    t += 5000;
+    pacer.recordSuccess();
+    expect(pacer.rate).toBe(40);
+    expect(pacer.recover()).toBe(40);
+    // From the 1/s floor, 40/s is back within 6 s of success (2^5.33 = 40).
+    for (let i = 0; i < 6; i += 1) {
+      t += 1000;
+      pacer.slowDown();
+    }
+    expect(pacer.rate).toBe(1);
+    for (let ms = 0; ms < 6000; ms += 100) {
+      t += 100;
+      pacer.recordSuccess();
+    }
+    expect(pacer.rate).toBe(40);
   });
 
   it('spaces sends at the slower rate right after slowDown and stays within the ceiling while recovering', async () => {
     const clock = new FakeClock();
-    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, recoverAfter: 15, now: clock.now, sleep: clock.sleep });
+    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, now: clock.now, sleep: clock.sleep });
     const random = seededRandom(42);
     let slowedAt = -1;
     const { starts } = await drive(
@@ -182,11 +189,10 @@ describe('createPacer: slowing down on throttling and recovering', () => {
       },
     );
     expect(busiestWindow(starts)).toBeLessThanOrEqual(10);
-    // Once slowed to 5/s, the next second holds at most 5 + the sends already scheduled (≤ concurrency).
-    const sorted = [...starts].sort((a, b) => a - b);
-    const firstAfter = sorted.findIndex((t) => t > slowedAt);
-    const window = sorted.filter((t) => t >= sorted[firstAfter + 4]! && t < sorted[firstAfter + 4]! + 1000);
-    expect(window.length).toBeLessThanOrEqual(5);
+    // Slowed to 5/s and growing back (doubling per second of success): the second after the
+    // slow-down holds at most ∫ 5 × 2^t dt over one second ≈ 7 starts, not 10.
+    const inSecondAfter = starts.filter((t) => t >= slowedAt && t < slowedAt + 1000);
+    expect(inSecondAfter.length).toBeLessThanOrEqual(7);
     expect(pacer.rate).toBe(10); // recovered by the end
   });
 });
