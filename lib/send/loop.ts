@@ -25,11 +25,17 @@ import type { MailoutReporter } from './reporter';
  * fresh invocation), on an account-level SES error or a run of failures (pause), or when
  * the bounce or complaint rate crosses SES's review thresholds (pause).
  *
- * Batches overlap: the next batch is claimed while the previous one is still going out, and
- * its messages queue at the pacer behind the previous ones, so the places never sit idle
- * waiting for a batch's slowest answer. (When the reporter shows progress, every
- * PROGRESS_EVERY_BATCHES-th batch finishes before the next is claimed, so the counts it
+ * Batches overlap: the next batches are claimed while earlier ones are still going out, and
+ * their messages queue at the pacer behind the earlier ones, so the places never sit idle
+ * waiting for a batch's slowest answer or for a claim's round trip. As many batches are kept
+ * going as the places in flight need (see `batchesAhead`). (When the reporter shows progress,
+ * every PROGRESS_EVERY_BATCHES-th batch finishes before the next is claimed, so the counts it
  * reports are the ledger's after exactly those batches.)
+ *
+ * Concurrency finds itself: the pacer holds rate × (the time a message holds its place: mark,
+ * SES, outcome) places, Little's law, within a ceiling (SEND_CONCURRENCY, or by default one
+ * second of sending, at least 4). A place is held from the mark until the outcome is
+ * committed, so the ceiling bounds what a crash can leave `unknown`.
  */
 
 export interface LoopDeps {
@@ -69,6 +75,14 @@ export interface LoopSummary {
   durationMs: number;
   reason?: string;
   final?: FinishResult;
+  /**
+   * The most messages that were marked (begin_send committed) and not yet recorded at once:
+   * what a crash at the worst moment of this invocation would have left `unknown`.
+   */
+  peakUnrecorded: number;
+  /** The ceiling of the places in flight, and the most the pacer allowed at once. */
+  maxConcurrency: number;
+  peakConcurrency: number;
 }
 
 export const MAX_CONSECUTIVE_FAILURES = 10;
@@ -79,6 +93,19 @@ const PROGRESS_EVERY_BATCHES = 5;
  * anyway. (At 6/s a batch of 50 takes 8 s: every batch is checked.)
  */
 export const FEEDBACK_CHECK_EVERY_MS = 1000;
+
+/**
+ * With SEND_CONCURRENCY unset, the places in flight may grow to this many seconds of sending
+ * (at least MIN_AUTO_CONCURRENCY): enough for a database 100 ms away and SES's slow tail,
+ * and a crash leaves at most about a second's worth of messages `unknown`.
+ */
+export const AUTO_CONCURRENCY_SECONDS = 1;
+export const MIN_AUTO_CONCURRENCY = 4;
+
+/** The ceiling of the places in flight: SEND_CONCURRENCY, or one second of sending. */
+export function concurrencyCeiling(configured: number | undefined, rate: number): number {
+  return configured ?? Math.max(MIN_AUTO_CONCURRENCY, Math.ceil(rate * AUTO_CONCURRENCY_SECONDS));
+}
 
 /** The mailout's feedback for the auto-pause and the Notion counts; null if it cannot be read. */
 export async function feedbackStats(db: Db, mailoutId: string): Promise<FeedbackStats | null> {
@@ -127,13 +154,28 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const { config, db, ses, reporter } = deps;
   const { mailoutId, leaseToken, letter } = input;
   const batchSize = config.sending.batchSize;
+  const maxConcurrency = concurrencyCeiling(config.sending.concurrency, input.rate);
   const pacer: Pacer = createPacer({
     ratePerSec: input.rate,
-    concurrency: config.sending.concurrency,
+    maxConcurrency,
+    failureBudget: MAX_CONSECUTIVE_FAILURES,
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
   const stop = new Stop();
-  const summary: LoopSummary = { mailoutId, outcome: 'complete', sent: 0, failed: 0, unknown: 0, batches: 0, durationMs: 0 };
+  const summary: LoopSummary = {
+    mailoutId,
+    outcome: 'complete',
+    sent: 0,
+    failed: 0,
+    unknown: 0,
+    batches: 0,
+    durationMs: 0,
+    peakUnrecorded: 0,
+    maxConcurrency,
+    peakConcurrency: 0,
+  };
+  /** Marked and not yet recorded: what a crash now would leave `unknown`. */
+  let unrecorded = 0;
   let consecutiveFailures = 0;
   const failedRows: { email: string; code: string; message: string }[] = [];
   const margin = input.safetyMarginMs ?? 10_000;
@@ -144,7 +186,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
 
   /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
-  async function sendOne(r: BatchRecipient, place: Place): Promise<Outcome> {
+  async function sendOne(r: BatchRecipient, place: Place, mark: { committed: boolean }): Promise<Outcome> {
     try {
       if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
@@ -158,6 +200,11 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
         stop.fail(err);
         return { subscriberId: r.subscriberId, status: 'queued' };
+      }
+      if (decision === 'send') {
+        mark.committed = true;
+        unrecorded += 1;
+        summary.peakUnrecorded = Math.max(summary.peakUnrecorded, unrecorded);
       }
       if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
       if (decision === 'lost') {
@@ -188,7 +235,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         // row `unknown`, never to be sent: with its mark committed it goes, still only once.)
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
-      const out = await sendWithRetry(() => ses.send(command), {
+      let attempt = 0;
+      const out = await sendWithRetry(async () => {
+        // A retry is paced like a first attempt: it takes a slot of its own.
+        if (attempt++ > 0) await place.again();
+        return ses.send(command);
+      }, {
         // At most once per recipient: a request that may have reached SES is not sent again.
         retryMaybeDelivered: false,
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
@@ -211,6 +263,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
       consecutiveFailures += 1;
+      pacer.recordFailure();
       if (consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
         stop.pause(`${MAX_CONSECUTIVE_FAILURES} failures in a row; the last: ${info.code}: ${info.message}`);
       }
@@ -224,23 +277,28 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
 
   const recorder = createResultRecorder(db, mailoutId, leaseToken);
   const starter = createSendStarter(db, mailoutId, leaseToken);
-  async function record(outcome: Outcome): Promise<Outcome> {
+  async function record(outcome: Outcome, marked = false): Promise<Outcome> {
     if (!isResult(outcome)) return outcome;
     try {
       await recorder.record(outcome);
     } catch (err) {
       stop.fail(err);
+    } finally {
+      if (marked) unrecorded -= 1;
     }
     return outcome;
   }
   async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
     if (stop.stopped) return record({ subscriberId: r.subscriberId, status: 'queued' });
-    // A place among the `concurrency` in flight, held from the mark (begin_send) until the
-    // outcome is in the ledger: a crash leaves at most `concurrency` rows marked and not
-    // recorded, so at most that many `unknown`, however slow the ledger is.
+    // A place among those in flight (at most maxConcurrency), held from the mark (begin_send)
+    // until the outcome is in the ledger: a crash leaves at most maxConcurrency rows marked
+    // and not recorded, so at most that many `unknown`, however slow the ledger is.
     const place = await pacer.place();
+    summary.peakConcurrency = Math.max(summary.peakConcurrency, pacer.inFlight);
+    const mark = { committed: false };
     try {
-      return await record(await sendOne(r, place));
+      const outcome = await sendOne(r, place, mark);
+      return await record(outcome, mark.committed);
     } finally {
       place.release();
     }
@@ -300,52 +358,56 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   }
   const isCheckpoint = (run: BatchRun) => wantsProgress && run.number % PROGRESS_EVERY_BATCHES === 0;
 
+  /**
+   * Batches kept going at once: enough claimed rows for every place the pacer allows plus the
+   * messages that go out during one claim's round trip, so that the places never wait for a
+   * claim (at 200/s with the database 90 ms away: 4 batches of 50). At least 2.
+   */
+  const batchesAhead = () => 1 + Math.ceil((pacer.limit + pacer.rate * (claimMs / 1000)) / batchSize);
+  let claimMs = 0;
+
   try {
-    /** The batch going out while the next one is claimed. */
-    let going: BatchRun | null = null;
+    /** The batches going out, oldest first, while the next one is claimed. */
+    const going: BatchRun[] = [];
+    const settleOldest = () => settle(going.shift()!);
     try {
       for (;;) {
-        if (going && isCheckpoint(going)) {
-          // The progress counts must be those of the ledger after exactly this batch.
-          const checkpoint = going;
-          going = null;
-          await settle(checkpoint);
+        if (going.length > 0 && isCheckpoint(going[going.length - 1]!)) {
+          // The progress counts must be those of the ledger after exactly these batches.
+          while (going.length > 0 && !stop.stopped) await settleOldest();
           if (stop.stopped) break;
         }
         // Always make progress: the first batch goes whatever the clock says. A later one must
-        // fit before the deadline, after the batch still going out.
-        if (summary.batches > 0 && input.deadline - now() < (going ? 2 : 1) * batchMs() + margin) {
+        // fit before the deadline, after the batches still going out.
+        if (summary.batches > 0 && input.deadline - now() < (going.length + 1) * batchMs() + margin) {
           summary.outcome = 'released';
           summary.reason = 'time budget reached';
           break;
         }
+        const claimStarted = now();
         const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
+        claimMs = claimMs === 0 ? now() - claimStarted : 0.75 * claimMs + 0.25 * (now() - claimStarted);
         if (batch.length === 0) {
-          if (!going) break;
-          // The batch still going out may hand rows back (SES retries ran out): settle it and
-          // look again before calling the mailout complete.
-          const last = going;
-          going = null;
-          await settle(last);
+          if (going.length === 0) break;
+          // A batch still going out may hand rows back (SES retries ran out): settle the
+          // oldest and look again before calling the mailout complete.
+          await settleOldest();
           if (stop.stopped) break;
           continue;
         }
         summary.batches += 1;
-        // Its messages queue at the pacer behind those of the batch still going out.
-        const previous = going;
-        going = startBatch(batch);
-        if (previous) await settle(previous);
+        // Its messages queue at the pacer behind those of the batches still going out.
+        going.push(startBatch(batch));
+        while (going.length >= batchesAhead() && !stop.stopped) await settleOldest();
         if (stop.stopped) break;
       }
     } catch (err) {
       // Send nothing more; what is in flight is seen through below, then the error goes on.
       stop.fail(err);
     } finally {
-      // Whatever stopped the loop, the batch still going out finishes: messages already
+      // Whatever stopped the loop, the batches still going out finish: messages already
       // handed to SES are recorded, those not yet started go back to the queue.
-      const last = going;
-      going = null;
-      if (last) await settle(last);
+      while (going.length > 0) await settleOldest();
       await recorder.drain();
     }
     if (stop.kind === 'error') throw stop.error;

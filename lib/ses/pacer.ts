@@ -16,7 +16,11 @@
  * outcome's write, back-offs). W is estimated as TCP estimates a round trip (a smoothed mean
  * plus four smoothed deviations, so a slow tail does not starve the schedule), and the limit
  * is ceil(rate × W) + 1, never above `maxConcurrency`: the ceiling is what bounds the messages
- * a crash can leave `unknown`. `place()` splits the two: the caller holds a place, does its preparation
+ * a crash can leave `unknown`. Until the first success at most `failureBudget` places are
+ * given, and k failures in a row (`recordFailure`) narrow the places to `failureBudget` − k
+ * until the next success: a send that fails from the first message (a wrong sender, every
+ * address refused) fails at most `failureBudget` times in a row, the caller's breaker, before
+ * it stops, however many places the rate would want. `place()` splits the two: the caller holds a place, does its preparation
  * (the send engine marks the attempt in the ledger and builds the message), then takes its
  * slot with `start()` and calls SES at once, so that what is paced is the SES request itself,
  * not the preparation before it (whose duration varies with the database).
@@ -40,8 +44,10 @@ export interface PacerOptions {
    * Ignored when `concurrency` is given.
    */
   maxConcurrency?: number;
-  /** W assumed before the first send is measured (default 300 ms: a mark, SES, a write). */
+  /** W assumed before the first send is measured (default 100 ms). */
   initialLatencyMs?: number;
+  /** Adaptive: places before the first success, and the most failures in a row (default 10). */
+  failureBudget?: number;
   /** The account's MaxSendRate: a second ceiling. */
   maxSendRate?: number;
   /** Lowest rate `slowDown` goes to (default 1/s, or the ceiling when that is lower). */
@@ -87,6 +93,8 @@ export interface Pacer {
   recover(): number;
   /** A send succeeded: the rate grows back toward the ceiling (doubling per recoverDoublingMs). */
   recordSuccess(): void;
+  /** A send failed (not throttled): with adaptive places, the places narrow (see failureBudget). */
+  recordFailure(): void;
   /** Refuse further acquires (pending ones reject with PacerClosedError). */
   close(): void;
   /** The current rate. */
@@ -140,9 +148,12 @@ export function createPacer(options: PacerOptions): Pacer {
 
   // Little's law: W, the time a send holds its place apart from its slot wait, as TCP
   // smooths a round trip (RFC 6298: α 1/8, β 1/4).
-  let srtt = Math.max(1, options.initialLatencyMs ?? 300);
-  let rttvar = srtt / 2;
+  let srtt = Math.max(1, options.initialLatencyMs ?? 100);
+  let rttvar = 0;
   let measured = false;
+  const failureBudget = Math.max(1, Math.floor(options.failureBudget ?? 10));
+  let succeeded = false;
+  let failuresInARow = 0;
   function observeLatency(ms: number): void {
     if (!measured) {
       measured = true;
@@ -156,7 +167,9 @@ export function createPacer(options: PacerOptions): Pacer {
   }
   function limit(): number {
     if (!adaptive) return ceiling;
-    return Math.min(ceiling, Math.max(1, Math.ceil((rate * (srtt + 4 * rttvar)) / 1000) + 1));
+    const little = Math.max(1, Math.ceil((rate * (srtt + 4 * rttvar)) / 1000) + 1);
+    const probe = failuresInARow > 0 ? Math.max(1, failureBudget - failuresInARow) : succeeded ? Infinity : failureBudget;
+    return Math.min(ceiling, little, probe);
   }
 
   const offset = (i: number) => Math.ceil((i * 1000) / rate);
@@ -306,12 +319,20 @@ export function createPacer(options: PacerOptions): Pacer {
       return setRate(Math.min(maxRate, rate * 2));
     },
     recordSuccess() {
+      if (!succeeded || failuresInARow > 0) {
+        succeeded = true;
+        failuresInARow = 0;
+        pump();
+      }
       if (rate >= maxRate) return;
       // Doubling per second of success since the last change (the first success after a
       // slow-down counts from the slow-down).
       const elapsed = now() - lastRateChangeAt;
       if (elapsed <= 0) return;
       setRate(Math.min(maxRate, rate * 2 ** (elapsed / doublingMs)));
+    },
+    recordFailure() {
+      failuresInARow += 1;
     },
     close() {
       closed = true;
