@@ -290,3 +290,96 @@ describe('createPacer: concurrency and closing', () => {
     expect(pacer.inFlight).toBe(0);
   });
 });
+
+describe('createPacer: adaptive places (Little\'s law), no concurrency to tune', () => {
+  /** Like the engine: a place, then `prep` ms (the ledger mark), the slot, `send` ms (SES), `after` ms (the outcome's write). */
+  async function engineLike(clock: FakeClock, pacer: Pacer, total: number, prep: () => number, send: () => number, after: () => number) {
+    const starts: number[] = [];
+    await clock.runUntil(
+      Promise.all(
+        Array.from({ length: total }, async () => {
+          const place = await pacer.place();
+          try {
+            await clock.sleep(prep());
+            await place.start();
+            starts.push(clock.now());
+            await clock.sleep(send());
+            pacer.recordSuccess();
+            await clock.sleep(after());
+          } finally {
+            place.release();
+          }
+        }),
+      ),
+    );
+    return starts;
+  }
+
+  it.each([
+    { rate: 6, rtt: 1 },
+    { rate: 14, rtt: 90 },
+    { rate: 50, rtt: 20 },
+    { rate: 200, rtt: 90 },
+  ])('keeps $rate/s with the database $rtt ms away and SES answering in 40-400 ms, with as many places as that needs', async ({ rate, rtt }) => {
+    const clock = new FakeClock();
+    const ceiling = Math.max(4, rate);
+    const pacer = createPacer({ ratePerSec: rate, maxConcurrency: ceiling, now: clock.now, sleep: clock.sleep });
+    const random = seededRandom(rate + rtt);
+    const ses = () => (random() < 0.05 ? 400 : 40 + random() * 80);
+    const n = rate * 30;
+    const starts = await engineLike(clock, pacer, n, () => rtt, ses, () => rtt);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(rate);
+    // The whole run within 2% of N / rate (the first send goes at once).
+    expect(starts[starts.length - 1]! - starts[0]!).toBeLessThanOrEqual(((n - 1) * 1000 * 1.02) / rate);
+    // Little's law: about rate × (2 rtt + SES ≈ 100 ms) places, never more than the ceiling.
+    expect(pacer.peakInFlight).toBeLessThanOrEqual(ceiling);
+    expect(pacer.limit).toBeGreaterThanOrEqual(Math.min(ceiling, Math.ceil((rate * (2 * rtt + 80)) / 1000)));
+  });
+
+  it('never holds more places than the ceiling, whatever the latency: the ceiling bounds a crash\'s unknown', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 50, maxConcurrency: 5, now: clock.now, sleep: clock.sleep });
+    await engineLike(clock, pacer, 300, () => 200, () => 300, () => 200);
+    expect(pacer.peakInFlight).toBe(5);
+    expect(pacer.limit).toBe(5);
+  });
+
+  it('gives one place at a time when one suffices (6/s, a fast database and SES)', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 6, maxConcurrency: 6, now: clock.now, sleep: clock.sleep });
+    await engineLike(clock, pacer, 60, () => 1, () => 20, () => 1);
+    expect(pacer.limit).toBe(2); // ceil(6/s × ~22 ms) + 1
+    expect(pacer.latencyMs).toBeCloseTo(22, 0);
+  });
+
+  it('narrows the places on failures in a row: a send failing from the first message fails at most failureBudget times before a breaker at that count trips', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 1000, maxConcurrency: 1000, failureBudget: 10, now: clock.now, sleep: clock.sleep });
+    let failures = 0;
+    let stopped = false;
+    let startedSends = 0;
+    await clock.runUntil(
+      Promise.all(
+        Array.from({ length: 200 }, async () => {
+          const place = await pacer.place();
+          try {
+            if (stopped) return;
+            await place.start();
+            startedSends += 1;
+            await clock.sleep(5);
+            failures += 1;
+            pacer.recordFailure();
+            if (failures >= 10) stopped = true;
+          } finally {
+            place.release();
+          }
+        }),
+      ),
+    );
+    expect(startedSends).toBe(10);
+    expect(pacer.limit).toBe(1);
+    // One success opens the places again (to what the rate and the latency need).
+    pacer.recordSuccess();
+    expect(pacer.limit).toBeGreaterThan(1);
+  });
+});
