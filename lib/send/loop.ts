@@ -307,6 +307,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
   const wantsProgress = reporter.wantsProgress !== false;
   let lastFeedbackCheck = Number.NEGATIVE_INFINITY;
+  /** The batches going out, oldest first, while the next one is claimed. */
+  const going: BatchRun[] = [];
+  /** Some row went back to the queue (SES retries ran out) since the flag was cleared. */
+  let handedBack = false;
+  /** A claim came back empty: what is going out is seen through before looking again. */
+  let draining = false;
 
   interface BatchRun {
     batch: BatchRecipient[];
@@ -342,9 +348,11 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       rate: Number(pacer.rate.toFixed(2)),
       duration_ms: now() - run.started,
     });
+    if (results.some((res) => res.status === 'queued')) handedBack = true;
     if (stop.stopped) return;
 
-    if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS) {
+    // Draining after an empty claim there is nothing left to pause: no check on the way out.
+    if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !draining) {
       lastFeedbackCheck = now();
       const pauseReason = autoPauseReason(await feedbackStats(db, mailoutId));
       if (pauseReason) {
@@ -367,8 +375,6 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   let claimMs = 0;
 
   try {
-    /** The batches going out, oldest first, while the next one is claimed. */
-    const going: BatchRun[] = [];
     const settleOldest = () => settle(going.shift()!);
     try {
       for (;;) {
@@ -389,10 +395,14 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         claimMs = claimMs === 0 ? now() - claimStarted : 0.75 * claimMs + 0.25 * (now() - claimStarted);
         if (batch.length === 0) {
           if (going.length === 0) break;
-          // A batch still going out may hand rows back (SES retries ran out): settle the
-          // oldest and look again before calling the mailout complete.
-          await settleOldest();
-          if (stop.stopped) break;
+          // The batches still going out may hand rows back (SES retries ran out): see them
+          // through, and look again only if one did (a last empty claim would cost a round
+          // trip at the end of every run).
+          handedBack = false;
+          draining = true;
+          while (going.length > 0 && !stop.stopped) await settleOldest();
+          draining = false;
+          if (stop.stopped || !handedBack) break;
           continue;
         }
         summary.batches += 1;

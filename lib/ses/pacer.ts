@@ -25,12 +25,15 @@
  * slot with `start()` and calls SES at once, so that what is paced is the SES request itself,
  * not the preparation before it (whose duration varies with the database).
  *
- * The rate adapts (AIMD with fast recovery): `slowDown()` on throttling (× 0.5, floor 1/s, at
- * most once per second so a burst of 429s from in-flight sends halves it once), and every
- * success raises it again continuously, doubling per `recoverDoublingMs` (1 s) since the last
- * change, never above the configured rate or the account's MaxSendRate. From the 1/s floor a
- * 40/s rate is back in under 6 s after the last throttle; a transactional spike of a few
- * seconds on the same account does not leave the newsletter crawling for minutes.
+ * The rate adapts (AIMD with fast recovery): `slowDown()` on throttling (× 0.7 as TCP CUBIC
+ * does, floor 1/s, at most once per `slowDownCooldownMs` (500 ms) so the burst of 429s from
+ * the sends in flight counts once). Once that long has passed with no throttle, every success
+ * raises the rate again continuously, doubling per `recoverDoublingMs` (1 s), never above the
+ * configured rate or the account's MaxSendRate. Throttling that goes on keeps the rate going
+ * down (× 0.7 per 500 ms, no growth in between); when it ends, 40/s is back from the 1/s floor
+ * in under 6 s, and an isolated 429 costs about a quarter of a second of sending. A
+ * transactional spike of a few seconds on the same account does not leave the newsletter
+ * crawling for minutes.
  *
  * Time comes from the injected `now()` / `sleep(ms)`, so tests check the schedule with a fake clock.
  */
@@ -54,7 +57,7 @@ export interface PacerOptions {
   minRatePerSec?: number;
   /** After a slow-down, successes double the rate per this many ms (default 1000). */
   recoverDoublingMs?: number;
-  /** Two slow-downs closer than this count as one (default 1000 ms). */
+  /** Two slow-downs closer than this count as one, and growth waits this long after one (default 500 ms). */
   slowDownCooldownMs?: number;
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
@@ -87,7 +90,7 @@ export interface Pacer {
   place(): Promise<Place>;
   /** acquire → fn → release. */
   run<T>(fn: () => Promise<T>): Promise<T>;
-  /** Throttled: rate × factor (default 0.5), not below the floor. Returns the new rate. */
+  /** Throttled: rate × factor (default THROTTLE_DECREASE, 0.7), not below the floor. Returns the new rate. */
   slowDown(factor?: number): number;
   /** One recovery step (× 2) toward the ceiling. Returns the new rate. */
   recover(): number;
@@ -110,6 +113,9 @@ export interface Pacer {
   readonly latencyMs: number;
 }
 
+/** The multiplicative decrease on a throttle (TCP CUBIC's β). */
+export const THROTTLE_DECREASE = 0.7;
+
 export class PacerClosedError extends Error {
   constructor() {
     super('The pacer was closed: the send loop is stopping.');
@@ -131,7 +137,7 @@ export function createPacer(options: PacerOptions): Pacer {
       : options.ratePerSec;
   const minRate = Math.min(maxRate, options.minRatePerSec ?? 1);
   const doublingMs = Math.max(1, options.recoverDoublingMs ?? 1000);
-  const cooldownMs = options.slowDownCooldownMs ?? 1000;
+  const cooldownMs = options.slowDownCooldownMs ?? 500;
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? realSleep;
 
@@ -309,7 +315,7 @@ export function createPacer(options: PacerOptions): Pacer {
         permit.release();
       }
     },
-    slowDown(factor = 0.5) {
+    slowDown(factor = THROTTLE_DECREASE) {
       const t = now();
       if (t - lastSlowDownAt < cooldownMs) return rate;
       lastSlowDownAt = t;
@@ -325,9 +331,8 @@ export function createPacer(options: PacerOptions): Pacer {
         pump();
       }
       if (rate >= maxRate) return;
-      // Doubling per second of success since the last change (the first success after a
-      // slow-down counts from the slow-down).
-      const elapsed = now() - lastRateChangeAt;
+      // Doubling per second of success, from the end of the quiet period after a slow-down.
+      const elapsed = now() - Math.max(lastRateChangeAt, lastSlowDownAt + cooldownMs);
       if (elapsed <= 0) return;
       setRate(Math.min(maxRate, rate * 2 ** (elapsed / doublingMs)));
     },

@@ -44,7 +44,7 @@ import { withBenchDatabase } from '../lib/bench-db';
 const REPO = path.resolve(__dirname, '../..');
 
 /** A realistic letter: a few KB of Markdown, a greeting by name, links, a list, a quote, an image. */
-const LETTER = `# Новости недели / This week's news
+export const LETTER = `# Новости недели / This week's news
 
 Привет, {{name|друг}}! Hello, {{name|friend}}!
 
@@ -69,14 +69,14 @@ some **bold** and *italic* text, and \`inline code\` for the engineers among the
 Thanks for reading.
 `;
 
-interface ChildInput {
+export interface ChildInput {
   mailoutId: string;
   letterFile: string;
   /** Overrides config.sending.ratePerSec after loadConfig (RATE_LIMIT_PER_SEC is capped at 1000). */
   rateOverride?: number;
 }
 
-interface ChildResult {
+export interface ChildResult {
   status: number;
   outcome: string;
   sent: number;
@@ -87,6 +87,8 @@ interface ChildResult {
   answerMs: number;
   /** startMailout → end of run(), ms. */
   totalMs: number;
+  /** Date.now() at startMailout, to place the SES arrivals on the run's time line. */
+  startedAtEpochMs: number;
   rate: number;
   rpc: Record<string, number>;
   /** Time spent waiting for each SQL function (summed over concurrent calls), ms. */
@@ -99,6 +101,10 @@ interface ChildResult {
   /** Heap used after a full GC, before the request and after the run: what is retained. */
   baselineGcHeapMb: number;
   finalGcHeapMb: number;
+  /** From the loop's summary: the most messages marked and not yet recorded at once (a crash's worst `unknown`). */
+  peakUnrecorded: number;
+  maxConcurrency: number;
+  peakConcurrency: number;
 }
 
 /* ------------------------------------------------------------------ child: the sender */
@@ -148,6 +154,7 @@ async function child(): Promise<void> {
   const timer = setInterval(sample, 50);
 
   const cpu0 = process.cpuUsage();
+  const startedAtEpochMs = Date.now();
   const t0 = performance.now();
   const res = await startMailout(deps, { mailoutId: input.mailoutId, fromNotion: false, dryRun: false, continuation: false });
   const answerMs = performance.now() - t0;
@@ -173,6 +180,7 @@ async function child(): Promise<void> {
     batches: summary.batches,
     answerMs,
     totalMs,
+    startedAtEpochMs,
     rate: Number(res.body.rate),
     rpc,
     rpcMs,
@@ -182,13 +190,16 @@ async function child(): Promise<void> {
     peakHeapMb: mb(peakHeap),
     baselineGcHeapMb: mb(baselineGcHeap),
     finalGcHeapMb: mb(finalGcHeap),
+    peakUnrecorded: summary.peakUnrecorded,
+    maxConcurrency: summary.maxConcurrency,
+    peakConcurrency: summary.peakConcurrency,
   };
   fs.writeFileSync(out, JSON.stringify(result));
 }
 
 /* ------------------------------------------------------------------ parent: the bench */
 
-function runChild(env: Record<string, string>, input: ChildInput, label: string): Promise<ChildResult> {
+export function runChild(env: Record<string, string>, input: ChildInput, label: string): Promise<ChildResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-send-'));
   const out = path.join(tmp, 'result.json');
   const prof = process.env.SEND_BENCH_CPU_PROF;
@@ -226,7 +237,7 @@ function runChild(env: Record<string, string>, input: ChildInput, label: string)
   });
 }
 
-async function seed(url: string, n: number): Promise<void> {
+export async function seed(url: string, n: number): Promise<void> {
   const pool = new Pool({ connectionString: url });
   await pool.query(
     `insert into subscribers (email, from_name, source)
@@ -238,13 +249,13 @@ async function seed(url: string, n: number): Promise<void> {
   await pool.end();
 }
 
-interface LedgerCheck {
+export interface LedgerCheck {
   status: string;
   counts: Record<string, number>;
   distinctMessageIds: number;
 }
 
-async function ledger(url: string, mailoutId: string): Promise<LedgerCheck> {
+export async function ledger(url: string, mailoutId: string): Promise<LedgerCheck> {
   const pool = new Pool({ connectionString: url });
   try {
     const m = await pool.query<{ status: string }>('select status from mailouts where id = $1', [mailoutId]);
@@ -305,7 +316,7 @@ async function postgresCpuMs(url: string): Promise<number | null> {
   }
 }
 
-function baseEnv(databaseUrl: string, sesUrl: string): Record<string, string> {
+export function baseEnv(databaseUrl: string, sesUrl: string): Record<string, string> {
   return {
     EXECUTOR_SHARED_SECRET: 'bench-executor-secret-0123456789',
     APP_BASE_URL: 'https://mailout.example.com',
@@ -321,7 +332,7 @@ function baseEnv(databaseUrl: string, sesUrl: string): Record<string, string> {
   };
 }
 
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+export const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 /** 1. Executor overhead: 100,000 recipients, pacing off, zero-latency SES. */
 async function overhead(letterFile: string): Promise<Figure[]> {

@@ -121,17 +121,27 @@ describe('createPacer: a schedule, not bursts', () => {
 });
 
 describe('createPacer: slowing down on throttling and recovering', () => {
-  it('halves the rate on slowDown, not below 1/s, and counts a burst of throttles within a second as one', () => {
+  it('slows down by the factor given, not below 1/s, and counts a burst of throttles within a second as one', () => {
     const clock = new FakeClock();
     const pacer = createPacer({ ratePerSec: 8, now: clock.now, sleep: clock.sleep });
-    expect(pacer.slowDown()).toBe(4);
-    expect(pacer.slowDown()).toBe(4); // same instant: the other in-flight 429s of the same burst
+    expect(pacer.slowDown(0.5)).toBe(4);
+    expect(pacer.slowDown(0.5)).toBe(4); // same instant: the other in-flight 429s of the same burst
     clock.advance(1000);
-    expect(pacer.slowDown()).toBe(2);
+    expect(pacer.slowDown(0.5)).toBe(2);
     clock.advance(1000);
-    expect(pacer.slowDown()).toBe(1);
+    expect(pacer.slowDown(0.5)).toBe(1);
     clock.advance(1000);
-    expect(pacer.slowDown()).toBe(1);
+    expect(pacer.slowDown(0.5)).toBe(1);
+  });
+
+  it('slows down × 0.7 by default, once per 500 ms however many 429s arrive', () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 40, now: clock.now, sleep: clock.sleep });
+    expect(pacer.slowDown()).toBeCloseTo(28);
+    clock.advance(499);
+    expect(pacer.slowDown()).toBeCloseTo(28);
+    clock.advance(1);
+    expect(pacer.slowDown()).toBeCloseTo(19.6);
   });
 
   it('keeps a configured rate below 1/s as its floor', () => {
@@ -139,13 +149,14 @@ describe('createPacer: slowing down on throttling and recovering', () => {
     expect(pacer.slowDown()).toBe(0.5);
   });
 
-  it('recovers by time, doubling per second of success after a slow-down, never above the configured rate', () => {
+  it('recovers by time: after 500 ms with no throttle, doubling per second of success, never above the configured rate', () => {
     let t = 10_000;
     const pacer = createPacer({ ratePerSec: 40, now: () => t });
     pacer.recordSuccess();
     expect(pacer.rate).toBe(40); // at the ceiling nothing changes
-    expect(pacer.slowDown()).toBe(20);
-    pacer.recordSuccess(); // at the same instant: no time has passed
+    expect(pacer.slowDown(0.5)).toBe(20);
+    t += 500;
+    pacer.recordSuccess(); // the quiet period: no growth yet
     expect(pacer.rate).toBe(20);
     t += 500;
     pacer.recordSuccess();
@@ -157,12 +168,14 @@ describe('createPacer: slowing down on throttling and recovering', () => {
     pacer.recordSuccess();
     expect(pacer.rate).toBe(40);
     expect(pacer.recover()).toBe(40);
-    // From the 1/s floor, 40/s is back within 6 s of success (2^5.33 = 40).
-    for (let i = 0; i < 6; i += 1) {
-      t += 1000;
+    // Throttling that goes on brings the rate down to the floor: no growth in between.
+    for (let i = 0; i < 12; i += 1) {
+      t += 500;
+      pacer.recordSuccess();
       pacer.slowDown();
     }
     expect(pacer.rate).toBe(1);
+    // From the 1/s floor, 40/s is back within 6 s of success (0.5 s quiet, then 2^5.33 = 40).
     for (let ms = 0; ms < 6000; ms += 100) {
       t += 100;
       pacer.recordSuccess();
