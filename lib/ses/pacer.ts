@@ -1,11 +1,12 @@
 /**
  * Paces sends to a rate by a schedule, not by bursts.
  *
- * Slot i (counted from the last re-anchoring) is at `anchor + ceil(i × 1000 / rate)` ms; a send
+ * Slot i (counted from the last re-anchoring) is at `anchor + ceil(i × (1000 + slack) / rate)` ms
+ * (slack 5 ms, see `windowSlackMs`); a send
  * starts no earlier than its slot, and slots are handed out in order. So consecutive starts are at
  * least one interval apart and any one-second window [t, t + 1000) holds at most ceil(rate) starts
  * (at most `rate` for a whole-number rate); since real timers wake late, a start also waits until
- * the start ceil(rate) places earlier is a full second old, so the bound holds for the actual
+ * the start ceil(rate) places earlier is a full second (plus the slack) old, so the bound holds for the actual
  * start times, jitter included. When sends fall behind (slow responses, too little
  * concurrency), the schedule re-anchors at "now" instead of catching up in a burst.
  *
@@ -57,6 +58,12 @@ export interface PacerOptions {
   minRatePerSec?: number;
   /** After a slow-down, successes double the rate per this many ms (default 1000). */
   recoverDoublingMs?: number;
+  /**
+   * Each second of the schedule lasts 1000 + this many ms (default 5: 0.5% under the rate),
+   * so that jitter between a slot and the request's arrival at SES up to this much never puts
+   * more than the rate into a one-second window there.
+   */
+  windowSlackMs?: number;
   /** Two slow-downs closer than this count as one, and growth waits this long after one (default 500 ms). */
   slowDownCooldownMs?: number;
   /** Milliseconds, monotonic (default performance.now). */
@@ -178,7 +185,11 @@ export function createPacer(options: PacerOptions): Pacer {
     return Math.min(ceiling, little, probe);
   }
 
-  const offset = (i: number) => Math.ceil((i * 1000) / rate);
+  // Each second of slots is stretched by `slackMs`: the requests reach SES a few ms after
+  // their slots, by varying amounts (SDK signing, sockets), and with no slack at all any jitter
+  // would put rate + 1 arrivals into some one-second window at SES.
+  const slackMs = Math.max(0, options.windowSlackMs ?? 5);
+  const offset = (i: number) => Math.ceil((i * (1000 + slackMs)) / rate);
 
   // Real timers wake late by a few ms: a late start followed by an on-time one would put
   // rate + 1 starts in some one-second window. So a start also waits until the start
@@ -188,7 +199,7 @@ export function createPacer(options: PacerOptions): Pacer {
   const recent: number[] = [];
   function windowOpensAt(): number {
     const perWindow = Math.max(1, Math.ceil(rate - 1e-9));
-    return recent.length >= perWindow ? recent[recent.length - perWindow]! + 1000 : Number.NEGATIVE_INFINITY;
+    return recent.length >= perWindow ? recent[recent.length - perWindow]! + 1000 + slackMs : Number.NEGATIVE_INFINITY;
   }
 
   /** The next slot, in order; re-anchored at now when the schedule has fallen behind. */
