@@ -48,7 +48,7 @@ export interface PacerOptions {
    * Ignored when `concurrency` is given.
    */
   maxConcurrency?: number;
-  /** W assumed before the first send is measured (default 100 ms). */
+  /** W assumed before the first send is measured (default 250 ms: a mark, SES, an outcome). */
   initialLatencyMs?: number;
   /** Adaptive: places before the first success, and the most failures in a row (default 10). */
   failureBudget?: number;
@@ -161,7 +161,7 @@ export function createPacer(options: PacerOptions): Pacer {
 
   // Little's law: W, the time a send holds its place apart from its slot wait, as TCP
   // smooths a round trip (RFC 6298: α 1/8, β 1/4).
-  let srtt = Math.max(1, options.initialLatencyMs ?? 100);
+  let srtt = Math.max(1, options.initialLatencyMs ?? 250);
   let rttvar = 0;
   let measured = false;
   const failureBudget = Math.max(1, Math.floor(options.failureBudget ?? 10));
