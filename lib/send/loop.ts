@@ -1,4 +1,4 @@
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import {
@@ -15,6 +15,7 @@ import { log } from '../log';
 import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place, type SesErrorInfo } from '../ses';
+import { createSendEmail } from '../ses/send-email';
 import { unsubscribeUrl } from '../unsubscribe/token';
 import { createResultRecorder, createSendStarter } from './recorder';
 import type { MailoutReporter } from './reporter';
@@ -180,6 +181,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const failedRows: { email: string; code: string; message: string }[] = [];
   const margin = input.safetyMarginMs ?? 10_000;
 
+  const sendEmail = createSendEmail(ses);
   const from = { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) };
 
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
@@ -213,19 +215,17 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       }
       const url = unsubscribeUrl(config, r.subscriberId);
       const message = personalise(letter, { unsubscribeUrl: url, name: r.fromName });
-      const command = new SendEmailCommand(
-        buildSendEmailInput({
-          from,
-          ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
-          to: r.email,
-          subject: message.subject,
-          html: message.html,
-          text: message.text,
-          unsubscribeUrl: url,
-          mailoutId,
-          ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
-        }),
-      );
+      const input = buildSendEmailInput({
+        from,
+        ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
+        to: r.email,
+        subject: message.subject,
+        html: message.html,
+        text: message.text,
+        unsubscribeUrl: url,
+        mailoutId,
+        ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
+      });
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
       // database took above.
       await place.start();
@@ -239,7 +239,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       const out = await sendWithRetry(async () => {
         // A retry is paced like a first attempt: it takes a slot of its own.
         if (attempt++ > 0) await place.again();
-        return ses.send(command);
+        return sendEmail(input);
       }, {
         // At most once per recipient: a request that may have reached SES is not sent again.
         retryMaybeDelivered: false,
