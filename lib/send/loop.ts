@@ -226,6 +226,8 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         mailoutId,
         ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
       });
+      // Serialized and signed before the slot: what is paced is the request leaving.
+      const prepared = await sendEmail.prepare(input);
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
       // database took above.
       await place.start();
@@ -239,7 +241,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       const out = await sendWithRetry(async () => {
         // A retry is paced like a first attempt: it takes a slot of its own.
         if (attempt++ > 0) await place.again();
-        return sendEmail(input);
+        return sendEmail.send(prepared);
       }, {
         // At most once per recipient: a request that may have reached SES is not sent again.
         retryMaybeDelivered: false,

@@ -92,6 +92,20 @@ describe('createSendEmail', () => {
     client.destroy();
   });
 
+  it('a request prepared (signed) ahead of its slot can be sent, and sent again for a retry', async () => {
+    const client = createSesClient({ aws: { region: 'eu-west-1', endpoint: url, credentials: KEYS } });
+    const sendEmail = createSendEmail(client);
+    const prepared = await sendEmail.prepare(input);
+    const before = seen.length;
+    expect((await sendEmail.send(prepared)).MessageId).toBe(`m-${before + 1}`);
+    expect((await sendEmail.send(prepared)).MessageId).toBe(`m-${before + 2}`);
+    const [first, again] = seen.slice(-2) as [RawRequest, RawRequest];
+    expect(again.body).toBe(first.body);
+    expect(verifySigV4(first, KEYS.secretAccessKey)).toBe(true);
+    expect(verifySigV4(again, KEYS.secretAccessKey)).toBe(true);
+    client.destroy();
+  });
+
   it('signs with a session token when the credentials have one', async () => {
     const client = createSesClient({ aws: { region: 'us-east-1', endpoint: url, credentials: { ...KEYS, sessionToken: 'TOKEN123' } } });
     await createSendEmail(client)(input);
