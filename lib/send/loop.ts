@@ -29,7 +29,7 @@ import type { MailoutReporter } from './reporter';
  * Batches overlap: the next batches are claimed while earlier ones are still going out, and
  * their messages queue at the pacer behind the earlier ones, so the places never sit idle
  * waiting for a batch's slowest answer or for a claim's round trip. As many batches are kept
- * going as the places in flight need (see `batchesAhead`). (When the reporter shows progress,
+ * claimed as the places in flight need (see `rowsAhead`). (When the reporter shows progress,
  * every PROGRESS_EVERY_BATCHES-th batch finishes before the next is claimed, so the counts it
  * reports are the ledger's after exactly those batches.)
  *
@@ -306,7 +306,6 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     }
   }
 
-  const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
   const wantsProgress = reporter.wantsProgress !== false;
   let lastFeedbackCheck = Number.NEGATIVE_INFINITY;
   /** The batches going out, oldest first, while the next one is claimed. */
@@ -321,11 +320,30 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     number: number;
     started: number;
     outcomes: Promise<Outcome[]>;
+    done: boolean;
+  }
+
+  /** Claimed rows whose send and record have not finished yet. */
+  let outstanding = 0;
+  let onRowDone: (() => void) | null = null;
+  const rowDone = () => new Promise<void>((resolve) => (onRowDone = resolve));
+  async function sendAndRecordCounted(r: BatchRecipient): Promise<Outcome> {
+    try {
+      return await sendAndRecord(r);
+    } finally {
+      outstanding -= 1;
+      const wake = onRowDone;
+      onRowDone = null;
+      wake?.();
+    }
   }
 
   function startBatch(batch: BatchRecipient[]): BatchRun {
+    outstanding += batch.length;
     // Every sendAndRecord settles (failures become outcomes), so this never rejects.
-    return { batch, number: summary.batches, started: now(), outcomes: Promise.all(batch.map(sendAndRecord)) };
+    const run: BatchRun = { batch, number: summary.batches, started: now(), outcomes: Promise.all(batch.map(sendAndRecordCounted)), done: false };
+    void run.outcomes.then(() => (run.done = true));
+    return run;
   }
 
   /** Waits for a batch to go out, counts it, and runs the checks between batches. */
@@ -369,11 +387,13 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const isCheckpoint = (run: BatchRun) => wantsProgress && run.number % PROGRESS_EVERY_BATCHES === 0;
 
   /**
-   * Batches kept going at once: enough claimed rows for every place the pacer allows plus the
-   * messages that go out during one claim's round trip, so that the places never wait for a
-   * claim (at 200/s with the database 90 ms away: 4 batches of 50). At least 2.
+   * Rows kept claimed and not finished: every place the pacer allows, the messages that go out
+   * during one claim's round trip, and a batch. The next batch is claimed as soon as fewer are
+   * left, whether or not the oldest batch has finished: a batch waits for its slowest answer
+   * (SES's p99 is 400 ms; one in 100 messages), and waiting for it before claiming more would
+   * leave the places idle at 200/s.
    */
-  const batchesAhead = () => 1 + Math.ceil((pacer.limit + pacer.rate * (claimMs / 1000)) / batchSize);
+  const rowsAhead = () => pacer.limit + Math.ceil(pacer.rate * (claimMs / 1000)) + batchSize;
   let claimMs = 0;
 
   try {
@@ -387,7 +407,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         }
         // Always make progress: the first batch goes whatever the clock says. A later one must
         // fit before the deadline, after the batches still going out.
-        if (summary.batches > 0 && input.deadline - now() < (going.length + 1) * batchMs() + margin) {
+        if (summary.batches > 0 && input.deadline - now() < ((outstanding + batchSize) / Math.max(pacer.rate, 0.1)) * 1000 + margin) {
           summary.outcome = 'released';
           summary.reason = 'time budget reached';
           break;
@@ -410,7 +430,13 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         summary.batches += 1;
         // Its messages queue at the pacer behind those of the batches still going out.
         going.push(startBatch(batch));
-        while (going.length >= batchesAhead() && !stop.stopped) await settleOldest();
+        // Count the batches that have finished (in order), and claim again once the rows
+        // still going out are fewer than the places need.
+        for (;;) {
+          while (going.length > 0 && going[0]!.done && !stop.stopped) await settleOldest();
+          if (stop.stopped || outstanding < rowsAhead()) break;
+          await rowDone();
+        }
         if (stop.stopped) break;
       }
     } catch (err) {

@@ -171,7 +171,7 @@ export function createPacer(options: PacerOptions): Pacer {
     if (!measured) {
       measured = true;
       srtt = ms;
-      rttvar = ms / 2;
+      rttvar = ms / 4; // the first sample often includes connection set-up: less than RFC 6298's R/2
     } else {
       rttvar = 0.75 * rttvar + 0.25 * Math.abs(srtt - ms);
       srtt = 0.875 * srtt + 0.125 * ms;
