@@ -31,6 +31,12 @@ const intIn = (def: number, min: number, max: number) =>
     (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? def : Number(v)),
     z.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
   );
+/** A whole number in [min, max], or undefined when unset. */
+const optionalIntIn = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? undefined : Number(v)),
+    z.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).optional(),
+  );
 const numIn = (def: number, min: number, max: number) =>
   z.preprocess(
     (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? def : Number(v)),
@@ -104,7 +110,8 @@ const envSchema = z.object({
 
   RATE_LIMIT_PER_SEC: numIn(6, 0.1, 1000),
   BATCH_SIZE: intIn(50, 1, 1000),
-  SEND_CONCURRENCY: intIn(1, 1, 100),
+  // An upper bound only: unset, the sender finds the concurrency the rate needs (see lib/send/loop.ts).
+  SEND_CONCURRENCY: optionalIntIn(1, 1000),
   LEASE_SECONDS: intIn(120, 10, 3600),
   // Outside Vercel only (the bench, a run with no platform deadline); the default is vercel.json's.
   MAX_DURATION_SECONDS: intIn(functionMaxDurationSeconds('api/send-mailout.ts'), 10, 900),
@@ -142,7 +149,8 @@ export interface Config {
   sending: {
     ratePerSec: number;
     batchSize: number;
-    concurrency: number;
+    /** The most messages in flight at once (SEND_CONCURRENCY); unset: one second of sending. */
+    concurrency?: number;
     leaseSeconds: number;
     maxDurationSeconds: number;
   };

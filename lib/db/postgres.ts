@@ -33,5 +33,14 @@ export function createPostgresDb(url: string, options: Omit<PoolConfig, 'connect
       }
     },
     close: () => pool.end(),
+    warm(connections: number) {
+      const missing = Math.min(connections, pool.options.max ?? 10) - pool.totalCount;
+      for (let i = 0; i < missing; i += 1) {
+        pool.connect().then(
+          (client) => client.release(),
+          () => undefined, // a failure shows on the first real call
+        );
+      }
+    },
   };
 }

@@ -123,11 +123,17 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   };
 }
 
+/** Connections the send loop uses at once: a claim, a mark, an outcome, a feedback check. */
+const SEND_CONNECTIONS = 4;
+
 export async function startMailout(deps: SendDeps, req: SendRequest): Promise<StartResult> {
   const { config, db } = deps;
   // Every caller (webhook, CLI, demo) gets the canonical id, so one page is one claim.
   const mailoutId = parseMailoutId(req.mailoutId);
 
+  // The send loop's claim, marks and outcomes go at once: with the database 100 ms away,
+  // each connection opened on demand would hold a message back by a few round trips.
+  if (!req.dryRun) db.warm?.(SEND_CONNECTIONS);
   // A continuation sends the letter stored at the first claim: no need to read Notion.
   const loaded = req.continuation ? null : await deps.loadLetter(mailoutId);
   const mode = req.mode ?? (loaded?.test ? 'test' : 'live');

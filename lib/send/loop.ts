@@ -1,4 +1,4 @@
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import {
@@ -15,6 +15,7 @@ import { log } from '../log';
 import { buildSendEmailInput } from '../message';
 import { personalise, type RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place, type SesErrorInfo } from '../ses';
+import { createSendEmail } from '../ses/send-email';
 import { unsubscribeUrl } from '../unsubscribe/token';
 import { createResultRecorder, createSendStarter } from './recorder';
 import type { MailoutReporter } from './reporter';
@@ -25,11 +26,17 @@ import type { MailoutReporter } from './reporter';
  * fresh invocation), on an account-level SES error or a run of failures (pause), or when
  * the bounce or complaint rate crosses SES's review thresholds (pause).
  *
- * Batches overlap: the next batch is claimed while the previous one is still going out, and
- * its messages queue at the pacer behind the previous ones, so the places never sit idle
- * waiting for a batch's slowest answer. (When the reporter shows progress, every
- * PROGRESS_EVERY_BATCHES-th batch finishes before the next is claimed, so the counts it
+ * Batches overlap: the next batches are claimed while earlier ones are still going out, and
+ * their messages queue at the pacer behind the earlier ones, so the places never sit idle
+ * waiting for a batch's slowest answer or for a claim's round trip. As many batches are kept
+ * claimed as the places in flight need (see `rowsAhead`). (When the reporter shows progress,
+ * every PROGRESS_EVERY_BATCHES-th batch finishes before the next is claimed, so the counts it
  * reports are the ledger's after exactly those batches.)
+ *
+ * Concurrency finds itself: the pacer holds rate × (the time a message holds its place: mark,
+ * SES, outcome) places, Little's law, within a ceiling (SEND_CONCURRENCY, or by default one
+ * second of sending, at least 4). A place is held from the mark until the outcome is
+ * committed, so the ceiling bounds what a crash can leave `unknown`.
  */
 
 export interface LoopDeps {
@@ -69,6 +76,14 @@ export interface LoopSummary {
   durationMs: number;
   reason?: string;
   final?: FinishResult;
+  /**
+   * The most messages that were marked (begin_send committed) and not yet recorded at once:
+   * what a crash at the worst moment of this invocation would have left `unknown`.
+   */
+  peakUnrecorded: number;
+  /** The ceiling of the places in flight, and the most the pacer allowed at once. */
+  maxConcurrency: number;
+  peakConcurrency: number;
 }
 
 export const MAX_CONSECUTIVE_FAILURES = 10;
@@ -79,6 +94,19 @@ const PROGRESS_EVERY_BATCHES = 5;
  * anyway. (At 6/s a batch of 50 takes 8 s: every batch is checked.)
  */
 export const FEEDBACK_CHECK_EVERY_MS = 1000;
+
+/**
+ * With SEND_CONCURRENCY unset, the places in flight may grow to this many seconds of sending
+ * (at least MIN_AUTO_CONCURRENCY): enough for a database 100 ms away and SES's slow tail,
+ * and a crash leaves at most about a second's worth of messages `unknown`.
+ */
+export const AUTO_CONCURRENCY_SECONDS = 1;
+export const MIN_AUTO_CONCURRENCY = 4;
+
+/** The ceiling of the places in flight: SEND_CONCURRENCY, or one second of sending. */
+export function concurrencyCeiling(configured: number | undefined, rate: number): number {
+  return configured ?? Math.max(MIN_AUTO_CONCURRENCY, Math.ceil(rate * AUTO_CONCURRENCY_SECONDS));
+}
 
 /** The mailout's feedback for the auto-pause and the Notion counts; null if it cannot be read. */
 export async function feedbackStats(db: Db, mailoutId: string): Promise<FeedbackStats | null> {
@@ -127,24 +155,40 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const { config, db, ses, reporter } = deps;
   const { mailoutId, leaseToken, letter } = input;
   const batchSize = config.sending.batchSize;
+  const maxConcurrency = concurrencyCeiling(config.sending.concurrency, input.rate);
   const pacer: Pacer = createPacer({
     ratePerSec: input.rate,
-    concurrency: config.sending.concurrency,
+    maxConcurrency,
+    failureBudget: MAX_CONSECUTIVE_FAILURES,
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   });
   const stop = new Stop();
-  const summary: LoopSummary = { mailoutId, outcome: 'complete', sent: 0, failed: 0, unknown: 0, batches: 0, durationMs: 0 };
+  const summary: LoopSummary = {
+    mailoutId,
+    outcome: 'complete',
+    sent: 0,
+    failed: 0,
+    unknown: 0,
+    batches: 0,
+    durationMs: 0,
+    peakUnrecorded: 0,
+    maxConcurrency,
+    peakConcurrency: 0,
+  };
+  /** Marked and not yet recorded: what a crash now would leave `unknown`. */
+  let unrecorded = 0;
   let consecutiveFailures = 0;
   const failedRows: { email: string; code: string; message: string }[] = [];
   const margin = input.safetyMarginMs ?? 10_000;
 
+  const sendEmail = createSendEmail(ses);
   const from = { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) };
 
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
   const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
 
   /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
-  async function sendOne(r: BatchRecipient, place: Place): Promise<Outcome> {
+  async function sendOne(r: BatchRecipient, place: Place, mark: { committed: boolean }): Promise<Outcome> {
     try {
       if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
@@ -159,6 +203,11 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         stop.fail(err);
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
+      if (decision === 'send') {
+        mark.committed = true;
+        unrecorded += 1;
+        summary.peakUnrecorded = Math.max(summary.peakUnrecorded, unrecorded);
+      }
       if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
       if (decision === 'lost') {
         stop.loseLease();
@@ -166,19 +215,19 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       }
       const url = unsubscribeUrl(config, r.subscriberId);
       const message = personalise(letter, { unsubscribeUrl: url, name: r.fromName });
-      const command = new SendEmailCommand(
-        buildSendEmailInput({
-          from,
-          ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
-          to: r.email,
-          subject: message.subject,
-          html: message.html,
-          text: message.text,
-          unsubscribeUrl: url,
-          mailoutId,
-          ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
-        }),
-      );
+      const input = buildSendEmailInput({
+        from,
+        ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
+        to: r.email,
+        subject: message.subject,
+        html: message.html,
+        text: message.text,
+        unsubscribeUrl: url,
+        mailoutId,
+        ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
+      });
+      // Serialized and signed before the slot: what is paced is the request leaving.
+      const prepared = await sendEmail.prepare(input);
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
       // database took above.
       await place.start();
@@ -188,7 +237,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         // row `unknown`, never to be sent: with its mark committed it goes, still only once.)
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
-      const out = await sendWithRetry(() => ses.send(command), {
+      let attempt = 0;
+      const out = await sendWithRetry(async () => {
+        // A retry is paced like a first attempt: it takes a slot of its own.
+        if (attempt++ > 0) await place.again();
+        return sendEmail.send(prepared);
+      }, {
         // At most once per recipient: a request that may have reached SES is not sent again.
         retryMaybeDelivered: false,
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
@@ -211,6 +265,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         return { subscriberId: r.subscriberId, status: 'queued' };
       }
       consecutiveFailures += 1;
+      pacer.recordFailure();
       if (consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
         stop.pause(`${MAX_CONSECUTIVE_FAILURES} failures in a row; the last: ${info.code}: ${info.message}`);
       }
@@ -224,42 +279,71 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
 
   const recorder = createResultRecorder(db, mailoutId, leaseToken);
   const starter = createSendStarter(db, mailoutId, leaseToken);
-  async function record(outcome: Outcome): Promise<Outcome> {
+  async function record(outcome: Outcome, marked = false): Promise<Outcome> {
     if (!isResult(outcome)) return outcome;
     try {
       await recorder.record(outcome);
     } catch (err) {
       stop.fail(err);
+    } finally {
+      if (marked) unrecorded -= 1;
     }
     return outcome;
   }
   async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
     if (stop.stopped) return record({ subscriberId: r.subscriberId, status: 'queued' });
-    // A place among the `concurrency` in flight, held from the mark (begin_send) until the
-    // outcome is in the ledger: a crash leaves at most `concurrency` rows marked and not
-    // recorded, so at most that many `unknown`, however slow the ledger is.
+    // A place among those in flight (at most maxConcurrency), held from the mark (begin_send)
+    // until the outcome is in the ledger: a crash leaves at most maxConcurrency rows marked
+    // and not recorded, so at most that many `unknown`, however slow the ledger is.
     const place = await pacer.place();
+    summary.peakConcurrency = Math.max(summary.peakConcurrency, pacer.inFlight);
+    const mark = { committed: false };
     try {
-      return await record(await sendOne(r, place));
+      const outcome = await sendOne(r, place, mark);
+      return await record(outcome, mark.committed);
     } finally {
       place.release();
     }
   }
 
-  const batchMs = () => (batchSize / Math.max(pacer.rate, 0.1)) * 1000;
   const wantsProgress = reporter.wantsProgress !== false;
   let lastFeedbackCheck = Number.NEGATIVE_INFINITY;
+  /** The batches going out, oldest first, while the next one is claimed. */
+  const going: BatchRun[] = [];
+  /** Some row went back to the queue (SES retries ran out) since the flag was cleared. */
+  let handedBack = false;
+  /** A claim came back empty: what is going out is seen through before looking again. */
+  let draining = false;
 
   interface BatchRun {
     batch: BatchRecipient[];
     number: number;
     started: number;
     outcomes: Promise<Outcome[]>;
+    done: boolean;
+  }
+
+  /** Claimed rows whose send and record have not finished yet. */
+  let outstanding = 0;
+  let onRowDone: (() => void) | null = null;
+  const rowDone = () => new Promise<void>((resolve) => (onRowDone = resolve));
+  async function sendAndRecordCounted(r: BatchRecipient): Promise<Outcome> {
+    try {
+      return await sendAndRecord(r);
+    } finally {
+      outstanding -= 1;
+      const wake = onRowDone;
+      onRowDone = null;
+      wake?.();
+    }
   }
 
   function startBatch(batch: BatchRecipient[]): BatchRun {
+    outstanding += batch.length;
     // Every sendAndRecord settles (failures become outcomes), so this never rejects.
-    return { batch, number: summary.batches, started: now(), outcomes: Promise.all(batch.map(sendAndRecord)) };
+    const run: BatchRun = { batch, number: summary.batches, started: now(), outcomes: Promise.all(batch.map(sendAndRecordCounted)), done: false };
+    void run.outcomes.then(() => (run.done = true));
+    return run;
   }
 
   /** Waits for a batch to go out, counts it, and runs the checks between batches. */
@@ -284,9 +368,11 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       rate: Number(pacer.rate.toFixed(2)),
       duration_ms: now() - run.started,
     });
+    if (results.some((res) => res.status === 'queued')) handedBack = true;
     if (stop.stopped) return;
 
-    if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS) {
+    // Draining after an empty claim there is nothing left to pause: no check on the way out.
+    if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !draining) {
       lastFeedbackCheck = now();
       const pauseReason = autoPauseReason(await feedbackStats(db, mailoutId));
       if (pauseReason) {
@@ -300,52 +386,66 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   }
   const isCheckpoint = (run: BatchRun) => wantsProgress && run.number % PROGRESS_EVERY_BATCHES === 0;
 
+  /**
+   * Rows kept claimed and not finished: every place the pacer allows, the messages that go out
+   * during one claim's round trip, and a batch. The next batch is claimed as soon as fewer are
+   * left, whether or not the oldest batch has finished: a batch waits for its slowest answer
+   * (SES's p99 is 400 ms; one in 100 messages), and waiting for it before claiming more would
+   * leave the places idle at 200/s.
+   */
+  const rowsAhead = () => pacer.limit + Math.ceil(pacer.rate * (claimMs / 1000)) + batchSize;
+  let claimMs = 0;
+
   try {
-    /** The batch going out while the next one is claimed. */
-    let going: BatchRun | null = null;
+    const settleOldest = () => settle(going.shift()!);
     try {
       for (;;) {
-        if (going && isCheckpoint(going)) {
-          // The progress counts must be those of the ledger after exactly this batch.
-          const checkpoint = going;
-          going = null;
-          await settle(checkpoint);
+        if (going.length > 0 && isCheckpoint(going[going.length - 1]!)) {
+          // The progress counts must be those of the ledger after exactly these batches.
+          while (going.length > 0 && !stop.stopped) await settleOldest();
           if (stop.stopped) break;
         }
         // Always make progress: the first batch goes whatever the clock says. A later one must
-        // fit before the deadline, after the batch still going out.
-        if (summary.batches > 0 && input.deadline - now() < (going ? 2 : 1) * batchMs() + margin) {
+        // fit before the deadline, after the batches still going out.
+        if (summary.batches > 0 && input.deadline - now() < ((outstanding + batchSize) / Math.max(pacer.rate, 0.1)) * 1000 + margin) {
           summary.outcome = 'released';
           summary.reason = 'time budget reached';
           break;
         }
+        const claimStarted = now();
         const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
+        claimMs = claimMs === 0 ? now() - claimStarted : 0.75 * claimMs + 0.25 * (now() - claimStarted);
         if (batch.length === 0) {
-          if (!going) break;
-          // The batch still going out may hand rows back (SES retries ran out): settle it and
-          // look again before calling the mailout complete.
-          const last = going;
-          going = null;
-          await settle(last);
-          if (stop.stopped) break;
+          if (going.length === 0) break;
+          // The batches still going out may hand rows back (SES retries ran out): see them
+          // through, and look again only if one did (a last empty claim would cost a round
+          // trip at the end of every run).
+          handedBack = false;
+          draining = true;
+          while (going.length > 0 && !stop.stopped) await settleOldest();
+          draining = false;
+          if (stop.stopped || !handedBack) break;
           continue;
         }
         summary.batches += 1;
-        // Its messages queue at the pacer behind those of the batch still going out.
-        const previous = going;
-        going = startBatch(batch);
-        if (previous) await settle(previous);
+        // Its messages queue at the pacer behind those of the batches still going out.
+        going.push(startBatch(batch));
+        // Count the batches that have finished (in order), and claim again once the rows
+        // still going out are fewer than the places need.
+        for (;;) {
+          while (going.length > 0 && going[0]!.done && !stop.stopped) await settleOldest();
+          if (stop.stopped || outstanding < rowsAhead()) break;
+          await rowDone();
+        }
         if (stop.stopped) break;
       }
     } catch (err) {
       // Send nothing more; what is in flight is seen through below, then the error goes on.
       stop.fail(err);
     } finally {
-      // Whatever stopped the loop, the batch still going out finishes: messages already
+      // Whatever stopped the loop, the batches still going out finish: messages already
       // handed to SES are recorded, those not yet started go back to the queue.
-      const last = going;
-      going = null;
-      if (last) await settle(last);
+      while (going.length > 0) await settleOldest();
       await recorder.drain();
     }
     if (stop.kind === 'error') throw stop.error;

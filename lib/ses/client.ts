@@ -6,6 +6,9 @@ export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
 /** Whole-request budget: a SendEmail normally takes 50-300 ms; 10 s means something is wrong. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
+/** Sockets to SES at most: the most messages the send loop may have in flight. */
+const MAX_SOCKETS = 1000;
+
 /** Credentials used only against a local endpoint (emulator, fake) when none are configured. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
@@ -43,6 +46,11 @@ export function createSesClient(config: Pick<Config, 'aws'>, options: SesClientO
       throwOnRequestTimeout: true,
       // An idle socket is also cut off at the request budget (the SDK's default is 5 minutes).
       socketTimeout: requestTimeout,
+      // The SDK's default of 50 sockets would queue requests the pacer has already started
+      // (200/s with SES's slow tail has more in flight) and let them out in a burst: as many
+      // sockets as the send loop may have messages in flight (SEND_CONCURRENCY's maximum).
+      httpAgent: { maxSockets: MAX_SOCKETS },
+      httpsAgent: { maxSockets: MAX_SOCKETS },
     },
   });
 }

@@ -1,41 +1,70 @@
 /**
  * Paces sends to a rate by a schedule, not by bursts.
  *
- * Slot i (counted from the last re-anchoring) is at `anchor + ceil(i × 1000 / rate)` ms; a send
+ * Slot i (counted from the last re-anchoring) is at `anchor + ceil(i × (1000 + slack) / rate)` ms
+ * (slack 5 ms, see `windowSlackMs`); a send
  * starts no earlier than its slot, and slots are handed out in order. So consecutive starts are at
  * least one interval apart and any one-second window [t, t + 1000) holds at most ceil(rate) starts
  * (at most `rate` for a whole-number rate); since real timers wake late, a start also waits until
- * the start ceil(rate) places earlier is a full second old, so the bound holds for the actual
+ * the start ceil(rate) places earlier is a full second (plus the slack) old, so the bound holds for the actual
  * start times, jitter included. When sends fall behind (slow responses, too little
  * concurrency), the schedule re-anchors at "now" instead of catching up in a burst.
  *
- * Concurrency: at most `concurrency` sends are in flight; a caller first waits for a free place,
- * then for its slot. `place()` splits the two: the caller holds a place, does its preparation
+ * Concurrency: at most `limit` sends are in flight; a caller first waits for a free place,
+ * then for its slot. The limit is either fixed (`concurrency`) or found by the pacer itself
+ * (`maxConcurrency`): by Little's law a place is needed for rate × W, W being how long a send
+ * holds its place apart from waiting for its slot (the ledger mark, the SES request, the
+ * outcome's write, back-offs). W is estimated as TCP estimates a round trip (a smoothed mean
+ * plus four smoothed deviations, so a slow tail does not starve the schedule), and the limit
+ * is ceil(rate × W) + 1, never above `maxConcurrency`: the ceiling is what bounds the messages
+ * a crash can leave `unknown`. Until the first success at most `failureBudget` places are
+ * given, and k failures in a row (`recordFailure`) narrow the places to `failureBudget` − k
+ * until the next success: a send that fails from the first message (a wrong sender, every
+ * address refused) fails at most `failureBudget` times in a row, the caller's breaker, before
+ * it stops, however many places the rate would want. `place()` splits the two: the caller holds a place, does its preparation
  * (the send engine marks the attempt in the ledger and builds the message), then takes its
  * slot with `start()` and calls SES at once, so that what is paced is the SES request itself,
  * not the preparation before it (whose duration varies with the database).
  *
- * The rate adapts: `slowDown()` on throttling (× 0.5, floor 1/s, at most once per second so a
- * burst of 429s from in-flight sends halves it once), and after `recoverAfter` successes in a
- * row `recordSuccess()` raises it again by `recoverFactor`, never above the configured rate or
- * the account's MaxSendRate.
+ * The rate adapts (AIMD with fast recovery): `slowDown()` on throttling (× 0.7 as TCP CUBIC
+ * does, floor 1/s, at most once per `slowDownCooldownMs` (500 ms) so the burst of 429s from
+ * the sends in flight counts once). Once that long has passed with no throttle, every success
+ * raises the rate again continuously, doubling per `recoverDoublingMs` (1 s), never above the
+ * configured rate or the account's MaxSendRate. Throttling that goes on keeps the rate going
+ * down (× 0.7 per 500 ms, no growth in between); when it ends, 40/s is back from the 1/s floor
+ * in under 6 s, and an isolated 429 costs about a quarter of a second of sending. A
+ * transactional spike of a few seconds on the same account does not leave the newsletter
+ * crawling for minutes.
  *
  * Time comes from the injected `now()` / `sleep(ms)`, so tests check the schedule with a fake clock.
  */
 export interface PacerOptions {
   /** The configured rate, sends per second. */
   ratePerSec: number;
-  /** Sends in flight at once (default 1). */
+  /** Sends in flight at once, fixed (default 1 unless `maxConcurrency` is given). */
   concurrency?: number;
+  /**
+   * The limit adapts to rate × observed latency (Little's law), never above this ceiling.
+   * Ignored when `concurrency` is given.
+   */
+  maxConcurrency?: number;
+  /** W assumed before the first send is measured (default 250 ms: a mark, SES, an outcome). */
+  initialLatencyMs?: number;
+  /** Adaptive: places before the first success, and the most failures in a row (default 10). */
+  failureBudget?: number;
   /** The account's MaxSendRate: a second ceiling. */
   maxSendRate?: number;
   /** Lowest rate `slowDown` goes to (default 1/s, or the ceiling when that is lower). */
   minRatePerSec?: number;
-  /** Successes in a row before one recovery step (default 20). */
-  recoverAfter?: number;
-  /** Multiplier of one recovery step (default 1.25). */
-  recoverFactor?: number;
-  /** Two slow-downs closer than this count as one (default 1000 ms). */
+  /** After a slow-down, successes double the rate per this many ms (default 1000). */
+  recoverDoublingMs?: number;
+  /**
+   * Each second of the schedule lasts 1000 + this many ms (default 5: 0.5% under the rate),
+   * so that jitter between a slot and the request's arrival at SES up to this much never puts
+   * more than the rate into a one-second window there.
+   */
+  windowSlackMs?: number;
+  /** Two slow-downs closer than this count as one, and growth waits this long after one (default 500 ms). */
   slowDownCooldownMs?: number;
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
@@ -51,10 +80,12 @@ export interface Permit {
   release(): void;
 }
 
-/** A place among the `concurrency` in flight, held before the slot is taken. */
+/** A place among the `limit` in flight, held before the slot is taken. */
 export interface Place {
   /** Waits for the next slot; the send starts when it resolves (call it at most once). */
   start(): Promise<Permit>;
+  /** Another slot for a retry of the same send, still holding the place (after `start`). */
+  again(): Promise<Permit>;
   /** Frees the place, whether or not `start` was called (idempotent; same as the permit's). */
   release(): void;
 }
@@ -66,12 +97,14 @@ export interface Pacer {
   place(): Promise<Place>;
   /** acquire → fn → release. */
   run<T>(fn: () => Promise<T>): Promise<T>;
-  /** Throttled: rate × factor (default 0.5), not below the floor. Returns the new rate. */
+  /** Throttled: rate × factor (default THROTTLE_DECREASE, 0.7), not below the floor. Returns the new rate. */
   slowDown(factor?: number): number;
-  /** One recovery step toward the ceiling. Returns the new rate. */
+  /** One recovery step (× 2) toward the ceiling. Returns the new rate. */
   recover(): number;
-  /** A send succeeded; every `recoverAfter` in a row, one recovery step. */
+  /** A send succeeded: the rate grows back toward the ceiling (doubling per recoverDoublingMs). */
   recordSuccess(): void;
+  /** A send failed (not throttled): with adaptive places, the places narrow (see failureBudget). */
+  recordFailure(): void;
   /** Refuse further acquires (pending ones reject with PacerClosedError). */
   close(): void;
   /** The current rate. */
@@ -79,7 +112,16 @@ export interface Pacer {
   /** min(configured rate, MaxSendRate): the rate never goes above this. */
   readonly maxRate: number;
   readonly inFlight: number;
+  /** Places allowed in flight now (fixed, or rate × estimated latency within the ceiling). */
+  readonly limit: number;
+  /** The largest number of places held at once so far. */
+  readonly peakInFlight: number;
+  /** The estimated time a send holds its place apart from its slot wait, ms (smoothed mean). */
+  readonly latencyMs: number;
 }
+
+/** The multiplicative decrease on a throttle (TCP CUBIC's β). */
+export const THROTTLE_DECREASE = 0.7;
 
 export class PacerClosedError extends Error {
   constructor() {
@@ -94,15 +136,15 @@ export function createPacer(options: PacerOptions): Pacer {
   if (!(options.ratePerSec > 0) || !Number.isFinite(options.ratePerSec)) {
     throw new RangeError(`ratePerSec must be a positive number (got ${options.ratePerSec})`);
   }
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+  const adaptive = options.concurrency === undefined && options.maxConcurrency !== undefined;
+  const ceiling = Math.max(1, Math.floor((adaptive ? options.maxConcurrency : options.concurrency) ?? 1));
   const maxRate =
     options.maxSendRate !== undefined && options.maxSendRate > 0
       ? Math.min(options.ratePerSec, options.maxSendRate)
       : options.ratePerSec;
   const minRate = Math.min(maxRate, options.minRatePerSec ?? 1);
-  const recoverAfter = Math.max(1, Math.floor(options.recoverAfter ?? 20));
-  const recoverFactor = Math.max(1.01, options.recoverFactor ?? 1.25);
-  const cooldownMs = options.slowDownCooldownMs ?? 1000;
+  const doublingMs = Math.max(1, options.recoverDoublingMs ?? 1000);
+  const cooldownMs = options.slowDownCooldownMs ?? 500;
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? realSleep;
 
@@ -110,13 +152,44 @@ export function createPacer(options: PacerOptions): Pacer {
   let anchor: number | undefined; // integer ms
   let index = 0; // slots handed out since the anchor
   let lastSlot: number | undefined;
-  let successes = 0;
   let lastSlowDownAt = Number.NEGATIVE_INFINITY;
+  let lastRateChangeAt = Number.NEGATIVE_INFINITY;
   let inFlight = 0;
+  let peakInFlight = 0;
   let closed = false;
   const waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
 
-  const offset = (i: number) => Math.ceil((i * 1000) / rate);
+  // Little's law: W, the time a send holds its place apart from its slot wait, as TCP
+  // smooths a round trip (RFC 6298: α 1/8, β 1/4).
+  let srtt = Math.max(1, options.initialLatencyMs ?? 250);
+  let rttvar = 0;
+  let measured = false;
+  const failureBudget = Math.max(1, Math.floor(options.failureBudget ?? 10));
+  let succeeded = false;
+  let failuresInARow = 0;
+  function observeLatency(ms: number): void {
+    if (!measured) {
+      measured = true;
+      srtt = ms;
+      rttvar = ms / 4; // the first sample often includes connection set-up: less than RFC 6298's R/2
+    } else {
+      rttvar = 0.75 * rttvar + 0.25 * Math.abs(srtt - ms);
+      srtt = 0.875 * srtt + 0.125 * ms;
+    }
+    pump();
+  }
+  function limit(): number {
+    if (!adaptive) return ceiling;
+    const little = Math.max(1, Math.ceil((rate * (srtt + 4 * rttvar)) / 1000) + 1);
+    const probe = failuresInARow > 0 ? Math.max(1, failureBudget - failuresInARow) : succeeded ? Infinity : failureBudget;
+    return Math.min(ceiling, little, probe);
+  }
+
+  // Each second of slots is stretched by `slackMs`: the requests reach SES a few ms after
+  // their slots, by varying amounts (SDK signing, sockets), and with no slack at all any jitter
+  // would put rate + 1 arrivals into some one-second window at SES.
+  const slackMs = Math.max(0, options.windowSlackMs ?? 5);
+  const offset = (i: number) => Math.ceil((i * (1000 + slackMs)) / rate);
 
   // Real timers wake late by a few ms: a late start followed by an on-time one would put
   // rate + 1 starts in some one-second window. So a start also waits until the start
@@ -126,7 +199,7 @@ export function createPacer(options: PacerOptions): Pacer {
   const recent: number[] = [];
   function windowOpensAt(): number {
     const perWindow = Math.max(1, Math.ceil(rate - 1e-9));
-    return recent.length >= perWindow ? recent[recent.length - perWindow]! + 1000 : Number.NEGATIVE_INFINITY;
+    return recent.length >= perWindow ? recent[recent.length - perWindow]! + 1000 + slackMs : Number.NEGATIVE_INFINITY;
   }
 
   /** The next slot, in order; re-anchored at now when the schedule has fallen behind. */
@@ -147,28 +220,39 @@ export function createPacer(options: PacerOptions): Pacer {
 
   /** A rate change takes effect from the last slot handed out. */
   function setRate(next: number): number {
+    lastRateChangeAt = now();
     if (next === rate) return rate;
     if (lastSlot !== undefined) {
       anchor = lastSlot;
       index = 1;
     }
     rate = next;
+    pump();
     return rate;
+  }
+
+  /** Hands free places to waiters, in order, up to the limit. */
+  function pump(): void {
+    while (waiters.length > 0 && inFlight < limit()) {
+      inFlight += 1;
+      peakInFlight = Math.max(peakInFlight, inFlight);
+      waiters.shift()!.resolve();
+    }
   }
 
   async function takePlace(): Promise<void> {
     if (closed) throw new PacerClosedError();
-    if (inFlight < concurrency) {
+    if (waiters.length === 0 && inFlight < limit()) {
       inFlight += 1;
+      peakInFlight = Math.max(peakInFlight, inFlight);
       return;
     }
     await new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
   }
 
   function freePlace(): void {
-    const next = waiters.shift();
-    if (next) next.resolve(); // the place passes straight to the next waiter
-    else inFlight -= 1;
+    inFlight -= 1;
+    pump();
   }
 
   /** Waits for the next slot (the caller holds a place); returns its time and the start. */
@@ -189,25 +273,39 @@ export function createPacer(options: PacerOptions): Pacer {
 
   async function place(): Promise<Place> {
     await takePlace();
+    const placedAt = now();
+    let slotWaitMs = 0;
     let released = false;
     let started = false;
     const release = () => {
       if (released) return;
       released = true;
+      // Only sends that took a slot say how long a send needs its place.
+      if (started) observeLatency(Math.max(0, now() - placedAt - slotWaitMs));
       freePlace();
+    };
+    const slotted = async (): Promise<Permit> => {
+      const asked = now();
+      try {
+        const { slot, startedAt } = await takeSlot();
+        slotWaitMs += startedAt - asked;
+        return { slot, startedAt, release };
+      } catch (err) {
+        release();
+        throw err;
+      }
     };
     return {
       async start() {
         if (released) throw new Error('Pacer: start() after the place was released.');
         if (started) throw new Error('Pacer: start() called twice on one place.');
         started = true;
-        try {
-          const { slot, startedAt } = await takeSlot();
-          return { slot, startedAt, release };
-        } catch (err) {
-          release();
-          throw err;
-        }
+        return slotted();
+      },
+      async again() {
+        if (released) throw new Error('Pacer: again() after the place was released.');
+        if (!started) throw new Error('Pacer: again() before start().');
+        return slotted();
       },
       release,
     };
@@ -228,26 +326,29 @@ export function createPacer(options: PacerOptions): Pacer {
         permit.release();
       }
     },
-    slowDown(factor = 0.5) {
-      successes = 0;
+    slowDown(factor = THROTTLE_DECREASE) {
       const t = now();
       if (t - lastSlowDownAt < cooldownMs) return rate;
       lastSlowDownAt = t;
       return setRate(Math.max(minRate, Math.min(rate, rate * factor)));
     },
     recover() {
-      return setRate(Math.min(maxRate, rate * recoverFactor));
+      return setRate(Math.min(maxRate, rate * 2));
     },
     recordSuccess() {
-      if (rate >= maxRate) {
-        successes = 0;
-        return;
+      if (!succeeded || failuresInARow > 0) {
+        succeeded = true;
+        failuresInARow = 0;
+        pump();
       }
-      successes += 1;
-      if (successes >= recoverAfter) {
-        successes = 0;
-        setRate(Math.min(maxRate, rate * recoverFactor));
-      }
+      if (rate >= maxRate) return;
+      // Doubling per second of success, from the end of the quiet period after a slow-down.
+      const elapsed = now() - Math.max(lastRateChangeAt, lastSlowDownAt + cooldownMs);
+      if (elapsed <= 0) return;
+      setRate(Math.min(maxRate, rate * 2 ** (elapsed / doublingMs)));
+    },
+    recordFailure() {
+      failuresInARow += 1;
     },
     close() {
       closed = true;
@@ -261,6 +362,15 @@ export function createPacer(options: PacerOptions): Pacer {
     },
     get inFlight() {
       return inFlight;
+    },
+    get limit() {
+      return limit();
+    },
+    get peakInFlight() {
+      return peakInFlight;
+    },
+    get latencyMs() {
+      return srtt;
     },
   };
 }

@@ -21,12 +21,11 @@
  *    SendEmail calls for 100,000 distinct recipients and the ledger says 100,000 sent.
  * 2. Pacing, wall time: 1,000 recipients at RATE_LIMIT_PER_SEC=14, account MaxSendRate 14,
  *    SES answering after 20-150 ms (uniform), from the request to the run's end, against the
- *    physical limit N / rate (71.4 s), goal within 3%; with SEND_CONCURRENCY 4, and with the
- *    default 1 for information: one message at a time cannot keep a 71.4 ms interval when
- *    SES takes 85 ms on average, so that figure is set against the limit the latencies drawn
- *    allow at concurrency 1 instead.
+ *    physical limit N / rate (71.4 s), goal within 3%; with SEND_CONCURRENCY unset (the
+ *    sender finds its concurrency) and with SEND_CONCURRENCY 4. (With the database and SES
+ *    latencies of a real deploy: the `pace` bench.)
  *
- * Development aids: SEND_BENCH_ONLY=overhead|paced|paced-1|paced-4 runs a part,
+ * Development aids: SEND_BENCH_ONLY=overhead|paced|paced-auto|paced-4 runs a part,
  * SEND_BENCH_RECIPIENTS=<n> a smaller scenario 1, SEND_BENCH_PROGRESS=1 sends as if Notion
  * showed the progress (the loop then counts the ledger every 5 batches, and lets those batches
  * finish before the next), and SEND_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each
@@ -45,7 +44,7 @@ import { mailoutIdFromName } from '../../lib/mailout-id';
 const REPO = path.resolve(__dirname, '../..');
 
 /** A realistic letter: a few KB of Markdown, a greeting by name, links, a list, a quote, an image. */
-const LETTER = `# Новости недели / This week's news
+export const LETTER = `# Новости недели / This week's news
 
 Привет, {{name|друг}}! Hello, {{name|friend}}!
 
@@ -70,14 +69,14 @@ some **bold** and *italic* text, and \`inline code\` for the engineers among the
 Thanks for reading.
 `;
 
-interface ChildInput {
+export interface ChildInput {
   mailoutId: string;
   letterFile: string;
   /** Overrides config.sending.ratePerSec after loadConfig (RATE_LIMIT_PER_SEC is capped at 1000). */
   rateOverride?: number;
 }
 
-interface ChildResult {
+export interface ChildResult {
   status: number;
   outcome: string;
   sent: number;
@@ -88,6 +87,8 @@ interface ChildResult {
   answerMs: number;
   /** startMailout → end of run(), ms. */
   totalMs: number;
+  /** Date.now() at startMailout, to place the SES arrivals on the run's time line. */
+  startedAtEpochMs: number;
   rate: number;
   rpc: Record<string, number>;
   /** Time spent waiting for each SQL function (summed over concurrent calls), ms. */
@@ -100,6 +101,10 @@ interface ChildResult {
   /** Heap used after a full GC, before the request and after the run: what is retained. */
   baselineGcHeapMb: number;
   finalGcHeapMb: number;
+  /** From the loop's summary: the most messages marked and not yet recorded at once (a crash's worst `unknown`). */
+  peakUnrecorded: number;
+  maxConcurrency: number;
+  peakConcurrency: number;
 }
 
 /* ------------------------------------------------------------------ child: the sender */
@@ -149,6 +154,7 @@ async function child(): Promise<void> {
   const timer = setInterval(sample, 50);
 
   const cpu0 = process.cpuUsage();
+  const startedAtEpochMs = Date.now();
   const t0 = performance.now();
   const res = await startMailout(deps, { mailoutId: input.mailoutId, fromNotion: false, dryRun: false, continuation: false });
   const answerMs = performance.now() - t0;
@@ -174,6 +180,7 @@ async function child(): Promise<void> {
     batches: summary.batches,
     answerMs,
     totalMs,
+    startedAtEpochMs,
     rate: Number(res.body.rate),
     rpc,
     rpcMs,
@@ -183,13 +190,16 @@ async function child(): Promise<void> {
     peakHeapMb: mb(peakHeap),
     baselineGcHeapMb: mb(baselineGcHeap),
     finalGcHeapMb: mb(finalGcHeap),
+    peakUnrecorded: summary.peakUnrecorded,
+    maxConcurrency: summary.maxConcurrency,
+    peakConcurrency: summary.peakConcurrency,
   };
   fs.writeFileSync(out, JSON.stringify(result));
 }
 
 /* ------------------------------------------------------------------ parent: the bench */
 
-function runChild(env: Record<string, string>, input: ChildInput, label: string): Promise<ChildResult> {
+export function runChild(env: Record<string, string>, input: ChildInput, label: string): Promise<ChildResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-send-'));
   const out = path.join(tmp, 'result.json');
   const prof = process.env.SEND_BENCH_CPU_PROF;
@@ -227,7 +237,7 @@ function runChild(env: Record<string, string>, input: ChildInput, label: string)
   });
 }
 
-async function seed(url: string, n: number): Promise<void> {
+export async function seed(url: string, n: number): Promise<void> {
   const pool = new Pool({ connectionString: url });
   await pool.query(
     `insert into subscribers (email, from_name, source)
@@ -239,13 +249,13 @@ async function seed(url: string, n: number): Promise<void> {
   await pool.end();
 }
 
-interface LedgerCheck {
+export interface LedgerCheck {
   status: string;
   counts: Record<string, number>;
   distinctMessageIds: number;
 }
 
-async function ledger(url: string, mailoutId: string): Promise<LedgerCheck> {
+export async function ledger(url: string, mailoutId: string): Promise<LedgerCheck> {
   const pool = new Pool({ connectionString: url });
   try {
     const m = await pool.query<{ status: string }>('select status from mailouts where id = $1', [mailoutId]);
@@ -306,7 +316,7 @@ async function postgresCpuMs(url: string): Promise<number | null> {
   }
 }
 
-function baseEnv(databaseUrl: string, sesUrl: string): Record<string, string> {
+export function baseEnv(databaseUrl: string, sesUrl: string): Record<string, string> {
   return {
     EXECUTOR_SHARED_SECRET: 'bench-executor-secret-0123456789',
     APP_BASE_URL: 'https://mailout.example.com',
@@ -322,7 +332,7 @@ function baseEnv(databaseUrl: string, sesUrl: string): Record<string, string> {
   };
 }
 
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+export const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 /** 1. Executor overhead: 100,000 recipients, pacing off, zero-latency SES. */
 async function overhead(letterFile: string): Promise<Figure[]> {
@@ -460,7 +470,7 @@ function physicalLimitMs(latencies: number[], rate: number, concurrency: number)
 async function paced(letterFile: string, concurrency: number | undefined): Promise<Figure[]> {
   const N = 1_000;
   const RATE = 14;
-  const c = concurrency ?? 1; // the default of SEND_CONCURRENCY
+  const c = concurrency ?? N; // unset: as many as the rate needs
   const { startFakeSes } = await import('../../tests/fakes/ses.js');
   return withBenchDatabase(async (url) => {
     await seed(url, N);
@@ -482,7 +492,7 @@ async function paced(letterFile: string, concurrency: number | undefined): Promi
       },
     });
     const loadBefore = load();
-    const label = concurrency === undefined ? 'SEND_CONCURRENCY default (1)' : `SEND_CONCURRENCY ${concurrency}`;
+    const label = concurrency === undefined ? 'SEND_CONCURRENCY unset' : `SEND_CONCURRENCY ${concurrency}`;
     const mailoutId = mailoutIdFromName(`bench-paced-${concurrency ?? 'default'}`);
     let r: ChildResult;
     try {
@@ -553,11 +563,11 @@ export async function run(): Promise<Figure[]> {
   const letterFile = path.join(tmp, 'letter.md');
   fs.writeFileSync(letterFile, LETTER);
   try {
-    const only = process.env.SEND_BENCH_ONLY ?? ''; // 'overhead', 'paced', 'paced-1', 'paced-4' (development aid)
+    const only = process.env.SEND_BENCH_ONLY ?? ''; // 'overhead', 'paced', 'paced-auto', 'paced-4' (development aid)
     const want = (name: string) => only === '' || name.startsWith(only);
     return [
       ...(want('overhead') ? await overhead(letterFile) : []),
-      ...(want('paced-1') ? await paced(letterFile, undefined) : []),
+      ...(want('paced-auto') ? await paced(letterFile, undefined) : []),
       ...(want('paced-4') ? await paced(letterFile, 4) : []),
     ];
   } finally {

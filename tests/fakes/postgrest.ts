@@ -40,6 +40,8 @@ function toParam(value: unknown): unknown {
 
 export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: string): Promise<FakePostgrest> {
   const pool = new Pool({ connectionString: databaseUrl, max: 5 });
+  // An idle client that loses its connection (the server stopping first) must not crash the process.
+  pool.on('error', () => undefined);
   const requests: RecordedRpc[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -121,17 +121,27 @@ describe('createPacer: a schedule, not bursts', () => {
 });
 
 describe('createPacer: slowing down on throttling and recovering', () => {
-  it('halves the rate on slowDown, not below 1/s, and counts a burst of throttles within a second as one', () => {
+  it('slows down by the factor given, not below 1/s, and counts a burst of throttles within a second as one', () => {
     const clock = new FakeClock();
     const pacer = createPacer({ ratePerSec: 8, now: clock.now, sleep: clock.sleep });
-    expect(pacer.slowDown()).toBe(4);
-    expect(pacer.slowDown()).toBe(4); // same instant: the other in-flight 429s of the same burst
+    expect(pacer.slowDown(0.5)).toBe(4);
+    expect(pacer.slowDown(0.5)).toBe(4); // same instant: the other in-flight 429s of the same burst
     clock.advance(1000);
-    expect(pacer.slowDown()).toBe(2);
+    expect(pacer.slowDown(0.5)).toBe(2);
     clock.advance(1000);
-    expect(pacer.slowDown()).toBe(1);
+    expect(pacer.slowDown(0.5)).toBe(1);
     clock.advance(1000);
-    expect(pacer.slowDown()).toBe(1);
+    expect(pacer.slowDown(0.5)).toBe(1);
+  });
+
+  it('slows down × 0.7 by default, once per 500 ms however many 429s arrive', () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 40, now: clock.now, sleep: clock.sleep });
+    expect(pacer.slowDown()).toBeCloseTo(28);
+    clock.advance(499);
+    expect(pacer.slowDown()).toBeCloseTo(28);
+    clock.advance(1);
+    expect(pacer.slowDown()).toBeCloseTo(19.6);
   });
 
   it('keeps a configured rate below 1/s as its floor', () => {
@@ -139,33 +149,43 @@ describe('createPacer: slowing down on throttling and recovering', () => {
     expect(pacer.slowDown()).toBe(0.5);
   });
 
-  it('recovers gradually after N successes in a row, never above the configured rate', () => {
-    let t = 0;
-    const pacer = createPacer({ ratePerSec: 6, recoverAfter: 10, recoverFactor: 1.5, now: () => t });
-    pacer.slowDown();
-    expect(pacer.rate).toBe(3);
-    for (let i = 0; i < 9; i += 1) pacer.recordSuccess();
-    expect(pacer.rate).toBe(3);
+  it('recovers by time: after 500 ms with no throttle, doubling per second of success, never above the configured rate', () => {
+    let t = 10_000;
+    const pacer = createPacer({ ratePerSec: 40, now: () => t });
     pacer.recordSuccess();
-    expect(pacer.rate).toBe(4.5);
-    for (let i = 0; i < 10; i += 1) pacer.recordSuccess();
-    expect(pacer.rate).toBe(6);
-    for (let i = 0; i < 100; i += 1) pacer.recordSuccess();
-    expect(pacer.rate).toBe(6);
-    expect(pacer.recover()).toBe(6);
-    // A throttle in between restarts the count.
-    t += 5000;
-    pacer.slowDown();
-    for (let i = 0; i < 9; i += 1) pacer.recordSuccess();
-    t += 5000;
-    pacer.slowDown(0.9);
+    expect(pacer.rate).toBe(40); // at the ceiling nothing changes
+    expect(pacer.slowDown(0.5)).toBe(20);
+    t += 500;
+    pacer.recordSuccess(); // the quiet period: no growth yet
+    expect(pacer.rate).toBe(20);
+    t += 500;
     pacer.recordSuccess();
-    expect(pacer.rate).toBeCloseTo(2.7);
+    expect(pacer.rate).toBeCloseTo(20 * Math.SQRT2, 6);
+    t += 500;
+    pacer.recordSuccess();
+    expect(pacer.rate).toBeCloseTo(40, 6);
+    t += 5000;
+    pacer.recordSuccess();
+    expect(pacer.rate).toBe(40);
+    expect(pacer.recover()).toBe(40);
+    // Throttling that goes on brings the rate down to the floor: no growth in between.
+    for (let i = 0; i < 12; i += 1) {
+      t += 500;
+      pacer.recordSuccess();
+      pacer.slowDown();
+    }
+    expect(pacer.rate).toBe(1);
+    // From the 1/s floor, 40/s is back within 6 s of success (0.5 s quiet, then 2^5.33 = 40).
+    for (let ms = 0; ms < 6000; ms += 100) {
+      t += 100;
+      pacer.recordSuccess();
+    }
+    expect(pacer.rate).toBe(40);
   });
 
   it('spaces sends at the slower rate right after slowDown and stays within the ceiling while recovering', async () => {
     const clock = new FakeClock();
-    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, recoverAfter: 15, now: clock.now, sleep: clock.sleep });
+    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, now: clock.now, sleep: clock.sleep });
     const random = seededRandom(42);
     let slowedAt = -1;
     const { starts } = await drive(
@@ -182,11 +202,10 @@ describe('createPacer: slowing down on throttling and recovering', () => {
       },
     );
     expect(busiestWindow(starts)).toBeLessThanOrEqual(10);
-    // Once slowed to 5/s, the next second holds at most 5 + the sends already scheduled (≤ concurrency).
-    const sorted = [...starts].sort((a, b) => a - b);
-    const firstAfter = sorted.findIndex((t) => t > slowedAt);
-    const window = sorted.filter((t) => t >= sorted[firstAfter + 4]! && t < sorted[firstAfter + 4]! + 1000);
-    expect(window.length).toBeLessThanOrEqual(5);
+    // Slowed to 5/s and growing back (doubling per second of success): the second after the
+    // slow-down holds at most ∫ 5 × 2^t dt over one second ≈ 7 starts, not 10.
+    const inSecondAfter = starts.filter((t) => t >= slowedAt && t < slowedAt + 1000);
+    expect(inSecondAfter.length).toBeLessThanOrEqual(7);
     expect(pacer.rate).toBe(10); // recovered by the end
   });
 });
@@ -282,5 +301,98 @@ describe('createPacer: concurrency and closing', () => {
     permit.release();
     p.release(); // idempotent with the permit's release
     expect(pacer.inFlight).toBe(0);
+  });
+});
+
+describe('createPacer: adaptive places (Little\'s law), no concurrency to tune', () => {
+  /** Like the engine: a place, then `prep` ms (the ledger mark), the slot, `send` ms (SES), `after` ms (the outcome's write). */
+  async function engineLike(clock: FakeClock, pacer: Pacer, total: number, prep: () => number, send: () => number, after: () => number) {
+    const starts: number[] = [];
+    await clock.runUntil(
+      Promise.all(
+        Array.from({ length: total }, async () => {
+          const place = await pacer.place();
+          try {
+            await clock.sleep(prep());
+            await place.start();
+            starts.push(clock.now());
+            await clock.sleep(send());
+            pacer.recordSuccess();
+            await clock.sleep(after());
+          } finally {
+            place.release();
+          }
+        }),
+      ),
+    );
+    return starts;
+  }
+
+  it.each([
+    { rate: 6, rtt: 1 },
+    { rate: 14, rtt: 90 },
+    { rate: 50, rtt: 20 },
+    { rate: 200, rtt: 90 },
+  ])('keeps $rate/s with the database $rtt ms away and SES answering in 40-400 ms, with as many places as that needs', async ({ rate, rtt }) => {
+    const clock = new FakeClock();
+    const ceiling = Math.max(4, rate);
+    const pacer = createPacer({ ratePerSec: rate, maxConcurrency: ceiling, now: clock.now, sleep: clock.sleep });
+    const random = seededRandom(rate + rtt);
+    const ses = () => (random() < 0.05 ? 400 : 40 + random() * 80);
+    const n = rate * 30;
+    const starts = await engineLike(clock, pacer, n, () => rtt, ses, () => rtt);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(rate);
+    // The whole run within 2% of N / rate (the first send goes at once).
+    expect(starts[starts.length - 1]! - starts[0]!).toBeLessThanOrEqual(((n - 1) * 1000 * 1.02) / rate);
+    // Little's law: about rate × (2 rtt + SES ≈ 100 ms) places, never more than the ceiling.
+    expect(pacer.peakInFlight).toBeLessThanOrEqual(ceiling);
+    expect(pacer.limit).toBeGreaterThanOrEqual(Math.min(ceiling, Math.ceil((rate * (2 * rtt + 80)) / 1000)));
+  });
+
+  it('never holds more places than the ceiling, whatever the latency: the ceiling bounds a crash\'s unknown', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 50, maxConcurrency: 5, now: clock.now, sleep: clock.sleep });
+    await engineLike(clock, pacer, 300, () => 200, () => 300, () => 200);
+    expect(pacer.peakInFlight).toBe(5);
+    expect(pacer.limit).toBe(5);
+  });
+
+  it('gives one place at a time when one suffices (6/s, a fast database and SES)', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 6, maxConcurrency: 6, now: clock.now, sleep: clock.sleep });
+    await engineLike(clock, pacer, 60, () => 1, () => 20, () => 1);
+    expect(pacer.limit).toBe(2); // ceil(6/s × ~22 ms) + 1
+    expect(pacer.latencyMs).toBeCloseTo(22, 0);
+  });
+
+  it('narrows the places on failures in a row: a send failing from the first message fails at most failureBudget times before a breaker at that count trips', async () => {
+    const clock = new FakeClock();
+    const pacer = createPacer({ ratePerSec: 1000, maxConcurrency: 1000, failureBudget: 10, now: clock.now, sleep: clock.sleep });
+    let failures = 0;
+    let stopped = false;
+    let startedSends = 0;
+    await clock.runUntil(
+      Promise.all(
+        Array.from({ length: 200 }, async () => {
+          const place = await pacer.place();
+          try {
+            if (stopped) return;
+            await place.start();
+            startedSends += 1;
+            await clock.sleep(5);
+            failures += 1;
+            pacer.recordFailure();
+            if (failures >= 10) stopped = true;
+          } finally {
+            place.release();
+          }
+        }),
+      ),
+    );
+    expect(startedSends).toBe(10);
+    expect(pacer.limit).toBe(1);
+    // One success opens the places again (to what the rate and the latency need).
+    pacer.recordSuccess();
+    expect(pacer.limit).toBeGreaterThan(1);
   });
 });
