@@ -26,7 +26,8 @@ export interface ClaimResult {
 export interface BatchRecipient {
   subscriberId: string;
   email: string;
-  fromName: string | null;
+  /** The recipient's own name (subscribers.name), for the greeting. */
+  name: string | null;
 }
 
 export type SendResult =
@@ -119,7 +120,7 @@ export async function claimBatch(
     p_limit: args.limit,
     p_lease_seconds: args.leaseSeconds,
   });
-  return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, fromName: r.name }));
+  return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, name: r.name }));
 }
 
 export async function recordResults(

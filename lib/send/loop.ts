@@ -10,19 +10,22 @@ import {
   type SendResult,
 } from '../db/ledger';
 import { isAppError } from '../errors';
-import { autoPauseReason, mailoutFeedbackStats, type FeedbackStats } from '../feedback';
+import { autoPauseReason, feedbackStatsOrNull } from '../feedback/store';
 import { log } from '../log';
-import { buildSendEmailInput } from '../message';
-import { personalise, type RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place, type SesErrorInfo } from '../ses';
+import type { RenderedMailout } from '../render';
+import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place } from '../ses';
 import { createSendEmail } from '../ses/send-email';
 import { unsubscribeUrl } from '../unsubscribe/token';
+import { MAX_CONSECUTIVE_FAILURES, outcomeOf } from './outcome';
+import { recipientMessage } from './recipient-message';
 import { createResultRecorder, createSendStarter } from './recorder';
 import type { MailoutReporter } from './reporter';
 
 /**
- * The send loop of one invocation: claim a batch, send each message on the pacer's
- * schedule and record its outcome as soon as SES answers, repeat; stop before the deadline (release the lease for a
+ * The send loop of one invocation, in named steps: claim a batch (`claimNext`), send each
+ * message on the pacer's schedule (`sendOne`; an SES error's meaning is `outcomeOf`) and
+ * record its outcome as soon as SES answers (`record`), count each batch (`settle`), repeat,
+ * and end in the ledger (`finish`); stop before the deadline (release the lease for a
  * fresh invocation), on an account-level SES error or a run of failures (pause), or when
  * the bounce or complaint rate crosses SES's review thresholds (pause).
  *
@@ -86,7 +89,7 @@ export interface LoopSummary {
   peakConcurrency: number;
 }
 
-export const MAX_CONSECUTIVE_FAILURES = 10;
+export { MAX_CONSECUTIVE_FAILURES } from './outcome';
 const PROGRESS_EVERY_BATCHES = 5;
 /**
  * The bounce and complaint rates are read after a batch, but at most this often: the query
@@ -106,16 +109,6 @@ export const MIN_AUTO_CONCURRENCY = 4;
 /** The ceiling of the places in flight: SEND_CONCURRENCY, or one second of sending. */
 export function concurrencyCeiling(configured: number | undefined, rate: number): number {
   return configured ?? Math.max(MIN_AUTO_CONCURRENCY, Math.ceil(rate * AUTO_CONCURRENCY_SECONDS));
-}
-
-/** The mailout's feedback for the auto-pause and the Notion counts; null if it cannot be read. */
-export async function feedbackStats(db: Db, mailoutId: string): Promise<FeedbackStats | null> {
-  try {
-    return await mailoutFeedbackStats(db, mailoutId);
-  } catch (err) {
-    log.warn('send.feedback_stats_failed', { mailout_id: mailoutId, error: err });
-    return null;
-  }
 }
 
 class Stop {
@@ -182,7 +175,8 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const margin = input.safetyMarginMs ?? 10_000;
 
   const sendEmail = createSendEmail(ses);
-  const from = { email: config.ses.fromEmail, ...(config.ses.fromName ? { name: config.ses.fromName } : {}) };
+  const recorder = createResultRecorder(db, mailoutId, leaseToken);
+  const starter = createSendStarter(db, mailoutId, leaseToken);
 
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
   const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
@@ -214,18 +208,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         return { subscriberId: r.subscriberId, status: 'lost' };
       }
       const url = unsubscribeUrl(config, r.subscriberId);
-      const message = personalise(letter, { unsubscribeUrl: url, name: r.fromName });
-      const input = buildSendEmailInput({
-        from,
-        ...(config.ses.replyTo ? { replyTo: config.ses.replyTo } : {}),
-        to: r.email,
-        subject: message.subject,
-        html: message.html,
-        text: message.text,
-        unsubscribeUrl: url,
-        mailoutId,
-        ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
-      });
+      const input = recipientMessage(config, letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: url });
       // Serialized and signed before the slot: what is paced is the request leaving.
       const prepared = await sendEmail.prepare(input);
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
@@ -254,31 +237,16 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       });
       pacer.recordSuccess();
       consecutiveFailures = 0;
-      return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? `unknown-${r.subscriberId}` };
+      return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? null };
     } catch (err) {
-      const info: SesErrorInfo = isSesError(err) ? err : classifySesError(err);
-      if (info.maybeDelivered) {
-        return { subscriberId: r.subscriberId, status: 'unknown', errorCode: info.code, errorMessage: info.message };
-      }
-      if (info.kind === 'account') {
-        stop.pause(`SES refused the account: ${info.code}: ${info.message}`);
-        return { subscriberId: r.subscriberId, status: 'queued' };
-      }
-      consecutiveFailures += 1;
-      pacer.recordFailure();
-      if (consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
-        stop.pause(`${MAX_CONSECUTIVE_FAILURES} failures in a row; the last: ${info.code}: ${info.message}`);
-      }
-      if (info.kind === 'retry') {
-        // Retries ran out (SES down or throttling hard): not sent, so it goes back to the queue.
-        return { subscriberId: r.subscriberId, status: 'queued' };
-      }
-      return { subscriberId: r.subscriberId, status: 'failed', errorCode: info.code, errorMessage: info.message };
+      const o = outcomeOf(r.subscriberId, isSesError(err) ? err : classifySesError(err), consecutiveFailures);
+      consecutiveFailures = o.streak;
+      if (o.failure) pacer.recordFailure();
+      if (o.pause) stop.pause(o.pause);
+      return o.result;
     }
   }
 
-  const recorder = createResultRecorder(db, mailoutId, leaseToken);
-  const starter = createSendStarter(db, mailoutId, leaseToken);
   async function record(outcome: Outcome, marked = false): Promise<Outcome> {
     if (!isResult(outcome)) return outcome;
     try {
@@ -374,7 +342,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     // Draining after an empty claim there is nothing left to pause: no check on the way out.
     if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !draining) {
       lastFeedbackCheck = now();
-      const pauseReason = autoPauseReason(await feedbackStats(db, mailoutId));
+      const pauseReason = autoPauseReason(await feedbackStatsOrNull(db, mailoutId));
       if (pauseReason) {
         stop.pause(pauseReason);
         return;
@@ -396,6 +364,29 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   const rowsAhead = () => pacer.limit + Math.ceil(pacer.rate * (claimMs / 1000)) + batchSize;
   let claimMs = 0;
 
+  /** Claims the next batch, and learns how long a claim takes (how far ahead to claim). */
+  async function claimNext(): Promise<BatchRecipient[]> {
+    const claimStarted = now();
+    const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
+    claimMs = claimMs === 0 ? now() - claimStarted : 0.75 * claimMs + 0.25 * (now() - claimStarted);
+    return batch;
+  }
+
+  /** Ends this invocation in the ledger: paused, released for a fresh invocation, or complete. */
+  async function finish(): Promise<FinishResult | undefined> {
+    if (stop.kind === 'lease_lost') {
+      summary.outcome = 'lease_lost';
+      summary.reason = stop.reason!;
+      return undefined;
+    }
+    if (stop.stopped) {
+      summary.outcome = 'paused';
+      summary.reason = stop.reason!;
+      return finishMailout(db, { mailoutId, leaseToken, outcome: 'paused', reason: stop.reason });
+    }
+    return finishMailout(db, { mailoutId, leaseToken, outcome: summary.outcome === 'released' ? 'released' : 'complete' });
+  }
+
   try {
     const settleOldest = () => settle(going.shift()!);
     try {
@@ -412,9 +403,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
           summary.reason = 'time budget reached';
           break;
         }
-        const claimStarted = now();
-        const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
-        claimMs = claimMs === 0 ? now() - claimStarted : 0.75 * claimMs + 0.25 * (now() - claimStarted);
+        const batch = await claimNext();
         if (batch.length === 0) {
           if (going.length === 0) break;
           // The batches still going out may hand rows back (SES retries ran out): see them
@@ -451,20 +440,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     if (stop.kind === 'error') throw stop.error;
     if (stop.error) log.warn('send.ledger_fault_after_pause', { mailout_id: mailoutId, error: stop.error });
 
-    let final: FinishResult | undefined;
-    if (stop.kind === 'lease_lost') {
-      summary.outcome = 'lease_lost';
-      summary.reason = stop.reason!;
-    } else if (stop.stopped) {
-      summary.outcome = 'paused';
-      summary.reason = stop.reason!;
-      final = await finishMailout(db, { mailoutId, leaseToken, outcome: 'paused', reason: stop.reason });
-    } else if (summary.outcome === 'released') {
-      final = await finishMailout(db, { mailoutId, leaseToken, outcome: 'released' });
-    } else {
-      final = await finishMailout(db, { mailoutId, leaseToken, outcome: 'complete' });
-    }
-    summary.final = final;
+    summary.final = await finish();
   } catch (err) {
     if (isAppError(err, 'lease_lost')) {
       summary.outcome = 'lease_lost';

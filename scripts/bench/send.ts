@@ -3,7 +3,7 @@
  *
  * The sender runs in a child process (this file, with SEND_BENCH_CHILD set), started with
  * `node --import tsx` so that the measured process is the sender itself: the real
- * dependencies (`sendDepsFromConfig`: postgres adapter, SESv2 client, the letter read from a
+ * dependencies (`createApp(config).sendDeps`: postgres adapter, SESv2 client, the letter read from a
  * Markdown file, no Notion), `startMailout` (load and render the letter, pending count, SES
  * pre-flight over HTTP, `claim_mailout`) and then `run()` = `runSendLoop` (`claim_batch`,
  * `begin_sends` marking each message, personalise per recipient, SESv2 `SendEmail` over real
@@ -114,12 +114,12 @@ async function child(): Promise<void> {
   const out = process.env.SEND_BENCH_OUT!;
   const { loadConfig } = await import('../../lib/config.js');
   const { startMailout } = await import('../../lib/send/index.js');
-  const { sendDepsFromConfig } = await import('../../lib/send/wire.js');
+  const { createApp } = await import('../../lib/app.js');
 
   const config = loadConfig(process.env);
   if (input.rateOverride !== undefined) config.sending.ratePerSec = input.rateOverride;
   const startedAt = Date.now();
-  const deps = sendDepsFromConfig(config, { startedAt, letterFile: input.letterFile });
+  const deps = createApp(config).sendDeps({ startedAt, letterFile: input.letterFile });
   // As if Notion showed the progress (counts every 5 batches, which then finish first).
   if (process.env.SEND_BENCH_PROGRESS) deps.reporter = { ...deps.reporter, wantsProgress: true };
   // Count the round trips by SQL function (a counter in front of the real adapter).
@@ -240,7 +240,7 @@ export function runChild(env: Record<string, string>, input: ChildInput, label: 
 export async function seed(url: string, n: number): Promise<void> {
   const pool = new Pool({ connectionString: url });
   await pool.query(
-    `insert into subscribers (email, from_name, source)
+    `insert into subscribers (email, name, source)
      select 'reader' || g || '@example.com', case when g % 4 = 0 then null else 'Reader ' || g end, 'bench'
        from generate_series(1, $1) g`,
     [n],

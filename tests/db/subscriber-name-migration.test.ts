@@ -30,7 +30,7 @@ test('a name stored before the rename is the subscriber name, and claim_batch ha
   expect(rows).toEqual([{ email: 'anna@example.com', name: 'Анна' }]);
   const claim = await claimMailout(t.db, { mailoutId: MAILOUT, subject: 'Hi', leaseSeconds: 60, content: STORED_LETTER });
   const batch = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: claim.leaseToken!, limit: 10, leaseSeconds: 60 });
-  expect(batch.map((r) => [r.email, r.fromName])).toEqual([['anna@example.com', 'Анна']]);
+  expect(batch.map((r) => [r.email, r.name])).toEqual([['anna@example.com', 'Анна']]);
 });
 
 test("import_subscribers reads each row's name, and still the previous importer's from_name", async () => {

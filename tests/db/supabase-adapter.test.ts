@@ -40,7 +40,7 @@ test('the whole ledger cycle works through the Supabase adapter, with typed resu
   expect(c.leaseUntil).toBeInstanceOf(Date);
   const batch = await claimBatch(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 });
   expect(batch).toHaveLength(12);
-  expect(batch[0]).toEqual({ subscriberId: expect.any(String), email: expect.stringMatching(/@example\.com$/), fromName: expect.any(String) });
+  expect(batch[0]).toEqual({ subscriberId: expect.any(String), email: expect.stringMatching(/@example\.com$/), name: expect.any(String) });
   const rec = await recordResults(
     db,
     'ebfc43a2-3d2e-890e-90a8-e0eabdee3952',

@@ -22,11 +22,11 @@ async function snapshot(): Promise<Record<string, unknown>[]> {
   return rows;
 }
 
-async function seed(email: string, status: string, fromName: string | null, source: string | null = 'old'): Promise<void> {
+async function seed(email: string, status: string, name: string | null, source: string | null = 'old'): Promise<void> {
   await t.pool.query(
     `insert into subscribers (email, status, name, source, bounce_type, status_updated_at)
      values ($1, $2, $3, $4, $5, '2024-01-01T00:00:00Z')`,
-    [email, status, fromName, source, status === 'bounced' ? 'Permanent' : null],
+    [email, status, name, source, status === 'bounced' ? 'Permanent' : null],
   );
 }
 

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Config } from '../config';
+import type { Db } from '../db';
+import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, type TestSendResult } from '../db/ledger';
+import { AppError } from '../errors';
+import { log } from '../log';
+import { parseMailoutId } from '../mailout-id';
+import type { RenderedMailout } from '../render';
+import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
+import { testUnsubscribeUrl } from '../unsubscribe/token';
+import { footerAddressWarnings, requireFooterAddress } from './footer';
+import { runSendLoop, type LoopSummary } from './loop';
+import { recipientMessage } from './recipient-message';
+import type { MailoutReporter } from './reporter';
+import type { SendRequest } from './request';
+
+/**
+ * POST /api/send-mailout, from the parsed request to the answer:
+ *   load the letter → (test: send to TEST_EMAILS) → pre-flight → claim → answer,
+ * with the sending itself returned as `run`, for the caller to keep alive (`waitUntil`).
+ */
+
+/** The letter and what the page says about the send. */
+export interface LoadedLetter {
+  letter: RenderedMailout;
+  /** The page's Test checkbox. */
+  test: boolean;
+  warnings: string[];
+}
+
+export interface SendDeps {
+  config: Config;
+  db: Db;
+  ses: SESv2Client;
+  reporter: MailoutReporter;
+  /** Reads and renders the mailout (Notion page, or a Markdown file for the CLI and demo). */
+  loadLetter(mailoutId: string): Promise<LoadedLetter>;
+  /** Epoch ms by which this invocation must stop (getDeadline, or start + maxDuration). */
+  deadline(): number;
+  /** Ask a fresh invocation to continue (self-call); the cron is the safety net. */
+  continueElsewhere?(mailoutId: string): Promise<void>;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  safetyMarginMs?: number;
+}
+
+export type StartOutcome = 'started' | 'resumed' | 'duplicate' | 'test_sent' | 'dry_run';
+
+export interface StartResult {
+  status: number;
+  body: Record<string, unknown>;
+  /** The sending, to keep alive after answering. */
+  run?: () => Promise<LoopSummary>;
+  /** Work to finish after answering (a note on the Notion page); never rejects. */
+  after?: Promise<void>;
+}
+
+function leaseSecondsFor(config: Config, rate: number): number {
+  // A lease must outlive the slowest batch, or a healthy invocation would lose it mid-batch.
+  const batchSeconds = config.sending.batchSize / Math.max(rate, 0.1);
+  return Math.max(config.sending.leaseSeconds, Math.ceil(batchSeconds * 3 + 30));
+}
+
+function duplicateAnswer(req: SendRequest, claim: ClaimResult, deps: SendDeps): StartResult {
+  const reason =
+    claim.outcome === 'already_sent'
+      ? 'This mailout was already sent; it is never sent twice.'
+      : `This mailout is being sent right now (lease until ${claim.leaseUntil?.toISOString() ?? 'unknown'}).`;
+  // Written after the answer: the caller keeps it alive (a serverless function may freeze otherwise).
+  const after = deps.reporter.duplicate(claim.mailoutId, `Duplicate send request refused: ${reason}`).catch(() => undefined);
+  const body = { outcome: 'duplicate', mailout_id: claim.mailoutId, status: claim.status, reason };
+  // Notion pauses an automation whose webhook fails, so Notion is told "fine, nothing to do".
+  return req.fromNotion ? { status: 200, body, after } : { status: 409, body: { error: 'conflict', message: reason, ...body }, after };
+}
+
+/** Test mode: TEST_EMAILS only, may repeat, never touches the live claim. */
+async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter): Promise<StartResult> {
+  const { config } = deps;
+  if (config.testEmails.length === 0) {
+    throw new AppError('unprocessable', 'Test mode needs TEST_EMAILS (comma-separated addresses) to be set.');
+  }
+  const runId = randomUUID();
+  const pacer = createPacer({ ratePerSec: config.sending.ratePerSec, concurrency: 1, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+  const results: TestSendResult[] = [];
+  try {
+    for (const email of config.testEmails) {
+      const unsubscribeUrl = testUnsubscribeUrl(config, email, mailoutId);
+      const input = recipientMessage(config, loaded.letter, mailoutId, { email, name: null, unsubscribeUrl }, { test: true });
+      try {
+        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input)), { retryMaybeDelivered: false }));
+        results.push({ email, status: 'sent', ses_message_id: out.MessageId ?? null });
+      } catch (err) {
+        const info = isSesError(err) ? err : classifySesError(err);
+        results.push({ email, status: 'failed', error_code: info.code, error_message: info.message });
+      }
+    }
+  } finally {
+    pacer.close();
+  }
+  await recordTestSends(deps.db, mailoutId, runId, results);
+  const sent = results.filter((r) => r.status === 'sent').length;
+  const warnings = [...loaded.warnings, ...footerAddressWarnings(config)];
+  await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
+  log.info('send.test_done', { mailout_id: mailoutId, run_id: runId, sent, failed: results.length - sent, warnings });
+  return {
+    status: 200,
+    body: {
+      outcome: 'test_sent',
+      mode: 'test',
+      mailout_id: mailoutId,
+      run_id: runId,
+      recipients: results.length,
+      sent,
+      results,
+      ...(warnings.length ? { warnings } : {}),
+    },
+  };
+}
+
+/** Connections the send loop uses at once: a claim, a mark, an outcome, a feedback check. */
+const SEND_CONNECTIONS = 4;
+
+export async function startMailout(deps: SendDeps, req: SendRequest): Promise<StartResult> {
+  const { config, db } = deps;
+  // Every caller (webhook, CLI, demo) gets the canonical id, so one page is one claim.
+  const mailoutId = parseMailoutId(req.mailoutId);
+
+  // The send loop's claim, marks and outcomes go at once: with the database 100 ms away,
+  // each connection opened on demand would hold a message back by a few round trips.
+  if (!req.dryRun) db.warm?.(SEND_CONNECTIONS);
+  // A continuation sends the letter stored at the first claim: no need to read Notion.
+  const loaded = req.continuation ? null : await deps.loadLetter(mailoutId);
+  const mode = req.mode ?? (loaded?.test ? 'test' : 'live');
+
+  if (req.dryRun) {
+    const pending = await mailoutPendingCount(db, mailoutId);
+    return {
+      status: 200,
+      body: {
+        outcome: 'dry_run',
+        mode,
+        mailout_id: mailoutId,
+        subject: loaded?.letter.subject ?? null,
+        recipients: mode === 'test' ? config.testEmails.length : pending.pending,
+        claimed: pending.claimed,
+        warnings: [...(loaded?.warnings ?? []), ...footerAddressWarnings(config)],
+      },
+    };
+  }
+  if (mode === 'test') {
+    if (!loaded) throw new AppError('bad_request', 'A continuation cannot be a test send.');
+    return sendTest(deps, mailoutId, loaded);
+  }
+
+  // Pre-flight before the claim: a refusal changes nothing. A continuation sends the stored letter.
+  if (!req.continuation) requireFooterAddress(config);
+  const pending = await mailoutPendingCount(db, mailoutId);
+  const flight = await preflight(deps.ses, { recipients: pending.pending, requestedRate: config.sending.ratePerSec });
+  const rate = flight.rate;
+  const leaseSeconds = leaseSecondsFor(config, rate);
+
+  const claim = await claimMailout(db, {
+    mailoutId,
+    subject: loaded?.letter.subject ?? null,
+    leaseSeconds,
+    content: loaded?.letter ?? null,
+  });
+  if (claim.outcome === 'already_sent' || claim.outcome === 'in_progress') return duplicateAnswer(req, claim, deps);
+
+  const letter = (claim.content ?? loaded?.letter) as RenderedMailout | null;
+  if (!letter) {
+    throw new AppError('unprocessable', `Mailout ${mailoutId} has no stored letter to continue with; send the webhook again.`);
+  }
+  const resumed = claim.outcome === 'resumed';
+  log.info('send.claimed', {
+    mailout_id: mailoutId,
+    outcome: claim.outcome,
+    recipients: claim.recipients,
+    queued: claim.queued,
+    unknown: claim.unknown,
+    rate,
+    lease_seconds: leaseSeconds,
+    continuation: req.continuation,
+  });
+  if (!req.continuation) await deps.reporter.sending(mailoutId, { recipients: claim.recipients, queued: claim.queued, resumed });
+
+  const run = async (): Promise<LoopSummary> => {
+    const summary = await runSendLoop(
+      {
+        config,
+        db,
+        ses: deps.ses,
+        reporter: deps.reporter,
+        ...(deps.now ? { now: deps.now } : {}),
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+      },
+      {
+        mailoutId,
+        leaseToken: claim.leaseToken!,
+        letter,
+        rate,
+        deadline: deps.deadline(),
+        leaseSeconds,
+        ...(deps.safetyMarginMs !== undefined ? { safetyMarginMs: deps.safetyMarginMs } : {}),
+      },
+    );
+    if (summary.outcome === 'released' && deps.continueElsewhere) {
+      await deps.continueElsewhere(mailoutId).catch((err: unknown) =>
+        log.warn('send.continue_failed', { mailout_id: mailoutId, error: err, note: 'the cron will resume it' }),
+      );
+    }
+    return summary;
+  };
+
+  return {
+    status: 202,
+    body: {
+      outcome: resumed ? 'resumed' : 'started',
+      mode: 'live',
+      mailout_id: mailoutId,
+      recipients: claim.recipients,
+      queued: claim.queued,
+      unknown: claim.unknown,
+      rate,
+      ...(loaded?.warnings.length ? { warnings: loaded.warnings } : {}),
+    },
+    run,
+  };
+}
