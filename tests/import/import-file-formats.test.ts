@@ -1,20 +1,10 @@
 import fs from 'node:fs';
 import { importSubscribersFromFile, ImportFileError, type ImportProgress } from '../../lib/import';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { csv, fixtureDir, readReport } from './fixtures';
+import type { TestDatabase } from '../helpers/db';
+import { csv, importTestBed, readReport } from './fixtures';
 
 let t: TestDatabase;
-const fx = fixtureDir();
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.drop();
-  fx.cleanup();
-});
-beforeEach(async () => {
-  await t.pool.query('truncate subscribers cascade');
-});
+const fx = importTestBed((db) => (t = db));
 
 async function subscribers(): Promise<{ email: string; name: string | null; status: string; source: string | null }[]> {
   const { rows } = await t.pool.query('select email, name, status, source from subscribers order by lower(email)');

@@ -1,20 +1,10 @@
 import { importSubscribersFromFile } from '../../lib/import';
 import type { Db } from '../../lib/db/types';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { csv, fixtureDir } from './fixtures';
+import type { TestDatabase } from '../helpers/db';
+import { csv, importTestBed } from './fixtures';
 
 let t: TestDatabase;
-const fx = fixtureDir();
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.drop();
-  fx.cleanup();
-});
-beforeEach(async () => {
-  await t.pool.query('truncate subscribers cascade');
-});
+const fx = importTestBed((db) => (t = db));
 
 /** Every column of every subscriber: what "the same database" means here. */
 async function snapshot(): Promise<Record<string, unknown>[]> {

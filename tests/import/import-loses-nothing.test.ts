@@ -1,6 +1,6 @@
 import { formatSummary, importSubscribersFromFile, ImportFileError, type ImportSummary } from '../../lib/import';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { fixtureDir, readReport } from './fixtures';
+import type { TestDatabase } from '../helpers/db';
+import { importTestBed, readReport } from './fixtures';
 
 /**
  * No valid row is lost without a word: a stray quote is refused with the line where it opened
@@ -9,17 +9,7 @@ import { fixtureDir, readReport } from './fixtures';
  * every physical line.
  */
 let t: TestDatabase;
-const fx = fixtureDir();
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.drop();
-  fx.cleanup();
-});
-beforeEach(async () => {
-  await t.pool.query('truncate subscribers cascade');
-});
+const fx = importTestBed((db) => (t = db));
 
 async function subscribers(): Promise<[string, string | null][]> {
   const { rows } = await t.pool.query('select email, name from subscribers order by lower(email)');
