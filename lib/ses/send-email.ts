@@ -102,6 +102,9 @@ function serviceError(res: HttpResponseLike, text: string): Error {
 export function createSendEmail(client: SESv2Client): SendEmail {
   const cfg = client.config as unknown as ClientParts;
   let target: Promise<Target> | undefined;
+  // Built once: asking the client for its signer builds a new SignatureV4 from the whole
+  // config each time. The signer still asks the credential provider on every sign().
+  let signer: ReturnType<ClientParts['signer']> | undefined;
   async function prepare(input: SendEmailCommandInput): Promise<PreparedSend> {
     const t = await (target ??= resolveTarget(cfg).catch((err: unknown) => {
       target = undefined; // try again next time
@@ -120,8 +123,11 @@ export function createSendEmail(client: SESv2Client): SendEmail {
       headers: { host, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
       body,
     };
-    const signer = await cfg.signer({ name: 'sigv4', signingName: 'ses', signingRegion: t.region, properties: {} });
-    return { request: await signer.sign(request, { signingDate: new Date(Date.now() + (cfg.systemClockOffset ?? 0)) }) };
+    const s = await (signer ??= cfg.signer({ name: 'sigv4', signingName: 'ses', signingRegion: t.region, properties: {} }).catch((err: unknown) => {
+      signer = undefined; // try again next time
+      throw err;
+    }));
+    return { request: await s.sign(request, { signingDate: new Date(Date.now() + (cfg.systemClockOffset ?? 0)) }) };
   }
   async function send(prepared: PreparedSend): Promise<{ MessageId?: string }> {
     const { response } = await cfg.requestHandler.handle(prepared.request);
