@@ -125,14 +125,17 @@ export function letterOptionsFromConfig(config: Config, notion: Client | null): 
 
 /** The Notion reporter for a mailout page, with the SES feedback counts read from the database. */
 export function notionReporter(config: Config, db: Db, client: Client | null): MailoutReporter {
-  if (!client) return silentReporter;
+  return client ? pageReporter(config, db, client) : silentReporter;
+}
+
+function pageReporter(config: Config, db: Db, client: Client) {
   return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id) });
 }
 
 /** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */
 export function countsRefresher(config: Config, db: Db, client: Client | null): ((mailoutId: string) => Promise<void>) | undefined {
   if (!client) return undefined;
-  const reporter = createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id) });
+  const reporter = pageReporter(config, db, client);
   return async (mailoutId) => reporter.refreshCounts(mailoutId, await mailoutCounts(db, mailoutId));
 }
 
