@@ -15,8 +15,6 @@ import type { Delimiter } from './sniff';
 export interface LineAccount {
   /** Physical lines of the header row (1 unless a header cell holds a line break). */
   headerLines: number;
-  /** Non-blank data records. */
-  records: number;
   /** Empty lines, and lines holding only whitespace or delimiters. */
   blankLines: number;
   /** Lines taken by line breaks inside the quoted fields of data records. */
@@ -73,7 +71,7 @@ export interface RecordReader {
 }
 
 export function readCsvRecords(filePath: string, encoding: ImportEncoding, delimiter: Delimiter): RecordReader {
-  const account: LineAccount = { headerLines: 0, records: 0, blankLines: 0, linesInsideFields: 0 };
+  const account: LineAccount = { headerLines: 0, blankLines: 0, linesInsideFields: 0 };
   const input = fs.createReadStream(filePath);
   const parser = parse({ delimiter, bom: true, info: true, relax_column_count: true, relax_quotes: true, skip_empty_lines: true });
   const decode = decodedStream(encoding);
@@ -109,7 +107,6 @@ export function readCsvRecords(filePath: string, encoding: ImportEncoding, delim
           account.blankLines += 1 + breaks;
           continue;
         }
-        account.records += 1;
         account.linesInsideFields += breaks;
         yield { record, line, header: false };
       }
