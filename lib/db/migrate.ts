@@ -64,7 +64,55 @@ create table if not exists supabase_migrations.schema_migrations (
 );
 `;
 
-/** Apply every pending migration, each in its own transaction, in file order. */
+/** Held by every step of a migration run, whichever database it migrates: roles are cluster-wide. */
+const MIGRATE_LOCK = 7212001;
+
+/**
+ * Runs `step` in one transaction that first takes the migration lock. A transaction-level lock
+ * because through a transaction pooler (Supabase's port 6543, PgBouncer) only a transaction
+ * is sure to stay on one server connection: a session lock taken there is released on another
+ * connection, or never. The commit or rollback releases it, whatever happens to the client.
+ */
+async function lockedTransaction<T>(client: Client, step: () => Promise<T>): Promise<T> {
+  await client.query('begin');
+  try {
+    await client.query(`select pg_advisory_xact_lock(${MIGRATE_LOCK})`);
+    const result = await step();
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function isApplied(client: Client, version: string): Promise<boolean> {
+  const { rowCount } = await client.query('select 1 from supabase_migrations.schema_migrations where version = $1', [version]);
+  return Boolean(rowCount);
+}
+
+/** Applies one migration unless a concurrent run already did (checked under the lock); true when applied here. */
+async function applyOnce(client: Client, m: Migration): Promise<boolean> {
+  return lockedTransaction(client, async () => {
+    if (await isApplied(client, m.version)) return false;
+    try {
+      await client.query(m.sql);
+    } catch (err) {
+      throw new Error(`Migration ${m.file} failed: ${(err as Error).message}`);
+    }
+    await client.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)', [
+      m.version,
+      m.name,
+      [m.sql],
+    ]);
+    return true;
+  });
+}
+
+/**
+ * Apply every pending migration, each in its own transaction, in file order. Safe through a
+ * transaction pooler and beside another run: nothing is kept in the session between steps.
+ */
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
   const client = new Client({ connectionString: databaseUrl });
   const warnings: string[] = [];
@@ -73,39 +121,11 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
   });
   await client.connect();
   try {
-    // Roles are cluster-wide: two databases created at once may race to create them.
-    await client.query('select pg_advisory_lock(7212001)');
-    await client.query(SUPABASE_ROLES_SQL);
-    await client.query(HISTORY_SQL);
-    const done = new Set(
-      (await client.query<{ version: string }>('select version from supabase_migrations.schema_migrations')).rows.map(
-        (r) => r.version,
-      ),
-    );
+    await lockedTransaction(client, () => client.query(SUPABASE_ROLES_SQL + HISTORY_SQL));
     const result: MigrateResult = { applied: [], alreadyApplied: [], warnings };
-    for (const m of listMigrations(dir)) {
-      if (done.has(m.version)) {
-        result.alreadyApplied.push(m.file);
-        continue;
-      }
-      await client.query('begin');
-      try {
-        await client.query(m.sql);
-        await client.query(
-          'insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)',
-          [m.version, m.name, [m.sql]],
-        );
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback');
-        const e = err as Error & { position?: string };
-        throw new Error(`Migration ${m.file} failed: ${e.message}`);
-      }
-      result.applied.push(m.file);
-    }
+    for (const m of listMigrations(dir)) (await applyOnce(client, m) ? result.applied : result.alreadyApplied).push(m.file);
     return result;
   } finally {
-    await client.query('select pg_advisory_unlock(7212001)').catch(() => undefined);
     await client.end();
   }
 }
