@@ -21,7 +21,7 @@ export function createSesEventsHandler(makeDeps: () => SnsDeps | Promise<SnsDeps
 }
 
 export const POST = createSesEventsHandler(() => {
-  const app = getApp();
+  const app = getApp('ses-events');
   return {
     db: app.db,
     config: app.config,

@@ -3,6 +3,7 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { getDeadline } from '@vercel/functions';
 import { getConfig, type Config } from './config';
 import { getDb, type Db } from './db';
+import type { FunctionName } from './db/pool-budget';
 import { mailoutCounts } from './db/ledger';
 import { AppError } from './errors';
 import { feedbackCountsOrNull } from './feedback/store';
@@ -55,9 +56,10 @@ function lazy<T>(make: () => T): () => T {
   return () => (made ??= { value: make() }).value;
 }
 
-export function createApp(config: Config): App {
+/** `fn`: the Vercel function this app serves, whose database pool it gets (lib/db/pool-budget.ts). */
+export function createApp(config: Config, fn?: FunctionName): App {
   const notion = lazy(() => (config.notion.token ? createNotionClient(config) : null));
-  const db = lazy(() => getDb(config));
+  const db = lazy(() => getDb(config, fn));
   const ses = lazy(() => createSesClient(config));
   const reporter = () => notionReporter(config, db(), notion());
   const letterOptions = lazy(() => letterOptionsFromConfig(config, notion()));
@@ -102,13 +104,17 @@ export function createApp(config: Config): App {
   };
 }
 
-let shared: App | undefined;
+const shared = new Map<FunctionName | undefined, App>();
 
-/** The process-wide app, built from `getConfig()` (read once; a configuration error names what to set). */
-export function getApp(): App {
+/**
+ * The process-wide app of function `fn`, built from `getConfig()` (read once; a configuration
+ * error names what to set).
+ */
+export function getApp(fn?: FunctionName): App {
   const config = getConfig();
-  if (shared?.config !== config) shared = createApp(config);
-  return shared;
+  let app = shared.get(fn);
+  if (app?.config !== config) shared.set(fn, (app = createApp(config, fn)));
+  return app;
 }
 
 /** How the configuration shapes every letter (lib/render/pipeline): the same for a send and a preview. */

@@ -1,4 +1,6 @@
+import { attachDatabasePool } from '@vercel/functions';
 import type { Config, DbConfig } from '../config';
+import { IDLE_TIMEOUT_MS, poolConnectionsFor, type FunctionName } from './pool-budget';
 import { createPostgresDb } from './postgres';
 import { createSupabaseDb } from './supabase';
 import type { Db } from './types';
@@ -24,11 +26,25 @@ export function describeDb(db: DbConfig): string {
   }
 }
 
-let shared: { key: string; db: Db } | undefined;
+const shared = new Map<FunctionName | undefined, { key: string; db: Db }>();
 
-/** One adapter per process (a warm Vercel function reuses its pool). */
-export function getDb(config: Pick<Config, 'db'>): Db {
+/**
+ * One adapter per process and function (a warm Vercel function reuses its pool), sized for
+ * that function (lib/db/pool-budget.ts). On Vercel, `attachDatabasePool` keeps the instance
+ * alive until its idle connections have closed, so an idle instance holds none.
+ */
+export function getDb(config: Pick<Config, 'db'>, fn?: FunctionName): Db {
   const key = JSON.stringify(config.db);
-  if (!shared || shared.key !== key) shared = { key, db: createDb(config) };
-  return shared.db;
+  const existing = shared.get(fn);
+  if (existing?.key === key) return existing.db;
+  const db = serverlessDb(config.db, fn);
+  shared.set(fn, { key, db });
+  return db;
+}
+
+function serverlessDb(db: DbConfig, fn: FunctionName | undefined): Db {
+  if (db.kind === 'supabase') return createSupabaseDb(db.url, db.serviceRoleKey);
+  const postgres = createPostgresDb(db.url, { max: poolConnectionsFor(fn), idleTimeoutMillis: IDLE_TIMEOUT_MS });
+  attachDatabasePool(postgres.pool);
+  return postgres;
 }

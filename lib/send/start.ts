@@ -120,7 +120,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
 }
 
 /** Connections the send loop uses at once: a claim, a mark, an outcome, a feedback check. */
-const SEND_CONNECTIONS = 4;
+export const SEND_CONNECTIONS = 4;
 
 export async function startMailout(deps: SendDeps, req: SendRequest): Promise<StartResult> {
   const { config, db } = deps;
