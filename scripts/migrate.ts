@@ -6,7 +6,9 @@ async function main(): Promise<void> {
   loadCliEnv({ database: true });
   const url = process.env.DATABASE_URL;
   if (!url) {
-    console.error('Set DATABASE_URL to the Postgres to migrate (Supabase: Project Settings → Database → connection string), or use `supabase db push`.');
+    console.error(
+      'Set DATABASE_URL to the Postgres to migrate (Supabase → Connect: the session pooler, port 5432, or the direct connection), or use `supabase db push`.',
+    );
     process.exit(2);
   }
   const result = await migrate(url);

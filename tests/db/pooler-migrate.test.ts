@@ -47,6 +47,12 @@ test('four migrations runs started at once in one process through the pooler app
   }
 });
 
+test('without PgBouncer the pooler tests fail and say how to install it', async () => {
+  await expect(startPgBouncer({ serverUrl: t.url, poolSize: 1, candidates: ['/nonexistent/pgbouncer'] })).rejects.toThrow(
+    /PgBouncer is not installed \(looked for \/nonexistent\/pgbouncer\): apt-get install -y pgbouncer/,
+  );
+});
+
 /** Advisory locks any session holds on the server (a session lock left behind by a run shows here). */
 async function advisoryLocksHeld(): Promise<unknown[]> {
   const direct = new Client({ connectionString: t.url });

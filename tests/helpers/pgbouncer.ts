@@ -26,13 +26,19 @@ export interface PgBouncerOptions {
   serverUrl: string;
   /** Server connections per database and user (Supabase's "Pool Size"). */
   poolSize: number;
+  /** Where to look for the binary (default: pgbouncerCandidates()). */
+  candidates?: string[];
 }
 
 const INSTALL = 'apt-get install -y pgbouncer (Debian\'s package; CI installs it), or set PGBOUNCER_PATH to its binary';
 const RUN_AS = 'postgres';
 
-function pgbouncerBinary(): string {
-  const candidates = [process.env.PGBOUNCER_PATH, '/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].filter((p): p is string => Boolean(p));
+/** Where PgBouncer is looked for: PGBOUNCER_PATH when set, else where Debian's package puts it. */
+export function pgbouncerCandidates(): string[] {
+  return process.env.PGBOUNCER_PATH ? [process.env.PGBOUNCER_PATH] : ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'];
+}
+
+function pgbouncerBinary(candidates: string[]): string {
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) throw new Error(`PgBouncer is not installed (looked for ${candidates.join(', ')}): ${INSTALL}.`);
   return found;
@@ -86,7 +92,7 @@ function launch(bin: string, ini: string, who: { uid: number; gid: number } | nu
 }
 
 export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer> {
-  const bin = pgbouncerBinary();
+  const bin = pgbouncerBinary(opts.candidates ?? pgbouncerCandidates());
   const server = new URL(opts.serverUrl);
   const who = runAsUser();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailout-pgbouncer-'));
