@@ -6,7 +6,8 @@ export {
   type ImportSummary,
 } from './import';
 export { ImportFileError } from './errors';
-export { checkEmail, cleanName, stripInvisible, type EmailCheck } from './email';
+export { checkEmail, stripInvisible, type EmailCheck } from '../email';
+export { cleanName } from './email';
 export { mapColumns, normaliseHeader, type ColumnMap } from './columns';
 export { sniffDelimiter, type Delimiter } from './sniff';
 export { formatSummary, progressBar, progressLine } from './format';
