@@ -1,2 +1,1 @@
-export { escapeHtml } from './markdown-tokens';
 export * from './mailout';

@@ -4,7 +4,8 @@ import type { ImageSize } from '../images/size';
 import { sanitizeBody } from './sanitize';
 import { frameHtml, frameText, READER_LINKS_END, READER_LINKS_START } from './template';
 import { renderBody, shownWidth } from './html-body';
-import { escapeHtml, lex, type RenderContext } from './markdown-tokens';
+import { escapeHtml } from '../html';
+import { lex, type RenderContext } from './markdown-tokens';
 import { renderText } from './text-body';
 
 /**

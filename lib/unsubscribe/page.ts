@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { escapeHtml } from '../html';
 import { resubscribeSubscriber, unsubscribeSubscriber } from '../db/ledger';
 import type { Db } from '../db/types';
 import { log } from '../log';
@@ -111,10 +112,6 @@ export const PAGE_HEADERS: Record<string, string> = {
   'x-robots-tag': 'noindex, nofollow',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 interface Copy {
   title: string;

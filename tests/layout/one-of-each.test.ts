@@ -1,0 +1,29 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { escapeHtml } from '../../lib/html';
+
+/** One of each primitive: a second copy drifts from the first, so each lives in one file. */
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function sources(): Array<{ file: string; code: string }> {
+  return ['lib', 'api', 'scripts'].flatMap((dir) =>
+    fs
+      .readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(dir, f))
+      .map((file) => ({ file, code: fs.readFileSync(path.join(ROOT, file), 'utf8') })),
+  );
+}
+
+function filesMatching(pattern: RegExp): string[] {
+  return sources()
+    .filter((s) => pattern.test(s.code))
+    .map((s) => s.file)
+    .sort();
+}
+
+test('HTML is escaped by one function, lib/html.ts escapeHtml', () => {
+  expect(filesMatching(/function escapeHtml\b|'&#39;'/)).toEqual(['lib/html.ts']);
+  expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+});
