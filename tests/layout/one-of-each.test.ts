@@ -27,3 +27,8 @@ test('HTML is escaped by one function, lib/html.ts escapeHtml', () => {
   expect(filesMatching(/function escapeHtml\b|'&#39;'/)).toEqual(['lib/html.ts']);
   expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
 });
+
+test('one notice page and one set of security headers, in lib/html.ts (the letter has its own frame)', () => {
+  expect(filesMatching(/<!doctype html>/i)).toEqual(['lib/html.ts', 'lib/render/template.ts']);
+  expect(filesMatching(/'(content-security-policy|x-frame-options|referrer-policy)'/)).toEqual(['lib/html.ts']);
+});
