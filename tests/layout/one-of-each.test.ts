@@ -32,3 +32,7 @@ test('one notice page and one set of security headers, in lib/html.ts (the lette
   expect(filesMatching(/<!doctype html>/i)).toEqual(['lib/html.ts', 'lib/render/template.ts']);
   expect(filesMatching(/'(content-security-policy|x-frame-options|referrer-policy)'/)).toEqual(['lib/html.ts']);
 });
+
+test('one timeout helper, lib/timeout.ts withTimeout (a fetch may also pass AbortSignal.timeout)', () => {
+  expect(filesMatching(/setTimeout\([\s\S]{0,120}\.abort\(\)/)).toEqual(['lib/timeout.ts']);
+});
