@@ -1,35 +1,31 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Config } from './config';
 import type { Db } from './db';
 import { mailoutLetter } from './db/ledger';
 import { noticePage, pageHeaders } from './html';
-import { secretsEqual } from './http';
 import { parseMailoutId } from './mailout-id';
 import { webVersion, type RenderedMailout } from './render';
+import { linkUrl, sign, verify } from './signed-link';
 
 /**
  * The web version of a letter ("view in the browser"): `/api/view?m=<mailout>&sig=<mac>`,
  * a link in the footer and the text part of every letter. It serves the letter the mailout
  * stored at its claim, with no reader in it (no name, no unsubscribe link), so the same
- * page may be cached and shared. The MAC is an HMAC-SHA256 of the mailout id, keyed with
- * UNSUBSCRIBE_SECRET (the key of every link in a letter) and bound to this purpose; it is
- * compared in constant time before the database is asked anything.
+ * page may be cached and shared. The MAC is the link signer's (lib/signed-link.ts) over the
+ * mailout id, keyed with UNSUBSCRIBE_SECRET (the key of both links in a letter: unsubscribe and
+ * this one) and bound to this purpose; it is compared in constant time before the database is
+ * asked anything.
  */
 
 type LinkConfig = Pick<Config, 'appBaseUrl' | 'unsubscribeSecret'>;
 
 export function viewSignature(secret: string, mailoutId: string): string {
-  return createHmac('sha256', secret).update(`mailout-view:v1:${mailoutId}`, 'utf8').digest('base64url');
+  return sign('mailout-view:v1', secret, mailoutId);
 }
 
 export function viewUrl(config: LinkConfig, reference: string): string {
   const mailoutId = parseMailoutId(reference);
-  const q = new URLSearchParams({ m: mailoutId, sig: viewSignature(config.unsubscribeSecret, mailoutId) });
-  return `${config.appBaseUrl.replace(/\/+$/, '')}/api/view?${q.toString()}`;
-}
-
-export function verifyViewSignature(secret: string, mailoutId: string, sig: string | null): boolean {
-  return secretsEqual(sig, viewSignature(secret, mailoutId));
+  return linkUrl(config.appBaseUrl, 'view', { m: mailoutId, sig: viewSignature(config.unsubscribeSecret, mailoutId) });
 }
 
 export interface ViewResponse {
@@ -76,7 +72,7 @@ export interface ViewRequest {
 export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscribeSecret'> }, req: ViewRequest): Promise<ViewResponse> {
   // Signed over the canonical id (lib/mailout-id): any spelling of the page is the same letter.
   const mailoutId = canonicalOrEmpty(req.mailoutId);
-  if (!mailoutId || !verifyViewSignature(deps.config.unsubscribeSecret, mailoutId, req.sig)) {
+  if (!mailoutId || !verify('mailout-view:v1', deps.config.unsubscribeSecret, req.sig, mailoutId)) {
     return notice(
       403,
       'invalid',
