@@ -10,7 +10,7 @@ import { readCsvRecords } from './records';
 import { sniffDelimiter, type Delimiter } from './sniff';
 import { ImportFileError } from './errors';
 import { RejectedReport } from './report';
-import { importSubscriberRows } from './store';
+import { importSubscriberRows, type ImportRow } from './store';
 
 export { ImportFileError };
 
@@ -79,12 +79,6 @@ export interface ImportSummary {
   duplicates: number;
   rejectedReportPath?: string;
   durationMs: number;
-}
-
-export interface ImportRow {
-  email: string;
-  name: string | null;
-  source: string | null;
 }
 
 const SAMPLE_BYTES = 64 * 1024;

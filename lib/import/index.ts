@@ -2,9 +2,9 @@ export {
   importSubscribersFromFile,
   type ImportOptions,
   type ImportProgress,
-  type ImportRow,
   type ImportSummary,
 } from './import';
+export type { ImportRow } from './store';
 export { ImportFileError } from './errors';
 export { checkEmail, stripInvisible, type EmailCheck } from '../email';
 export { cleanName } from './email';
