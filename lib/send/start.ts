@@ -12,7 +12,7 @@ import { testUnsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { runSendLoop, type LoopSummary } from './loop';
 import { recipientMessage } from './recipient-message';
-import type { MailoutReporter } from './reporter';
+import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
 
 /**
