@@ -1,1 +1,2 @@
 export * from './mailout';
+export type { RenderedMailout } from '../letter';

@@ -1,4 +1,5 @@
 import { AppError } from '../errors';
+import type { RenderedMailout, Segment, Template } from '../letter';
 import { findNotionHostedUrls } from '../images/hosts';
 import type { ImageSize } from '../images/size';
 import { sanitizeBody } from './sanitize';
@@ -33,26 +34,6 @@ export interface RenderInput {
   imageSizes?: Record<string, ImageSize>;
   /** The signed link to the letter's web version (footer and text part). */
   viewUrl?: string;
-}
-
-type Segment = string | { kind: 'unsubscribe' } | { kind: 'name'; fallback?: string; trimBefore: number };
-
-interface Template {
-  segments: Segment[];
-}
-
-export interface RenderedMailout {
-  subject: string;
-  preheader?: string;
-  lang: 'ru' | 'en';
-  /** The full HTML document, placeholders in place. */
-  html: string;
-  /** The plain-text part, placeholders in place. */
-  text: string;
-  warnings: string[];
-  /** Whether the body greets by name (`{{name}}`). */
-  usesName: boolean;
-  templates: { html: Template; text: Template; subject: Template };
 }
 
 export interface Recipient {
