@@ -158,7 +158,9 @@ export interface Config {
   softBounceLimit: number;
   snsAllowedTopicArns: string[];
   testEmails: string[];
+  /** UNSUBSCRIBE_SECRET: the key of both links in a letter, unsubscribe and the web version (lib/signed-link.ts). */
   unsubscribeSecret: string;
+  /** REPORT_SECRET: the key of report links. */
   reportSecret: string;
   /** Days a report link opens the CSV (REPORT_LINK_DAYS). */
   reportLinkDays: number;
