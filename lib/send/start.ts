@@ -46,8 +46,6 @@ export interface SendDeps {
   safetyMarginMs?: number;
 }
 
-export type StartOutcome = 'started' | 'resumed' | 'duplicate' | 'test_sent' | 'dry_run';
-
 export interface StartResult {
   status: number;
   body: Record<string, unknown>;
