@@ -87,7 +87,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
       const unsubscribeUrl = testUnsubscribeUrl(config, email, mailoutId);
       const input = recipientMessage(config, loaded.letter, mailoutId, { email, name: null, unsubscribeUrl }, { test: true });
       try {
-        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input)), { retryMaybeDelivered: false }));
+        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input))));
         results.push({ email, status: 'sent', ses_message_id: out.MessageId ?? null });
       } catch (err) {
         const info = isSesError(err) ? err : classifySesError(err);

@@ -91,7 +91,6 @@ export async function runThrottleScenario(s: ThrottleScenario): Promise<Throttle
         },
         {
           maxAttempts: 10,
-          retryMaybeDelivered: false,
           sleep: clock.sleep,
           random,
           onRetry: ({ error }) => {
