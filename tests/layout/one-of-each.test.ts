@@ -43,3 +43,7 @@ test('one link signer (lib/signed-link.ts) and one constant-time comparison (lib
   // Their addresses come from its linkUrl, never from a template of their own.
   expect(filesMatching(/\}\/api\/(view|report|unsubscribe)\?/)).toEqual([]);
 });
+
+test('one email validator, lib/email.ts checkEmail: no anchored address pattern or zod .email() elsewhere', () => {
+  expect(filesMatching(/\/\^[^/\n]*@[^/\n]*\$\/|\.email\(/)).toEqual([]);
+});
