@@ -4,7 +4,7 @@ import type { Db } from './db';
 import { mailoutLetter } from './db/ledger';
 import { noticePage, pageHeaders } from './html';
 import { parseMailoutId } from './mailout-id';
-import { webVersion, type RenderedMailout } from './render';
+import { webVersion } from './render';
 import { linkUrl, sign, verify } from './signed-link';
 
 /**
