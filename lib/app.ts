@@ -13,7 +13,7 @@ import { createNotionClient } from './notion/client';
 import { createNotionReporter } from './notion/writeback';
 import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
 import type { SendDeps } from './send';
-import { silentReporter, type MailoutReporter } from './send/reporter';
+import { silentReporter, type MailoutReporter } from './mailout-reporter';
 import { createSesClient } from './ses';
 import { viewUrl } from './view';
 

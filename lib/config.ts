@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './errors';
-import { checkEmail } from './import/email';
+import { checkEmail } from './email';
 import { registerSecret } from './log';
 import { functionMaxDurationSeconds } from './vercel-functions';
 
@@ -50,7 +50,14 @@ const httpUrl = trimmed.pipe(
     .transform((u) => u.replace(/\/+$/, '')),
 );
 const optionalHttpUrl = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), httpUrl.optional());
-const emailAddress = trimmed.pipe(z.string().email('must be an email address such as news@example.com'));
+/** An address in its canonical form (lib/email.ts), or an issue saying why it is not one. */
+const canonicalEmail = (refusal: (raw: string, reason: string) => string) =>
+  z.string().transform((s, ctx) => {
+    const c = checkEmail(s);
+    if (!c.ok) ctx.addIssue({ code: 'custom', message: refusal(s, c.reason) });
+    return c.ok ? c.email : s;
+  });
+const emailAddress = trimmed.pipe(canonicalEmail((_, reason) => `must be an email address such as news@example.com (${reason})`));
 const list = z.preprocess(
   (v) =>
     typeof v === 'string'
@@ -61,16 +68,10 @@ const list = z.preprocess(
       : (v ?? []),
   z.array(z.string()),
 );
-/** Each address in the import's canonical form (lib/import/email), each once, case-insensitively. */
+/** Each address in its canonical form (lib/email.ts), each once, case-insensitively. */
 const emailList = list.pipe(
   z
-    .array(
-      z.string().transform((s, ctx) => {
-        const c = checkEmail(s);
-        if (!c.ok) ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of email addresses (${s}: ${c.reason})` });
-        return c.ok ? c.email : s;
-      }),
-    )
+    .array(canonicalEmail((s, reason) => `must be a comma-separated list of email addresses (${s}: ${reason})`))
     .transform((xs) => xs.filter((x, i) => xs.findIndex((y) => y.toLowerCase() === x.toLowerCase()) === i)),
 );
 
@@ -97,7 +98,7 @@ const envSchema = z.object({
   SES_ENDPOINT: optionalHttpUrl,
   SES_FROM_EMAIL: emailAddress,
   SES_FROM_NAME: optionalString,
-  SES_REPLY_TO: optionalString.pipe(z.string().email('must be an email address').optional()),
+  SES_REPLY_TO: optionalString.pipe(canonicalEmail((_, reason) => `must be an email address (${reason})`).optional()),
   SES_CONFIGURATION_SET: optionalString,
 
   NOTION_TOKEN: optionalSecret(
@@ -157,7 +158,9 @@ export interface Config {
   softBounceLimit: number;
   snsAllowedTopicArns: string[];
   testEmails: string[];
+  /** UNSUBSCRIBE_SECRET: the key of both links in a letter, unsubscribe and the web version (lib/signed-link.ts). */
   unsubscribeSecret: string;
+  /** REPORT_SECRET: the key of report links. */
   reportSecret: string;
   /** Days a report link opens the CSV (REPORT_LINK_DAYS). */
   reportLinkDays: number;

@@ -6,7 +6,7 @@ import { AppError } from './errors';
  * The identity of a mailout: one Notion page is one mailout, whatever spelling of the page
  * arrives. Every entry point (webhook, the spec's body, continuation, cron, CLIs, report
  * links, test sends) parses its reference here into the canonical form, a dashed lower-case
- * UUID, and the database refuses any other form (migration 20261201100000).
+ * UUID, and the database refuses any other form (migration 20261201134500_canonical_identities).
  */
 
 const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import { checkEmail } from './email';
 import { AppError } from './errors';
 
 /**
@@ -22,7 +23,14 @@ export interface MessageInput {
   test?: boolean;
 }
 
-const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
+/** The address in its canonical form (lib/email.ts), or the error to throw. */
+function canonicalAddress(raw: string, refuse: (shown: string) => AppError): string {
+  const c = checkEmail(raw);
+  if (!c.ok) throw refuse(raw.trim().slice(0, 100));
+  return c.email;
+}
+
+const notAnAddress = (shown: string) => new AppError('bad_request', `Not an email address: ${shown}`);
 
 /** SES tag values: ASCII letters, digits, `_` and `-`, at most 256 characters. */
 export function sesTagValue(value: string): string {
@@ -56,8 +64,7 @@ function oneLine(s: string): string {
 
 /** `Display Name <address>`, the name quoted or encoded as needed. */
 export function formatAddress(email: string, name?: string): string {
-  const address = email.trim();
-  if (!EMAIL.test(address)) throw new AppError('bad_request', `Not an email address: ${address.slice(0, 100)}`);
+  const address = canonicalAddress(email, notAnAddress);
   const display = name ? oneLine(name) : '';
   if (!display) return address;
   if (/^[\x20-\x7e]*$/.test(display)) {
@@ -98,10 +105,8 @@ function replyToList(replyTo: MessageInput['replyTo']): string[] {
 
 /** The SESv2 `SendEmail` input for one recipient. */
 export function buildSendEmailInput(input: MessageInput): SendEmailCommandInput {
-  const to = input.to.trim();
-  if (!EMAIL.test(to)) throw new AppError('bad_request', `Not an email address: ${to.slice(0, 100)}`);
-  const replyTo = replyToList(input.replyTo);
-  for (const r of replyTo) if (!EMAIL.test(r)) throw new AppError('config', `SES_REPLY_TO is not an email address: ${r.slice(0, 100)}`);
+  const to = canonicalAddress(input.to, notAnAddress);
+  const replyTo = replyToList(input.replyTo).map((r) => canonicalAddress(r, (shown) => new AppError('config', `SES_REPLY_TO is not an email address: ${shown}`)));
   return {
     FromEmailAddress: formatAddress(input.from.email, input.from.name),
     Destination: { ToAddresses: [to] },

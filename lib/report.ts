@@ -1,11 +1,10 @@
-import { createHmac } from 'node:crypto';
 import type { Config } from './config';
 import { csvCell } from './csv';
 import type { Db } from './db';
 import { mailoutExists, mailoutReportRows } from './db/ledger';
 import { AppError } from './errors';
-import { secretsEqual } from './http';
 import { parseMailoutId } from './mailout-id';
+import { linkUrl, sign, verify } from './signed-link';
 
 /**
  * The per-recipient CSV of a mailout (failures first) and the signed link to it.
@@ -20,21 +19,11 @@ export const DEFAULT_REPORT_LINK_DAYS = 30;
 
 type LinkConfig = Pick<Config, 'appBaseUrl' | 'reportSecret'> & Partial<Pick<Config, 'reportLinkDays'>>;
 
-export function reportSignature(secret: string, mailoutId: string, expires: number): string {
-  return createHmac('sha256', secret).update(`report:${mailoutId}:${expires}`).digest('base64url');
-}
-
-/** The signature of the links made before links expired (no `exp`): recognised, to say they are gone. */
-function legacySignature(secret: string, mailoutId: string): string {
-  return createHmac('sha256', secret).update(`report:${mailoutId}`).digest('base64url');
-}
-
 export function reportUrl(config: LinkConfig, reference: string, now = Date.now()): string {
   const mailoutId = parseMailoutId(reference);
   const days = config.reportLinkDays ?? DEFAULT_REPORT_LINK_DAYS;
   const exp = Math.floor(now / 1000) + days * 86_400;
-  const q = new URLSearchParams({ mailout_id: mailoutId, exp: String(exp), sig: reportSignature(config.reportSecret, mailoutId, exp) });
-  return `${config.appBaseUrl}/api/report?${q.toString()}`;
+  return linkUrl(config.appBaseUrl, 'report', { mailout_id: mailoutId, exp: String(exp), sig: sign('report', config.reportSecret, mailoutId, exp) });
 }
 
 function howToRenew(mailoutId: string): string {
@@ -55,10 +44,11 @@ export function verifyReportLink(config: Pick<Config, 'reportSecret'>, query: UR
   const mailoutId = parseMailoutId(raw);
   const sig = query.get('sig');
   const exp = query.get('exp');
-  if (exp === null && secretsEqual(sig, legacySignature(config.reportSecret, mailoutId))) {
+  // Links made before links expired were signed without `exp`: recognised, to say they are gone.
+  if (exp === null && verify('report', config.reportSecret, sig, mailoutId)) {
     throw new AppError('gone', `This report link was made before report links expired and no longer opens. ${howToRenew(mailoutId)}.`);
   }
-  if (exp === null || !/^\d{1,12}$/.test(exp) || !secretsEqual(sig, reportSignature(config.reportSecret, mailoutId, Number(exp)))) {
+  if (exp === null || !/^\d{1,12}$/.test(exp) || !verify('report', config.reportSecret, sig, mailoutId, Number(exp))) {
     throw new AppError('unauthorized', 'The report link is not valid: use the link written on the Notion page.');
   }
   if (Number(exp) * 1000 <= now) {

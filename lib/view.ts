@@ -1,34 +1,31 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Config } from './config';
 import type { Db } from './db';
 import { mailoutLetter } from './db/ledger';
-import { secretsEqual } from './http';
+import { noticePage, pageHeaders } from './html';
 import { parseMailoutId } from './mailout-id';
-import { webVersion, type RenderedMailout } from './render';
+import { webVersion } from './render';
+import { linkUrl, sign, verify } from './signed-link';
 
 /**
  * The web version of a letter ("view in the browser"): `/api/view?m=<mailout>&sig=<mac>`,
  * a link in the footer and the text part of every letter. It serves the letter the mailout
  * stored at its claim, with no reader in it (no name, no unsubscribe link), so the same
- * page may be cached and shared. The MAC is an HMAC-SHA256 of the mailout id, keyed with
- * UNSUBSCRIBE_SECRET (the key of every link in a letter) and bound to this purpose; it is
- * compared in constant time before the database is asked anything.
+ * page may be cached and shared. The MAC is the link signer's (lib/signed-link.ts) over the
+ * mailout id, keyed with UNSUBSCRIBE_SECRET (the key of both links in a letter: unsubscribe and
+ * this one) and bound to this purpose; it is compared in constant time before the database is
+ * asked anything.
  */
 
 type LinkConfig = Pick<Config, 'appBaseUrl' | 'unsubscribeSecret'>;
 
 export function viewSignature(secret: string, mailoutId: string): string {
-  return createHmac('sha256', secret).update(`mailout-view:v1:${mailoutId}`, 'utf8').digest('base64url');
+  return sign('mailout-view:v1', secret, mailoutId);
 }
 
 export function viewUrl(config: LinkConfig, reference: string): string {
   const mailoutId = parseMailoutId(reference);
-  const q = new URLSearchParams({ m: mailoutId, sig: viewSignature(config.unsubscribeSecret, mailoutId) });
-  return `${config.appBaseUrl.replace(/\/+$/, '')}/api/view?${q.toString()}`;
-}
-
-export function verifyViewSignature(secret: string, mailoutId: string, sig: string | null): boolean {
-  return secretsEqual(sig, viewSignature(secret, mailoutId));
+  return linkUrl(config.appBaseUrl, 'view', { m: mailoutId, sig: viewSignature(config.unsubscribeSecret, mailoutId) });
 }
 
 export interface ViewResponse {
@@ -37,26 +34,12 @@ export interface ViewResponse {
   body: string | null;
 }
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'x-robots-tag': 'noindex, nofollow',
-  // The letter's own inline styles and images; nothing runs, nothing frames it.
-  'content-security-policy': "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-};
-
 // The stored letter never changes, so a browser keeps the page for an hour and a CDN for a
 // day; a changed page (a new deployment's frame) is caught by the ETag.
 const CACHE = 'public, max-age=3600, s-maxage=86400, stale-while-revalidate=86400';
 
-function notice(status: number, title: string, ru: string, en: string): ViewResponse {
-  const body = `<!doctype html>
-<html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
-<style>body{font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;padding:48px 20px;background:#f4f4f2;color:#1f1f1f}main{max-width:520px;margin:0 auto;background:#fff;border-radius:8px;padding:32px}h1{font-size:22px;margin:0 0 12px}p{line-height:1.6;margin:0 0 8px}@media (prefers-color-scheme:dark){body{background:#121212;color:#e6e6e6}main{background:#1e1e1e}}</style>
-</head><body><main><h1>${title}</h1><p>${ru}</p><p lang="en">${en}</p></main></body></html>
-`;
-  return { status, headers: { ...SECURITY_HEADERS, 'cache-control': 'no-store' }, body };
+function notice(status: number, state: string, title: string, ru: string, en: string): ViewResponse {
+  return { status, headers: pageHeaders('no-store'), body: noticePage({ title, ru, en, state }) };
 }
 
 function etagOf(body: string): string {
@@ -89,9 +72,10 @@ export interface ViewRequest {
 export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscribeSecret'> }, req: ViewRequest): Promise<ViewResponse> {
   // Signed over the canonical id (lib/mailout-id): any spelling of the page is the same letter.
   const mailoutId = canonicalOrEmpty(req.mailoutId);
-  if (!mailoutId || !verifyViewSignature(deps.config.unsubscribeSecret, mailoutId, req.sig)) {
+  if (!mailoutId || !verify('mailout-view:v1', deps.config.unsubscribeSecret, req.sig, mailoutId)) {
     return notice(
       403,
+      'invalid',
       'Неверная ссылка · Invalid link',
       'Ссылка на письмо повреждена или неполна. Откройте её из письма ещё раз, целиком.',
       'This link to the letter is damaged or incomplete. Open it again from the email, in full.',
@@ -101,6 +85,7 @@ export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscri
   if (!row?.content?.templates) {
     return notice(
       404,
+      'not_sent',
       'Письмо ещё не отправлено · Not sent yet',
       'Веб-версия письма появится, когда рассылка начнётся.',
       'The web version of this letter appears once the mailout is sent.',
@@ -109,7 +94,7 @@ export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscri
   // No favicon request to a route that has none.
   const body = webVersion(row.content).replace('<head>', '<head>\n<link rel="icon" href="data:,">');
   const etag = etagOf(body);
-  const headers = { ...SECURITY_HEADERS, 'cache-control': CACHE, etag };
+  const headers = { ...pageHeaders(CACHE), etag };
   if (matches(req.ifNoneMatch, etag)) return { status: 304, headers, body: null };
   return { status: 200, headers, body };
 }

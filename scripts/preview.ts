@@ -23,6 +23,7 @@ import { letterSource, loadLetter, type LetterOptions, type LetterSource } from 
 import { letterOptionsFromConfig } from '../lib/app';
 import { setLogLevel } from '../lib/log';
 import { footerAddressWarnings } from '../lib/send/footer';
+import { linkUrl } from '../lib/signed-link';
 import { loadCliEnv } from './lib/env';
 
 interface Args {
@@ -105,7 +106,7 @@ function setup(config: Config | null, source: LetterSource): Setup {
       ...(footerAddress ? { footerAddress } : {}),
       ...(listName ? { listName } : {}),
       // Unsigned: without the configuration there is no key to sign the link with.
-      viewUrl: (id) => `${appBaseUrl}/api/view?m=${encodeURIComponent(id)}&sig=preview`,
+      viewUrl: (id) => linkUrl(appBaseUrl, 'view', { m: id, sig: 'preview' }),
     },
     appBaseUrl,
     from: { email: optional(env.SES_FROM_EMAIL) ?? 'newsletter@example.com', ...(fromName ? { name: fromName } : {}) },
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
   const loaded = await loadLetter(source, s.options);
   const baseName = source.kind === 'file' ? path.basename(source.path).replace(/\.[^.]+$/, '') : source.pageId.replace(/-/g, '');
 
-  const unsubscribeUrl = `${s.appBaseUrl}/api/unsubscribe?token=preview`;
+  const unsubscribeUrl = linkUrl(s.appBaseUrl, 'unsubscribe', { token: 'preview' });
   const copy = personalise(loaded.letter, { unsubscribeUrl, ...(args.name ? { name: args.name } : {}) });
   const eml = buildEml({
     from: s.from,

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { STSClient } from '@aws-sdk/client-sts';
+import { checkEmail } from '../lib/email';
 import { isAppError } from '../lib/errors';
 import {
   DEFAULT_CONFIGURATION_SET,
@@ -85,7 +86,7 @@ async function main(): Promise<number> {
   if (!region) usage('AWS_REGION is not set (the SES region, e.g. eu-west-1).');
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) usage(`AWS_REGION "${region}" is not an AWS region such as eu-west-1.`);
   const fromEmail = env('SES_FROM_EMAIL');
-  if (fromEmail && !/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(fromEmail)) usage(`SES_FROM_EMAIL "${fromEmail}" is not an email address.`);
+  if (fromEmail && !checkEmail(fromEmail).ok) usage(`SES_FROM_EMAIL "${fromEmail}" is not an email address.`);
   const configurationSetName = args['configuration-set'] ?? env('SES_CONFIGURATION_SET') ?? DEFAULT_CONFIGURATION_SET;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(configurationSetName)) usage(`Configuration set name "${configurationSetName}" may use letters, digits, _ and - only.`);
   const topicName = args.topic ?? env('SNS_TOPIC_NAME') ?? DEFAULT_TOPIC_NAME;

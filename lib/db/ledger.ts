@@ -1,5 +1,5 @@
 import type { Db } from './types';
-import type { RenderedMailout } from '../render';
+import type { RenderedMailout } from '../letter';
 
 /** Typed calls of the SQL functions in supabase/migrations, one per atomic state change. */
 

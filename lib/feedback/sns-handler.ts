@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { Db } from '../db/types';
 import { AppError, publicErrorBody } from '../errors';
 import { log } from '../log';
+import { withTimeout } from '../timeout';
 import { parseSesMessage } from './ses';
 import {
   certificateCacheFor,
@@ -74,22 +75,6 @@ function checkTopic(config: SnsDeps['config'], topicArn: string): void {
   if (!allowed.includes(topicArn)) throw new AppError('forbidden', 'This SNS topic is not in SNS_ALLOWED_TOPIC_ARNS.');
 }
 
-async function withTimeout<T>(ms: number, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new AppError('upstream', `${what} did not answer within ${ms} ms.`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Verify, then act on one SNS POST body. Never throws: every outcome is a status and a body. */
 export async function handleSnsRequest(bodyText: string, deps: SnsDeps): Promise<SnsResult> {
   let envelope: SnsEnvelope | undefined;
@@ -128,7 +113,8 @@ async function confirmSubscription(envelope: SnsEnvelope, deps: SnsDeps): Promis
   const fetcher = deps.fetchSubscribeUrl ?? defaultSubscribeUrlFetcher;
   let res: { ok: boolean; status: number };
   try {
-    res = await withTimeout(deps.fetchTimeoutMs ?? 5_000, 'The SNS SubscribeURL', (signal) => fetcher(url, signal));
+    const ms = deps.fetchTimeoutMs ?? 5_000;
+    res = await withTimeout(ms, () => new AppError('upstream', `The SNS SubscribeURL did not answer within ${ms} ms.`), (signal) => fetcher(url, signal));
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('upstream', `The SNS SubscribeURL could not be fetched: ${(err as Error).message}`, { cause: err });

@@ -1,5 +1,6 @@
 import { createVerify, X509Certificate } from 'node:crypto';
 import { AppError } from '../errors';
+import { withTimeout } from '../timeout';
 
 /**
  * Amazon SNS over HTTPS: the message envelope, its signature, and the signing certificate.
@@ -199,22 +200,13 @@ class CertificateCache {
   }
 
   private async download(url: string): Promise<string> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new AppError('upstream', `The SNS signing certificate did not arrive within ${this.opts.timeoutMs} ms.`));
-      }, this.opts.timeoutMs);
-    });
+    const { timeoutMs } = this.opts;
     let pem: string;
     try {
-      pem = await Promise.race([this.fetcher(url, controller.signal), timeout]);
+      pem = await withTimeout(timeoutMs, () => new AppError('upstream', `The SNS signing certificate did not arrive within ${timeoutMs} ms.`), (signal) => this.fetcher(url, signal));
     } catch (err) {
       if (err instanceof AppError) throw err;
       throw new AppError('upstream', `The SNS signing certificate could not be fetched: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
     if (typeof pem !== 'string' || !pem.includes('-----BEGIN CERTIFICATE-----')) {
       throw new AppError('upstream', 'The SNS signing certificate URL did not return a PEM certificate.');

@@ -1,4 +1,4 @@
-import { stripInvisible } from './email';
+import { stripInvisible } from '../email';
 
 /**
  * Which columns of an export hold what. GetResponse's export columns are not fixed (they

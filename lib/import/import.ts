@@ -3,13 +3,14 @@ import path from 'node:path';
 import { AppError } from '../errors';
 import type { Db } from '../db/types';
 import { mapColumns, EMAIL_ALIASES, type ColumnMap } from './columns';
-import { checkEmail, cleanName } from './email';
+import { checkEmail } from '../email';
+import { cleanName } from './email';
 import { scanImportFile, type FileScan, type ImportEncoding } from './encoding';
 import { readCsvRecords } from './records';
 import { sniffDelimiter, type Delimiter } from './sniff';
 import { ImportFileError } from './errors';
 import { RejectedReport } from './report';
-import { importSubscriberRows } from './store';
+import { importSubscriberRows, type ImportRow } from './store';
 
 export { ImportFileError };
 
@@ -78,12 +79,6 @@ export interface ImportSummary {
   duplicates: number;
   rejectedReportPath?: string;
   durationMs: number;
-}
-
-export interface ImportRow {
-  email: string;
-  name: string | null;
-  source: string | null;
 }
 
 const SAMPLE_BYTES = 64 * 1024;

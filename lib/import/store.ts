@@ -1,6 +1,12 @@
 import type { Db } from '../db/types';
 import { AppError } from '../errors';
-import type { ImportRow } from './import';
+
+/** One subscriber as import_subscribers takes it (the address already canonical). */
+export interface ImportRow {
+  email: string;
+  name: string | null;
+  source: string | null;
+}
 
 /** Typed call of import_subscribers (supabase/migrations/20261124130000_import_subscribers.sql). */
 export async function importSubscriberRows(

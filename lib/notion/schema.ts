@@ -1,6 +1,7 @@
 /**
- * The Notion properties the executor reads and writes. One list, used by the reader, the
- * write-back, and `npm run setup:notion` (which creates or checks the databases).
+ * The Notion properties the executor reads and writes: the list `npm run setup:notion` creates
+ * or checks the databases against. The write-back takes its status names from here; the reader
+ * (lib/notion/read.ts) and the write-back name the properties in their own code, by these names.
  *
  * Status is a `select` (the Notion API cannot create `status` options); a `status`
  * property of the same name is read and written as well.

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { FinishResult, MailoutCounts } from '../db/ledger';
 import { log } from '../log';
 import { reportUrl } from '../report';
-import type { MailoutReporter } from '../send/reporter';
+import type { MailoutReporter } from '../mailout-reporter';
 import { MAILOUT_STATUS } from './schema';
 
 /**

@@ -1,6 +1,7 @@
 import type { Token, Tokens } from 'marked';
 import { displaySize } from '../images/size';
-import { absoluteLink, decodeEntities, encodeHref, escapeHtml, escapeKeepEntities, type RenderContext } from './markdown-tokens';
+import { escapeHtml } from '../html';
+import { absoluteLink, decodeEntities, encodeHref, escapeKeepEntities, type RenderContext } from './markdown-tokens';
 import { COLUMN_WIDTH, STYLE as S } from './letter-style';
 import { inlineText } from './text-body';
 

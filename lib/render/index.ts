@@ -1,2 +1,2 @@
-export { escapeHtml } from './markdown-tokens';
 export * from './mailout';
+export type { RenderedMailout } from '../letter';

@@ -1,10 +1,12 @@
 import { AppError } from '../errors';
+import type { RenderedMailout, Segment, Template } from '../letter';
 import { findNotionHostedUrls } from '../images/hosts';
 import type { ImageSize } from '../images/size';
 import { sanitizeBody } from './sanitize';
 import { frameHtml, frameText, READER_LINKS_END, READER_LINKS_START } from './template';
 import { renderBody, shownWidth } from './html-body';
-import { escapeHtml, lex, type RenderContext } from './markdown-tokens';
+import { escapeHtml } from '../html';
+import { lex, type RenderContext } from './markdown-tokens';
 import { renderText } from './text-body';
 
 /**
@@ -32,26 +34,6 @@ export interface RenderInput {
   imageSizes?: Record<string, ImageSize>;
   /** The signed link to the letter's web version (footer and text part). */
   viewUrl?: string;
-}
-
-type Segment = string | { kind: 'unsubscribe' } | { kind: 'name'; fallback?: string; trimBefore: number };
-
-interface Template {
-  segments: Segment[];
-}
-
-export interface RenderedMailout {
-  subject: string;
-  preheader?: string;
-  lang: 'ru' | 'en';
-  /** The full HTML document, placeholders in place. */
-  html: string;
-  /** The plain-text part, placeholders in place. */
-  text: string;
-  warnings: string[];
-  /** Whether the body greets by name (`{{name}}`). */
-  usesName: boolean;
-  templates: { html: Template; text: Template; subject: Template };
 }
 
 export interface Recipient {

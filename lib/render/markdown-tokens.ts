@@ -1,4 +1,5 @@
 import { Lexer, type Token, type Tokens } from 'marked';
+import { escapeHtml } from '../html';
 import type { ImageSize } from '../images/size';
 
 /** Markdown parsed once by `marked`'s lexer, and what both renderings (HTML, text) share. */
@@ -17,10 +18,6 @@ export function lex(markdown: string): Token[] {
 // ---------------------------------------------------------------------------------------
 // escaping
 // ---------------------------------------------------------------------------------------
-
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
 
 /** Escapes, keeping character references the Markdown already had (`&amp;`, `&#8212;`). */
 export function escapeKeepEntities(s: string): string {

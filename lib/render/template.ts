@@ -1,5 +1,5 @@
 import { FONT, LINK_COLOR, MUTED_COLOR, TEXT_COLOR } from './letter-style';
-import { escapeHtml } from './markdown-tokens';
+import { escapeHtml } from '../html';
 
 /**
  * The email-safe frame around a body: nested presentation tables (Outlook), a 600 px

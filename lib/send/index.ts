@@ -1,4 +1,4 @@
 export { authenticateSendRequest, parseSendRequest, type SendRequest } from './request';
 export { runSendLoop, type LoopSummary } from './loop';
-export { silentReporter, type MailoutReporter } from './reporter';
+export { silentReporter, type MailoutReporter } from '../mailout-reporter';
 export * from './start';

@@ -19,7 +19,7 @@ import { unsubscribeUrl } from '../unsubscribe/token';
 import { MAX_CONSECUTIVE_FAILURES, outcomeOf } from './outcome';
 import { recipientMessage } from './recipient-message';
 import { createResultRecorder, createSendStarter } from './recorder';
-import type { MailoutReporter } from './reporter';
+import type { MailoutReporter } from '../mailout-reporter';
 
 /**
  * The send loop of one invocation, in named steps: claim a batch (`claimNext`), send each

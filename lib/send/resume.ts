@@ -1,4 +1,4 @@
-import type { App } from '../app';
+import type { Db } from '../db/types';
 import { mailoutsToResume } from '../db/ledger';
 import { log } from '../log';
 import { flushPendingNotionRefreshes } from '../feedback';
@@ -7,9 +7,15 @@ import { flushPendingNotionRefreshes } from '../feedback';
  * The cron's safety net: every `sending` mailout whose lease expired (its invocation died,
  * or its continuation call was lost) is handed to a fresh invocation of send-mailout.
  */
-export async function resumeExpiredMailouts(
-  app: Pick<App, 'db' | 'continueMailout' | 'countsRefresher'>,
-): Promise<string[]> {
+export interface ResumeDeps {
+  db: Db;
+  /** Ask a fresh invocation to continue this mailout (App.continueMailout). */
+  continueMailout(mailoutId: string): Promise<void>;
+  /** The Notion counts writer, or undefined without Notion (App.countsRefresher). */
+  countsRefresher(): ((mailoutId: string) => Promise<void>) | undefined;
+}
+
+export async function resumeExpiredMailouts(app: ResumeDeps): Promise<string[]> {
   const { db } = app;
   const due = await mailoutsToResume(db, 10);
   const resumed: string[] = [];

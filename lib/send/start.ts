@@ -12,7 +12,7 @@ import { testUnsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { runSendLoop, type LoopSummary } from './loop';
 import { recipientMessage } from './recipient-message';
-import type { MailoutReporter } from './reporter';
+import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
 
 /**
@@ -45,8 +45,6 @@ export interface SendDeps {
   random?: () => number;
   safetyMarginMs?: number;
 }
-
-export type StartOutcome = 'started' | 'resumed' | 'duplicate' | 'test_sent' | 'dry_run';
 
 export interface StartResult {
   status: number;
@@ -89,7 +87,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
       const unsubscribeUrl = testUnsubscribeUrl(config, email, mailoutId);
       const input = recipientMessage(config, loaded.letter, mailoutId, { email, name: null, unsubscribeUrl }, { test: true });
       try {
-        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input)), { retryMaybeDelivered: false }));
+        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input))));
         results.push({ email, status: 'sent', ses_message_id: out.MessageId ?? null });
       } catch (err) {
         const info = isSesError(err) ? err : classifySesError(err);

@@ -9,9 +9,9 @@
  *   recipient); pause the whole mailout instead of failing the list one by one.
  *
  * `maybeDelivered` is true when the request may have reached SES before it failed (a timeout or
- * reset after the request was written): retrying could send the email twice. The send engine
- * decides whether at-most-once wins (record `unknown`) or delivery wins (retry);
- * `sendWithRetry({ retryMaybeDelivered })` supports both.
+ * reset after the request was written): retrying could send the email twice, so
+ * `sendWithRetry` does not retry it (at most once wins: the caller records `unknown`) unless
+ * the call is a read that is safe to repeat (`retryMaybeDelivered: true`, the pre-flight).
  */
 export type SesErrorKind = 'retry' | 'recipient' | 'account';
 

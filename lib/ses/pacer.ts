@@ -2,7 +2,7 @@
  * Paces sends to a rate by a schedule, not by bursts.
  *
  * Slot i (counted from the last re-anchoring) is at `anchor + ceil(i × (1000 + slack) / rate)` ms
- * (slack 5 ms, see `windowSlackMs`); a send
+ * (slack 5 ms, `WINDOW_SLACK_MS`); a send
  * starts no earlier than its slot, and slots are handed out in order. So consecutive starts are at
  * least one interval apart and any one-second window [t, t + 1000) holds at most ceil(rate) starts
  * (at most `rate` for a whole-number rate); since real timers wake late, a start also waits until
@@ -27,16 +27,17 @@
  * not the preparation before it (whose duration varies with the database).
  *
  * The rate adapts (AIMD with fast recovery): `slowDown()` on throttling (× 0.7 as TCP CUBIC
- * does, floor 1/s, at most once per `slowDownCooldownMs` (500 ms) so the burst of 429s from
+ * does, floor 1/s, at most once per `SLOW_DOWN_COOLDOWN_MS` (500 ms) so the burst of 429s from
  * the sends in flight counts once). Once that long has passed with no throttle, every success
- * raises the rate again continuously, doubling per `recoverDoublingMs` (1 s), never above the
- * configured rate or the account's MaxSendRate. Throttling that goes on keeps the rate going
+ * raises the rate again continuously, doubling per `RECOVER_DOUBLING_MS` (1 s), never above the
+ * configured rate (preflight has already capped it at the account's MaxSendRate). Throttling that goes on keeps the rate going
  * down (× 0.7 per 500 ms, no growth in between); when it ends, 40/s is back from the 1/s floor
  * in under 6 s, and an isolated 429 costs about a quarter of a second of sending. A
  * transactional spike of a few seconds on the same account does not leave the newsletter
  * crawling for minutes.
  *
- * Time comes from the injected `now()` / `sleep(ms)`, so tests check the schedule with a fake clock.
+ * Time comes from `now()` / `sleep(ms)`: the send loop passes its own sleep, and tests pass a
+ * fake clock's `now` to check the schedule.
  */
 export interface PacerOptions {
   /** The configured rate, sends per second. */
@@ -48,24 +49,8 @@ export interface PacerOptions {
    * Ignored when `concurrency` is given.
    */
   maxConcurrency?: number;
-  /** W assumed before the first send is measured (default 250 ms: a mark, SES, an outcome). */
-  initialLatencyMs?: number;
   /** Adaptive: places before the first success, and the most failures in a row (default 10). */
   failureBudget?: number;
-  /** The account's MaxSendRate: a second ceiling. */
-  maxSendRate?: number;
-  /** Lowest rate `slowDown` goes to (default 1/s, or the ceiling when that is lower). */
-  minRatePerSec?: number;
-  /** After a slow-down, successes double the rate per this many ms (default 1000). */
-  recoverDoublingMs?: number;
-  /**
-   * Each second of the schedule lasts 1000 + this many ms (default 5: 0.5% under the rate),
-   * so that jitter between a slot and the request's arrival at SES up to this much never puts
-   * more than the rate into a one-second window there.
-   */
-  windowSlackMs?: number;
-  /** Two slow-downs closer than this count as one, and growth waits this long after one (default 500 ms). */
-  slowDownCooldownMs?: number;
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -74,7 +59,7 @@ export interface PacerOptions {
 export interface Permit {
   /** The slot time (ms, the pacer's clock) this send was scheduled at. */
   readonly slot: number;
-  /** The time `acquire` resolved: the send's start. */
+  /** The time the slot was taken: the send's start. */
   readonly startedAt: number;
   /** Frees the concurrency place; call once the send is done (idempotent). */
   release(): void;
@@ -91,37 +76,43 @@ export interface Place {
 }
 
 export interface Pacer {
-  /** Waits for a free place and the next slot. */
-  acquire(): Promise<Permit>;
   /** Waits for a free place only; the slot comes with `start()` on the place. */
   place(): Promise<Place>;
-  /** acquire → fn → release. */
+  /** A place, its slot, fn, then the place released (the test send's way). */
   run<T>(fn: () => Promise<T>): Promise<T>;
   /** Throttled: rate × factor (default THROTTLE_DECREASE, 0.7), not below the floor. Returns the new rate. */
   slowDown(factor?: number): number;
-  /** One recovery step (× 2) toward the ceiling. Returns the new rate. */
-  recover(): number;
-  /** A send succeeded: the rate grows back toward the ceiling (doubling per recoverDoublingMs). */
+  /** A send succeeded: the rate grows back toward the ceiling (doubling per RECOVER_DOUBLING_MS). */
   recordSuccess(): void;
   /** A send failed (not throttled): with adaptive places, the places narrow (see failureBudget). */
   recordFailure(): void;
-  /** Refuse further acquires (pending ones reject with PacerClosedError). */
+  /** Refuse further places and slots (pending ones reject with PacerClosedError). */
   close(): void;
   /** The current rate. */
   readonly rate: number;
-  /** min(configured rate, MaxSendRate): the rate never goes above this. */
-  readonly maxRate: number;
   readonly inFlight: number;
   /** Places allowed in flight now (fixed, or rate × estimated latency within the ceiling). */
   readonly limit: number;
-  /** The largest number of places held at once so far. */
-  readonly peakInFlight: number;
   /** The estimated time a send holds its place apart from its slot wait, ms (smoothed mean). */
   readonly latencyMs: number;
 }
 
 /** The multiplicative decrease on a throttle (TCP CUBIC's β). */
 export const THROTTLE_DECREASE = 0.7;
+/** W assumed before the first send is measured: a mark, SES, an outcome. */
+const INITIAL_LATENCY_MS = 250;
+/** The lowest rate `slowDown` goes to (or the configured rate when that is lower). */
+const MIN_RATE_PER_SEC = 1;
+/** After a slow-down, successes double the rate per this many ms. */
+const RECOVER_DOUBLING_MS = 1000;
+/**
+ * Each second of the schedule lasts 1000 + this many ms (0.5% under the rate), so that jitter
+ * between a slot and the request's arrival at SES up to this much never puts more than the
+ * rate into a one-second window there.
+ */
+const WINDOW_SLACK_MS = 5;
+/** Two slow-downs closer than this count as one, and growth waits this long after one. */
+const SLOW_DOWN_COOLDOWN_MS = 500;
 
 export class PacerClosedError extends Error {
   constructor() {
@@ -138,13 +129,8 @@ export function createPacer(options: PacerOptions): Pacer {
   }
   const adaptive = options.concurrency === undefined && options.maxConcurrency !== undefined;
   const ceiling = Math.max(1, Math.floor((adaptive ? options.maxConcurrency : options.concurrency) ?? 1));
-  const maxRate =
-    options.maxSendRate !== undefined && options.maxSendRate > 0
-      ? Math.min(options.ratePerSec, options.maxSendRate)
-      : options.ratePerSec;
-  const minRate = Math.min(maxRate, options.minRatePerSec ?? 1);
-  const doublingMs = Math.max(1, options.recoverDoublingMs ?? 1000);
-  const cooldownMs = options.slowDownCooldownMs ?? 500;
+  const maxRate = options.ratePerSec;
+  const minRate = Math.min(maxRate, MIN_RATE_PER_SEC);
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? realSleep;
 
@@ -155,13 +141,12 @@ export function createPacer(options: PacerOptions): Pacer {
   let lastSlowDownAt = Number.NEGATIVE_INFINITY;
   let lastRateChangeAt = Number.NEGATIVE_INFINITY;
   let inFlight = 0;
-  let peakInFlight = 0;
   let closed = false;
   const waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
 
   // Little's law: W, the time a send holds its place apart from its slot wait, as TCP
   // smooths a round trip (RFC 6298: α 1/8, β 1/4).
-  let srtt = Math.max(1, options.initialLatencyMs ?? 250);
+  let srtt = INITIAL_LATENCY_MS;
   let rttvar = 0;
   let measured = false;
   const failureBudget = Math.max(1, Math.floor(options.failureBudget ?? 10));
@@ -185,11 +170,10 @@ export function createPacer(options: PacerOptions): Pacer {
     return Math.min(ceiling, little, probe);
   }
 
-  // Each second of slots is stretched by `slackMs`: the requests reach SES a few ms after
+  // Each second of slots is stretched by WINDOW_SLACK_MS: the requests reach SES a few ms after
   // their slots, by varying amounts (SDK signing, sockets), and with no slack at all any jitter
   // would put rate + 1 arrivals into some one-second window at SES.
-  const slackMs = Math.max(0, options.windowSlackMs ?? 5);
-  const offset = (i: number) => Math.ceil((i * (1000 + slackMs)) / rate);
+  const offset = (i: number) => Math.ceil((i * (1000 + WINDOW_SLACK_MS)) / rate);
 
   // Real timers wake late by a few ms: a late start followed by an on-time one would put
   // rate + 1 starts in some one-second window. So a start also waits until the start
@@ -199,7 +183,7 @@ export function createPacer(options: PacerOptions): Pacer {
   const recent: number[] = [];
   function windowOpensAt(): number {
     const perWindow = Math.max(1, Math.ceil(rate - 1e-9));
-    return recent.length >= perWindow ? recent[recent.length - perWindow]! + 1000 + slackMs : Number.NEGATIVE_INFINITY;
+    return recent.length >= perWindow ? recent[recent.length - perWindow]! + 1000 + WINDOW_SLACK_MS : Number.NEGATIVE_INFINITY;
   }
 
   /** The next slot, in order; re-anchored at now when the schedule has fallen behind. */
@@ -235,7 +219,6 @@ export function createPacer(options: PacerOptions): Pacer {
   function pump(): void {
     while (waiters.length > 0 && inFlight < limit()) {
       inFlight += 1;
-      peakInFlight = Math.max(peakInFlight, inFlight);
       waiters.shift()!.resolve();
     }
   }
@@ -244,7 +227,6 @@ export function createPacer(options: PacerOptions): Pacer {
     if (closed) throw new PacerClosedError();
     if (waiters.length === 0 && inFlight < limit()) {
       inFlight += 1;
-      peakInFlight = Math.max(peakInFlight, inFlight);
       return;
     }
     await new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
@@ -311,29 +293,22 @@ export function createPacer(options: PacerOptions): Pacer {
     };
   }
 
-  async function acquire(): Promise<Permit> {
-    return (await place()).start();
-  }
-
   return {
-    acquire,
     place,
     async run<T>(fn: () => Promise<T>): Promise<T> {
-      const permit = await acquire();
+      const held = await place();
       try {
+        await held.start();
         return await fn();
       } finally {
-        permit.release();
+        held.release();
       }
     },
     slowDown(factor = THROTTLE_DECREASE) {
       const t = now();
-      if (t - lastSlowDownAt < cooldownMs) return rate;
+      if (t - lastSlowDownAt < SLOW_DOWN_COOLDOWN_MS) return rate;
       lastSlowDownAt = t;
       return setRate(Math.max(minRate, Math.min(rate, rate * factor)));
-    },
-    recover() {
-      return setRate(Math.min(maxRate, rate * 2));
     },
     recordSuccess() {
       if (!succeeded || failuresInARow > 0) {
@@ -343,9 +318,9 @@ export function createPacer(options: PacerOptions): Pacer {
       }
       if (rate >= maxRate) return;
       // Doubling per second of success, from the end of the quiet period after a slow-down.
-      const elapsed = now() - Math.max(lastRateChangeAt, lastSlowDownAt + cooldownMs);
+      const elapsed = now() - Math.max(lastRateChangeAt, lastSlowDownAt + SLOW_DOWN_COOLDOWN_MS);
       if (elapsed <= 0) return;
-      setRate(Math.min(maxRate, rate * 2 ** (elapsed / doublingMs)));
+      setRate(Math.min(maxRate, rate * 2 ** (elapsed / RECOVER_DOUBLING_MS)));
     },
     recordFailure() {
       failuresInARow += 1;
@@ -357,17 +332,11 @@ export function createPacer(options: PacerOptions): Pacer {
     get rate() {
       return rate;
     },
-    get maxRate() {
-      return maxRate;
-    },
     get inFlight() {
       return inFlight;
     },
     get limit() {
       return limit();
-    },
-    get peakInFlight() {
-      return peakInFlight;
     },
     get latencyMs() {
       return srtt;

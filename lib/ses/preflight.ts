@@ -55,6 +55,8 @@ export async function preflight(client: SESv2Client, options: PreflightOptions):
   let account: GetAccountCommandOutput;
   try {
     account = await sendWithRetry(() => client.send(new GetAccountCommand({})), {
+      // A read: repeating one that may have reached SES costs nothing.
+      retryMaybeDelivered: true,
       maxAttempts: 3,
       baseDelayMs: 250,
       maxDelayMs: 2_000,

@@ -9,8 +9,8 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /**
    * Retry failures that may have reached SES (timeouts and resets after the request was written)?
-   * Default true (deliver rather than drop); false gives strict at-most-once: such a failure is
-   * thrown at once, for the caller to record as `unknown`.
+   * Default false, strict at-most-once: such a failure is thrown at once, for the caller to
+   * record as `unknown`. Only a call that is safe to repeat (a read: GetAccount) says true.
    */
   retryMaybeDelivered?: boolean;
   sleep?: (ms: number) => Promise<void>;
@@ -43,7 +43,7 @@ export async function sendWithRetry<T>(send: () => Promise<T>, options: RetryOpt
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
   const sleep = options.sleep ?? realSleep;
   const random = options.random ?? Math.random;
-  const retryMaybeDelivered = options.retryMaybeDelivered ?? true;
+  const retryMaybeDelivered = options.retryMaybeDelivered ?? false;
 
   for (let attempt = 1; ; attempt += 1) {
     try {

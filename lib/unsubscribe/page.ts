@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { escapeHtml, noticePage, pageHeaders } from '../html';
 import { resubscribeSubscriber, unsubscribeSubscriber } from '../db/ledger';
 import type { Db } from '../db/types';
 import { log } from '../log';
@@ -101,20 +102,8 @@ export async function readUnsubscribeAction(request: Request): Promise<{ action:
 // The page
 // ---------------------------------------------------------------------------------------
 
-/** Headers of every page: no caching, no framing, no referrer (the token is in the URL), no indexing. */
-export const PAGE_HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'x-robots-tag': 'noindex, nofollow',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-};
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+/** Headers of every unsubscribe page: the pages' security headers, never cached. */
+export const PAGE_HEADERS: Record<string, string> = pageHeaders('no-store');
 
 interface Copy {
   title: string;
@@ -184,32 +173,6 @@ function page(status: number, state: PageState, config: Pick<Config, 'listName'>
       <button type="submit" class="${c.button.secondary ? 'secondary' : ''}">${c.button.ru} · ${c.button.en}</button>
     </form>`
       : '';
-  const html = `<!doctype html>
-<html lang="ru">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<title>${c.title}</title>
-<style>
-  body { margin: 0; padding: 0 16px; font: 16px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; background: #f6f6f4; color: #1f1f1f; }
-  main { max-width: 30rem; margin: 12vh auto; padding: 2rem; background: #fff; border-radius: 12px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
-  h1 { font-size: 1.25rem; margin: 0 0 1rem; }
-  p { margin: 0 0 .75rem; }
-  p[lang="en"] { color: #555; }
-  button { margin-top: 1rem; padding: .7rem 1.2rem; font: inherit; border: 0; border-radius: 8px; background: #1f1f1f; color: #fff; cursor: pointer; }
-  button.secondary { background: #e9e9e6; color: #1f1f1f; }
-</style>
-</head>
-<body>
-<main data-state="${state}">
-  <h1>${c.title}</h1>
-  <p lang="ru">${c.ru}</p>
-  <p lang="en">${c.en}</p>
-  ${form}
-</main>
-</body>
-</html>
-`;
+  const html = noticePage({ title: c.title, ru: c.ru, en: c.en, state, after: form });
   return { status, state, html };
 }

@@ -1,9 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config';
+import { linkUrl, sign, verify } from '../signed-link';
 
 /**
- * Unsubscribe tokens: `<payload>.<mac>`, both base64url, the MAC an HMAC-SHA256 (keyed with
- * UNSUBSCRIBE_SECRET, bound to this purpose) of the payload text.
+ * Unsubscribe tokens: `<payload>.<mac>`, both base64url, the MAC the link signer's
+ * (lib/signed-link.ts: keyed with UNSUBSCRIBE_SECRET, bound to this purpose) of the payload text.
  *   subscriber  payload = 0x01 || the subscriber id's 16 bytes: no email in the URL
  *   test send   payload = 0x02 || UTF-8 JSON [email, mailoutId]: a test recipient has no
  *               subscriber row; the link must still work and must not touch the list
@@ -16,17 +16,12 @@ export type UnsubscribeTarget =
 
 const KIND_SUBSCRIBER = 0x01;
 const KIND_TEST = 0x02;
-const MAC_BYTES = 32;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function mac(secret: string, payload: string): Buffer {
-  return createHmac('sha256', secret).update(`mailout-unsubscribe:v1:${payload}`, 'utf8').digest();
-}
-
 function seal(secret: string, bytes: Buffer): string {
   const payload = bytes.toString('base64url');
-  return `${payload}.${mac(secret, payload).toString('base64url')}`;
+  return `${payload}.${sign('mailout-unsubscribe:v1', secret, payload)}`;
 }
 
 function uuidBytes(id: string): Buffer {
@@ -57,11 +52,7 @@ export function verifyUnsubscribeToken(secret: string, token: string | null | un
   const payload = token.slice(0, dot);
   const presentedText = token.slice(dot + 1);
   if (!B64URL.test(payload) || !B64URL.test(presentedText)) return null;
-  const presented = Buffer.from(presentedText, 'base64url');
-  const expected = mac(secret, payload);
-  // The MAC's length is public; its bytes are compared in constant time.
-  if (presented.length !== MAC_BYTES || presentedText !== presented.toString('base64url')) return null;
-  if (!timingSafeEqual(presented, expected)) return null;
+  if (!verify('mailout-unsubscribe:v1', secret, presentedText, payload)) return null;
 
   const bytes = Buffer.from(payload, 'base64url');
   if (bytes.length === 17 && bytes[0] === KIND_SUBSCRIBER) {
@@ -84,10 +75,10 @@ type UrlConfig = Pick<Config, 'appBaseUrl' | 'unsubscribeSecret'>;
 
 /** `${APP_BASE_URL}/api/unsubscribe?token=…`: the footer link and the List-Unsubscribe header. */
 export function unsubscribeUrl(config: UrlConfig, subscriberId: string): string {
-  return `${config.appBaseUrl.replace(/\/+$/, '')}/api/unsubscribe?token=${unsubscribeToken(config.unsubscribeSecret, subscriberId)}`;
+  return linkUrl(config.appBaseUrl, 'unsubscribe', { token: unsubscribeToken(config.unsubscribeSecret, subscriberId) });
 }
 
 /** The same for a test-send recipient. */
 export function testUnsubscribeUrl(config: UrlConfig, email: string, mailoutId: string): string {
-  return `${config.appBaseUrl.replace(/\/+$/, '')}/api/unsubscribe?token=${testUnsubscribeToken(config.unsubscribeSecret, email, mailoutId)}`;
+  return linkUrl(config.appBaseUrl, 'unsubscribe', { token: testUnsubscribeToken(config.unsubscribeSecret, email, mailoutId) });
 }

@@ -38,3 +38,16 @@ test('the Notion section loads alone, with the same checks as the whole configur
   expect(loadNotionConfig({})).toEqual({ token: undefined, mailoutsDatabaseId: undefined, errorsDatabaseId: undefined, baseUrl: undefined });
   expect(() => loadNotionConfig({ NOTION_TOKEN: 'short' })).toThrow(/NOTION_TOKEN is too short for a Notion integration secret/);
 });
+
+test('SES_FROM_EMAIL and SES_REPLY_TO are checked by the one email validator and kept in its canonical form', () => {
+  const env = {
+    EXECUTOR_SHARED_SECRET: 'a-secret-of-enough-length-0123',
+    APP_BASE_URL: 'https://mailout.example.com',
+    AWS_REGION: 'eu-west-1',
+    DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db',
+  };
+  const config = loadConfig({ ...env, SES_FROM_EMAIL: 'News@Пример.РФ', SES_REPLY_TO: 'Editor@Example.COM' });
+  expect(config.ses).toMatchObject({ fromEmail: 'News@xn--e1afmkfd.xn--p1ai', replyTo: 'Editor@example.com' });
+  expect(() => loadConfig({ ...env, SES_FROM_EMAIL: 'jo..hn@example.com' })).toThrow(/SES_FROM_EMAIL.*invalid dots in local part/s);
+  expect(() => loadConfig({ ...env, SES_FROM_EMAIL: 'news@example.com', SES_REPLY_TO: 'editor@localhost' })).toThrow(/SES_REPLY_TO/);
+});

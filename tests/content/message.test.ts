@@ -62,6 +62,14 @@ describe('buildSendEmailInput', () => {
     expect(() => buildSendEmailInput(message({ to: 'not an address' }))).toThrow(/Not an email address/);
   });
 
+  it('checks every address with the one email validator and sends its canonical form', () => {
+    expect(() => buildSendEmailInput(message({ to: 'jo..hn@example.com' }))).toThrow(/Not an email address/);
+    expect(() => buildSendEmailInput(message({ replyTo: 'editor@localhost' }))).toThrow(/SES_REPLY_TO is not an email address/);
+    const input = buildSendEmailInput(message({ to: 'Anna@Пример.РФ', from: { email: 'News@Example.COM' } }));
+    expect(input.Destination?.ToAddresses).toEqual(['Anna@xn--e1afmkfd.xn--p1ai']);
+    expect(input.FromEmailAddress).toBe('News@example.com');
+  });
+
   it('quotes ASCII display names that need it', () => {
     expect(formatAddress('a@example.com', 'Acme News')).toBe('Acme News <a@example.com>');
     expect(formatAddress('a@example.com', 'Acme, "News"')).toBe('"Acme, \\"News\\"" <a@example.com>');

@@ -1,5 +1,6 @@
 import { claimMailout } from '../../lib/db/ledger';
 import { renderMailout, webVersion } from '../../lib/render';
+import { PAGE_HEADERS, unsubscribePage } from '../../lib/unsubscribe';
 import { viewLetter, viewSignature, viewUrl } from '../../lib/view';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
@@ -67,4 +68,17 @@ test('a letter stored before the footer links were marked loses its unsubscribe 
   expect(html).toContain('Привет, друг!');
   expect(html).not.toContain('Отписаться');
   expect(html).not.toContain('href=""');
+});
+
+test('a refused view link gets the notice page and the headers of the unsubscribe page', async () => {
+  const refused = await viewLetter(deps(), { mailoutId: MAILOUT, sig: 'forged', ifNoneMatch: null });
+  const unsubscribe = unsubscribePage('forged', { config: { unsubscribeSecret: CONFIG.unsubscribeSecret, listName: 'Пример' } });
+  expect(refused.headers).toEqual(PAGE_HEADERS);
+  expect(refused.body).toContain('<main data-state="invalid">');
+  const frame = (html: string) => html.replace(/<main[\s\S]*<\/main>/, '');
+  expect(frame(refused.body!)).toBe(frame(unsubscribe.html));
+  const served = await viewLetter(deps(), { mailoutId: MAILOUT, sig: sig(MAILOUT), ifNoneMatch: null });
+  const { 'cache-control': _c, etag: _e, ...security } = served.headers;
+  const { 'cache-control': _n, ...expected } = PAGE_HEADERS;
+  expect(security).toEqual(expected);
 });

@@ -28,3 +28,16 @@ test('no source, migration or document refers to a design document outside the r
   const refs = all.filter((f) => /DESIGN\b|§|\.\.\/shared/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
   expect(refs).toEqual([]);
 });
+
+test('every migration a source, test or document cites exists', () => {
+  const all = [...files('lib', /\.ts$/), ...files('api', /\.ts$/), ...files('scripts', /\.ts$/), ...files('tests', /\.ts$/), ...files('docs', /\.md$/), 'README.md'];
+  const migrations = fs.readdirSync(path.join(ROOT, 'supabase/migrations'));
+  const missing = all.flatMap((f) =>
+    [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/(?:migrations?[ /]|\b)(20\d{12})(?:_\w+)?/g)]
+      .filter((m) => /^migrations?[ /]/.test(m[0]) || m[0].includes('_'))
+      .map((m) => m[1]!)
+      .filter((stamp) => !migrations.some((name) => name.startsWith(`${stamp}_`)))
+      .map((stamp) => `${f}: ${stamp}`),
+  );
+  expect(missing).toEqual([]);
+});

@@ -1,5 +1,5 @@
 import { startMailout, type SendRequest } from '../../lib/send';
-import { silentReporter } from '../../lib/send/reporter';
+import { silentReporter } from '../../lib/mailout-reporter';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';

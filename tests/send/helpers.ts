@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../../lib/config';
 import { renderMailout } from '../../lib/render';
-import { silentReporter, type MailoutReporter } from '../../lib/send/reporter';
+import { silentReporter, type MailoutReporter } from '../../lib/mailout-reporter';
 import type { LoadedLetter, SendDeps } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
 import type { TestDatabase } from '../helpers/db';

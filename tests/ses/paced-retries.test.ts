@@ -5,14 +5,16 @@ import { sendWithRetry } from '../../lib/ses/retry';
 import { busiestWindow, FakeClock, seededRandom } from './fake-clock';
 
 /**
- * The composition the send engine uses: `sendWithRetry(() => pacer.run(send), { onRetry: slowDown })`.
- * Every attempt, retries included, takes a slot; back-off waits hold no concurrency place.
+ * The composition the send loop uses (lib/send/loop.ts `sendAndRecord` / `sendOne`): a place
+ * from `pacer.place()`, its slot from `start()`, then `sendWithRetry` with every retry on a slot
+ * of its own (`again()`) and `slowDown` on throttling; the place is held through the back-offs
+ * until the answer, so the places bound what is in flight.
  */
 describe('retries through the pacer', () => {
   it('keeps every attempt, retries included, within the rate while throttling slows the pace', async () => {
     const clock = new FakeClock();
     const random = seededRandom(2024);
-    const pacer = createPacer({ ratePerSec: 10, concurrency: 4, now: clock.now, sleep: clock.sleep });
+    const pacer = createPacer({ ratePerSec: 10, maxConcurrency: 4, failureBudget: 10, now: clock.now, sleep: clock.sleep });
     const attempts: number[] = [];
     const rates: number[] = [];
     let inFlight = 0;
@@ -20,21 +22,24 @@ describe('retries through the pacer', () => {
     const outcomes: Array<'sent' | 'failed'> = [];
 
     const sendOne = async (i: number) => {
+      const place = await pacer.place();
       try {
+        await place.start();
+        let attempt = 0;
         await sendWithRetry(
-          () =>
-            pacer.run(async () => {
-              attempts.push(clock.now());
-              inFlight += 1;
-              maxInFlight = Math.max(maxInFlight, inFlight);
-              await clock.sleep(20 + random() * 130);
-              inFlight -= 1;
-              if (i % 50 === 7) throw new MessageRejected({ message: 'Illegal address', $metadata: { httpStatusCode: 400 } });
-              if (random() < 0.15) {
-                throw new TooManyRequestsException({ message: 'Maximum sending rate exceeded.', $metadata: { httpStatusCode: 429 } });
-              }
-              return 'ok';
-            }),
+          async () => {
+            if (attempt++ > 0) await place.again();
+            attempts.push(clock.now());
+            inFlight += 1;
+            maxInFlight = Math.max(maxInFlight, inFlight);
+            await clock.sleep(20 + random() * 130);
+            inFlight -= 1;
+            if (i % 50 === 7) throw new MessageRejected({ message: 'Illegal address', $metadata: { httpStatusCode: 400 } });
+            if (random() < 0.15) {
+              throw new TooManyRequestsException({ message: 'Maximum sending rate exceeded.', $metadata: { httpStatusCode: 429 } });
+            }
+            return 'ok';
+          },
           {
             maxAttempts: 10,
             sleep: clock.sleep,
@@ -49,7 +54,10 @@ describe('retries through the pacer', () => {
       } catch (err) {
         expect(err).toBeInstanceOf(SesError);
         expect((err as SesError).kind).toBe('recipient');
+        pacer.recordFailure();
         outcomes[i] = 'failed';
+      } finally {
+        place.release();
       }
     };
 

@@ -6,7 +6,7 @@ interface RunResult {
   maxInFlight: number;
 }
 
-/** `total` sends through the pacer by `workers` loops, each send taking latency(i) ms of fake time. */
+/** `total` sends through the pacer's `run` (the test send's way) by `workers` loops, each taking latency(i) ms of fake time. */
 async function drive(
   clock: FakeClock,
   pacer: Pacer,
@@ -22,13 +22,13 @@ async function drive(
   const worker = async () => {
     while (next < total) {
       const i = next++;
-      const permit = await pacer.acquire();
-      starts.push(clock.now());
-      inFlight += 1;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await clock.sleep(latency(i));
-      inFlight -= 1;
-      permit.release();
+      await pacer.run(async () => {
+        starts.push(clock.now());
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await clock.sleep(latency(i));
+        inFlight -= 1;
+      });
       onSent?.(i);
     }
   };
@@ -105,13 +105,17 @@ describe('createPacer: a schedule, not bursts', () => {
     expect(busiestWindow(starts)).toBeLessThanOrEqual(10);
   });
 
-  it('never exceeds the account MaxSendRate even when the configured rate is higher', async () => {
+  it('never exceeds the rate it is given, with places to spare (preflight caps it at MaxSendRate: tests/ses/preflight.test.ts)', async () => {
     const clock = new FakeClock();
-    const pacer = createPacer({ ratePerSec: 20, maxSendRate: 14, concurrency: 8, now: clock.now, sleep: clock.sleep });
+    const pacer = createPacer({ ratePerSec: 14, concurrency: 8, now: clock.now, sleep: clock.sleep });
     expect(pacer.rate).toBe(14);
-    expect(pacer.maxRate).toBe(14);
     const { starts } = await drive(clock, pacer, 500, 8, () => 30);
     expect(busiestWindow(starts)).toBeLessThanOrEqual(14);
+  });
+
+  it('offers what the send loop and the test send use, nothing more', () => {
+    const pacer = createPacer({ ratePerSec: 6 });
+    expect(Object.keys(pacer).sort()).toEqual(['close', 'inFlight', 'latencyMs', 'limit', 'place', 'rate', 'recordFailure', 'recordSuccess', 'run', 'slowDown']);
   });
 
   it('rejects a rate that is not a positive number', () => {
@@ -167,7 +171,6 @@ describe('createPacer: slowing down on throttling and recovering', () => {
     t += 5000;
     pacer.recordSuccess();
     expect(pacer.rate).toBe(40);
-    expect(pacer.recover()).toBe(40);
     // Throttling that goes on brings the rate down to the floor: no growth in between.
     for (let i = 0; i < 12; i += 1) {
       t += 500;
@@ -214,10 +217,10 @@ describe('createPacer: concurrency and closing', () => {
   it('holds callers beyond the concurrency until a place is released', async () => {
     const clock = new FakeClock();
     const pacer = createPacer({ ratePerSec: 1000, concurrency: 2, now: clock.now, sleep: clock.sleep });
-    const a = await clock.runUntil(pacer.acquire());
-    const b = await clock.runUntil(pacer.acquire());
+    const a = await clock.runUntil(pacer.place());
+    const b = await clock.runUntil(pacer.place());
     let thirdStarted = false;
-    const third = pacer.acquire().then((p) => {
+    const third = pacer.place().then((p) => {
       thirdStarted = true;
       return p;
     });
@@ -234,15 +237,16 @@ describe('createPacer: concurrency and closing', () => {
     expect(pacer.inFlight).toBe(0);
   });
 
-  it('rejects waiting and later callers once closed', async () => {
+  it('rejects waiting and later callers, and a slot asked for, once closed', async () => {
     const clock = new FakeClock();
     const pacer = createPacer({ ratePerSec: 5, concurrency: 1, now: clock.now, sleep: clock.sleep });
-    const first = await clock.runUntil(pacer.acquire());
-    const waiting = pacer.acquire();
+    const first = await clock.runUntil(pacer.place());
+    const waiting = pacer.place();
     pacer.close();
     await expect(waiting).rejects.toBeInstanceOf(PacerClosedError);
-    await expect(pacer.acquire()).rejects.toBeInstanceOf(PacerClosedError);
-    first.release();
+    await expect(pacer.place()).rejects.toBeInstanceOf(PacerClosedError);
+    await expect(first.start()).rejects.toBeInstanceOf(PacerClosedError);
+    expect(pacer.inFlight).toBe(0);
   });
 
   it('run() releases the place when the send throws', async () => {
@@ -308,10 +312,13 @@ describe('createPacer: adaptive places (Little\'s law), no concurrency to tune',
   /** Like the engine: a place, then `prep` ms (the ledger mark), the slot, `send` ms (SES), `after` ms (the outcome's write). */
   async function engineLike(clock: FakeClock, pacer: Pacer, total: number, prep: () => number, send: () => number, after: () => number) {
     const starts: number[] = [];
+    let peakPlaces = 0;
     await clock.runUntil(
       Promise.all(
         Array.from({ length: total }, async () => {
           const place = await pacer.place();
+          // As the send loop measures its peakConcurrency.
+          peakPlaces = Math.max(peakPlaces, pacer.inFlight);
           try {
             await clock.sleep(prep());
             await place.start();
@@ -325,7 +332,7 @@ describe('createPacer: adaptive places (Little\'s law), no concurrency to tune',
         }),
       ),
     );
-    return starts;
+    return { starts, peakPlaces };
   }
 
   it.each([
@@ -340,20 +347,20 @@ describe('createPacer: adaptive places (Little\'s law), no concurrency to tune',
     const random = seededRandom(rate + rtt);
     const ses = () => (random() < 0.05 ? 400 : 40 + random() * 80);
     const n = rate * 30;
-    const starts = await engineLike(clock, pacer, n, () => rtt, ses, () => rtt);
+    const { starts, peakPlaces } = await engineLike(clock, pacer, n, () => rtt, ses, () => rtt);
     expect(busiestWindow(starts)).toBeLessThanOrEqual(rate);
     // The whole run within 2% of N / rate (the first send goes at once).
     expect(starts[starts.length - 1]! - starts[0]!).toBeLessThanOrEqual(((n - 1) * 1000 * 1.02) / rate);
     // Little's law: about rate × (2 rtt + SES ≈ 100 ms) places, never more than the ceiling.
-    expect(pacer.peakInFlight).toBeLessThanOrEqual(ceiling);
+    expect(peakPlaces).toBeLessThanOrEqual(ceiling);
     expect(pacer.limit).toBeGreaterThanOrEqual(Math.min(ceiling, Math.ceil((rate * (2 * rtt + 80)) / 1000)));
   });
 
   it('never holds more places than the ceiling, whatever the latency: the ceiling bounds a crash\'s unknown', async () => {
     const clock = new FakeClock();
     const pacer = createPacer({ ratePerSec: 50, maxConcurrency: 5, now: clock.now, sleep: clock.sleep });
-    await engineLike(clock, pacer, 300, () => 200, () => 300, () => 200);
-    expect(pacer.peakInFlight).toBe(5);
+    const { peakPlaces } = await engineLike(clock, pacer, 300, () => 200, () => 300, () => 200);
+    expect(peakPlaces).toBe(5);
     expect(pacer.limit).toBe(5);
   });
 

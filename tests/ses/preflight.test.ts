@@ -44,6 +44,13 @@ async function refusal(promise: Promise<unknown>): Promise<AppError> {
 }
 
 describe('preflight', () => {
+  it('retries a GetAccount whose connection dropped after the request left (a read is safe to repeat)', async () => {
+    ses.setGetAccountError('reset');
+    const before = ses.getAccountCalls;
+    await expect(preflight(client, { recipients: 10, requestedRate: 6, sleep: noSleep, endpointOverride: false })).rejects.toThrow();
+    expect(ses.getAccountCalls - before).toBe(3);
+  });
+
   it('passes a healthy account and caps the rate at MaxSendRate', async () => {
     ses.setAccount({ SendQuota: { Max24HourSend: 50_000, MaxSendRate: 14, SentLast24Hours: 1_000 } });
     await expect(preflight(client, { recipients: 2_000, requestedRate: 20, sleep: noSleep })).resolves.toMatchObject({

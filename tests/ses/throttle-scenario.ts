@@ -77,8 +77,10 @@ export async function runThrottleScenario(s: ThrottleScenario): Promise<Throttle
     return { MessageId: `m-${n}` };
   }
 
+  let peakInFlight = 0;
   async function one(recipient: number): Promise<void> {
     const place = await pacer.place();
+    peakInFlight = Math.max(peakInFlight, pacer.inFlight);
     try {
       await place.start();
       let attempt = 0;
@@ -89,7 +91,6 @@ export async function runThrottleScenario(s: ThrottleScenario): Promise<Throttle
         },
         {
           maxAttempts: 10,
-          retryMaybeDelivered: false,
           sleep: clock.sleep,
           random,
           onRetry: ({ error }) => {
@@ -112,7 +113,7 @@ export async function runThrottleScenario(s: ThrottleScenario): Promise<Throttle
     rates,
     sent: accepted.size,
     duplicates: [...accepted.values()].filter((n) => n > 1).length,
-    peakInFlight: pacer.peakInFlight,
+    peakInFlight,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { FinishResult, MailoutCounts } from '../db/ledger';
+import type { FinishResult, MailoutCounts } from './db/ledger';
 
 /**
  * Where the outcome of a mailout is shown (the Notion page and its Errors database).
