@@ -1,13 +1,16 @@
 import { getApp } from '../lib/app';
 import { handle } from '../lib/http';
-import { mailoutReportCsv, verifyReportLink } from '../lib/report';
+import { openMailoutReport, reportStream, verifyReportLink } from '../lib/report';
 
-/** GET /api/report?mailout_id=…&exp=…&sig=…: the mailout's per-recipient CSV, failures first (signed link; expired: 410). */
+/**
+ * GET /api/report?mailout_id=…&exp=…&sig=…: the mailout's per-recipient CSV, failures first
+ * (signed link; expired: 410), streamed page by page: Vercel refuses a buffered answer over 4.5 MB.
+ */
 export const GET = handle('report', async (request) => {
   const app = getApp('report');
   const mailoutId = verifyReportLink(app.config, new URL(request.url).searchParams);
-  const { csv } = await mailoutReportCsv(app.db, mailoutId);
-  return new Response(csv, {
+  const report = await openMailoutReport(app.db, mailoutId);
+  return new Response(reportStream(report), {
     status: 200,
     headers: {
       'content-type': 'text/csv; charset=utf-8',

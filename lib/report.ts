@@ -1,8 +1,9 @@
 import type { Config } from './config';
 import { csvCell } from './csv';
 import type { Db } from './db';
-import { mailoutExists, mailoutReportRows } from './db/ledger';
+import { mailoutExists, mailoutReportPage, type ReportCursor, type ReportRow } from './db/ledger';
 import { AppError } from './errors';
+import { log } from './log';
 import { parseMailoutId } from './mailout-id';
 import { linkUrl, sign, verify } from './signed-link';
 
@@ -59,12 +60,84 @@ export function verifyReportLink(config: Pick<Config, 'reportSecret'>, query: UR
 
 export const REPORT_COLUMNS = ['email', 'status', 'feedback', 'error_code', 'error_message', 'ses_message_id', 'attempts', 'updated_at'] as const;
 
-export async function mailoutReportCsv(db: Db, mailoutId: string): Promise<{ csv: string; rows: number }> {
-  const rows = await mailoutReportRows(db, mailoutId);
-  if (rows.length === 0 && !(await mailoutExists(db, mailoutId))) {
+/** Rows per call: Supabase's PostgREST answers at most 1,000 (db-max-rows), so one page is one whole answer. */
+export const REPORT_PAGE_ROWS = 1000;
+
+/** Excel reads a CSV in the system's code page (Cyrillic names garbled) unless it starts with a UTF-8 byte order mark. */
+const UTF8_BOM = '\uFEFF';
+
+/** One report row as a CSV line: its columns by name, so a column added to the SQL function needs only REPORT_COLUMNS. */
+function reportLine(row: ReportRow): string {
+  return REPORT_COLUMNS.map((c) => csvCell(row[c])).join(',') + '\r\n';
+}
+
+/** The report's rows, page by page: each page starts after the last row of the previous one; an empty page ends it. */
+export async function* mailoutReportPages(db: Db, mailoutId: string, pageRows = REPORT_PAGE_ROWS): AsyncGenerator<ReportRow[]> {
+  let after: ReportCursor | null = null;
+  for (;;) {
+    const page = await mailoutReportPage(db, mailoutId, after, pageRows);
+    if (page.length === 0) return;
+    yield page;
+    const last = page[page.length - 1]!;
+    after = { status: last.status, subscriberId: String(last.subscriber_id) };
+  }
+}
+
+export interface ReportCsv {
+  mailoutId: string;
+  /** The CSV in pieces: the BOM and the header line, then one piece per page, read as they are asked for. */
+  chunks: AsyncGenerator<string>;
+  /** Recipient rows produced so far. */
+  rows(): number;
+}
+
+/**
+ * Open a mailout's per-recipient CSV (failures first). The first page is read here, so a
+ * mailout that was never claimed is a not_found before any byte of an answer is written.
+ */
+export async function openMailoutReport(db: Db, mailoutId: string, pageRows = REPORT_PAGE_ROWS): Promise<ReportCsv> {
+  const pages = mailoutReportPages(db, mailoutId, pageRows);
+  const first = await pages.next();
+  if (first.done && !(await mailoutExists(db, mailoutId))) {
     throw new AppError('not_found', `No mailout ${mailoutId.slice(0, 100)} has been sent or claimed.`);
   }
-  const lines = [REPORT_COLUMNS.join(',')];
-  for (const r of rows) lines.push(REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','));
-  return { csv: lines.join('\r\n') + '\r\n', rows: rows.length };
+  let rows = 0;
+  const piece = (page: ReportRow[]): string => {
+    rows += page.length;
+    return page.map(reportLine).join('');
+  };
+  async function* chunks(): AsyncGenerator<string> {
+    yield `${UTF8_BOM}${REPORT_COLUMNS.join(',')}\r\n`;
+    if (first.done) return;
+    yield piece(first.value);
+    for await (const page of pages) yield piece(page);
+  }
+  return { mailoutId, chunks: chunks(), rows: () => rows };
+}
+
+/**
+ * The CSV as a byte stream that reads the next page only when the reader asks for more, so
+ * one page is in memory whatever the mailout's size. A page that fails midway ends the
+ * stream with an error (the reader sees a broken transfer, never a short file that looks whole).
+ */
+export function reportStream(report: ReportCsv): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await report.chunks.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        } catch (err) {
+          log.error('report.stream_failed', { mailout_id: report.mailoutId, rows_sent: report.rows(), error: err });
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await report.chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }

@@ -4,11 +4,12 @@
  * configuration is complete. `--link`: only the link (report links expire after
  * REPORT_LINK_DAYS; this is how to get a new one).
  */
+import { once } from 'node:events';
 import { loadConfig, loadDatabaseConfig } from '../lib/config';
 import { createDb, describeDb } from '../lib/db';
 import { mailoutExists } from '../lib/db/ledger';
 import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
-import { mailoutReportCsv, reportUrl } from '../lib/report';
+import { openMailoutReport, reportUrl } from '../lib/report';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = 'usage: npm run report -- PAGE|MAILOUT_ID|FILE.md [--link]';
@@ -57,8 +58,12 @@ async function main(): Promise<void> {
       console.error(`A fresh report link, valid for ${link!.days} days.`);
       return;
     }
-    const { csv, rows } = await mailoutReportCsv(db, mailoutId);
-    process.stdout.write(csv);
+    // Page by page, waiting for the terminal or file to take each piece: one page in memory.
+    const report = await openMailoutReport(db, mailoutId);
+    for await (const chunk of report.chunks) {
+      if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+    }
+    const rows = report.rows();
     const link = freshLink(mailoutId, false);
     console.error(`${rows} recipients (${describeDb(target)}).${link ? ` A fresh link to this report (valid for ${link.days} days): ${link.url}` : ''}`);
   } finally {

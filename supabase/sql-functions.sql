@@ -761,34 +761,63 @@ $function$;
 comment on function mailout_pending_count(text) is
   'Messages a send of this mailout would need now: queued deliveries, or active subscribers when unclaimed.';
 
-CREATE OR REPLACE FUNCTION public.mailout_report(p_mailout_id text)
- RETURNS TABLE(email text, status text, feedback text, error_code text, error_message text, ses_message_id text, attempts integer, updated_at timestamp with time zone)
- LANGUAGE sql
+CREATE OR REPLACE FUNCTION public.mailout_report_page(p_mailout_id text, p_after_status text DEFAULT NULL::text, p_after_subscriber uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 1000)
+ RETURNS TABLE(subscriber_id uuid, email text, status text, feedback text, error_code text, error_message text, ses_message_id text, attempts integer, updated_at timestamp with time zone)
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select d.email, d.status, fb.feedback, d.error_code, d.error_message, d.ses_message_id, d.attempts, d.updated_at
-    from public.deliveries d
-    left join lateral (
-      select case
-               when bool_or(e.event_type = 'Complaint') then 'complaint'
-               when bool_or(e.event_type = 'Bounce' and e.bounce_class = 'hard') then 'hard_bounce'
-               when bool_or(e.event_type = 'Bounce') then 'soft_bounce'
-               when bool_or(e.event_type = 'Delivery') then 'delivered'
-             end as feedback
-        from public.ses_events e
-       where e.ses_message_id = d.ses_message_id
-    ) fb on d.ses_message_id is not null
-   where d.mailout_id = p_mailout_id
-   order by case d.status
-              when 'failed' then 0 when 'unknown' then 1 when 'skipped' then 2
-              when 'queued' then 3 when 'sending' then 4 else 5
-            end,
-            lower(d.email);
+declare
+  v_order constant text[] := array['failed', 'unknown', 'skipped', 'queued', 'sending', 'sent'];
+  v_from integer := 1;
+  v_left integer := p_limit;
+  v_after uuid;
+  v_rows integer;
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 10000 then
+    raise exception 'mailout_report_page: p_limit must be between 1 and 10000 (got %)', p_limit using errcode = '22023';
+  end if;
+  if (p_after_status is null) <> (p_after_subscriber is null) then
+    raise exception 'mailout_report_page: give both p_after_status and p_after_subscriber, or neither' using errcode = '22023';
+  end if;
+  if p_after_status is not null then
+    v_from := array_position(v_order, p_after_status);
+    if v_from is null then
+      raise exception 'mailout_report_page: unknown status %', p_after_status using errcode = '22023';
+    end if;
+  end if;
+  for i in v_from .. array_length(v_order, 1) loop
+    -- Within the cursor's own status, continue after its subscriber; later statuses from their start.
+    v_after := case when i = v_from then p_after_subscriber end;
+    -- The status and the presence of a cursor are written into the query, not passed as
+    -- parameters, so that the planner uses the index that holds that status, from the cursor on.
+    return query execute format(
+      $q$select d.subscriber_id, d.email, d.status,
+                -- The worst feedback SES sent for the message: complaint, hard bounce, soft bounce, delivered.
+                (select (array['complaint', 'hard_bounce', 'soft_bounce', 'delivered'])[min(
+                          case
+                            when e.event_type = 'Complaint' then 1
+                            when e.event_type = 'Bounce' and e.bounce_class = 'hard' then 2
+                            when e.event_type = 'Bounce' then 3
+                            when e.event_type = 'Delivery' then 4
+                          end)]
+                   from public.ses_events e
+                  where e.ses_message_id = d.ses_message_id) as feedback,
+                d.error_code, d.error_message, d.ses_message_id, d.attempts, d.updated_at
+           from public.deliveries d
+          where d.mailout_id = $1 and d.status = %L %s
+          order by d.subscriber_id
+          limit $3$q$, v_order[i], case when v_after is not null then 'and d.subscriber_id > $2' else '' end)
+      using p_mailout_id, v_after, v_left;
+    get diagnostics v_rows = row_count;
+    v_left := v_left - v_rows;
+    exit when v_left = 0;
+  end loop;
+end;
 $function$;
 
-comment on function mailout_report(text) is
-  'Per-recipient outcomes of a mailout, failures first, with the worst SES feedback of each message.';
+comment on function mailout_report_page(text,text,uuid,integer) is
+  'One keyset page of a mailout''s per-recipient report, failures first, then by subscriber id; an empty page is the end.';
 
 CREATE OR REPLACE FUNCTION public.mailout_resume_due()
  RETURNS boolean

@@ -262,9 +262,26 @@ export async function mailoutLetter(db: Db, mailoutId: string): Promise<{ subjec
   return (await db.rpc<{ subject: string | null; content: RenderedMailout | null }>('mailout_letter', { p_mailout_id: mailoutId }))[0] ?? null;
 }
 
-/** The mailout's per-recipient rows for the report CSV, failures first (mailout_report). */
-export async function mailoutReportRows(db: Db, mailoutId: string): Promise<Record<string, unknown>[]> {
-  return db.rpc<Record<string, unknown>>('mailout_report', { p_mailout_id: mailoutId });
+/** Where a report page ends: the next page starts after this row. */
+export interface ReportCursor {
+  status: DeliveryStatus;
+  subscriberId: string;
+}
+
+/** One row of the report as mailout_report_page gives it (the CSV picks its columns by name). */
+export type ReportRow = Record<string, unknown> & { subscriber_id: string; status: DeliveryStatus };
+
+/**
+ * Up to `limit` rows of the mailout's per-recipient report after `after` (null: from the
+ * start), failures first, then by subscriber id (mailout_report_page). An empty page is the end.
+ */
+export async function mailoutReportPage(db: Db, mailoutId: string, after: ReportCursor | null, limit: number): Promise<ReportRow[]> {
+  return db.rpc<ReportRow>('mailout_report_page', {
+    p_mailout_id: mailoutId,
+    p_after_status: after?.status ?? null,
+    p_after_subscriber: after?.subscriberId ?? null,
+    p_limit: limit,
+  });
 }
 
 /** A round trip to the database (health_check). */

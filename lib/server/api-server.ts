@@ -109,13 +109,58 @@ function toRequest(req: http.IncomingMessage, body: Buffer, base: string): Reque
   });
 }
 
+/** Vercel's limit on a function's buffered (not streamed) response body. */
+export const MAX_BUFFERED_RESPONSE_BYTES = 4.5 * 1024 * 1024;
+
+/** What Vercel answers instead of a buffered body over the limit (its error page, by code). */
+function payloadTooLarge(res: http.ServerResponse): void {
+  res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'x-vercel-error': 'FUNCTION_RESPONSE_PAYLOAD_TOO_LARGE' });
+  res.end('A server error has occurred\n\nFUNCTION_RESPONSE_PAYLOAD_TOO_LARGE\n');
+}
+
+/** Resolves when the socket takes more data, or is gone. */
+function drainedOrClosed(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Write a handler's Response as Vercel does: a body given whole (a string or buffer arrives
+ * as one piece) is refused over 4.5 MB; a streamed body goes out piece by piece as the
+ * handler makes it, at the pace the client reads, with no limit.
+ */
 async function writeResponse(res: http.ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, key) => {
     headers[key] = value;
   });
+  const reader = response.body?.getReader();
+  if (!reader) {
+    res.writeHead(response.status, headers);
+    return void res.end();
+  }
+  const pieces = [await reader.read()];
+  if (pieces[0]!.value && pieces[0]!.value.byteLength > MAX_BUFFERED_RESPONSE_BYTES) {
+    pieces.push(await reader.read());
+    if (pieces[1]!.done) {
+      log.error('local_server.response_too_large', { bytes: pieces[0]!.value.byteLength, limit: MAX_BUFFERED_RESPONSE_BYTES });
+      return payloadTooLarge(res);
+    }
+  }
   res.writeHead(response.status, headers);
-  res.end(Buffer.from(await response.arrayBuffer()));
+  for (let next = pieces.shift()!; !next.done; next = pieces.shift() ?? (await reader.read())) {
+    if (!res.write(next.value)) await drainedOrClosed(res);
+    // The client went away: stop making the body (a streamed report stops reading pages).
+    if (res.destroyed) return void (await reader.cancel());
+  }
+  res.end();
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -175,7 +220,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const status = (err as { status?: number }).status ?? 500;
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: status === 413 ? 'too_large' : 'internal', message: 'The request failed.' }));
-      } else res.end();
+        // A body that broke midway is cut off, so the client sees a failed transfer, not a short file.
+      } else res.destroy();
     });
   });
 

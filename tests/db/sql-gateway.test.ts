@@ -51,12 +51,14 @@ function sourceFiles(dir: string): string[] {
 
 const read = (rel: string) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
 
-/** Every function the migrations create, by name (the last definition wins, so each is listed once). */
+/** Every function the migrations leave defined, by name (the last definition wins; a later drop removes it). */
 function migrationFunctions(): Map<string, string> {
   const fns = new Map<string, string>();
   for (const m of listMigrations()) {
-    for (const match of read(path.join('supabase/migrations', m.file)).matchAll(/create\s+(?:or\s+replace\s+)?function\s+(\w+)\.(\w+)\s*\(/gi)) {
-      if (match[1]!.toLowerCase() === 'public') fns.set(match[2]!.toLowerCase(), m.file);
+    for (const match of read(path.join('supabase/migrations', m.file)).matchAll(/(create\s+(?:or\s+replace\s+)?|drop\s+)function\s+(?:if\s+exists\s+)?(\w+)\.(\w+)\s*\(/gi)) {
+      if (match[2]!.toLowerCase() !== 'public') continue;
+      if (match[1]!.toLowerCase().startsWith('drop')) fns.delete(match[3]!.toLowerCase());
+      else fns.set(match[3]!.toLowerCase(), m.file);
     }
   }
   return fns;

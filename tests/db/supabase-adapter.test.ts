@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { createSupabaseDb } from '../../lib/db/supabase';
 import { claimBatch, claimMailout, finishMailout, recordResults, unsubscribeSubscriber } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
@@ -79,4 +80,27 @@ test('an unreachable PostgREST is a retryable database error, with the function 
     code: 'database',
     message: expect.stringContaining('unsubscribe'),
   });
+});
+
+test('an answer cut short at db-max-rows is refused with an error naming the call, never returned short', async () => {
+  await t.pool.query(`create function public.adapter_test_rows(p_n integer) returns table (i integer) language sql as 'select generate_series(1, p_n)';
+    grant execute on function public.adapter_test_rows(integer) to service_role`);
+  // The fake caps at Supabase's 1,000 rows, as PostgREST does.
+  expect(await db.rpc('adapter_test_rows', { p_n: 1000 })).toHaveLength(1000);
+  await expect(db.rpc('adapter_test_rows', { p_n: 1001 })).rejects.toMatchObject({
+    code: 'database',
+    message: expect.stringMatching(/^adapter_test_rows: PostgREST answered 1000 of 1001 rows/),
+  });
+  // A gateway that turns the 206 into a 200 still says the total in Content-Range.
+  const cut = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-range': '0-1/3' });
+    res.end(JSON.stringify([{ i: 1 }, { i: 2 }]));
+  });
+  await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+  try {
+    const short = createSupabaseDb(`http://127.0.0.1:${(cut.address() as { port: number }).port}`, KEY);
+    await expect(short.rpc('some_call', {})).rejects.toMatchObject({ message: expect.stringContaining('some_call: PostgREST answered 2 of 3 rows') });
+  } finally {
+    cut.close();
+  }
 });

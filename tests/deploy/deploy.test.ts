@@ -21,12 +21,16 @@ import {
   node22,
   ROOT,
   startDeployment,
+  startFunction,
   tempDir,
   vercelBuild,
   type BuildResult,
   type Deployment,
 } from './built-functions';
-import { makeWorld, PAGE, runSession, type Step } from './scenario';
+import { claimMailout } from '../../lib/db/ledger';
+import { reportUrl } from '../../lib/report';
+import { seedSubscribers, STORED_LETTER } from '../helpers/db';
+import { makeWorld, PAGE, REPORT_SECRET, runSession, type Step } from './scenario';
 
 /**
  * The deployed artifact, tested: `vercel build` (the pinned CLI, offline) on the files a
@@ -200,6 +204,33 @@ describe.each([
     }
     expect(label).toBeTruthy();
   });
+});
+
+test('the built report function on Node 22 streams a report over 4.5 MB (40,000 recipients) whole: every row', async () => {
+  const world = await makeWorld();
+  const dir = builtRoutes(path.join(isolated, 'functions')).get('/api/report')!;
+  const mailoutId = '0d4e5f60-7182-4394-a5b6-c7d8e9f0a1b2';
+  await seedSubscribers(world.t.pool, 40_000, { prefix: 'a-rather-long-reader-address-for-the-report-' });
+  await claimMailout(world.t.db, { mailoutId, leaseSeconds: 60, content: STORED_LETTER });
+  await world.t.pool.query(`update deliveries set status = 'sent', ses_message_id = '0100018c-' || subscriber_id || '-000000', attempts = 1 where mailout_id = $1`, [mailoutId]);
+  const fn = await startFunction(node22(), path.join(isolated, 'harness.cjs'), '/api/report', dir, world.env('http://127.0.0.1:1'));
+  try {
+    const link = new URL(reportUrl({ appBaseUrl: `http://127.0.0.1:${fn.port}`, reportSecret: REPORT_SECRET }, mailoutId));
+    const res = await fetch(`http://127.0.0.1:${fn.port}/api/report${link.search}`);
+    expect(res.status).toBe(200);
+    const csv = Buffer.from(await res.arrayBuffer());
+    expect(csv.length).toBeGreaterThan(4.5 * 1024 * 1024);
+    expect([...csv.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const lines = csv.toString('utf8').split('\r\n');
+    // The world's three readers are on the list too.
+    expect(lines).toHaveLength(40_003 + 2);
+    expect(new Set(lines.slice(1, -1).map((l) => l.split(',')[0])).size).toBe(40_003);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${fn.output()}`);
+  } finally {
+    await fn.stop();
+    await world.close();
+  }
 });
 
 test('bundle sizes: the largest function and what dominates it', () => {

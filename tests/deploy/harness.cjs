@@ -12,7 +12,8 @@
  * for ESM); its Web-standard method exports (GET, POST, ...) or `default.fetch` answer
  * `Request` -> `Response`, a method without an export is a 405; the request context under
  * Symbol.for('@vercel/request-context') gives `waitUntil` and the `deadline`
- * (maxDuration), which `@vercel/functions` reads.
+ * (maxDuration), which `@vercel/functions` reads; a buffered response body over 4.5 MB is
+ * Vercel's 500 FUNCTION_RESPONSE_PAYLOAD_TOO_LARGE, a streamed one is passed through.
  *
  * IPC: sends {type:'ready', port, loadMs} once listening; answers {type:'idle'} to
  * {type:'idle', waited} when every waitUntil promise so far has settled (waited: there were some).
@@ -27,6 +28,7 @@ const { Readable } = require('node:stream');
 const { AsyncLocalStorage } = require('node:async_hooks');
 const { pathToFileURL } = require('node:url');
 
+const MAX_BUFFERED_BYTES = 4.5 * 1024 * 1024;
 const METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH'];
 const funcDir = path.resolve(process.argv[2]);
 const vc = JSON.parse(fs.readFileSync(path.join(funcDir, '.vc-config.json'), 'utf8'));
@@ -79,6 +81,18 @@ function toRequest(req) {
   });
 }
 
+/** Resolves once the socket takes more, or is gone. */
+function writable(res) {
+  return new Promise((resolve) => {
+    const settle = () => {
+      res.off('drain', settle);
+      res.off('close', settle);
+      resolve();
+    };
+    res.on('drain', settle).on('close', settle);
+  });
+}
+
 async function writeResponse(res, response) {
   const headers = {};
   response.headers.forEach((value, key) => {
@@ -86,9 +100,23 @@ async function writeResponse(res, response) {
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers['set-cookie'] = cookies;
+  if (!response.body) {
+    res.writeHead(response.status, headers);
+    return void res.end();
+  }
+  // Vercel refuses a body given whole (a string or buffer arrives as one piece) over 4.5 MB;
+  // a streamed body goes out as the function makes it, at the pace the client reads.
+  const reader = response.body.getReader();
+  const pieces = [await reader.read()];
+  if (pieces[0].value && pieces[0].value.byteLength > MAX_BUFFERED_BYTES && (pieces.push(await reader.read()), pieces[1].done)) {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'x-vercel-error': 'FUNCTION_RESPONSE_PAYLOAD_TOO_LARGE' });
+    return void res.end('A server error has occurred\n\nFUNCTION_RESPONSE_PAYLOAD_TOO_LARGE\n');
+  }
   res.writeHead(response.status, headers);
-  if (!response.body) return void res.end();
-  for await (const chunk of response.body) res.write(chunk);
+  for (let next = pieces.shift(); !next.done; next = pieces.shift() || (await reader.read())) {
+    if (!res.write(next.value)) await writable(res);
+    if (res.destroyed) return void (await reader.cancel());
+  }
   res.end();
 }
 
@@ -116,7 +144,8 @@ async function main() {
       .catch((err) => {
         // Vercel answers an uncaught error with a 500 and logs it.
         console.error(err);
-        if (!res.headersSent) res.writeHead(500);
+        if (res.headersSent) return void res.destroy(); // a body broken midway: a failed transfer, not a short file
+        res.writeHead(500);
         res.end();
       });
   });

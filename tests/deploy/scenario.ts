@@ -22,7 +22,7 @@ import { ROOT } from './built-functions';
 export const SECRET = 'deploy-test-executor-secret-0123456789';
 export const CRON_SECRET = 'deploy-test-cron-secret-0123456789';
 const UNSUBSCRIBE_SECRET = 'deploy-test-unsubscribe-secret-0123456789';
-const REPORT_SECRET = 'deploy-test-report-secret-0123456789';
+export const REPORT_SECRET = 'deploy-test-report-secret-0123456789';
 export const PAGE = '3a1f0c2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b';
 const NOTION_TOKEN = 'secret_notion_deploy_test';
 const READERS = [

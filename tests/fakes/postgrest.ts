@@ -1,13 +1,22 @@
 /**
- * A fake of Supabase's PostgREST RPC endpoint over real HTTP, backed by a real Postgres.
+ * A fake of Supabase's PostgREST RPC endpoint over real HTTP, backed by a real Postgres, no
+ * kinder than the real one by default.
  *
  *   POST /rest/v1/rpc/<fn>   body: JSON object of named arguments
  *
- * It checks the `apikey` and `Authorization: Bearer` headers like Supabase's gateway,
- * runs `select * from public.<fn>(name => value, ...)` as `service_role` (so grants apply),
- * answers the rows as a JSON array, and maps Postgres errors to PostgREST's error body
- * `{code, message, details, hint}` and HTTP statuses (42501 → 403, 42883 → 404,
- * everything else raised → 400). Every request is recorded for assertions.
+ * It checks the `apikey` and `Authorization: Bearer` headers like Supabase's gateway and runs
+ * `select * from public.<fn>(name => value, ...)` as `service_role` (so grants apply), then
+ * answers as PostgREST does (docs.postgrest.org, references/errors and api/pagination; the
+ * source's RangeQuery.rangeStatusHeader):
+ * - at most `maxRows` rows (db-max-rows: 1,000 on Supabase), RPC included (PostgREST issue
+ *   #3576), with `Content-Range: 0-999/*`; with `Prefer: count=exact` the total is given
+ *   (`0-999/2500`) and a partial answer is a 206;
+ * - each call under `statementTimeoutMs` (8 s: Supabase's service_role inherits the
+ *   authenticator role's statement_timeout; supabase.com/docs/guides/database/postgres/timeouts),
+ *   which a test may lower to stand in for slower CPUs; a timeout is 57014 → HTTP 500;
+ * - errors as `{code, message, details, hint}` with PostgREST's status for the SQLSTATE; a
+ *   function that does not exist (or not with these argument names) is PGRST202, 404.
+ * Every request is recorded for assertions.
  */
 import http from 'node:http';
 import { Pool } from 'pg';
@@ -25,11 +34,48 @@ export interface FakePostgrest {
   close(): Promise<void>;
 }
 
+export interface FakePostgrestOptions {
+  /** PostgREST's db-max-rows; Supabase's default is 1,000. */
+  maxRows?: number;
+  /** The statement_timeout each call runs under; Supabase's service_role gets 8 s. */
+  statementTimeoutMs?: number;
+}
+
+export const SUPABASE_MAX_ROWS = 1000;
+export const SUPABASE_STATEMENT_TIMEOUT_MS = 8000;
+
+/** PostgREST's SQLSTATE → HTTP status table (docs.postgrest.org/en/latest/references/errors.html). */
+const STATUS_BY_SQLSTATE: [RegExp, number][] = [
+  [/^08/, 503],
+  [/^09/, 500],
+  [/^0L/, 403],
+  [/^0P/, 403],
+  [/^2350[35]$/, 409],
+  [/^25006$/, 405],
+  [/^25/, 500],
+  [/^28/, 403],
+  [/^2D/, 500],
+  [/^(38|39|3B|40)/, 500],
+  [/^53400$/, 500],
+  [/^53/, 503],
+  [/^(54|55|57|58|F0|HV)/, 500],
+  [/^P0001$/, 400],
+  [/^(P0|XX)/, 500],
+  [/^42883$/, 404],
+  [/^42P01$/, 404],
+  [/^42P17$/, 500],
+  // Insufficient privilege for a request with a JWT role (service_role here): 403.
+  [/^42501$/, 403],
+];
+
 function statusFor(code: string | undefined): number {
-  if (code === '42501') return 403;
-  if (code === '42883') return 404;
-  if (code && code.startsWith('08')) return 503;
-  return 400;
+  return STATUS_BY_SQLSTATE.find(([re]) => code !== undefined && re.test(code))?.[1] ?? 400;
+}
+
+/** RangeQuery.rangeStatusHeader: the status and Content-Range of an answer of `shown` rows out of `total` (null: not counted). */
+function range(shown: number, total: number | null): { status: number; contentRange: string } {
+  const span = shown > 0 && total !== 0 ? `0-${shown - 1}` : '*';
+  return { status: total !== null && shown < total ? 206 : 200, contentRange: `${span}/${total ?? '*'}` };
 }
 
 function toParam(value: unknown): unknown {
@@ -38,7 +84,9 @@ function toParam(value: unknown): unknown {
   return JSON.stringify(value);
 }
 
-export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: string): Promise<FakePostgrest> {
+export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: string, options: FakePostgrestOptions = {}): Promise<FakePostgrest> {
+  const maxRows = options.maxRows ?? SUPABASE_MAX_ROWS;
+  const statementTimeoutMs = options.statementTimeoutMs ?? SUPABASE_STATEMENT_TIMEOUT_MS;
   const pool = new Pool({ connectionString: databaseUrl, max: 5 });
   // An idle client that loses its connection (the server stopping first) must not crash the process.
   pool.on('error', () => undefined);
@@ -57,8 +105,8 @@ export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: st
         }
         const path = (req.url ?? '').split('?')[0] ?? '';
         requests.push({ method: req.method ?? '', path, headers: req.headers, body });
-        const send = (status: number, payload: unknown) => {
-          res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+        const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+          res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
           res.end(JSON.stringify(payload));
         };
         if (req.headers.apikey !== serviceRoleKey || req.headers.authorization !== `Bearer ${serviceRoleKey}`) {
@@ -68,21 +116,34 @@ export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: st
         if (req.method !== 'POST' || !m || typeof body !== 'object' || body === null || Array.isArray(body)) {
           return send(404, { code: 'PGRST202', message: 'Could not find the function', details: null, hint: null });
         }
+        const counted = /count=exact/.test(String(req.headers.prefer ?? ''));
         const args = body as Record<string, unknown>;
         const names = Object.keys(args);
         const client = await pool.connect();
         try {
           await client.query('begin');
           await client.query('set local role service_role');
+          await client.query(`set local statement_timeout = ${Math.max(1, Math.floor(statementTimeoutMs))}`);
           const result = await client.query(
             `select * from public.${m[1]}(${names.map((n, i) => `${n} => $${i + 1}`).join(', ')})`,
             names.map((n) => toParam(args[n])),
           );
           await client.query('commit');
-          send(200, result.rows);
+          const shown = result.rows.slice(0, maxRows);
+          const { status, contentRange } = range(shown.length, counted ? result.rows.length : null);
+          send(status, shown, { 'content-range': contentRange });
         } catch (err) {
           await client.query('rollback').catch(() => undefined);
           const e = err as { code?: string; message: string; detail?: string; hint?: string };
+          if (e.code === '42883') {
+            // PostgREST looks the function up in its schema cache before calling it.
+            return send(404, {
+              code: 'PGRST202',
+              message: `Could not find the function public.${m[1]}(${names.join(', ')}) in the schema cache`,
+              details: `Searched for the function public.${m[1]} with parameters ${names.join(', ')} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
+              hint: null,
+            });
+          }
           send(statusFor(e.code), { code: e.code ?? 'PGRST000', message: e.message, details: e.detail ?? null, hint: e.hint ?? null });
         } finally {
           client.release();

@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { claimMailout } from '../../lib/db/ledger';
 import { verifyReportLink } from '../../lib/report';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { startFakePostgrest } from '../fakes/postgrest';
+import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase } from '../helpers/db';
+import { readReport } from './read-report';
 
-/** `npm run report -- MAILOUT --link`: the fresh link the 410 of an expired one points to. */
+/** `npm run report -- MAILOUT [--link]`: the CSV on standard output, or the fresh link the 410 of an expired one points to. */
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
@@ -44,4 +47,29 @@ test('--link for a mailout that does not exist fails instead of printing a link 
   const err = await run(TSX, ['scripts/report.ts', '00000000-0000-4000-8000-000000000000', '--link'], { cwd: ROOT, env: env() }).catch((e: { code: number; stderr: string }) => e);
   expect(err).toMatchObject({ code: 1 });
   expect((err as { stderr: string }).stderr).toMatch(/No mailout/);
+});
+
+test('the CSV goes to standard output page by page through SUPABASE_URL: BOM, header and every row, the same bytes as through DATABASE_URL', async () => {
+  const mailout = '6c7d8e9f-a0b1-4c2d-9e3f-4a5b6c7d8e9f';
+  await seedSubscribers(t.pool, 2100, { prefix: 'cli' });
+  await claimMailout(t.db, { mailoutId: mailout, leaseSeconds: 60, content: STORED_LETTER });
+  const key = 'service-role-key-for-report-cli-0123456789';
+  const rest = await startFakePostgrest(t.url, key);
+  try {
+    const { DATABASE_URL: _direct, ...others } = env();
+    const { stdout, stderr } = await run(TSX, ['scripts/report.ts', mailout], {
+      cwd: ROOT,
+      env: { ...others, SUPABASE_URL: rest.url, SUPABASE_SERVICE_ROLE_KEY: key },
+      encoding: 'buffer',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(String(stderr)).toMatch(/^2100 recipients \(Supabase /);
+    expect([...stdout.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(stdout.toString('utf8').split('\r\n')).toHaveLength(2100 + 2);
+    expect(stdout.equals(Buffer.from((await readReport(t.db, mailout)).csv))).toBe(true);
+    // More than one page was asked for, each within PostgREST's 1,000 rows.
+    expect(rest.requests.filter((r) => r.path === '/rest/v1/rpc/mailout_report_page').length).toBeGreaterThan(3);
+  } finally {
+    await rest.close();
+  }
 });

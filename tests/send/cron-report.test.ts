@@ -3,7 +3,8 @@ import { reportUrl } from '../../lib/report';
 import { startMailout } from '../../lib/send';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { claimMailout } from '../../lib/db/ledger';
+import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 
 /**
@@ -144,4 +145,19 @@ test('the report link gives the per-recipient CSV, failures first; a wrong, miss
   // A signed link for a mailout that never ran: 404, not an empty file.
   const unknown = await fetch(reportUrl(config, '984c5cb7-079c-8bf3-9621-69208a4d0299'));
   expect(unknown.status).toBe(404);
+});
+
+test('a report over 4.5 MB (40,000 recipients) is streamed whole: every row, where a buffered answer would be refused', async () => {
+  await seedSubscribers(t.pool, 40_000, { prefix: 'a-rather-long-reader-address-for-the-report-' });
+  const config = testConfig(t, ses.url, { EXECUTOR_SHARED_SECRET: SECRET, APP_BASE_URL: process.env.APP_BASE_URL! });
+  const mailoutId = '0d4e5f60-7182-4394-a5b6-c7d8e9f0a1b2';
+  await claimMailout(t.db, { mailoutId, leaseSeconds: 60, content: STORED_LETTER });
+  await t.pool.query(`update deliveries set status = 'sent', ses_message_id = '0100018c-' || subscriber_id || '-000000', attempts = 1 where mailout_id = $1`, [mailoutId]);
+  const res = await fetch(reportUrl(config, mailoutId));
+  expect(res.status).toBe(200);
+  const csv = Buffer.from(await res.arrayBuffer());
+  expect(csv.length).toBeGreaterThan(4.5 * 1024 * 1024);
+  const lines = csv.toString('utf8').split('\r\n');
+  expect(lines).toHaveLength(40_000 + 2);
+  expect(new Set(lines.slice(1, -1).map((l) => l.split(',')[0])).size).toBe(40_000);
 });

@@ -2,7 +2,8 @@ import { startMailout, type SendDeps } from '../../lib/send';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERRORS_CAP } from '../../lib/notion/writeback';
 import { notionCountsRefresher, notionReporter } from '../../lib/app';
-import { mailoutReportCsv, verifyReportLink } from '../../lib/report';
+import { verifyReportLink } from '../../lib/report';
+import { readReport } from '../report/read-report';
 import { setLogSink } from '../../lib/log';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { checkboxProperty, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
@@ -179,7 +180,7 @@ test('Errors rows are capped per mailout, across invocations; the report CSV kee
   expect(invocations).toBeGreaterThan(2);
   expect(summary.final).toMatchObject({ status: 'sent', failed: 70, sent: 130 });
   expect(errorRows()).toHaveLength(ERRORS_CAP);
-  const { csv, rows: reported } = await mailoutReportCsv(t.db, PAGE);
+  const { csv, rows: reported } = await readReport(t.db, PAGE);
   expect(reported).toBe(200);
   const lines = csv.trim().split('\r\n').slice(1);
   // Failures first: the first 70 lines are the refused recipients.
