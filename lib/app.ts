@@ -3,12 +3,13 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { getDeadline } from '@vercel/functions';
 import { getConfig, type Config } from './config';
 import { getDb, type Db } from './db';
-import { mailoutCounts } from './db/ledger';
+import { mailoutCounts, mailoutOrigin } from './db/ledger';
 import { AppError } from './errors';
 import { feedbackCountsOrNull } from './feedback/store';
 import { imageStorageFromConfig } from './images';
 import { log } from './log';
 import { createNotionClient } from './notion/client';
+import { admitStoredMailoutPage, mailoutPageGate } from './notion/membership';
 import { createNotionReporter } from './notion/writeback';
 import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
 import type { SendDeps } from './send';
@@ -93,13 +94,26 @@ export function createApp(config: Config): App {
           // A Markdown file (the CLI, the demo) is the letter of the mailout id its caller took
           // from it (mailoutIdOf); the web version is found under the id the mailout is claimed as.
           const source: LetterSource = letterFile ? { kind: 'file', path: letterFile } : { kind: 'notion', pageId: mailoutId };
-          return loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId) });
+          const admitPage = source.kind === 'notion' ? mailoutPageGate(requireNotion(notion()), config.notion) : undefined;
+          const loaded = await loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId), ...(admitPage ? { admitPage } : {}) });
+          return { ...loaded, origin: source.kind };
+        },
+        admitContinuation: async (mailoutId) => {
+          // A Markdown mailout has no page; with no stored letter the claim sends nothing (no_letter).
+          const origin = letterFile ? 'file' : await mailoutOrigin(db(), mailoutId);
+          if (origin === 'file' || origin === null) return;
+          await admitStoredMailoutPage(requireNotion(notion()), config.notion, mailoutId);
         },
         deadline: () => getDeadline()?.getTime() ?? startedAt + config.sending.maxDurationSeconds * 1000,
         continueElsewhere: continueMailout,
       };
     },
   };
+}
+
+function requireNotion(client: Client | null): Client {
+  if (!client) throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN to send Notion pages.');
+  return client;
 }
 
 let shared: App | undefined;
@@ -129,7 +143,7 @@ export function notionReporter(config: Config, db: Db, client: Client | null): M
 }
 
 function pageReporter(config: Config, db: Db, client: Client) {
-  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id) });
+  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id), origin: (id) => mailoutOrigin(db, id) });
 }
 
 /** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from './errors';
 import { checkEmail } from './import/email';
 import { registerSecret } from './log';
+import { parseNotionDatabaseId } from './mailout-id';
 import { functionMaxDurationSeconds } from './vercel-functions';
 
 /**
@@ -104,7 +105,12 @@ const envSchema = z.object({
     8,
     'is too short for a Notion integration secret (it starts with ntn_ or secret_; copy it from notion.so/profile/integrations → your integration → Internal Integration Secret)',
   ),
-  NOTION_MAILOUTS_DATABASE_ID: optionalString,
+  NOTION_MAILOUTS_DATABASE_ID: optionalString.pipe(
+    z
+      .string()
+      .transform((v, ctx) => parseNotionDatabaseId(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not a Notion database id or link' }), v))
+      .optional(),
+  ),
   NOTION_ERRORS_DATABASE_ID: optionalString,
   NOTION_BASE_URL: optionalHttpUrl,
 
@@ -175,6 +181,7 @@ const HINTS: Partial<Record<keyof Env, string>> = {
   DATABASE_URL: 'a Postgres connection string',
   SUPABASE_URL: 'https://<project>.supabase.co',
   SUPABASE_SERVICE_ROLE_KEY: "the project's service_role key",
+  NOTION_MAILOUTS_DATABASE_ID: 'the Mailouts database: only its pages are ever sent (`npm run setup:notion` prints it)',
 };
 
 function describeIssues(error: z.ZodError): string[] {

@@ -743,6 +743,22 @@ $function$;
 comment on function mailout_letter(text) is
   'The stored letter of a claimed mailout (its web version).';
 
+CREATE OR REPLACE FUNCTION public.mailout_origin(p_mailout_id text)
+ RETURNS TABLE(origin text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select case when m.content is null then null
+              when m.content ->> 'origin' in ('notion', 'file') then m.content ->> 'origin'
+              else 'unknown' end
+    from public.mailouts m
+   where m.id = p_mailout_id;
+$function$;
+
+comment on function mailout_origin(text) is
+  'Where a claimed mailout''s letter came from: notion, file, unknown (a letter stored without its origin), or null (no letter stored).';
+
 CREATE OR REPLACE FUNCTION public.mailout_pending_count(p_mailout_id text)
  RETURNS TABLE(claimed boolean, status text, pending integer)
  LANGUAGE sql

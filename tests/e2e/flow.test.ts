@@ -121,9 +121,12 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mailout-e2e-'));
   t = await createTestDatabase();
   notion = await startFakeNotion({ token: NOTION_TOKEN });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  const mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   notion.addPage(
     makePage({
       id: PAGE,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: {
         Name: titleProperty('Spring issue'),
         Test: checkboxProperty(false),
@@ -151,6 +154,7 @@ beforeAll(async () => {
     DATABASE_URL: t.url,
     NOTION_TOKEN,
     NOTION_BASE_URL: notion.url,
+    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
     CRON_SECRET,
     SNS_ALLOWED_TOPIC_ARNS: sns.topicArn,
     RATE_LIMIT_PER_SEC: '200',
