@@ -1,9 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { mailoutOrigin } from '../../lib/db/ledger';
-import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { migrate } from '../../lib/db/migrate';
+import { createTestDatabase, migrateBefore, type TestDatabase } from '../helpers/db';
 
 /**
  * 20261203100000_mailout_origin: a letter stored before the migration gets its origin from its
@@ -18,10 +15,7 @@ let t: TestDatabase;
 
 beforeAll(async () => {
   t = await createTestDatabase({ empty: true });
-  const before = fs.mkdtempSync(path.join(os.tmpdir(), 'migrations-before-'));
-  for (const m of listMigrations().filter((m) => m.version < VERSION)) fs.copyFileSync(path.join(MIGRATIONS_DIR, m.file), path.join(before, m.file));
-  await migrate(t.url, before);
-  fs.rmSync(before, { recursive: true, force: true });
+  await migrateBefore(t, VERSION);
   const letter = JSON.stringify({ subject: 'Old', html: '<p>Old</p>', text: 'Old', warnings: [] });
   await t.pool.query(
     `insert into mailouts (id, status, content) values ($1, 'sent', $3::jsonb), ($2, 'paused', $3::jsonb), ($4, 'failed', null)`,

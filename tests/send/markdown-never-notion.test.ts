@@ -15,26 +15,25 @@ import { testEnv } from './helpers';
  * Notion request, even when its front matter `id:` is the id of a real page.
  */
 const TOKEN = 'secret_markdown';
-let t: TestDatabase;
-let ses: FakeSes;
-let notion: FakeNotion;
-let dir: string;
+const world = {} as { t: TestDatabase; ses: FakeSes; notion: FakeNotion; dir: string };
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
-  notion = await startFakeNotion({ token: TOKEN });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'markdown-notion-'));
-  await seedSubscribers(t.pool, 120);
+  Object.assign(world, {
+    t: await createTestDatabase(),
+    ses: await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } }),
+    notion: await startFakeNotion({ token: TOKEN }),
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), 'markdown-notion-')),
+  });
+  await seedSubscribers(world.t.pool, 120);
 });
 afterAll(async () => {
-  fs.rmSync(dir, { recursive: true, force: true });
-  await notion.close();
-  await ses.close();
-  await t.drop();
+  fs.rmSync(world.dir, { recursive: true, force: true });
+  await Promise.all([world.notion.close(), world.ses.close()]);
+  await world.t.drop();
 });
 
 test('a Markdown mailout whose id is a real page: its continuation and its feedback refresh never write to Notion', async () => {
+  const { t, ses, notion, dir } = world;
   const mailouts = notion.addDatabase({ title: 'Mailouts' });
   const page = notion.addPage(
     makePage({ dataSourceId: mailouts.dataSourceId, properties: { Name: titleProperty('Someone else\'s page'), 'Last error': richTextProperty('') } }),
