@@ -70,7 +70,7 @@ export interface FinishResult {
 export interface SubscriberChange {
   subscriberId: string;
   email: string;
-  status: 'active' | 'unsubscribed' | 'bounced';
+  status: 'active' | 'unsubscribed' | 'bounced' | 'complained';
   changed: boolean;
 }
 
