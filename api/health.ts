@@ -4,7 +4,7 @@ import { handle, json } from '../lib/http';
 
 /** GET /api/health: 200 once the configuration is valid and the database answers. */
 export const GET = handle('health', async () => {
-  const app = getApp();
+  const app = getApp('health');
   const { config } = app;
   const started = Date.now();
   await healthCheck(app.db);

@@ -4,7 +4,7 @@ import { mailoutReportCsv, verifyReportLink } from '../lib/report';
 
 /** GET /api/report?mailout_id=…&exp=…&sig=…: the mailout's per-recipient CSV, failures first (signed link; expired: 410). */
 export const GET = handle('report', async (request) => {
-  const app = getApp();
+  const app = getApp('report');
   const mailoutId = verifyReportLink(app.config, new URL(request.url).searchParams);
   const { csv } = await mailoutReportCsv(app.db, mailoutId);
   return new Response(csv, {

@@ -7,7 +7,7 @@ import { authenticateSendRequest, parseSendRequest, startMailout } from '../lib/
 /** POST /api/send-mailout: a Notion automation webhook, the spec's body, or a continuation. */
 export const POST = handle('send-mailout', async (request) => {
   const startedAt = Date.now();
-  const app = getApp();
+  const app = getApp('send');
   const cfg = app.config;
   const body = await readJson(request).catch((err: unknown) => {
     // Authenticate (from the headers) before explaining what is wrong with the body.

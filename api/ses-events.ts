@@ -21,7 +21,7 @@ export function createSesEventsHandler(makeDeps: () => SnsDeps | Promise<SnsDeps
 }
 
 export const POST = createSesEventsHandler(() => {
-  const app = getApp();
+  const app = getApp('feedback');
   return {
     db: app.db,
     config: app.config,

@@ -31,7 +31,7 @@ export function createUnsubscribeHandlers(makeDeps: () => UnsubscribeDeps): {
 }
 
 const handlers = createUnsubscribeHandlers(() => {
-  const app = getApp();
+  const app = getApp('unsubscribe');
   return { db: app.db, config: app.config };
 });
 

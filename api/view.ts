@@ -4,7 +4,7 @@ import { viewLetter } from '../lib/view';
 
 /** GET /api/view?m=<mailout>&sig=<mac>: the letter's web version (signed link in every letter). See lib/view.ts. */
 export const GET = handle('view', async (request) => {
-  const app = getApp();
+  const app = getApp('view');
   const url = new URL(request.url);
   const r = await viewLetter(
     { db: app.db, config: app.config },

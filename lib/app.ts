@@ -1,7 +1,7 @@
 import type { Client } from '@notionhq/client';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { getDeadline } from '@vercel/functions';
-import { getConfig, type Config } from './config';
+import { getConfig, requireFeature, type Config, type Feature } from './config';
 import { getDb, type Db } from './db';
 import { mailoutCounts, mailoutOrigin } from './db/ledger';
 import { AppError } from './errors';
@@ -76,7 +76,8 @@ export function createApp(config: Config): App {
       return notion();
     },
     reporter,
-    countsRefresher: () => countsRefresher(config, db(), notion()),
+    // SES feedback and the cron still work while the Notion write-back is misconfigured.
+    countsRefresher: () => (config.refusals.writeback ? undefined : countsRefresher(config, db(), notion())),
     get letterOptions() {
       return letterOptions();
     },
@@ -118,9 +119,13 @@ function requireNotion(client: Client | null): Client {
 
 let shared: App | undefined;
 
-/** The process-wide app, built from `getConfig()` (read once; a configuration error names what to set). */
-export function getApp(): App {
+/**
+ * The process-wide app, built from `getConfig()` (read once), for one feature: refused,
+ * naming what to set, when a setting that feature needs is missing or invalid.
+ */
+export function getApp(feature: Feature): App {
   const config = getConfig();
+  requireFeature(config, feature);
   if (shared?.config !== config) shared = createApp(config);
   return shared;
 }
