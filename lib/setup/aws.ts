@@ -35,6 +35,8 @@ export type { SetupStep };
 export const DEFAULT_TOPIC_NAME = 'mailout-ses-events';
 export const DEFAULT_CONFIGURATION_SET = 'mailout';
 export const DEFAULT_EVENT_DESTINATION = 'mailout-sns';
+/** The SQS queue SNS moves an undeliverable notification to (`npm run feedback:redrive` replays it). */
+export const DEFAULT_DEAD_LETTER_QUEUE = 'mailout-ses-events-dlq';
 /** The events the executor acts on; a destination lacking one is updated. */
 export const REQUIRED_EVENT_TYPES: EventType[] = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'];
 /** Also sent to a new destination: stored for the report, never answered with an error. */
