@@ -1,5 +1,5 @@
 /**
- * `npm run feedback:redrive [-- --queue NAME|URL]`: replays the SNS dead-letter queue (the
+ * `npm run feedback:redrive -- [--queue NAME|URL]`: replays the SNS dead-letter queue (the
  * SES feedback SNS could not deliver during an outage) through the /api/ses-events handler,
  * each event applied once, and prints the counts. The queue defaults to the one
  * `npm run setup:aws` creates. Exit 0 when the queue is empty, 1 when messages were left.
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const at = args.indexOf('--queue');
   const queue = at >= 0 ? args[at + 1] : DEFAULT_DEAD_LETTER_QUEUE;
   if (!queue || args.some((a, i) => a.startsWith('-') && a !== '--queue' && i !== at + 1)) {
-    console.error('usage: npm run feedback:redrive [-- --queue NAME|URL]');
+    console.error('usage: npm run feedback:redrive -- [--queue NAME|URL]');
     process.exit(2);
   }
   const config = loadConfig();

@@ -65,6 +65,8 @@ create trigger subscribers_complained_stay_out
 
 revoke all on function public.complaint_suppresses() from public, anon, authenticated;
 revoke all on function public.complained_stay_out() from public, anon, authenticated;
+grant execute on function public.complaint_suppresses() to service_role;
+grant execute on function public.complained_stay_out() to service_role;
 
 -- Addresses that complained before this migration.
 update public.subscribers s

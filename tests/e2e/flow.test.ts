@@ -261,7 +261,8 @@ test('import → webhook → emails → bounce and complaint → unsubscribe →
   expect((await snsPost(bounce)).status).toBe(200);
   await stack.api.idle();
   expect(await subscriberStatus(bounced)).toBe('bounced');
-  expect(await subscriberStatus(complained)).toBe('unsubscribed');
+  // A complaint suppresses for good (a resubscribe cannot undo it).
+  expect(await subscriberStatus(complained)).toBe('complained');
   page = notion.pages.get(PAGE)!.properties;
   expect(page.Bounced.number).toBe(1);
   expect(page.Complaints.number).toBe(1);
