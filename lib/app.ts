@@ -1,15 +1,16 @@
 import type { Client } from '@notionhq/client';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { getDeadline } from '@vercel/functions';
-import { getConfig, type Config } from './config';
+import { getConfig, requireFeature, type Config, type Feature } from './config';
 import { getDb, type Db } from './db';
 import type { FunctionName } from './db/pool-budget';
-import { mailoutCounts } from './db/ledger';
+import { mailoutCounts, mailoutOrigin } from './db/ledger';
 import { AppError } from './errors';
 import { feedbackCountsOrNull } from './feedback/store';
 import { imageStorageFromConfig } from './images';
 import { log } from './log';
 import { createNotionClient } from './notion/client';
+import { admitStoredMailoutPage, mailoutPageGate } from './notion/membership';
 import { createNotionReporter } from './notion/writeback';
 import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
 import type { SendDeps } from './send';
@@ -77,7 +78,8 @@ export function createApp(config: Config, fn?: FunctionName): App {
       return notion();
     },
     reporter,
-    countsRefresher: () => countsRefresher(config, db(), notion()),
+    // SES feedback and the cron still work while the Notion write-back is misconfigured.
+    countsRefresher: () => (config.refusals.writeback ? undefined : countsRefresher(config, db(), notion())),
     get letterOptions() {
       return letterOptions();
     },
@@ -95,7 +97,15 @@ export function createApp(config: Config, fn?: FunctionName): App {
           // A Markdown file (the CLI, the demo) is the letter of the mailout id its caller took
           // from it (mailoutIdOf); the web version is found under the id the mailout is claimed as.
           const source: LetterSource = letterFile ? { kind: 'file', path: letterFile } : { kind: 'notion', pageId: mailoutId };
-          return loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId) });
+          const admitPage = source.kind === 'notion' ? mailoutPageGate(requireNotion(notion()), config.notion) : undefined;
+          const loaded = await loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId), ...(admitPage ? { admitPage } : {}) });
+          return { ...loaded, origin: source.kind };
+        },
+        admitContinuation: async (mailoutId) => {
+          // A Markdown mailout has no page; with no stored letter the claim sends nothing (no_letter).
+          const origin = letterFile ? 'file' : await mailoutOrigin(db(), mailoutId);
+          if (origin === 'file' || origin === null) return;
+          await admitStoredMailoutPage(requireNotion(notion()), config.notion, mailoutId);
         },
         deadline: () => getDeadline()?.getTime() ?? startedAt + config.sending.maxDurationSeconds * 1000,
         continueElsewhere: continueMailout,
@@ -104,14 +114,32 @@ export function createApp(config: Config, fn?: FunctionName): App {
   };
 }
 
-const shared = new Map<FunctionName | undefined, App>();
+function requireNotion(client: Client | null): Client {
+  if (!client) throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN to send Notion pages.');
+  return client;
+}
+
+/** What each function does, so that a bad setting refuses only the features that need it. */
+const FEATURE_OF: Record<FunctionName, Feature> = {
+  'send-mailout': 'send',
+  'cron-resume': 'cron',
+  'ses-events': 'feedback',
+  unsubscribe: 'unsubscribe',
+  view: 'view',
+  report: 'report',
+  health: 'health',
+};
+
+const shared = new Map<FunctionName, App>();
 
 /**
- * The process-wide app of function `fn`, built from `getConfig()` (read once; a configuration
- * error names what to set).
+ * The process-wide app of function `fn` (its own database pool), built from `getConfig()` (read
+ * once): refused, naming what to set, when a setting that function's feature needs is missing
+ * or invalid.
  */
-export function getApp(fn?: FunctionName): App {
+export function getApp(fn: FunctionName): App {
   const config = getConfig();
+  requireFeature(config, FEATURE_OF[fn]);
   let app = shared.get(fn);
   if (app?.config !== config) shared.set(fn, (app = createApp(config, fn)));
   return app;
@@ -135,7 +163,7 @@ export function notionReporter(config: Config, db: Db, client: Client | null): M
 }
 
 function pageReporter(config: Config, db: Db, client: Client) {
-  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id) });
+  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id), origin: (id) => mailoutOrigin(db, id) });
 }
 
 /** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from './errors';
 import { checkEmail } from './email';
 import { registerSecret } from './log';
+import { parseNotionDatabaseId } from './mailout-id';
 import { functionMaxDurationSeconds } from './vercel-functions';
 
 /**
@@ -105,7 +106,12 @@ const envSchema = z.object({
     8,
     'is too short for a Notion integration secret (it starts with ntn_ or secret_; copy it from notion.so/profile/integrations → your integration → Internal Integration Secret)',
   ),
-  NOTION_MAILOUTS_DATABASE_ID: optionalString,
+  NOTION_MAILOUTS_DATABASE_ID: optionalString.pipe(
+    z
+      .string()
+      .transform((v, ctx) => parseNotionDatabaseId(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not a Notion database id or link' }), v))
+      .optional(),
+  ),
   NOTION_ERRORS_DATABASE_ID: optionalString,
   NOTION_BASE_URL: optionalHttpUrl,
 
@@ -167,6 +173,14 @@ export interface Config {
   cronSecret?: string;
   footerAddress?: string;
   listName?: string;
+  /** Features a bad or missing setting stops, each with the message that names it (`requireFeature`). */
+  refusals: Partial<Record<Feature, string>>;
+}
+
+/** Refuses (500, naming what to set) a feature whose settings are missing or invalid. */
+export function requireFeature(config: Pick<Config, 'refusals'>, feature: Feature): void {
+  const refusal = config.refusals[feature];
+  if (refusal) throw new AppError('config', refusal);
 }
 
 /** What each variable is for, quoted in the error when it is missing or wrong. */
@@ -178,26 +192,96 @@ const HINTS: Partial<Record<keyof Env, string>> = {
   DATABASE_URL: 'a Postgres connection string',
   SUPABASE_URL: 'https://<project>.supabase.co',
   SUPABASE_SERVICE_ROLE_KEY: "the project's service_role key",
+  NOTION_MAILOUTS_DATABASE_ID: 'the Mailouts database: only its pages are ever sent (`npm run setup:notion` prints it)',
 };
 
-function describeIssues(error: z.ZodError): string[] {
+function describeIssues(error: z.ZodError, variable?: keyof Env): string[] {
   return error.issues.map((issue) => {
-    const name = String(issue.path[0] ?? 'environment');
+    const name = variable ?? String(issue.path[0] ?? 'environment');
     const hint = HINTS[name as keyof Env];
     const problem = issue.code === 'invalid_type' && issue.message.includes('undefined') ? 'is not set' : issue.message;
     return `${name} ${problem}${hint ? ` (${hint})` : ''}`;
   });
 }
 
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const problems = describeIssues(parsed.error);
-    throw new AppError('config', `Configuration is incomplete: ${problems.join('; ')}. Set them in .env or the Vercel dashboard.`, {
-      details: { problems },
-    });
+/**
+ * What each feature (endpoint) needs. A bad or missing setting refuses only the features
+ * that list it: a cron secret typo must not stop readers from unsubscribing. The database
+ * is every feature's, and a problem with it refuses everything.
+ */
+export type Feature = 'send' | 'writeback' | 'feedback' | 'report' | 'cron' | 'unsubscribe' | 'view' | 'health';
+
+const NOTION_SETTINGS = ['NOTION_TOKEN', 'NOTION_MAILOUTS_DATABASE_ID', 'NOTION_ERRORS_DATABASE_ID', 'NOTION_BASE_URL'] as const;
+const REPORT_SETTINGS = ['REPORT_SECRET', 'REPORT_LINK_DAYS'] as const;
+const FEATURE_SETTINGS: Record<Feature, readonly (keyof Env)[]> = {
+  send: [
+    'EXECUTOR_SHARED_SECRET', 'APP_BASE_URL', 'SUPABASE_STORAGE_BUCKET',
+    'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+    'SES_ENDPOINT', 'SES_FROM_EMAIL', 'SES_FROM_NAME', 'SES_REPLY_TO', 'SES_CONFIGURATION_SET',
+    ...NOTION_SETTINGS, ...REPORT_SETTINGS,
+    'RATE_LIMIT_PER_SEC', 'BATCH_SIZE', 'SEND_CONCURRENCY', 'LEASE_SECONDS', 'MAX_DURATION_SECONDS',
+    'TEST_EMAILS', 'UNSUBSCRIBE_SECRET', 'FOOTER_ADDRESS', 'LIST_NAME',
+  ],
+  // The Notion page's counts and report link, written after SES feedback and by the cron.
+  writeback: ['APP_BASE_URL', ...NOTION_SETTINGS, ...REPORT_SETTINGS],
+  feedback: ['SNS_ALLOWED_TOPIC_ARNS', 'SOFT_BOUNCE_LIMIT'],
+  report: [...REPORT_SETTINGS],
+  cron: ['CRON_SECRET', 'EXECUTOR_SHARED_SECRET', 'APP_BASE_URL'],
+  unsubscribe: ['UNSUBSCRIBE_SECRET', 'LIST_NAME'],
+  view: ['UNSUBSCRIBE_SECRET'],
+  health: [],
+};
+const DATABASE_SETTINGS: readonly (keyof Env)[] = ['DATABASE_URL', 'SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY'];
+
+function incomplete(problems: string[], where = 'Set them in .env or the Vercel dashboard.'): AppError {
+  return new AppError('config', `Configuration is incomplete: ${problems.join('; ')}. ${where}`, { details: { problems } });
+}
+
+/** Each variable on its own: the valid ones, and a problem (named, with its hint) per invalid one. */
+function readEnv(source: Record<string, string | undefined>): { env: Env; problems: Map<keyof Env, string> } {
+  const env: Record<string, unknown> = {};
+  const problems = new Map<keyof Env, string>();
+  for (const [name, schema] of Object.entries(envSchema.shape) as [keyof Env, z.ZodType][]) {
+    const parsed = schema.safeParse(source[name]);
+    if (parsed.success) env[name] = parsed.data;
+    else problems.set(name, describeIssues(parsed.error, name).join('; '));
   }
-  const env = parsed.data;
+  // Only the features that need a missing or invalid variable read it, and they are refused.
+  return { env: env as Env, problems };
+}
+
+/** Why each feature cannot run, from the variables it needs (a derived secret needs the executor secret). */
+function featureRefusals(env: Env, problems: Map<keyof Env, string>): Partial<Record<Feature, string>> {
+  const needsExecutor = (secret: keyof Env) => (env[secret] || problems.has(secret) ? [] : (['EXECUTOR_SHARED_SECRET'] as const));
+  const refusals: Partial<Record<Feature, string>> = {};
+  for (const feature of Object.keys(FEATURE_SETTINGS) as Feature[]) {
+    const names = new Set<keyof Env>(FEATURE_SETTINGS[feature]);
+    if (names.has('UNSUBSCRIBE_SECRET')) needsExecutor('UNSUBSCRIBE_SECRET').forEach((n) => names.add(n));
+    if (names.has('REPORT_SECRET')) needsExecutor('REPORT_SECRET').forEach((n) => names.add(n));
+    const found = [...names].flatMap((n) => (problems.has(n) ? [problems.get(n)!] : []));
+    if (feature === 'send' && Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+      found.push('set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use a role)');
+    }
+    if (found.length) refusals[feature] = incomplete(found).message;
+  }
+  return refusals;
+}
+
+/** The whole configuration, every variable valid (the command-line tools, which need all of it). */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const { problems } = readEnv(source);
+  if (problems.size) throw incomplete([...problems.values()]);
+  return loadServedConfig(source, { strict: true });
+}
+
+/**
+ * The configuration of a deployment: the database must be valid; any other bad setting is
+ * kept in `refusals`, and only the features that need it refuse (`requireFeature`).
+ */
+export function loadServedConfig(source: Record<string, string | undefined> = process.env, opts: { strict?: boolean } = {}): Config {
+  const { env, problems } = readEnv(source);
+  const dbProblems = DATABASE_SETTINGS.flatMap((n) => (problems.has(n) ? [problems.get(n)!] : []));
+  if (dbProblems.length) throw incomplete(dbProblems);
 
   const db = databaseOf(env);
   if (!db) {
@@ -207,7 +291,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     );
   }
 
-  if (Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+  if (opts.strict && Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
     throw new AppError('config', 'Configuration is incomplete: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use a role).');
   }
 
@@ -252,6 +336,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     cronSecret: env.CRON_SECRET,
     footerAddress: env.FOOTER_ADDRESS,
     listName: env.LIST_NAME,
+    refusals: featureRefusals(env, problems),
   };
 
   for (const s of [
@@ -342,7 +427,7 @@ let cached: Config | undefined;
 
 /** The process-wide configuration, read from process.env on first use. */
 export function getConfig(): Config {
-  cached ??= loadConfig(process.env);
+  cached ??= loadServedConfig(process.env);
   return cached;
 }
 

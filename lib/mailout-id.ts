@@ -110,3 +110,18 @@ export function mailoutIdForFile(opts: { frontMatterId?: string | null; path: st
   if (declared) return DASHED_ID.test(declared) || BARE_ID.test(declared) ? parseMailoutId(declared) : mailoutIdFromName(declared);
   return mailoutIdFromName(path.basename(opts.path).replace(/\.[^.]+$/, ''));
 }
+
+/**
+ * A Notion database id from what a person pastes: the id (32 hex digits, dashed or not, any
+ * case) or the database's link (`https://www.notion.so/<workspace>/<id>?v=<view>`), as the
+ * canonical dashed lower-case UUID; null for anything else.
+ */
+export function parseNotionDatabaseId(reference: string): string | null {
+  const input = reference.trim();
+  const direct = bareId(input);
+  if (direct) return dash(direct);
+  const url = parseUrl(input);
+  if (!url) return null;
+  const m = /([0-9a-f]{32})$/i.exec((url.pathname.split('/').filter(Boolean).pop() ?? '').replace(/-/g, ''));
+  return m ? dash(m[1]!) : null;
+}

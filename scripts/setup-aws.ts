@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { checkEmail } from '../lib/email';
 import { isAppError } from '../lib/errors';
@@ -121,11 +122,13 @@ async function main(): Promise<number> {
 
   const sns = new SNSClient({ region, ...(snsEndpoint ? { endpoint: snsEndpoint } : {}) });
   const ses = new SESv2Client({ region, ...(sesEndpoint ? { endpoint: sesEndpoint } : {}) });
+  const sqsEndpoint = env('SQS_ENDPOINT');
+  const sqs = new SQSClient({ region, ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}) });
   const dryRun = args['dry-run'] === true;
   if (dryRun) out('Dry run: only read calls are made; nothing in AWS is changed.\n');
 
   const result = await setupAws(
-    { sns, ses, sts },
+    { sns, ses, sts, sqs },
     {
       region,
       appBaseUrl,

@@ -462,6 +462,40 @@ $function$;
 comment on function claim_pending_notion_refreshes(integer,integer) is
   'Claim the held-back Notion refreshes that are now due (for a cron); each mailout goes to one caller.';
 
+CREATE OR REPLACE FUNCTION public.complained_stay_out()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  if new.status in ('active', 'unsubscribed')
+     and exists (select 1 from public.ses_events e where e.event_type = 'Complaint' and lower(e.email) = lower(new.email)) then
+    new.status := 'complained';
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function complained_stay_out() is
+  'Trigger: an address inserted again after it complained starts as complained.';
+
+CREATE OR REPLACE FUNCTION public.complaint_suppresses()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  update public.subscribers s
+     set status = 'complained', status_updated_at = now()
+   where lower(s.email) in (select lower(x) from unnest(new.recipients || new.email) x where x is not null)
+     and s.status in ('active', 'unsubscribed');
+  return null;
+end;
+$function$;
+
+comment on function complaint_suppresses() is
+  'Trigger: the complained recipients of a stored Complaint event become complained (for good), unless bounced.';
+
 CREATE OR REPLACE FUNCTION public.email_is_canonical(p_email text)
  RETURNS boolean
  LANGUAGE sql
@@ -742,6 +776,22 @@ $function$;
 
 comment on function mailout_letter(text) is
   'The stored letter of a claimed mailout (its web version).';
+
+CREATE OR REPLACE FUNCTION public.mailout_origin(p_mailout_id text)
+ RETURNS TABLE(origin text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select case when m.content is null then null
+              when m.content ->> 'origin' in ('notion', 'file') then m.content ->> 'origin'
+              else 'unknown' end
+    from public.mailouts m
+   where m.id = p_mailout_id;
+$function$;
+
+comment on function mailout_origin(text) is
+  'Where a claimed mailout''s letter came from: notion, file, unknown (a letter stored without its origin), or null (no letter stored).';
 
 CREATE OR REPLACE FUNCTION public.mailout_pending_count(p_mailout_id text)
  RETURNS TABLE(claimed boolean, status text, pending integer)

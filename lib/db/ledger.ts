@@ -3,6 +3,9 @@ import type { RenderedMailout } from '../letter';
 
 /** Typed calls of the SQL functions in supabase/migrations, one per atomic state change. */
 
+/** Where a mailout's letter came from: a page of the Mailouts database, or a Markdown file (the CLI, the demo). */
+export type LetterOrigin = 'notion' | 'file';
+
 export type MailoutStatus = 'sending' | 'paused' | 'sent' | 'failed';
 export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown';
 /** `no_letter`: no letter was given and none is stored; nothing was claimed (see claim_mailout). */
@@ -67,7 +70,7 @@ export interface FinishResult {
 export interface SubscriberChange {
   subscriberId: string;
   email: string;
-  status: 'active' | 'unsubscribed' | 'bounced';
+  status: 'active' | 'unsubscribed' | 'bounced' | 'complained';
   changed: boolean;
 }
 
@@ -287,4 +290,11 @@ export async function mailoutReportPage(db: Db, mailoutId: string, after: Report
 /** A round trip to the database (health_check). */
 export async function healthCheck(db: Db): Promise<void> {
   await db.rpc('health_check');
+}
+
+/** Where a mailout's stored letter came from (mailout_origin); null: no letter is stored, so there is nothing to send. */
+export async function mailoutOrigin(db: Db, mailoutId: string): Promise<LetterOrigin | 'unknown' | null> {
+  const rows = await db.rpc<{ origin: string | null }>('mailout_origin', { p_mailout_id: mailoutId });
+  const origin = rows[0]?.origin ?? null;
+  return origin === 'notion' || origin === 'file' || origin === null ? origin : 'unknown';
 }

@@ -11,7 +11,7 @@ import type { LocalStack } from './stack';
  * emulator's inbox. Running it again sends nothing: the mailout is already sent.
  */
 export async function runDemo(opts: { rootDir: string; stack: LocalStack }): Promise<void> {
-  const app = getApp();
+  const app = getApp('send-mailout');
   const db = app.db;
   const dir = path.join(opts.rootDir, 'scripts', 'demo');
   const summary = await importSubscribersFromFile(db, path.join(dir, 'subscribers.csv'), { source: 'demo' });

@@ -57,6 +57,8 @@ function findProperty(properties: Json, name: string): Json | undefined {
 export interface ReadOptions {
   /** Where block children come from; defaults to the client's paginated `blocks.children.list`. */
   source?: ChildrenSource;
+  /** Refuses a page that may not be sent (lib/notion/membership), before anything of it is read. */
+  admit?: (page: Json) => Promise<void>;
 }
 
 /** Reads a mailout page. `pageId` may be an id or a Notion URL. */
@@ -72,6 +74,7 @@ export async function readMailoutPage(client: Client, pageId: string, options: R
   if (page.object !== 'page' || !page.properties) {
     throw new AppError('not_found', `The page ${id} could not be read: the integration sees only part of it; share the page with the integration.`);
   }
+  await options.admit?.(page);
   if (page.in_trash || page.archived) {
     throw new AppError('unprocessable', `The page ${id} is in the Notion trash; restore it before sending.`);
   }

@@ -1,6 +1,6 @@
 import type { Client } from '@notionhq/client';
 import type { Config } from '../config';
-import type { FinishResult, MailoutCounts } from '../db/ledger';
+import type { FinishResult, LetterOrigin, MailoutCounts } from '../db/ledger';
 import { log } from '../log';
 import { reportUrl } from '../report';
 import type { MailoutReporter } from '../mailout-reporter';
@@ -61,9 +61,21 @@ export interface FeedbackCounts {
 export function createNotionReporter(
   client: Client,
   config: Pick<Config, 'appBaseUrl' | 'reportSecret' | 'notion'> & Partial<Pick<Config, 'reportLinkDays'>>,
-  opts: { feedback?: (mailoutId: string) => Promise<FeedbackCounts | null> } = {},
+  opts: {
+    feedback?: (mailoutId: string) => Promise<FeedbackCounts | null>;
+    /** Where a claimed mailout's letter came from: only one from a Notion page is written back. */
+    origin: (mailoutId: string) => Promise<LetterOrigin | 'unknown' | null>;
+  },
 ): MailoutReporter & { refreshCounts(mailoutId: string, counts: Partial<MailoutCounts>): Promise<void> } {
   const types = new Map<string, PropertyTypes>();
+  const origins = new Map<string, LetterOrigin | 'unknown' | null>();
+
+  async function fromNotion(mailoutId: string): Promise<boolean> {
+    // Fixed at the first claim, so remembered once known.
+    const origin = origins.get(mailoutId) ?? (await opts.origin(mailoutId));
+    if (origin) origins.set(mailoutId, origin);
+    return origin === 'notion';
+  }
 
   async function propertyTypes(pageId: string): Promise<PropertyTypes> {
     const known = types.get(pageId);
@@ -75,9 +87,11 @@ export function createNotionReporter(
     return t;
   }
 
-  async function update(mailoutId: string, what: string, props: Record<string, unknown>): Promise<void> {
+  /** `claimed: false`: a test send, whose caller read the letter from the page itself. */
+  async function update(mailoutId: string, what: string, props: Record<string, unknown>, claimed = true): Promise<void> {
     if (!NOTION_ID.test(mailoutId)) return; // not a Notion page (a direct call or a Markdown file)
     try {
+      if (claimed && !(await fromNotion(mailoutId))) return;
       const t = await propertyTypes(mailoutId);
       const properties: Record<string, Json> = {};
       for (const [name, v] of Object.entries(props)) {
@@ -137,7 +151,7 @@ export function createNotionReporter(
           `Test sent ${new Date().toISOString()} to ${info.recipients.join(', ')}: ${info.sent} sent, ${info.failed} failed.`,
           ...(info.warnings ?? []).map((w) => `Warning: ${w}`),
         ].join('\n'),
-      });
+      }, false);
     },
     async errors(mailoutId, rows, earlierFailures) {
       const dbId = config.notion.errorsDatabaseId;

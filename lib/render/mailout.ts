@@ -136,7 +136,16 @@ export function renderMailout(input: RenderInput): RenderedMailout {
 
 function cleanName(name: string | null | undefined): string | undefined {
   const n = (name ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return n ? n.slice(0, 100) : undefined;
+  return n || undefined;
+}
+
+/** The longest name the Subject (a header, shown on one line) carries; a longer one ends in "…". */
+export const SUBJECT_NAME_MAX = 100;
+
+/** The name as the Subject carries it: whole up to SUBJECT_NAME_MAX characters, else cut there with an ellipsis. */
+function subjectName(name: string): string {
+  const chars = Array.from(name);
+  return chars.length > SUBJECT_NAME_MAX ? `${chars.slice(0, SUBJECT_NAME_MAX - 1).join('').trimEnd()}…` : name;
 }
 
 /** The recipient's copy: placeholders filled in, no re-rendering. */
@@ -146,7 +155,7 @@ export function personalise(rendered: RenderedMailout, recipient: Recipient): { 
   }
   const name = cleanName(recipient.name);
   return {
-    subject: fill(rendered.templates.subject, { unsubscribe: recipient.unsubscribeUrl, ...(name ? { name } : {}) }),
+    subject: fill(rendered.templates.subject, { unsubscribe: recipient.unsubscribeUrl, ...(name ? { name: subjectName(name) } : {}) }),
     html: fill(rendered.templates.html, { unsubscribe: escapeHtml(recipient.unsubscribeUrl), ...(name ? { name: escapeHtml(name) } : {}) }),
     text: fill(rendered.templates.text, { unsubscribe: recipient.unsubscribeUrl, ...(name ? { name } : {}) }),
   };

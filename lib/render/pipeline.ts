@@ -76,6 +76,8 @@ export interface LetterOptions {
   viewUrl?: (mailoutId: string) => string;
   /** For downloading images (re-hosting, reading their size). */
   fetch?: typeof fetch;
+  /** A send's check of the page (lib/notion/membership), right after Notion returns it. */
+  admitPage?: (page: Record<string, any>) => Promise<void>;
 }
 
 /** The stored letter, and what the source says about the send. */
@@ -103,7 +105,7 @@ async function readSource(source: LetterSource, options: LetterOptions): Promise
     };
   }
   if (!options.notion) throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN to send or preview Notion pages.');
-  return pageContent(await readMailoutPage(options.notion, source.pageId));
+  return pageContent(await readMailoutPage(options.notion, source.pageId, options.admitPage ? { admit: options.admitPage } : {}));
 }
 
 /** A Notion page as a letter's content. */

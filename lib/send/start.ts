@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, type TestSendResult } from '../db/ledger';
+import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, type LetterOrigin, type TestSendResult } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
@@ -27,6 +27,8 @@ export interface LoadedLetter {
   /** The page's Test checkbox. */
   test: boolean;
   warnings: string[];
+  /** Stored with the letter: only a mailout from a Notion page writes back to it. */
+  origin: LetterOrigin;
 }
 
 export interface SendDeps {
@@ -36,6 +38,11 @@ export interface SendDeps {
   reporter: MailoutReporter;
   /** Reads and renders the mailout (Notion page, or a Markdown file for the CLI and demo). */
   loadLetter(mailoutId: string): Promise<LoadedLetter>;
+  /**
+   * A continuation sends the stored letter without reading it again: this refuses (403) one
+   * whose page has left the Mailouts database since the claim (lib/notion/membership).
+   */
+  admitContinuation(mailoutId: string): Promise<void>;
   /** Epoch ms by which this invocation must stop (getDeadline, or start + maxDuration). */
   deadline(): number;
   /** Ask a fresh invocation to continue (self-call); the cron is the safety net. */
@@ -100,7 +107,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   await recordTestSends(deps.db, mailoutId, runId, results);
   const sent = results.filter((r) => r.status === 'sent').length;
   const warnings = [...loaded.warnings, ...footerAddressWarnings(config)];
-  await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
+  if (loaded.origin === 'notion') await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
   log.info('send.test_done', { mailout_id: mailoutId, run_id: runId, sent, failed: results.length - sent, warnings });
   return {
     status: 200,
@@ -130,6 +137,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   if (!req.dryRun) db.warm?.(SEND_CONNECTIONS);
   // A continuation sends the letter stored at the first claim: no need to read Notion.
   const loaded = req.continuation ? null : await deps.loadLetter(mailoutId);
+  if (req.continuation) await deps.admitContinuation(mailoutId);
   const mode = req.mode ?? (loaded?.test ? 'test' : 'live');
 
   if (req.dryRun) {
@@ -163,7 +171,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
     mailoutId,
     subject: loaded?.letter.subject ?? null,
     leaseSeconds,
-    content: loaded?.letter ?? null,
+    content: loaded ? { ...loaded.letter, origin: loaded.origin } : null,
   });
   if (claim.outcome === 'already_sent' || claim.outcome === 'in_progress') return duplicateAnswer(req, claim, deps);
 

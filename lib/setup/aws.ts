@@ -19,8 +19,10 @@ import {
   type EventType,
   type SESv2Client,
 } from '@aws-sdk/client-sesv2';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { AppError } from '../errors';
+import { ensureDeadLetterQueue, ensureSubscriptionPolicies, subscriptionAttributes } from './dead-letter-queue';
 import type { SetupStep } from './types';
 
 /**
@@ -35,6 +37,8 @@ export type { SetupStep };
 export const DEFAULT_TOPIC_NAME = 'mailout-ses-events';
 export const DEFAULT_CONFIGURATION_SET = 'mailout';
 export const DEFAULT_EVENT_DESTINATION = 'mailout-sns';
+/** The SQS queue SNS moves an undeliverable notification to (`npm run feedback:redrive` replays it). */
+export const DEFAULT_DEAD_LETTER_QUEUE = 'mailout-ses-events-dlq';
 /** The events the executor acts on; a destination lacking one is updated. */
 export const REQUIRED_EVENT_TYPES: EventType[] = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'];
 /** Also sent to a new destination: stored for the report, never answered with an error. */
@@ -44,6 +48,8 @@ export interface AwsClients {
   sns: SNSClient;
   ses: SESv2Client;
   sts: STSClient;
+  /** The dead-letter queue of the subscription (lib/setup/dead-letter-queue). */
+  sqs: SQSClient;
 }
 
 export interface AwsSetupOptions {
@@ -58,6 +64,7 @@ export interface AwsSetupOptions {
   fromEmail?: string;
   /** Subscribe again when the subscription is still pending (SNS resends the confirmation). */
   resendConfirmation?: boolean;
+  deadLetterQueueName?: string;
 }
 
 export interface AwsSetupResult {
@@ -67,6 +74,8 @@ export interface AwsSetupResult {
   /** In a dry run that would create the topic: the ARN it would get. */
   topicArn: string;
   configurationSetName: string;
+  /** The SQS queue SNS moves undeliverable feedback to. */
+  deadLetterQueueArn: string;
   subscription: 'confirmed' | 'pending' | 'created' | 'would-create';
   policy: IamPolicy;
   ok: boolean;
@@ -117,6 +126,7 @@ export function executorPolicy(input: {
   accountId: string;
   configurationSetName: string;
   fromEmail?: string;
+  deadLetterQueueName?: string;
 }): IamPolicy {
   const arn = (resource: string) => `arn:${partitionOf(input.region)}:ses:${input.region}:${input.accountId}:${resource}`;
   const identities: string[] = [];
@@ -139,8 +149,19 @@ export function executorPolicy(input: {
         ...(input.fromEmail ? { Condition: { StringEquals: { 'ses:FromAddress': input.fromEmail.trim() } } } : {}),
       },
       { Sid: 'PreflightQuota', Effect: 'Allow', Action: 'ses:GetAccount', Resource: '*' },
+      {
+        // npm run feedback:redrive: find the dead-letter queue, read its messages, delete each once applied.
+        Sid: 'ReplayFeedback',
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+        Resource: deadLetterQueueArn(input.region, input.accountId, input.deadLetterQueueName ?? DEFAULT_DEAD_LETTER_QUEUE),
+      },
     ],
   };
+}
+
+export function deadLetterQueueArn(region: string, accountId: string, name: string): string {
+  return `arn:${partitionOf(region)}:sqs:${region}:${accountId}:${name}`;
 }
 
 function awsFailure(action: string, err: unknown): AppError {
@@ -242,6 +263,11 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
   }
   const accountId = topicArn.split(':')[4] ?? '';
 
+  // 1b. The dead-letter queue the subscription's undeliverable notifications go to.
+  const queueName = options.deadLetterQueueName ?? DEFAULT_DEAD_LETTER_QUEUE;
+  const queueArn = deadLetterQueueArn(options.region, accountId, queueName);
+  await call(`set up the SQS dead-letter queue "${queueName}"`, () => ensureDeadLetterQueue(clients.sqs, { name: queueName, queueArn, topicArn: topicArn!, dryRun, steps }));
+
   // 2. The HTTPS subscription, raw message delivery off (the endpoint parses the SNS envelope).
   let subscription: AwsSetupResult['subscription'];
   const subs = topicExists ? await listSubscriptions(sns, topicArn) : [];
@@ -260,7 +286,16 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
       return;
     }
     await call(`subscribe ${endpoint} to the topic`, () =>
-      sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: protocol, Endpoint: endpoint, ReturnSubscriptionArn: true })),
+      sns.send(
+        new SubscribeCommand({
+          TopicArn: topicArn,
+          Protocol: protocol,
+          Endpoint: endpoint,
+          ReturnSubscriptionArn: true,
+          // Retry for the longest SNS allows, then keep the notification in the dead-letter queue.
+          Attributes: subscriptionAttributes(queueArn),
+        }),
+      ),
     );
     steps.push({
       kind: 'create',
@@ -305,6 +340,9 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
     } else {
       steps.push({ kind: 'ok', applied: false, message: `${endpoint} is subscribed and confirmed (${mine.SubscriptionArn}), raw message delivery off` });
     }
+    await call('set the delivery policy and the dead-letter queue', () =>
+      ensureSubscriptionPolicies(sns, { subscriptionArn: mine.SubscriptionArn!, current: attrs.Attributes ?? {}, queueArn, dryRun, steps }),
+    );
   }
 
   // 3. The configuration set.
@@ -396,7 +434,7 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
     }
   }
 
-  const policy = executorPolicy({ region: options.region, accountId, configurationSetName, fromEmail: options.fromEmail });
+  const policy = executorPolicy({ region: options.region, accountId, configurationSetName, fromEmail: options.fromEmail, deadLetterQueueName: queueName });
   if (!options.fromEmail) {
     steps.push({
       kind: 'warning',
@@ -410,6 +448,7 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
     endpoint,
     topicArn,
     configurationSetName,
+    deadLetterQueueArn: queueArn,
     subscription,
     policy,
     ok: !steps.some((s) => s.kind === 'problem'),

@@ -12,7 +12,7 @@ import { verifyUnsubscribeToken, type UnsubscribeTarget } from './token';
  *   POST  the change. The page's button (`action=unsubscribe`) and RFC 8058 one-click
  *         (`List-Unsubscribe=One-Click`, urlencoded or multipart) unsubscribe; the second
  *         button (`action=resubscribe`) moves `unsubscribed` back to `active` (a bounced
- *         address stays bounced). 200 with a page, no redirect, no cookies. Idempotent.
+ *         address stays bounced, and so does one that complained, and the page says why). 200 with a page, no redirect, no cookies. Idempotent.
  *   A bad or tampered token gets a 400 page; a test-send recipient's token gets the same
  *   pages without any change to the subscriber list.
  */
@@ -24,7 +24,15 @@ export interface UnsubscribeDeps {
   config: Pick<Config, 'unsubscribeSecret' | 'listName'>;
 }
 
-export type PageState = 'confirm' | 'unsubscribed' | 'resubscribed' | 'cannot_resubscribe' | 'not_found' | 'invalid' | 'error';
+export type PageState =
+  | 'confirm'
+  | 'unsubscribed'
+  | 'resubscribed'
+  | 'cannot_resubscribe'
+  | 'complained'
+  | 'not_found'
+  | 'invalid'
+  | 'error';
 
 export interface PageResult {
   status: number;
@@ -75,7 +83,7 @@ async function applyToSubscriber(
   log.info('unsubscribe.resubscribe', { subscriberId: target.subscriberId, found: r !== null, changed: r?.changed ?? false });
   if (!r) return page(404, 'not_found', deps.config, null);
   if (r.status === 'active') return page(200, 'resubscribed', deps.config, token);
-  return page(200, 'cannot_resubscribe', deps.config, null);
+  return page(200, r.status === 'complained' ? 'complained' : 'cannot_resubscribe', deps.config, null);
 }
 
 /**
@@ -141,6 +149,12 @@ function copy(state: PageState, list: string): Copy {
         title: 'Подписка невозможна · Cannot subscribe',
         ru: 'Письма на этот адрес не доставляются, поэтому подписать его снова нельзя.',
         en: 'Emails to this address bounce, so it cannot be subscribed again.',
+      };
+    case 'complained':
+      return {
+        title: 'Подписка невозможна · Cannot subscribe',
+        ru: `С этого адреса письмо рассылки «${l}» отметили как спам, поэтому писем на него больше не будет и подписать его снова нельзя.`,
+        en: `An email from ${l} was marked as spam at this address, so no more emails go to it and it cannot be subscribed again.`,
       };
     case 'not_found':
       return {

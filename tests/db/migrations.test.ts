@@ -68,13 +68,16 @@ describe('database privileges', () => {
 
   async function publicFunctions(): Promise<{ name: string; call: string }[]> {
     const { rows } = await t.pool.query(
-      `select p.proname, pg_get_function_identity_arguments(p.oid) as args, p.pronargs
+      `select p.proname, pg_get_function_identity_arguments(p.oid) as args, p.pronargs, p.prorettype = 'trigger'::regtype as is_trigger
          from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'`,
     );
     return rows.map((r) => ({
       name: `${r.proname}(${r.args})`,
-      // Call with NULLs of the right count: a privilege check happens before the body runs.
-      call: `select * from public.${r.proname}(${Array.from({ length: r.pronargs }, () => 'null').join(', ')})`,
+      call: r.is_trigger
+        ? // A trigger function cannot be called directly: its EXECUTE privilege is asked instead.
+          `do $$ begin if not has_function_privilege('public.${r.proname}(${r.args})', 'execute') then raise exception 'no execute' using errcode = '42501'; end if; end $$`
+        : // Call with NULLs of the right count: a privilege check happens before the body runs.
+          `select * from public.${r.proname}(${Array.from({ length: r.pronargs }, () => 'null').join(', ')})`,
     }));
   }
 

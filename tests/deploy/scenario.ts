@@ -45,12 +45,15 @@ export interface World {
 export async function makeWorld(sns: SnsSigner = createSnsSigner()): Promise<World> {
   const t = await createTestDatabase();
   const notion = await startFakeNotion({ token: NOTION_TOKEN });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  const mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   const ses = await startSesEmulator(await freePort());
   // The emulator keeps one store per process, shared by every instance: start empty.
   await fetch(`${ses.url}/clear-store`, { method: 'POST' });
   notion.addPage(
     makePage({
       id: PAGE,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: {
         Name: titleProperty('Новости недели'),
         Test: checkboxProperty(false),
@@ -87,6 +90,7 @@ export async function makeWorld(sns: SnsSigner = createSnsSigner()): Promise<Wor
       LIST_NAME: 'Deploy test list',
       NOTION_TOKEN,
       NOTION_BASE_URL: notion.url,
+      NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
       SNS_ALLOWED_TOPIC_ARNS: sns.topicArn,
       TEST_EMAILS: 'editor@example.com',
       RATE_LIMIT_PER_SEC: '100',

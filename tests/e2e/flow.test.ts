@@ -121,9 +121,12 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mailout-e2e-'));
   t = await createTestDatabase();
   notion = await startFakeNotion({ token: NOTION_TOKEN });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  const mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   notion.addPage(
     makePage({
       id: PAGE,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: {
         Name: titleProperty('Spring issue'),
         Test: checkboxProperty(false),
@@ -151,6 +154,7 @@ beforeAll(async () => {
     DATABASE_URL: t.url,
     NOTION_TOKEN,
     NOTION_BASE_URL: notion.url,
+    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
     CRON_SECRET,
     SNS_ALLOWED_TOPIC_ARNS: sns.topicArn,
     RATE_LIMIT_PER_SEC: '200',
@@ -257,7 +261,8 @@ test('import → webhook → emails → bounce and complaint → unsubscribe →
   expect((await snsPost(bounce)).status).toBe(200);
   await stack.api.idle();
   expect(await subscriberStatus(bounced)).toBe('bounced');
-  expect(await subscriberStatus(complained)).toBe('unsubscribed');
+  // A complaint suppresses for good (a resubscribe cannot undo it).
+  expect(await subscriberStatus(complained)).toBe('complained');
   page = notion.pages.get(PAGE)!.properties;
   expect(page.Bounced.number).toBe(1);
   expect(page.Complaints.number).toBe(1);

@@ -33,6 +33,7 @@ let images: FakeStorage;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let notion: FakeNotion;
+let mailoutsDb: { databaseId: string; dataSourceId: string };
 let subscriberId: string;
 const NOTION_TOKEN = 'secret_preview_send_notion';
 
@@ -50,6 +51,8 @@ beforeAll(async () => {
   images = await startFakeStorage({ serviceKey: 'unused-service-key-0123456789', bucket: 'unused' });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preview-send-'));
   notion = await startFakeNotion({ token: NOTION_TOKEN });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   const { rows } = await t.pool.query<{ id: string }>(
     `insert into subscribers (email, name, status, source) values ('anna@example.com', 'Анна', 'active', 'test') returning id`,
   );
@@ -72,6 +75,7 @@ beforeAll(async () => {
     RATE_LIMIT_PER_SEC: '50',
     NOTION_TOKEN,
     NOTION_BASE_URL: notion.url,
+    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
     LOG_LEVEL: 'warn',
   };
 });
@@ -184,6 +188,7 @@ test('a Notion page: npm run preview and npm run send read it through the same p
   notion.addPage(
     makePage({
       id: page,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: {
         Name: titleProperty('Весенний выпуск'),
         Preheader: richTextProperty('Что нового этой весной', 'ph'),

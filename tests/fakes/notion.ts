@@ -393,6 +393,9 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
     pageUpdates,
     createdPages,
     addPage(page) {
+      // A row names its data source and that source's database, as the real API does (2025-09-03).
+      const source = page.parent?.data_source_id ? dataSources.get(page.parent.data_source_id) : undefined;
+      if (source) page.parent.database_id = source.parent.database_id;
       pages.set(normaliseId(page.id), page);
       if (!children.has(normaliseId(page.id))) children.set(normaliseId(page.id), []);
       return page;

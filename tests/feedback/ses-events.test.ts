@@ -86,11 +86,11 @@ const SAMPLES: [fixture: string, eventType: string, changes: Record<string, Part
       'richard@example.com': { status: 'bounced', bounce_type: 'Permanent', bounce_subtype: 'General' },
     },
   ],
-  ['notification-complaint-with-feedback', 'Complaint', { 'richard@example.com': { status: 'unsubscribed' } }],
-  ['notification-complaint-without-feedback', 'Complaint', { 'richard@example.com': { status: 'unsubscribed' } }],
+  ['notification-complaint-with-feedback', 'Complaint', { 'richard@example.com': { status: 'complained' } }],
+  ['notification-complaint-without-feedback', 'Complaint', { 'richard@example.com': { status: 'complained' } }],
   ['notification-delivery', 'Delivery', {}],
   ['event-bounce', 'Bounce', { 'recipient@example.com': { status: 'bounced', bounce_type: 'Permanent', bounce_subtype: 'General' } }],
-  ['event-complaint', 'Complaint', { 'recipient@example.com': { status: 'unsubscribed' } }],
+  ['event-complaint', 'Complaint', { 'recipient@example.com': { status: 'complained' } }],
   ['event-delivery', 'Delivery', {}],
   ['event-send', 'Send', {}],
   ['event-reject', 'Reject', {}],
@@ -125,7 +125,7 @@ test('the SNS documentation envelopes, re-signed, are accepted as they are (Subj
   const { Signature: _s, SigningCertURL: _u, ...docs } = fixture('sns-notification') as unknown as SnsEnvelopeFields;
   const res = await post(sns.sign({ ...docs, Message: fixtureText('event-complaint') }));
   expect(res.status).toBe(200);
-  expect((await subscribers())['recipient@example.com']!.status).toBe('unsubscribed');
+  expect((await subscribers())['recipient@example.com']!.status).toBe('complained');
 });
 
 // ---------------------------------------------------------------------------------------
@@ -630,7 +630,7 @@ test('POST /api/ses-events reads the text/plain body SNS sends and maps the outc
   );
   expect(ok.status).toBe(200);
   expect(await ok.json()).toMatchObject({ ok: true, eventType: 'Complaint' });
-  expect((await subscribers())['recipient@example.com']!.status).toBe('unsubscribed');
+  expect((await subscribers())['recipient@example.com']!.status).toBe('complained');
 
   const bad = await handler(new Request('http://localhost/api/ses-events', { method: 'POST', body: 'nope' }));
   expect(bad.status).toBe(400);

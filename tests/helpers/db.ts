@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Pool } from 'pg';
+import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
 import { createPostgresDb } from '../../lib/db/postgres';
 import type { Db } from '../../lib/db/types';
 
@@ -86,3 +90,14 @@ export async function seedSubscribers(
 
 /** A letter to claim a mailout with: the database never claims a mailout without one. */
 export const STORED_LETTER = { subject: 'Test letter', html: '<p>Test</p>', text: 'Test', warnings: [] };
+
+/** Apply the migrations older than `version` to an empty test database (a deployment from before it). */
+export async function migrateBefore(t: TestDatabase, version: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migrations-before-'));
+  try {
+    for (const m of listMigrations().filter((m) => m.version < version)) fs.copyFileSync(path.join(MIGRATIONS_DIR, m.file), path.join(dir, m.file));
+    await migrate(t.url, dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

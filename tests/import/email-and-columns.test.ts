@@ -60,7 +60,8 @@ describe('cleanName', () => {
     expect(cleanName('A\u0000B\tC')).toBe('A B C');
     expect(cleanName('   ')).toBeNull();
     expect(cleanName(undefined)).toBeNull();
-    expect(cleanName('x'.repeat(300))).toHaveLength(200);
+    // Nothing is cut silently: a long name is kept whole (only a Subject shortens it, with "…").
+    expect(cleanName('x'.repeat(300))).toHaveLength(300);
   });
 });
 

@@ -32,6 +32,8 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
 beforeAll(async () => {
   t = await createTestDatabase();
   notion = await startFakeNotion({ token: 'secret_notion_test' });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  const mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   // Port 0: the system picks free ports as the servers bind them (no chosen port can be taken first).
   ses = await startSesEmulator(0);
   api = await startApiServer({ rootDir: `${__dirname}/../..`, port: 0 });
@@ -46,6 +48,7 @@ beforeAll(async () => {
     DATABASE_URL: t.url,
     NOTION_TOKEN: 'secret_notion_test',
     NOTION_BASE_URL: notion.url,
+    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
     RATE_LIMIT_PER_SEC: '500',
     SEND_CONCURRENCY: '4',
     TEST_EMAILS: 'editor@example.com',
@@ -56,6 +59,7 @@ beforeAll(async () => {
   notion.addPage(
     makePage({
       id: PAGE,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: {
         Name: titleProperty('Новости недели'),
         Test: checkboxProperty(false),

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
       ses: createSesClient(config),
       reporter: silentReporter,
       loadLetter: async () => letter(),
+      admitContinuation: async () => undefined,
       deadline: () => Date.now() + 300_000,
       safetyMarginMs: 0,
     },

@@ -5,7 +5,7 @@ import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { claimMailout } from '../../lib/db/ledger';
 import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase } from '../helpers/db';
-import { sendDeps, testConfig } from './helpers';
+import { letter, sendDeps, testConfig } from './helpers';
 
 /**
  * GET /api/cron/resume and GET /api/report over real HTTP: the api/ folder served as Vercel
@@ -78,7 +78,8 @@ test('a mailout whose invocation stopped early and was never continued is finish
   // An invocation with no time left sends one batch, releases the lease, and its
   // continuation call is lost (none is configured here).
   const config = testConfig(t, ses.url);
-  const deps = sendDeps(config, t, { deadline: () => Date.now() });
+  // A Markdown letter (its id is name-based): without Notion configured, its continuation checks no page.
+  const deps = sendDeps(config, t, { deadline: () => Date.now(), loadLetter: async () => ({ ...letter(), origin: 'file' }) });
   const res = await startMailout(deps, { mailoutId: '38bbf0ae-d9ad-8eeb-a86b-c67645e91032', fromNotion: false, dryRun: false, continuation: false });
   const first = await res.run!();
   expect(first.outcome).toBe('released');

@@ -31,7 +31,7 @@ export function testConfig(t: TestDatabase, sesUrl: string, env: Record<string, 
 
 export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, this is **the** letter.\n\n- one\n- two'): LoadedLetter {
   const rendered = renderMailout({ markdown: body, subject, footerAddress: 'Example Publishing, 1 Main St' });
-  return { letter: rendered, test: false, warnings: [] };
+  return { letter: rendered, test: false, warnings: [], origin: 'notion' };
 }
 
 export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<SendDeps> = {}): SendDeps {
@@ -41,6 +41,8 @@ export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<Sen
     ses: createSesClient(config),
     reporter: silentReporter as MailoutReporter,
     loadLetter: async () => letter(),
+    // The page's membership is lib/notion/membership's (tests/send/mailouts-only.test.ts).
+    admitContinuation: async () => undefined,
     deadline: () => Date.now() + 300_000,
     safetyMarginMs: 0,
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),

@@ -59,6 +59,8 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 beforeAll(async () => {
   t = await createTestDatabase();
   notion = await startFakeNotion({ token: 'secret_notion_test' });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  const mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   ses = await startSesEmulator(await freePort());
   const port = await freePort();
   Object.assign(process.env, {
@@ -74,6 +76,7 @@ beforeAll(async () => {
     DATABASE_URL: t.url,
     NOTION_TOKEN: 'secret_notion_test',
     NOTION_BASE_URL: notion.url,
+    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
     RATE_LIMIT_PER_SEC: '500',
     SEND_CONCURRENCY: '4',
     LOG_LEVEL: 'warn',
@@ -83,6 +86,7 @@ beforeAll(async () => {
   notion.addPage(
     makePage({
       id: PAGE,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: {
         Name: titleProperty('Один выпуск'),
         Test: checkboxProperty(false),

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES } from '../../lib/notion/schema';
 import { FakeAws } from './fake-aws';
+import { startFakeSqs, type FakeSqs } from '../fakes/sqs';
 import { FakeNotion } from './fake-notion';
 import { cleanCliEnv, runCommand, type CommandResult } from '../helpers/run';
 
@@ -93,13 +94,16 @@ describe('npm run setup:notion', () => {
 
 describe('npm run setup:aws', () => {
   let fake: FakeAws;
+  let sqs: FakeSqs;
   let env: Record<string, string>;
   const secretKey = 'cli-test-secret-access-key-123';
 
   beforeEach(async () => {
     fake = new FakeAws();
     const endpoint = await fake.start();
+    sqs = await startFakeSqs({ region: 'eu-west-1', accountId: fake.accountId });
     env = {
+      SQS_ENDPOINT: sqs.url,
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
       AWS_SECRET_ACCESS_KEY: secretKey,
@@ -111,6 +115,7 @@ describe('npm run setup:aws', () => {
   });
   afterEach(async () => {
     await fake.stop();
+    await sqs.close();
   });
 
   test('sets everything up, prints the env lines and the policy, and a second run writes nothing', async () => {
@@ -122,7 +127,7 @@ describe('npm run setup:aws', () => {
     expect(first.stdout).toContain('SES_CONFIGURATION_SET=mailout');
     expect(first.stdout).toContain('pending confirmation');
     const policy = JSON.parse(first.stdout.slice(first.stdout.indexOf('{', first.stdout.indexOf('IAM policy'))));
-    expect(policy.Statement.map((s: { Action: string }) => s.Action)).toEqual(['ses:SendEmail', 'ses:GetAccount']);
+    expect(policy.Statement.map((s: { Action: string }) => s.Action)).toEqual(['ses:SendEmail', 'ses:GetAccount', ['sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']]);
     expect(first.stdout + first.stderr).not.toContain(secretKey);
     expect(fake.writes().map((w) => w.operation)).toEqual([
       'CreateTopic',

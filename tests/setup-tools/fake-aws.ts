@@ -223,6 +223,14 @@ export class FakeAws {
         if (!p.Endpoint?.startsWith(`${p.Protocol}://`)) throw new AwsError(400, 'InvalidParameter', 'Invalid parameter: Endpoint must match the protocol');
         let sub = this.subscriptions.find((s) => s.topicArn === p.TopicArn && s.protocol === p.Protocol && s.endpoint === p.Endpoint);
         sub ??= this.addSubscription(p.TopicArn, p.Protocol!, p.Endpoint, { pending: true });
+        // Query protocol maps: Attributes.entry.N.key / Attributes.entry.N.value.
+        for (const [k, key] of Object.entries(p)) {
+          const m = /^Attributes\.entry\.(\d+)\.key$/.exec(k);
+          if (!m) continue;
+          const value = p[`Attributes.entry.${m[1]}.value`] ?? '';
+          validateSubscriptionAttribute(key, value);
+          sub.attributes[key] = value;
+        }
         const arn = sub.pending && p.ReturnSubscriptionArn !== 'true' ? 'pending confirmation' : sub.arn;
         return `<SubscriptionArn>${arn}</SubscriptionArn>`;
       }
@@ -247,6 +255,8 @@ export class FakeAws {
         const sub = this.subscriptions.find((s) => s.arn === p.SubscriptionArn);
         if (!sub) throw new AwsError(404, 'NotFound', 'Subscription does not exist');
         if (!p.AttributeName) throw new AwsError(400, 'InvalidParameter', 'AttributeName is required');
+        if (sub.pending) throw new AwsError(400, 'InvalidParameter', 'Invalid parameter: the subscription is pending confirmation');
+        validateSubscriptionAttribute(p.AttributeName, p.AttributeValue ?? '');
         sub.attributes[p.AttributeName] = p.AttributeValue ?? '';
         return null;
       }
@@ -306,6 +316,30 @@ export class FakeAws {
       default:
         throw new AwsError(404, 'UnknownOperationException', `${operation} is not served by this fake.`);
     }
+  }
+}
+
+/**
+ * SNS's checks of the attributes setup sets: an HTTP/S delivery policy within SNS's limits
+ * (numRetries ≤ 100, delays ≤ 3,600 s, and about 3,600 s of retrying in all:
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html) and a redrive
+ * policy naming an SQS queue.
+ */
+function validateSubscriptionAttribute(name: string, value: string): void {
+  const bad = (why: string) => new AwsError(400, 'InvalidParameter', `Invalid parameter: ${name}: ${why}`);
+  if (!['RawMessageDelivery', 'DeliveryPolicy', 'RedrivePolicy', 'FilterPolicy', 'FilterPolicyScope'].includes(name)) throw bad('unknown attribute');
+  if (name === 'RedrivePolicy') {
+    const arn = (JSON.parse(value) as { deadLetterTargetArn?: string }).deadLetterTargetArn ?? '';
+    if (!/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/.test(arn)) throw bad('deadLetterTargetArn must be an SQS queue ARN');
+  }
+  if (name === 'DeliveryPolicy') {
+    const r = (JSON.parse(value) as { healthyRetryPolicy?: Record<string, number | string> }).healthyRetryPolicy;
+    if (!r) throw bad('healthyRetryPolicy is required');
+    const n = Number(r.numRetries), min = Number(r.minDelayTarget), max = Number(r.maxDelayTarget);
+    if (!(n >= 0 && n <= 100) || !(min >= 1 && min <= max && max <= 3600)) throw bad('retry counts or delays out of range');
+    // The time the policy retries for: linear spacing is the mean delay times the retries.
+    const total = r.backoffFunction === 'linear' ? (n * (min + max)) / 2 : n * max;
+    if (total > 3600) throw bad(`the policy retries for ${total} s, more than 3600 s`);
   }
 }
 

@@ -1,11 +1,15 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AppError } from '../../lib/errors';
 import { executorPolicy, policyOnly, setupAws, type AwsClients, type AwsSetupOptions } from '../../lib/setup/aws';
+import { SNS_DELIVERY_POLICY } from '../../lib/setup/dead-letter-queue';
 import { FakeAws } from './fake-aws';
+import { startFakeSqs, type FakeSqs } from '../fakes/sqs';
 
 let fake: FakeAws;
+let sqs: FakeSqs;
 let clients: AwsClients;
 
 const credentials = { accessKeyId: 'AKIDSETUPTEST', secretAccessKey: 'setup-test-secret-key' };
@@ -20,14 +24,17 @@ beforeEach(async () => {
   fake = new FakeAws();
   const endpoint = await fake.start();
   const common = { region: 'eu-west-1', endpoint, credentials, maxAttempts: 1 };
-  clients = { sns: new SNSClient(common), ses: new SESv2Client(common), sts: new STSClient(common) };
+  sqs = await startFakeSqs({ region: 'eu-west-1', accountId: fake.accountId });
+  clients = { sns: new SNSClient(common), ses: new SESv2Client(common), sts: new STSClient(common), sqs: new SQSClient({ ...common, endpoint: sqs.url }) };
 });
 
 afterEach(async () => {
   clients.sns.destroy();
   clients.ses.destroy();
   clients.sts.destroy();
+  clients.sqs.destroy();
   await fake.stop();
+  await sqs.close();
 });
 
 describe('setup:aws on an empty account', () => {
@@ -63,9 +70,27 @@ describe('setup:aws on an empty account', () => {
       },
     });
 
+    const queueArn = 'arn:aws:sqs:eu-west-1:123456789012:mailout-ses-events-dlq';
     expect(fake.subscriptions).toEqual([
-      expect.objectContaining({ topicArn, protocol: 'https', endpoint: ENDPOINT, pending: true, attributes: { RawMessageDelivery: 'false' } }),
+      expect.objectContaining({
+        topicArn,
+        protocol: 'https',
+        endpoint: ENDPOINT,
+        pending: true,
+        // Retried for as long as SNS allows, then kept in the dead-letter queue.
+        attributes: { RawMessageDelivery: 'false', DeliveryPolicy: JSON.stringify(SNS_DELIVERY_POLICY), RedrivePolicy: JSON.stringify({ deadLetterTargetArn: queueArn }) },
+      }),
     ]);
+    expect(sqs.requests.map((r) => r.operation)).toEqual(['GetQueueUrl', 'CreateQueue']);
+    const created = sqs.requests[1]!.body as { QueueName: string; Attributes: Record<string, string> };
+    expect(created.QueueName).toBe('mailout-ses-events-dlq');
+    expect(JSON.parse(created.Attributes.Policy!).Statement[0]).toMatchObject({
+      Principal: { Service: 'sns.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: queueArn,
+      Condition: { ArnEquals: { 'aws:SourceArn': topicArn } },
+    });
+    expect(result.deadLetterQueueArn).toBe(queueArn);
     expect(result).toMatchObject({ topicArn, configurationSetName: 'mailout', subscription: 'created', endpoint: ENDPOINT, ok: true });
     expect(result.steps.find((s) => s.message.startsWith('subscribed'))!.message).toMatch(/pending confirmation; the endpoint confirms itself/);
   });
@@ -80,9 +105,11 @@ describe('setup:aws on an empty account', () => {
     expect(result.topicArn).toBe(fake.topicArn('mailout-ses-events'));
     expect(result.subscription).toBe('would-create');
     const planned = result.steps.filter((s) => s.kind === 'create');
-    expect(planned.map((s) => s.applied)).toEqual([false, false, false, false]);
+    expect(planned.map((s) => s.applied)).toEqual([false, false, false, false, false]);
+    expect(sqs.requests.map((r) => r.operation)).toEqual(['GetQueueUrl']);
     expect(planned.map((s) => s.message)).toEqual([
       expect.stringMatching(/^would create SNS topic "mailout-ses-events"/),
+      'would create SQS dead-letter queue "mailout-ses-events-dlq" (arn:aws:sqs:eu-west-1:123456789012:mailout-ses-events-dlq)',
       expect.stringMatching(new RegExp(`^would subscribe ${ENDPOINT} to the topic \\(https\\)`)),
       'would create SES configuration set "mailout"',
       expect.stringMatching(/^would create event destination "mailout-sns" on "mailout": BOUNCE, COMPLAINT, DELIVERY, REJECT/),
@@ -141,6 +168,8 @@ describe('setup:aws when everything exists', () => {
     expect(sub.attributes.RawMessageDelivery).toBe('true');
     expect(planned.steps.filter((s) => s.kind === 'update').map((s) => s.message)).toEqual([
       `would turn raw message delivery off on ${sub.arn}`,
+      `would set DeliveryPolicy on ${sub.arn}`,
+      `would set RedrivePolicy on ${sub.arn}`,
       'would update event destination "mailout-sns": add COMPLAINT, DELIVERY, REJECT; enable it',
     ]);
     expect(planned.steps).toContainEqual(
@@ -149,9 +178,16 @@ describe('setup:aws when everything exists', () => {
 
     fake.requests.length = 0;
     await setupAws(clients, options());
-    expect(fake.writes().map((w) => w.operation)).toEqual(['SetSubscriptionAttributes', 'UpdateConfigurationSetEventDestination']);
+    expect(fake.writes().map((w) => w.operation)).toEqual([
+      'SetSubscriptionAttributes',
+      'SetSubscriptionAttributes',
+      'SetSubscriptionAttributes',
+      'UpdateConfigurationSetEventDestination',
+    ]);
     expect(fake.writes()[0]!.params).toMatchObject({ SubscriptionArn: sub.arn, AttributeName: 'RawMessageDelivery', AttributeValue: 'false' });
-    expect(fake.writes()[1]!.path).toBe('/v2/email/configuration-sets/mailout/event-destinations/mailout-sns');
+    expect(fake.writes().slice(1, 3).map((w) => w.params.AttributeName)).toEqual(['DeliveryPolicy', 'RedrivePolicy']);
+    expect(sub.attributes.RedrivePolicy).toBe(JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:eu-west-1:123456789012:mailout-ses-events-dlq' }));
+    expect(fake.writes()[3]!.path).toBe('/v2/email/configuration-sets/mailout/event-destinations/mailout-sns');
     expect(sub.attributes.RawMessageDelivery).toBe('false');
     expect(fake.configurationSets.get('mailout')!.get('mailout-sns')).toEqual({
       Name: 'mailout-sns',
@@ -179,7 +215,8 @@ describe('setup:aws repairs', () => {
 
     const result = await setupAws(clients, options());
 
-    expect(fake.writes().map((w) => w.operation)).toEqual(['UpdateConfigurationSetEventDestination']);
+    // The subscription made before dead-letter queues also gets its delivery policy and queue.
+    expect(fake.writes().map((w) => w.operation)).toEqual(['SetSubscriptionAttributes', 'SetSubscriptionAttributes', 'UpdateConfigurationSetEventDestination']);
     expect(result.steps).toContainEqual(
       expect.objectContaining({ kind: 'update', applied: true, message: `updated event destination "mailout-sns": point it at ${topicArn} (now ${oldTopic})` }),
     );
@@ -228,6 +265,12 @@ describe('the IAM policy', () => {
           Condition: { StringEquals: { 'ses:FromAddress': 'news@example.com' } },
         },
         { Sid: 'PreflightQuota', Effect: 'Allow', Action: 'ses:GetAccount', Resource: '*' },
+        {
+          Sid: 'ReplayFeedback',
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+          Resource: 'arn:aws:sqs:eu-west-1:123456789012:mailout-ses-events-dlq',
+        },
       ],
     });
     const actions = result.policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
