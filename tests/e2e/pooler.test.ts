@@ -32,9 +32,12 @@ beforeAll(async () => {
   bouncer = await startPgBouncer({ serverUrl: process.env.TEST_PG_ADMIN_URL!, poolSize: POOL_SIZE });
   t = await createTestDatabase({ empty: true });
   notion = await startFakeNotion({ token: NOTION_TOKEN });
+  // Only pages of the Mailouts database are sent (lib/notion/membership).
+  const mailoutsDb = notion.addDatabase({ title: 'Mailouts' });
   notion.addPage(
     makePage({
       id: PAGE,
+      dataSourceId: mailoutsDb.dataSourceId,
       properties: { Name: titleProperty('Выпуск через пулер'), Test: checkboxProperty(false), Status: selectProperty('Ready') },
     }),
   );
@@ -43,6 +46,7 @@ beforeAll(async () => {
     DATABASE_URL: bouncer.urlFor(t.url),
     NOTION_TOKEN,
     NOTION_BASE_URL: notion.url,
+    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
     RATE_LIMIT_PER_SEC: '200',
     LOG_LEVEL: 'warn',
   });
