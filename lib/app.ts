@@ -10,6 +10,7 @@ import { imageStorageFromConfig } from './images';
 import { log } from './log';
 import { createNotionClient } from './notion/client';
 import { createNotionReporter } from './notion/writeback';
+import { readinessClients, senderChecks, type ReadinessClients } from './readiness';
 import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
 import type { SendDeps } from './send';
 import { silentReporter, type MailoutReporter } from './send/reporter';
@@ -59,6 +60,7 @@ export function createApp(config: Config): App {
   const notion = lazy(() => (config.notion.token ? createNotionClient(config) : null));
   const db = lazy(() => getDb(config));
   const ses = lazy(() => createSesClient(config));
+  const readiness = lazy((): ReadinessClients => readinessClients(config, ses()));
   const reporter = () => notionReporter(config, db(), notion());
   const letterOptions = lazy(() => letterOptionsFromConfig(config, notion()));
   const continueMailout = (mailoutId: string) => selfContinue(config, mailoutId);
@@ -95,6 +97,7 @@ export function createApp(config: Config): App {
           const source: LetterSource = letterFile ? { kind: 'file', path: letterFile } : { kind: 'notion', pageId: mailoutId };
           return loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId) });
         },
+        readiness: (recipients) => senderChecks(config, readiness(), recipients),
         deadline: () => getDeadline()?.getTime() ?? startedAt + config.sending.maxDurationSeconds * 1000,
         continueElsewhere: continueMailout,
       };

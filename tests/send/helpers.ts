@@ -1,4 +1,5 @@
 import { loadConfig, type Config } from '../../lib/config';
+import type { Check } from '../../lib/readiness';
 import { renderMailout } from '../../lib/render';
 import { silentReporter, type MailoutReporter } from '../../lib/send/reporter';
 import type { LoadedLetter, SendDeps } from '../../lib/send';
@@ -34,6 +35,9 @@ export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, th
   return { letter: rendered, test: false, warnings: [] };
 }
 
+/** These tests are about sending: a sender that passes its readiness checks (tests/readiness tests the checks). */
+export const readySender = async (): Promise<Check[]> => [{ status: 'ok', name: 'Sender readiness', detail: 'ready (test double)', fix: '' }];
+
 export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<SendDeps> = {}): SendDeps {
   return {
     config,
@@ -41,6 +45,7 @@ export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<Sen
     ses: createSesClient(config),
     reporter: silentReporter as MailoutReporter,
     loadLetter: async () => letter(),
+    readiness: readySender,
     deadline: () => Date.now() + 300_000,
     safetyMarginMs: 0,
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
