@@ -11,8 +11,9 @@ import { startTxtDnsServer } from './dns-server';
  *   (production access), GetEmailIdentity (any identity: a verified domain with Easy DKIM and a
  *   custom MAIL FROM, both SUCCESS), GetConfigurationSet and its event destinations (any name:
  *   SEND, DELIVERY, BOUNCE, COMPLAINT, REJECT to the first topic of SNS_ALLOWED_TOPIC_ARNS).
- * - An SNS endpoint (query protocol) whose ListSubscriptionsByTopic lists one confirmed
- *   subscription of APP_BASE_URL/api/ses-events.
+ * - An SNS endpoint (query protocol) whose ListSubscriptionsByTopic lists a confirmed
+ *   subscription of APP_BASE_URL/api/ses-events (this process's), and of each base URL
+ *   `subscribe`d (a sender in another process, with its own APP_BASE_URL).
  * - A DNS server answering `_dmarc.<any domain>` with "v=DMARC1; p=none".
  * The shapes are SES's and SNS's own (see tests/setup-tools/fake-aws.ts for their sources).
  */
@@ -26,6 +27,8 @@ export interface LocalSenderEnv {
 
 export interface LocalSender {
   env: LocalSenderEnv;
+  /** List a confirmed subscription of `appBaseUrl`/api/ses-events too. */
+  subscribe(appBaseUrl: string): void;
   close(): Promise<void>;
 }
 
@@ -93,16 +96,22 @@ function answerBeforeEmulator(server: http.Server): void {
   });
 }
 
-function snsAnswer(raw: string): { status: number; xml: string } {
+function snsAnswer(raw: string, subscribed: Set<string>): { status: number; xml: string } {
   const p = Object.fromEntries(new URLSearchParams(raw));
   const ns = 'http://sns.amazonaws.com/doc/2010-03-31/';
   if (p.Action !== 'ListSubscriptionsByTopic' || p.TopicArn !== topicArn()) {
     return { status: 404, xml: `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message></Error><RequestId>local</RequestId></ErrorResponse>` };
   }
-  const endpoint = `${env('APP_BASE_URL') ?? 'http://localhost:3000'}/api/ses-events`;
-  const member =
-    `<member><TopicArn>${p.TopicArn}</TopicArn><Protocol>${endpoint.startsWith('https:') ? 'https' : 'http'}</Protocol>` +
-    `<SubscriptionArn>${p.TopicArn}:00000000-0000-0000-0000-000000000001</SubscriptionArn><Owner>${LOCAL_ACCOUNT}</Owner><Endpoint>${endpoint.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</Endpoint></member>`;
+  const bases = new Set([...(env('APP_BASE_URL') ? [env('APP_BASE_URL')!] : []), ...subscribed]);
+  const members = [...bases].map((base, i) => {
+    const endpoint = `${base.replace(/\/+$/, '')}/api/ses-events`;
+    return (
+      `<member><TopicArn>${p.TopicArn}</TopicArn><Protocol>${endpoint.startsWith('https:') ? 'https' : 'http'}</Protocol>` +
+      `<SubscriptionArn>${p.TopicArn}:00000000-0000-0000-0000-${String(i + 1).padStart(12, '0')}</SubscriptionArn><Owner>${LOCAL_ACCOUNT}</Owner>` +
+      `<Endpoint>${endpoint.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</Endpoint></member>`
+    );
+  });
+  const member = members.join('');
   return {
     status: 200,
     xml: `<ListSubscriptionsByTopicResponse xmlns="${ns}"><ListSubscriptionsByTopicResult><Subscriptions>${member}</Subscriptions></ListSubscriptionsByTopicResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></ListSubscriptionsByTopicResponse>`,
@@ -111,11 +120,12 @@ function snsAnswer(raw: string): { status: number; xml: string } {
 
 export async function startLocalSender(emulator: http.Server): Promise<LocalSender> {
   answerBeforeEmulator(emulator);
+  const subscribed = new Set<string>();
   const sns = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const { status, xml } = snsAnswer(Buffer.concat(chunks).toString('utf8'));
+      const { status, xml } = snsAnswer(Buffer.concat(chunks).toString('utf8'), subscribed);
       res.writeHead(status, { 'content-type': 'text/xml' });
       res.end(xml);
     });
@@ -123,6 +133,7 @@ export async function startLocalSender(emulator: http.Server): Promise<LocalSend
   await new Promise<void>((resolve) => sns.listen(0, '127.0.0.1', resolve));
   const dns = await startTxtDnsServer((name) => (name.startsWith('_dmarc.') ? ['v=DMARC1; p=none'] : null));
   return {
+    subscribe: (appBaseUrl) => subscribed.add(appBaseUrl),
     env: { SNS_ENDPOINT: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`, DNS_SERVERS: dns.address, SNS_ALLOWED_TOPIC_ARNS: topicArn() },
     async close() {
       sns.closeAllConnections?.();
