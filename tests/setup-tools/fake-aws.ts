@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { baseAccount } from '../fakes/ses';
 
 /**
  * A stateful fake of the AWS APIs the setup helper calls, at their HTTP boundary:
@@ -296,15 +297,7 @@ export class FakeAws {
     switch (operation) {
       case 'GetAccount':
         // Shape: docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetAccount.html
-        return {
-          DedicatedIpAutoWarmupEnabled: false,
-          EnforcementStatus: 'HEALTHY',
-          ProductionAccessEnabled: true,
-          SendingEnabled: true,
-          SendQuota: { Max24HourSend: 50000, MaxSendRate: 14, SentLast24Hours: 0 },
-          SuppressionAttributes: { SuppressedReasons: ['BOUNCE', 'COMPLAINT'] },
-          ...this.account,
-        };
+        return { ...baseAccount(), ...this.account };
       case 'GetEmailIdentity': {
         const identity = this.identities.get(decodeURIComponent(path.split('/')[4] ?? ''));
         if (!identity) throw new AwsError(404, 'NotFoundException', `Email identity <${path.split('/')[4]}> does not exist.`);
