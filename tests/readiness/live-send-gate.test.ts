@@ -3,9 +3,9 @@ import { isAppError } from '../../lib/errors';
 import { senderChecks, type ReadinessClients } from '../../lib/readiness';
 import { startMailout, type SendDeps } from '../../lib/send';
 import { silentReporter, type MailoutReporter } from '../../lib/send/reporter';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { sendDeps, testConfig } from '../send/helpers';
+import type { FakeSes } from '../fakes/ses';
+import { seedSubscribers, type TestDatabase } from '../helpers/db';
+import { sendDeps, testConfig, useSendTestBed } from '../send/helpers';
 import { startReadySender, type ReadySender } from './ready-sender';
 
 /**
@@ -15,23 +15,15 @@ import { startReadySender, type ReadySender } from './ready-sender';
  * send and a dry run report everything and refuse nothing.
  */
 
+const bed = useSendTestBed();
 let t: TestDatabase;
 let ses: FakeSes;
 let s: ReadySender;
 let clients: ReadinessClients;
 const MAILOUT = 'b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e';
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
-});
-afterAll(async () => {
-  await ses.close();
-  await t.drop();
-});
 beforeEach(async () => {
-  ses.reset();
-  await t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
+  ({ t, ses } = bed);
   await seedSubscribers(t.pool, 20);
   s = await startReadySender();
   clients = s.clients(s.config());
