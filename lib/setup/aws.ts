@@ -35,8 +35,8 @@ export type { SetupStep };
 export const DEFAULT_TOPIC_NAME = 'mailout-ses-events';
 export const DEFAULT_CONFIGURATION_SET = 'mailout';
 export const DEFAULT_EVENT_DESTINATION = 'mailout-sns';
-/** The events the executor acts on; a destination lacking one is updated. */
-export const REQUIRED_EVENT_TYPES: EventType[] = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'];
+/** The events the executor acts on (SEND settles a row whose SendEmail answer was lost); a destination lacking one is updated. */
+export const REQUIRED_EVENT_TYPES: EventType[] = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT', 'SEND'];
 /** Also sent to a new destination: stored for the report, never answered with an error. */
 export const OPTIONAL_EVENT_TYPES: EventType[] = ['RENDERING_FAILURE', 'DELIVERY_DELAY'];
 
@@ -109,14 +109,17 @@ export function partitionOf(region: string): string {
 /**
  * Least privilege for the executor: SESv2 SendEmail from the sender identity (address and
  * its domain, whichever is verified) through the configuration set, and GetAccount for the
- * pre-flight quota check. SNS needs no permission: the endpoint confirms its subscription by
- * fetching the SubscribeURL, which is unauthenticated.
+ * pre-flight quota check; the sender readiness checks' reads (lib/readiness: the identity, the
+ * configuration set and its event destinations, the topic's subscriptions). The endpoint
+ * confirms its subscription by fetching the SubscribeURL, which is unauthenticated.
  */
 export function executorPolicy(input: {
   region: string;
   accountId: string;
   configurationSetName: string;
   fromEmail?: string;
+  /** The SES events topic; default: DEFAULT_TOPIC_NAME in this account and region. */
+  topicArn?: string;
 }): IamPolicy {
   const arn = (resource: string) => `arn:${partitionOf(input.region)}:ses:${input.region}:${input.accountId}:${resource}`;
   const identities: string[] = [];
@@ -139,6 +142,19 @@ export function executorPolicy(input: {
         ...(input.fromEmail ? { Condition: { StringEquals: { 'ses:FromAddress': input.fromEmail.trim() } } } : {}),
       },
       { Sid: 'PreflightQuota', Effect: 'Allow', Action: 'ses:GetAccount', Resource: '*' },
+      { Sid: 'ReadinessIdentity', Effect: 'Allow', Action: 'ses:GetEmailIdentity', Resource: identities },
+      {
+        Sid: 'ReadinessConfigurationSet',
+        Effect: 'Allow',
+        Action: ['ses:GetConfigurationSet', 'ses:GetConfigurationSetEventDestinations'],
+        Resource: arn(`configuration-set/${input.configurationSetName}`),
+      },
+      {
+        Sid: 'ReadinessFeedbackSubscription',
+        Effect: 'Allow',
+        Action: 'sns:ListSubscriptionsByTopic',
+        Resource: input.topicArn ?? `arn:${partitionOf(input.region)}:sns:${input.region}:${input.accountId}:${DEFAULT_TOPIC_NAME}`,
+      },
     ],
   };
 }
@@ -204,7 +220,7 @@ async function accountIdOf(sts: STSClient): Promise<string> {
  */
 export async function policyOnly(
   clients: Pick<AwsClients, 'sts'>,
-  options: { region: string; configurationSetName?: string; fromEmail?: string; accountId?: string },
+  options: { region: string; configurationSetName?: string; fromEmail?: string; accountId?: string; topicName?: string },
 ): Promise<IamPolicy> {
   const accountId = options.accountId ?? (await accountIdOf(clients.sts));
   return executorPolicy({
@@ -212,6 +228,7 @@ export async function policyOnly(
     accountId,
     configurationSetName: options.configurationSetName ?? DEFAULT_CONFIGURATION_SET,
     fromEmail: options.fromEmail,
+    topicArn: `arn:${partitionOf(options.region)}:sns:${options.region}:${accountId}:${options.topicName ?? DEFAULT_TOPIC_NAME}`,
   });
 }
 
@@ -396,7 +413,7 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
     }
   }
 
-  const policy = executorPolicy({ region: options.region, accountId, configurationSetName, fromEmail: options.fromEmail });
+  const policy = executorPolicy({ region: options.region, accountId, configurationSetName, fromEmail: options.fromEmail, topicArn });
   if (!options.fromEmail) {
     steps.push({
       kind: 'warning',

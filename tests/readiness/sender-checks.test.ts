@@ -1,4 +1,5 @@
 import { senderChecks, type Check } from '../../lib/readiness';
+import { executorPolicy } from '../../lib/setup/aws';
 import { APP, startReadySender, type ReadySender } from './ready-sender';
 
 /**
@@ -173,4 +174,14 @@ describe('feedback: the configuration set and its SNS subscription (no feedback,
     s.aws.subscriptions[0]!.endpoint = 'https://old-deployment.example.com/api/ses-events';
     expect(byName(await run(), 'SNS subscription')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`${APP}/api/ses-events`) });
   });
+});
+
+test("the IAM policy setup:aws prints allows every call the checks make, and nothing more than SendEmail besides", async () => {
+  await run();
+  const called = new Set(s.aws.requests.map((r) => `${r.service === 'sns' ? 'sns' : 'ses'}:${r.operation}`));
+  const policy = executorPolicy({ region: 'eu-west-1', accountId: s.aws.accountId, configurationSetName: 'mailout', fromEmail: 'news@example.com', topicArn: s.topicArn });
+  const allowed = policy.Statement.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+  expect(new Set(allowed.filter((a) => a !== 'ses:SendEmail'))).toEqual(called);
+  const subscription = policy.Statement.find((st) => st.Action === 'sns:ListSubscriptionsByTopic')!;
+  expect(subscription.Resource).toBe(s.topicArn);
 });
