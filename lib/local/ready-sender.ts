@@ -27,14 +27,16 @@ export interface LocalSenderEnv {
 
 export interface LocalSender {
   env: LocalSenderEnv;
-  /** List a confirmed subscription of `appBaseUrl`/api/ses-events too. */
-  subscribe(appBaseUrl: string): void;
+  /** List a confirmed subscription of `appBaseUrl`/api/ses-events too, on `topicArn` as well when given. */
+  subscribe(appBaseUrl: string, topicArn?: string): void;
   close(): Promise<void>;
 }
 
 const LOCAL_ACCOUNT = '000000000000';
 const env = (name: string) => process.env[name]?.trim() || undefined;
 const topicArn = () => env('SNS_ALLOWED_TOPIC_ARNS')?.split(/[,\s]+/)[0] ?? `arn:aws:sns:${env('AWS_REGION') ?? 'us-east-1'}:${LOCAL_ACCOUNT}:mailout-local-feedback`;
+/** The topics the local event destinations publish to: this process's, and each one `subscribe`d. */
+const topicsOf = (extra: Set<string>) => [...new Set([topicArn(), ...extra])];
 
 function account(): unknown {
   return {
@@ -62,7 +64,7 @@ function identity(name: string): unknown {
 }
 
 /** The SESv2 answer for a readiness GET, or undefined for the emulator to handle. */
-function sesAnswer(method: string, path: string): unknown {
+function sesAnswer(method: string, path: string, topics: string[]): unknown {
   if (method !== 'GET') return undefined;
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent); // v2 email …
   if (parts[0] !== 'v2' || parts[1] !== 'email') return undefined;
@@ -73,20 +75,23 @@ function sesAnswer(method: string, path: string): unknown {
   }
   if (parts[2] === 'configuration-sets' && parts[4] === 'event-destinations' && parts.length === 5) {
     return {
-      EventDestinations: [
-        { Name: 'mailout-local', Enabled: true, MatchingEventTypes: ['SEND', 'DELIVERY', 'BOUNCE', 'COMPLAINT', 'REJECT'], SnsDestination: { TopicArn: topicArn() } },
-      ],
+      EventDestinations: topics.map((TopicArn, i) => ({
+        Name: `mailout-local-${i + 1}`,
+        Enabled: true,
+        MatchingEventTypes: ['SEND', 'DELIVERY', 'BOUNCE', 'COMPLAINT', 'REJECT'],
+        SnsDestination: { TopicArn },
+      })),
     };
   }
   return undefined;
 }
 
 /** Puts the readiness answers in front of the emulator's own request handler on its server. */
-function answerBeforeEmulator(server: http.Server): void {
+function answerBeforeEmulator(server: http.Server, topics: Set<string>): void {
   const emulator = server.listeners('request') as http.RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const body = sesAnswer(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+    const body = sesAnswer(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!, topicsOf(topics));
     if (body === undefined || !String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256')) {
       for (const handler of emulator) handler.call(server, req, res);
       return;
@@ -96,10 +101,10 @@ function answerBeforeEmulator(server: http.Server): void {
   });
 }
 
-function snsAnswer(raw: string, subscribed: Set<string>): { status: number; xml: string } {
+function snsAnswer(raw: string, subscribed: Set<string>, topics: Set<string>): { status: number; xml: string } {
   const p = Object.fromEntries(new URLSearchParams(raw));
   const ns = 'http://sns.amazonaws.com/doc/2010-03-31/';
-  if (p.Action !== 'ListSubscriptionsByTopic' || p.TopicArn !== topicArn()) {
+  if (p.Action !== 'ListSubscriptionsByTopic' || !topicsOf(topics).includes(p.TopicArn ?? '')) {
     return { status: 404, xml: `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message></Error><RequestId>local</RequestId></ErrorResponse>` };
   }
   const bases = new Set([...(env('APP_BASE_URL') ? [env('APP_BASE_URL')!] : []), ...subscribed]);
@@ -119,13 +124,14 @@ function snsAnswer(raw: string, subscribed: Set<string>): { status: number; xml:
 }
 
 export async function startLocalSender(emulator: http.Server): Promise<LocalSender> {
-  answerBeforeEmulator(emulator);
   const subscribed = new Set<string>();
+  const topics = new Set<string>();
+  answerBeforeEmulator(emulator, topics);
   const sns = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const { status, xml } = snsAnswer(Buffer.concat(chunks).toString('utf8'), subscribed);
+      const { status, xml } = snsAnswer(Buffer.concat(chunks).toString('utf8'), subscribed, topics);
       res.writeHead(status, { 'content-type': 'text/xml' });
       res.end(xml);
     });
@@ -133,7 +139,10 @@ export async function startLocalSender(emulator: http.Server): Promise<LocalSend
   await new Promise<void>((resolve) => sns.listen(0, '127.0.0.1', resolve));
   const dns = await startTxtDnsServer((name) => (name.startsWith('_dmarc.') ? ['v=DMARC1; p=none'] : null));
   return {
-    subscribe: (appBaseUrl) => subscribed.add(appBaseUrl),
+    subscribe: (appBaseUrl, topicArn) => {
+      subscribed.add(appBaseUrl);
+      if (topicArn) topics.add(topicArn);
+    },
     env: { SNS_ENDPOINT: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`, DNS_SERVERS: dns.address, SNS_ALLOWED_TOPIC_ARNS: topicArn() },
     async close() {
       sns.closeAllConnections?.();

@@ -98,7 +98,7 @@ const LOCAL_CONFIGURATION_SET = 'mailout-local';
  */
 export async function startSesEmulator(
   port: number,
-): Promise<{ url: string; port: number; close(): Promise<void>; env: LocalSenderEnv & { SES_CONFIGURATION_SET: string }; subscribe(appBaseUrl: string): void }> {
+): Promise<{ url: string; port: number; close(): Promise<void>; env: LocalSenderEnv & { SES_CONFIGURATION_SET: string }; subscribe(appBaseUrl: string, topicArn?: string): void }> {
   const mod = (await import('aws-ses-v2-local')) as unknown as { default: (c: { host: string; port: number }) => Promise<Server> };
   const server = await mod.default({ host: '127.0.0.1', port });
   const address = server.address();
