@@ -1,7 +1,7 @@
 import { createApp } from '../app';
 import type { Config } from '../config';
 import type { Check } from './check';
-import { doctorChecks, readinessClients } from './index';
+import { doctorChecks, readinessClients } from './checks';
 
 const MARK: Record<Check['status'], string> = { ok: '✔', warn: '⚠', fail: '✖' };
 
