@@ -162,7 +162,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   if (!req.continuation) requireFooterAddress(config);
   const pending = await mailoutPendingCount(db, mailoutId);
   // Once per mailout: a continuation of a claimed mailout was checked at its first invocation.
-  const readiness = req.continuation ? [] : await requireReady(await deps.readiness(pending.pending), mailoutId, deps.reporter);
+  const readiness = req.continuation && pending.claimed ? [] : await requireReady(await deps.readiness(pending.pending), mailoutId, deps.reporter);
   const flight = await preflight(deps.ses, { recipients: pending.pending, requestedRate: config.sending.ratePerSec });
   const rate = flight.rate;
   const leaseSeconds = leaseSecondsFor(config, rate);

@@ -123,6 +123,12 @@ test('checked once per mailout: a continuation does not ask again; a new press o
   expect(identityReads()).toBeGreaterThan(reads);
 });
 
+test('a "continuation" of a mailout never claimed is checked like a first send', async () => {
+  s.aws.identities.clear();
+  expect((await refusal(deps(), { ...live, continuation: true })).status).toBe(412);
+  expect(await mailoutExists(t.db, MAILOUT)).toBe(false);
+});
+
 test('a test send and a dry run with a sender that is not ready refuse nothing and report every check that is not ✔', async () => {
   s.aws.identities.clear();
   const test = await startMailout(deps(), { ...live, mode: 'test' });
