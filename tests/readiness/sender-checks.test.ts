@@ -1,4 +1,6 @@
 import { senderChecks, type Check } from '../../lib/readiness';
+import { startTxtDnsServer } from '../../lib/local/dns-server';
+import { checkDmarc, createTxtResolver } from '../../lib/readiness/dmarc';
 import { executorPolicy } from '../../lib/setup/aws';
 import { APP, startReadySender, type ReadySender } from './ready-sender';
 
@@ -116,6 +118,14 @@ describe('DMARC', () => {
   test('a record split into several strings is read whole', async () => {
     s.txt.set('_dmarc.example.com', ['v=DMARC1; p=reject; rua=mailto:' + 'a'.repeat(300) + '@example.com']);
     expect(byName(await run(), 'DMARC').detail).toBe('_dmarc.example.com: p=reject');
+  });
+
+  test('a lookup that fails (no DNS server answers) warns on a small list and refuses above 5,000', async () => {
+    const silent = await startTxtDnsServer(() => null);
+    await silent.close(); // nothing listens on its port any more
+    const resolver = createTxtResolver([silent.address]);
+    expect(await checkDmarc(resolver, 'example.com', 100)).toMatchObject({ status: 'warn', detail: expect.stringMatching(/the DNS lookup failed \(E[A-Z]+\)/) });
+    expect(await checkDmarc(resolver, 'example.com', 5_001)).toMatchObject({ status: 'fail', detail: expect.stringContaining('required above 5,000 recipients') });
   });
 
   test('missing: a warning up to 5,000 recipients, a refusal above', async () => {
