@@ -12,6 +12,7 @@ import { log } from './log';
 import { createNotionClient } from './notion/client';
 import { admitStoredMailoutPage, mailoutPageGate } from './notion/membership';
 import { createNotionReporter } from './notion/writeback';
+import { readinessClients, senderChecks, type ReadinessClients } from './readiness';
 import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
 import type { SendDeps } from './send';
 import { silentReporter, type MailoutReporter } from './mailout-reporter';
@@ -62,6 +63,7 @@ export function createApp(config: Config, fn?: FunctionName): App {
   const notion = lazy(() => (config.notion.token ? createNotionClient(config) : null));
   const db = lazy(() => getDb(config, fn));
   const ses = lazy(() => createSesClient(config));
+  const readiness = lazy((): ReadinessClients => readinessClients(config, ses()));
   const reporter = () => notionReporter(config, db(), notion());
   const letterOptions = lazy(() => letterOptionsFromConfig(config, notion()));
   const continueMailout = (mailoutId: string) => selfContinue(config, mailoutId);
@@ -107,6 +109,7 @@ export function createApp(config: Config, fn?: FunctionName): App {
           if (origin === 'file' || origin === null) return;
           await admitStoredMailoutPage(requireNotion(notion()), config.notion, mailoutId);
         },
+        readiness: (recipients) => senderChecks(config, readiness(), recipients),
         deadline: () => getDeadline()?.getTime() ?? startedAt + config.sending.maxDurationSeconds * 1000,
         continueElsewhere: continueMailout,
       };

@@ -101,6 +101,9 @@ const envSchema = z.object({
   SES_FROM_NAME: optionalString,
   SES_REPLY_TO: optionalString.pipe(canonicalEmail((_, reason) => `must be an email address (${reason})`).optional()),
   SES_CONFIGURATION_SET: optionalString,
+  // Local stack and tests only: where the readiness checks ask SNS and DNS (lib/readiness).
+  SNS_ENDPOINT: optionalHttpUrl,
+  DNS_SERVERS: list.pipe(z.array(z.string().regex(/^[0-9.]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i, 'must be a comma-separated list of DNS servers (ip or ip:port)'))),
 
   NOTION_TOKEN: optionalSecret(
     8,
@@ -149,8 +152,12 @@ export interface Config {
   aws: {
     region: string;
     endpoint?: string;
+    /** SNS_ENDPOINT (local stack and tests); the readiness checks' SNS client. */
+    snsEndpoint?: string;
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   };
+  /** DNS_SERVERS (local stack and tests): the servers the DMARC check asks; empty: the system's. */
+  dnsServers: string[];
   ses: { fromEmail: string; fromName?: string; replyTo?: string; configurationSet?: string };
   notion: { token?: string; mailoutsDatabaseId?: string; errorsDatabaseId?: string; baseUrl?: string };
   sending: {
@@ -303,6 +310,7 @@ export function loadServedConfig(source: Record<string, string | undefined> = pr
     aws: {
       region: env.AWS_REGION,
       endpoint: env.SES_ENDPOINT,
+      snsEndpoint: env.SNS_ENDPOINT,
       credentials:
         env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
           ? {
@@ -318,6 +326,7 @@ export function loadServedConfig(source: Record<string, string | undefined> = pr
       replyTo: env.SES_REPLY_TO,
       configurationSet: env.SES_CONFIGURATION_SET,
     },
+    dnsServers: env.DNS_SERVERS,
     notion: notionOf(env),
     sending: {
       ratePerSec: env.RATE_LIMIT_PER_SEC,

@@ -5,10 +5,13 @@ import type { FinishResult, MailoutCounts } from './db/ledger';
  * Every method swallows its own failures: a Notion outage never stops or fails a send.
  */
 export interface MailoutReporter {
-  sending(mailoutId: string, info: { recipients: number; queued: number; resumed: boolean }): Promise<void>;
+  /** `warnings`: the sender readiness warnings of this send (lib/readiness). */
+  sending(mailoutId: string, info: { recipients: number; queued: number; resumed: boolean; warnings?: string[] }): Promise<void>;
   progress(mailoutId: string, counts: MailoutCounts): Promise<void>;
   finished(mailoutId: string, final: FinishResult): Promise<void>;
   duplicate(mailoutId: string, reason: string): Promise<void>;
+  /** A live send refused before its claim (the sender is not ready): nothing was claimed. */
+  refused(mailoutId: string, reason: string): Promise<void>;
   testSent(mailoutId: string, info: { sent: number; failed: number; recipients: string[]; warnings?: string[] }): Promise<void>;
   /**
    * Failed recipients of this invocation; `earlierFailures` were recorded by earlier
@@ -27,6 +30,7 @@ export const silentReporter: MailoutReporter = {
   progress: async () => undefined,
   finished: async () => undefined,
   duplicate: async () => undefined,
+  refused: async () => undefined,
   testSent: async () => undefined,
   errors: async () => undefined,
   wantsProgress: false,

@@ -107,7 +107,7 @@ async function main(): Promise<number> {
       account = '*';
       process.stderr.write('No AWS credentials: the policy names any account (*). Pass --account 123456789012 to name yours.\n');
     }
-    const policy = await policyOnly({ sts }, { region, configurationSetName, fromEmail, ...(account ? { accountId: account } : {}) });
+    const policy = await policyOnly({ sts }, { region, configurationSetName, fromEmail, topicName, ...(account ? { accountId: account } : {}) });
     out(JSON.stringify(policy, null, 2));
     return 0;
   }

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLocalStack } from '../lib/local/stack';
+import { loadConfig } from '../lib/config';
 import { readStackFile, removeStackFile, writeStackFile } from '../lib/local/stack-file';
 import { loadCliEnv, localDataDir, ROOT_DIR } from './lib/env';
 
@@ -115,6 +116,10 @@ Send a mailout (a Notion page id, with NOTION_TOKEN set):
   curl -X POST ${stack.apiUrl}/api/send-mailout -H 'content-type: application/json' \\
        -d '{"mailout_id":"<notion-page-id>","auth_token":"${stack.secret}"}'
 `);
+
+  // The local stack answers the sender readiness checks as the emulator is: ready.
+  const { runDoctor } = await import('../lib/readiness/doctor.js');
+  console.log(`Sender readiness (npm run doctor):\n${(await runDoctor(loadConfig())).lines.map((l) => `  ${l}`).join('\n')}\n`);
 
   if (demo) {
     const { runDemo } = await import('../lib/local/demo.js');

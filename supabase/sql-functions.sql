@@ -926,6 +926,31 @@ $function$;
 comment on function mailouts_to_resume(integer) is
   'Mailouts left sending with an expired lease.';
 
+CREATE OR REPLACE FUNCTION public.readiness_facts()
+ RETURNS TABLE(active_subscribers integer, applied_migrations text[], resume_job boolean)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_applied text[] := '{}';
+  v_job boolean := false;
+begin
+  -- Dynamic: either table may be absent (a database migrated by hand, a Postgres without pg_cron).
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    execute 'select coalesce(array_agg(version::text order by version), ''{}'') from supabase_migrations.schema_migrations' into v_applied;
+  end if;
+  if to_regclass('cron.job') is not null then
+    execute 'select exists (select 1 from cron.job where jobname = ''mailout-resume'')' into v_job;
+  end if;
+  return query
+    select (select count(*)::integer from public.subscribers s where s.status = 'active'), v_applied, v_job;
+end;
+$function$;
+
+comment on function readiness_facts() is
+  'For npm run doctor: active subscribers, the applied migration versions, and whether the pg_cron job mailout-resume exists.';
+
 CREATE OR REPLACE FUNCTION public.record_results(p_mailout_id text, p_lease_token uuid, p_results jsonb)
  RETURNS TABLE(recorded integer, requeued integer)
  LANGUAGE plpgsql

@@ -7,6 +7,7 @@ import { resetConfig } from '../config';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
 import { migrate } from '../db/migrate';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../server/api-server';
+import { startLocalSender, type LocalSenderEnv } from './ready-sender';
 
 /**
  * The local stack (`npm start`): an embedded Postgres (unless DATABASE_URL or Supabase is
@@ -87,12 +88,17 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** The configuration set the local stack's sends name (the emulator keeps none; ready-sender answers for it). */
+const LOCAL_CONFIGURATION_SET = 'mailout-local';
+
 /**
  * The SES emulator on `port` (0: any free port). Its `listen` reports no error (Express 5
  * hands it to a callback the emulator ignores), so whether it really listens is checked here:
  * a busy port must never mean sending to whatever holds it.
  */
-export async function startSesEmulator(port: number): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startSesEmulator(
+  port: number,
+): Promise<{ url: string; port: number; close(): Promise<void>; env: LocalSenderEnv & { SES_CONFIGURATION_SET: string }; subscribe(appBaseUrl: string, topicArn?: string): void }> {
   const mod = (await import('aws-ses-v2-local')) as unknown as { default: (c: { host: string; port: number }) => Promise<Server> };
   const server = await mod.default({ host: '127.0.0.1', port });
   const address = server.address();
@@ -100,10 +106,17 @@ export async function startSesEmulator(port: number): Promise<{ url: string; por
     await closeServer(server).catch(() => undefined);
     throw new PortInUseError('The SES emulator', port, 'SES_PORT');
   }
+  // The readiness checks' answers (lib/local/ready-sender.ts): the emulator sends as anyone.
+  const sender = await startLocalSender(server);
   return {
     url: `http://127.0.0.1:${address.port}`,
     port: address.port,
-    close: () => closeServer(server),
+    close: async () => {
+      await sender.close();
+      await closeServer(server);
+    },
+    env: { ...sender.env, SES_CONFIGURATION_SET: LOCAL_CONFIGURATION_SET },
+    subscribe: sender.subscribe,
   };
 }
 
@@ -150,6 +163,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       }
       stops.push(() => ses.close());
       env.SES_ENDPOINT = ses.url;
+      for (const [name, value] of Object.entries(ses.env)) env[name] ||= value;
       inboxUrl = ses.url;
     }
 

@@ -116,7 +116,9 @@ export function createNotionReporter(
       await update(mailoutId, 'sending', {
         Status: MAILOUT_STATUS.sending,
         Recipients: info.recipients,
-        'Last error': info.resumed ? `Resumed with ${info.queued} recipients left.` : '',
+        'Last error': [info.resumed ? `Resumed with ${info.queued} recipients left.` : '', ...(info.warnings ?? []).map((w) => `⚠ ${w}`)]
+          .filter(Boolean)
+          .join('\n'),
         Report: reportUrl(config, mailoutId),
       });
     },
@@ -144,6 +146,9 @@ export function createNotionReporter(
     },
     async duplicate(mailoutId, reason) {
       await update(mailoutId, 'duplicate', { 'Last error': `${new Date().toISOString()}: ${reason}`, Report: reportUrl(config, mailoutId) });
+    },
+    async refused(mailoutId, reason) {
+      await update(mailoutId, 'refused', { 'Last error': `${new Date().toISOString()}: ${reason}` });
     },
     async testSent(mailoutId, info) {
       await update(mailoutId, 'test', {

@@ -6,6 +6,7 @@ import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, t
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
+import { readinessWarnings, requireReady, type Check } from '../readiness';
 import type { RenderedMailout } from '../render';
 import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
 import { testUnsubscribeUrl } from '../unsubscribe/token';
@@ -43,6 +44,8 @@ export interface SendDeps {
    * whose page has left the Mailouts database since the claim (lib/notion/membership).
    */
   admitContinuation(mailoutId: string): Promise<void>;
+  /** The sender readiness checks (lib/readiness) for a send to this many recipients. */
+  readiness(recipients: number): Promise<Check[]>;
   /** Epoch ms by which this invocation must stop (getDeadline, or start + maxDuration). */
   deadline(): number;
   /** Ask a fresh invocation to continue (self-call); the cron is the safety net. */
@@ -81,7 +84,7 @@ function duplicateAnswer(req: SendRequest, claim: ClaimResult, deps: SendDeps): 
 }
 
 /** Test mode: TEST_EMAILS only, may repeat, never touches the live claim. */
-async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter): Promise<StartResult> {
+async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter, readiness: string[]): Promise<StartResult> {
   const { config } = deps;
   if (config.testEmails.length === 0) {
     throw new AppError('unprocessable', 'Test mode needs TEST_EMAILS (comma-separated addresses) to be set.');
@@ -106,7 +109,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter)
   }
   await recordTestSends(deps.db, mailoutId, runId, results);
   const sent = results.filter((r) => r.status === 'sent').length;
-  const warnings = [...loaded.warnings, ...footerAddressWarnings(config)];
+  const warnings = [...loaded.warnings, ...footerAddressWarnings(config), ...readiness];
   if (loaded.origin === 'notion') await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
   log.info('send.test_done', { mailout_id: mailoutId, run_id: runId, sent, failed: results.length - sent, warnings });
   return {
@@ -142,6 +145,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
 
   if (req.dryRun) {
     const pending = await mailoutPendingCount(db, mailoutId);
+    const recipients = mode === 'test' ? config.testEmails.length : pending.pending;
     return {
       status: 200,
       body: {
@@ -149,20 +153,22 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
         mode,
         mailout_id: mailoutId,
         subject: loaded?.letter.subject ?? null,
-        recipients: mode === 'test' ? config.testEmails.length : pending.pending,
+        recipients,
         claimed: pending.claimed,
-        warnings: [...(loaded?.warnings ?? []), ...footerAddressWarnings(config)],
+        warnings: [...(loaded?.warnings ?? []), ...footerAddressWarnings(config), ...readinessWarnings(await deps.readiness(recipients))],
       },
     };
   }
   if (mode === 'test') {
     if (!loaded) throw new AppError('bad_request', 'A continuation cannot be a test send.');
-    return sendTest(deps, mailoutId, loaded);
+    return sendTest(deps, mailoutId, loaded, readinessWarnings(await deps.readiness(config.testEmails.length)));
   }
 
   // Pre-flight before the claim: a refusal changes nothing. A continuation sends the stored letter.
   if (!req.continuation) requireFooterAddress(config);
   const pending = await mailoutPendingCount(db, mailoutId);
+  // Once per mailout: a continuation of a claimed mailout was checked at its first invocation.
+  const readiness = req.continuation && pending.claimed ? [] : await requireReady(await deps.readiness(pending.pending), mailoutId, deps.reporter);
   const flight = await preflight(deps.ses, { recipients: pending.pending, requestedRate: config.sending.ratePerSec });
   const rate = flight.rate;
   const leaseSeconds = leaseSecondsFor(config, rate);
@@ -190,7 +196,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
     lease_seconds: leaseSeconds,
     continuation: req.continuation,
   });
-  if (!req.continuation) await deps.reporter.sending(mailoutId, { recipients: claim.recipients, queued: claim.queued, resumed });
+  if (!req.continuation) await deps.reporter.sending(mailoutId, { recipients: claim.recipients, queued: claim.queued, resumed, warnings: readiness });
 
   const run = async (): Promise<LoopSummary> => {
     const summary = await runSendLoop(
@@ -231,7 +237,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
       queued: claim.queued,
       unknown: claim.unknown,
       rate,
-      ...(loaded?.warnings.length ? { warnings: loaded.warnings } : {}),
+      ...(loaded?.warnings.length || readiness.length ? { warnings: [...(loaded?.warnings ?? []), ...readiness] } : {}),
     },
     run,
   };

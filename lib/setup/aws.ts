@@ -39,8 +39,8 @@ export const DEFAULT_CONFIGURATION_SET = 'mailout';
 export const DEFAULT_EVENT_DESTINATION = 'mailout-sns';
 /** The SQS queue SNS moves an undeliverable notification to (`npm run feedback:redrive` replays it). */
 export const DEFAULT_DEAD_LETTER_QUEUE = 'mailout-ses-events-dlq';
-/** The events the executor acts on; a destination lacking one is updated. */
-export const REQUIRED_EVENT_TYPES: EventType[] = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'];
+/** The events the executor acts on (SEND settles a row whose SendEmail answer was lost); a destination lacking one is updated. */
+export const REQUIRED_EVENT_TYPES: EventType[] = ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT', 'SEND'];
 /** Also sent to a new destination: stored for the report, never answered with an error. */
 export const OPTIONAL_EVENT_TYPES: EventType[] = ['RENDERING_FAILURE', 'DELIVERY_DELAY'];
 
@@ -118,8 +118,9 @@ export function partitionOf(region: string): string {
 /**
  * Least privilege for the executor: SESv2 SendEmail from the sender identity (address and
  * its domain, whichever is verified) through the configuration set, and GetAccount for the
- * pre-flight quota check. SNS needs no permission: the endpoint confirms its subscription by
- * fetching the SubscribeURL, which is unauthenticated.
+ * pre-flight quota check; the sender readiness checks' reads (lib/readiness: the identity, the
+ * configuration set and its event destinations, the topic's subscriptions). The endpoint
+ * confirms its subscription by fetching the SubscribeURL, which is unauthenticated.
  */
 export function executorPolicy(input: {
   region: string;
@@ -127,6 +128,8 @@ export function executorPolicy(input: {
   configurationSetName: string;
   fromEmail?: string;
   deadLetterQueueName?: string;
+  /** The SES events topic; default: DEFAULT_TOPIC_NAME in this account and region. */
+  topicArn?: string;
 }): IamPolicy {
   const arn = (resource: string) => `arn:${partitionOf(input.region)}:ses:${input.region}:${input.accountId}:${resource}`;
   const identities: string[] = [];
@@ -149,6 +152,19 @@ export function executorPolicy(input: {
         ...(input.fromEmail ? { Condition: { StringEquals: { 'ses:FromAddress': input.fromEmail.trim() } } } : {}),
       },
       { Sid: 'PreflightQuota', Effect: 'Allow', Action: 'ses:GetAccount', Resource: '*' },
+      { Sid: 'ReadinessIdentity', Effect: 'Allow', Action: 'ses:GetEmailIdentity', Resource: identities },
+      {
+        Sid: 'ReadinessConfigurationSet',
+        Effect: 'Allow',
+        Action: ['ses:GetConfigurationSet', 'ses:GetConfigurationSetEventDestinations'],
+        Resource: arn(`configuration-set/${input.configurationSetName}`),
+      },
+      {
+        Sid: 'ReadinessFeedbackSubscription',
+        Effect: 'Allow',
+        Action: 'sns:ListSubscriptionsByTopic',
+        Resource: input.topicArn ?? `arn:${partitionOf(input.region)}:sns:${input.region}:${input.accountId}:${DEFAULT_TOPIC_NAME}`,
+      },
       {
         // npm run feedback:redrive: find the dead-letter queue, read its messages, delete each once applied.
         Sid: 'ReplayFeedback',
@@ -225,7 +241,7 @@ async function accountIdOf(sts: STSClient): Promise<string> {
  */
 export async function policyOnly(
   clients: Pick<AwsClients, 'sts'>,
-  options: { region: string; configurationSetName?: string; fromEmail?: string; accountId?: string },
+  options: { region: string; configurationSetName?: string; fromEmail?: string; accountId?: string; topicName?: string },
 ): Promise<IamPolicy> {
   const accountId = options.accountId ?? (await accountIdOf(clients.sts));
   return executorPolicy({
@@ -233,6 +249,7 @@ export async function policyOnly(
     accountId,
     configurationSetName: options.configurationSetName ?? DEFAULT_CONFIGURATION_SET,
     fromEmail: options.fromEmail,
+    topicArn: `arn:${partitionOf(options.region)}:sns:${options.region}:${accountId}:${options.topicName ?? DEFAULT_TOPIC_NAME}`,
   });
 }
 
@@ -434,7 +451,7 @@ export async function setupAws(clients: AwsClients, options: AwsSetupOptions): P
     }
   }
 
-  const policy = executorPolicy({ region: options.region, accountId, configurationSetName, fromEmail: options.fromEmail, deadLetterQueueName: queueName });
+  const policy = executorPolicy({ region: options.region, accountId, configurationSetName, fromEmail: options.fromEmail, deadLetterQueueName: queueName, topicArn });
   if (!options.fromEmail) {
     steps.push({
       kind: 'warning',

@@ -18,6 +18,7 @@ const GATEWAY = [
   'lib/feedback/store.ts',
   'lib/feedback/dead-letter.ts',
   'lib/import/store.ts',
+  'lib/readiness/store.ts',
   // The pg_cron schedule is installed over a direct connection (npm run setup:cron).
   'lib/setup/cron.ts',
 ];

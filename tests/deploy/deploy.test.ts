@@ -101,7 +101,7 @@ test('the README deploy steps name every variable the built functions read, and 
   const deploy = readme.slice(from, readme.indexOf('\n## ', from + 1));
   const named = new Set([...deploy.matchAll(/`([A-Z][A-Z0-9_]{2,})`/g)].map((m) => m[1]!));
   const read = envReadByBuild(path.join(build.outputDir, 'functions'));
-  const localOnly = ['SES_ENDPOINT', 'NOTION_BASE_URL', 'PORT'];
+  const localOnly = ['SES_ENDPOINT', 'NOTION_BASE_URL', 'PORT', 'SNS_ENDPOINT', 'DNS_SERVERS'];
   expect(read.has('EXECUTOR_SHARED_SECRET')).toBe(true);
   expect([...read].filter((v) => !localOnly.includes(v) && !named.has(v)).sort()).toEqual([]);
   expect(localOnly.filter((v) => named.has(v))).toEqual([]);

@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
-import startEmulator from 'aws-ses-v2-local';
+import { startSesEmulator } from '../../lib/local/stack';
 import { unsubscribeUrl } from '../../lib/unsubscribe';
 import { viewUrl } from '../../lib/view';
 import { solidPng, startFakeStorage, type FakeStorage } from '../content/fake-storage';
@@ -27,7 +25,7 @@ const APP = 'https://mail.example.com';
 const UNSUBSCRIBE_SECRET = 'preview-send-unsubscribe-secret-0123456789';
 
 let t: TestDatabase;
-let emulator: Server;
+let emulator: Awaited<ReturnType<typeof startSesEmulator>> | undefined;
 let sesUrl: string;
 let images: FakeStorage;
 let dir: string;
@@ -46,8 +44,10 @@ interface StoredEmail {
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  emulator = await startEmulator({ host: '127.0.0.1', port: 0 });
-  sesUrl = `http://127.0.0.1:${(emulator.address() as AddressInfo).port}`;
+  // The emulator with its ready sender (lib/local/ready-sender.ts): a live send passes readiness.
+  emulator = await startSesEmulator(0);
+  sesUrl = emulator.url;
+  emulator.subscribe(APP);
   images = await startFakeStorage({ serviceKey: 'unused-service-key-0123456789', bucket: 'unused' });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preview-send-'));
   notion = await startFakeNotion({ token: NOTION_TOKEN });
@@ -68,6 +68,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
     SES_ENDPOINT: sesUrl,
+    ...emulator.env,
     SES_FROM_EMAIL: 'news@example.com',
     SES_FROM_NAME: 'Журнал «Пример»',
     FOOTER_ADDRESS: 'ООО «Пример», ул. Ленина, 1\\n101000 Москва',
@@ -81,8 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  emulator?.closeAllConnections();
-  await new Promise<void>((r) => (emulator ? emulator.close(() => r()) : r()));
+  await emulator?.close();
   await images?.close();
   await notion?.close();
   await t?.drop();

@@ -72,6 +72,10 @@ test('npm start -- --demo prints the URLs and the secret, and the sample emails 
   expect(out).toContain(`SES inbox      ${first.sesUrl}`);
   expect(out).toContain('Secret         demo-test-secret-0123456789abcdef');
   expect(out).toMatch(/curl -X POST http:\/\/127\.0\.0\.1:\d+\/api\/send-mailout/);
+  // The local stack answers the sender readiness checks with the emulator's own ready sender.
+  expect(out).toMatch(/Sender readiness \(npm run doctor\):\n {2}✔ SES account/);
+  expect(out).toContain('✔ DKIM: Easy DKIM signs as example.com (SUCCESS)');
+  expect(out).toContain('✔ Ready for a live send');
   expect(out).toMatch(/demo: imported 5 new subscribers \(0 unchanged, 1 rejected, 1 duplicates\)/);
   expect(out).toMatch(/demo: mailout complete: 5 sent, 0 failed/);
 

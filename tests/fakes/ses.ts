@@ -208,7 +208,8 @@ export interface FakeSes {
 
 const NAMESPACE = 'http://internal.amazon.com/coral/com.amazonaws.sesv2/';
 
-function baseAccount(): Record<string, unknown> {
+/** A healthy production account as GetAccount answers it (also FakeAws's, tests/setup-tools). */
+export function baseAccount(): Record<string, unknown> {
   return {
     DedicatedIpAutoWarmupEnabled: false,
     EnforcementStatus: 'HEALTHY',

@@ -12,7 +12,7 @@ const SECRET = 'api-test-secret-0123456789abcdef';
 const PAGE = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
 let t: TestDatabase;
 let notion: FakeNotion;
-let ses: { url: string; close(): Promise<void> };
+let ses: Awaited<ReturnType<typeof startSesEmulator>>;
 let api: ApiServer;
 const saved = { ...process.env };
 
@@ -44,6 +44,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
     SES_ENDPOINT: ses.url,
+    ...ses.env, // the emulator's ready sender (lib/local/ready-sender.ts)
     SES_FROM_EMAIL: 'news@example.com',
     DATABASE_URL: t.url,
     NOTION_TOKEN: 'secret_notion_test',

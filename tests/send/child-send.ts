@@ -7,7 +7,7 @@ import { loadConfig } from '../../lib/config';
 import { createDb } from '../../lib/db';
 import { startMailout, silentReporter } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
-import { letter } from './helpers';
+import { letter, readySender } from './helpers';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
       reporter: silentReporter,
       loadLetter: async () => letter(),
       admitContinuation: async () => undefined,
+      readiness: readySender,
       deadline: () => Date.now() + 300_000,
       safetyMarginMs: 0,
     },

@@ -1,9 +1,11 @@
 import { loadConfig, type Config } from '../../lib/config';
+import type { Check } from '../../lib/readiness';
 import { renderMailout } from '../../lib/render';
 import { silentReporter, type MailoutReporter } from '../../lib/mailout-reporter';
 import type { LoadedLetter, SendDeps } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
-import type { TestDatabase } from '../helpers/db';
+import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /** The environment of a test sender (for loadConfig, or for a sender in its own process). */
 export function testEnv(t: TestDatabase, sesUrl: string, env: Record<string, string> = {}): Record<string, string> {
@@ -34,6 +36,9 @@ export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, th
   return { letter: rendered, test: false, warnings: [], origin: 'notion' };
 }
 
+/** These tests are about sending: a sender that passes its readiness checks (tests/readiness tests the checks). */
+export const readySender = async (): Promise<Check[]> => [{ status: 'ok', name: 'Sender readiness', detail: 'ready (test double)', fix: '' }];
+
 export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<SendDeps> = {}): SendDeps {
   return {
     config,
@@ -43,9 +48,31 @@ export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<Sen
     loadLetter: async () => letter(),
     // The page's membership is lib/notion/membership's (tests/send/mailouts-only.test.ts).
     admitContinuation: async () => undefined,
+    readiness: readySender,
     deadline: () => Date.now() + 300_000,
     safetyMarginMs: 0,
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
     ...overrides,
   };
+}
+
+/**
+ * The send tests' bed: a real Postgres and the SES fake (no quota, no rate limit), started
+ * once per file, emptied before each test. Read `bed.t` and `bed.ses` inside tests.
+ */
+export function useSendTestBed(): { t: TestDatabase; ses: FakeSes } {
+  const bed = {} as { t: TestDatabase; ses: FakeSes };
+  beforeAll(async () => {
+    bed.t = await createTestDatabase();
+    bed.ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
+  });
+  afterAll(async () => {
+    await bed.ses?.close();
+    await bed.t?.drop();
+  });
+  beforeEach(async () => {
+    bed.ses.reset();
+    await bed.t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
+  });
+  return bed;
 }

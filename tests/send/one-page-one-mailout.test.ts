@@ -23,7 +23,7 @@ const BARE = PAGE.replace(/-/g, '');
 const SUBSCRIBERS = 60;
 let t: TestDatabase;
 let notion: FakeNotion;
-let ses: { url: string; close(): Promise<void> };
+let ses: Awaited<ReturnType<typeof startSesEmulator>>;
 let api: ApiServer;
 const saved = { ...process.env };
 
@@ -71,6 +71,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
     SES_ENDPOINT: ses.url,
+    ...ses.env, // the emulator's ready sender (lib/local/ready-sender.ts)
     SES_FROM_EMAIL: 'news@example.com',
     FOOTER_ADDRESS: 'Example Publishing, 1 Main St',
     DATABASE_URL: t.url,

@@ -127,7 +127,14 @@ describe('npm run setup:aws', () => {
     expect(first.stdout).toContain('SES_CONFIGURATION_SET=mailout');
     expect(first.stdout).toContain('pending confirmation');
     const policy = JSON.parse(first.stdout.slice(first.stdout.indexOf('{', first.stdout.indexOf('IAM policy'))));
-    expect(policy.Statement.map((s: { Action: string }) => s.Action)).toEqual(['ses:SendEmail', 'ses:GetAccount', ['sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']]);
+    expect(policy.Statement.map((s: { Action: string }) => s.Action)).toEqual([
+      'ses:SendEmail',
+      'ses:GetAccount',
+      'ses:GetEmailIdentity',
+      ['ses:GetConfigurationSet', 'ses:GetConfigurationSetEventDestinations'],
+      'sns:ListSubscriptionsByTopic',
+      ['sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+    ]);
     expect(first.stdout + first.stderr).not.toContain(secretKey);
     expect(fake.writes().map((w) => w.operation)).toEqual([
       'CreateTopic',

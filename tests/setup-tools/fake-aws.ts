@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { baseAccount } from '../fakes/ses';
 
 /**
  * A stateful fake of the AWS APIs the setup helper calls, at their HTTP boundary:
@@ -72,6 +73,10 @@ export class FakeAws {
   topics: string[] = [];
   subscriptions: FakeSubscription[] = [];
   configurationSets = new Map<string, Map<string, FakeDestination>>();
+  /** SESv2 GetEmailIdentity answers, by identity (a domain or an address); absent → 404 NotFoundException. */
+  identities = new Map<string, Record<string, unknown>>();
+  /** SESv2 GetAccount's fields over a healthy production account. */
+  account: Record<string, unknown> = {};
   private server?: http.Server;
 
   async start(): Promise<string> {
@@ -105,6 +110,35 @@ export class FakeAws {
     };
     this.subscriptions.push(sub);
     return sub;
+  }
+
+  /**
+   * A domain identity as GetEmailIdentity returns it once verified with Easy DKIM and a custom
+   * MAIL FROM (shape: docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetEmailIdentity.html);
+   * `fields` override it (e.g. `DkimAttributes: { ...Status: 'PENDING' }`).
+   */
+  addIdentity(name: string, fields: Record<string, unknown> = {}): void {
+    const domain = name.slice(name.lastIndexOf('@') + 1);
+    this.identities.set(name, {
+      IdentityType: name.includes('@') ? 'EMAIL_ADDRESS' : 'DOMAIN',
+      FeedbackForwardingStatus: true,
+      VerifiedForSendingStatus: true,
+      VerificationStatus: 'SUCCESS',
+      DkimAttributes: {
+        SigningEnabled: true,
+        Status: 'SUCCESS',
+        Tokens: ['4yd6kbhxk5vdxe3ppjbifg4kbayhrwgq', 'x5mdrtlbmxbd7wrtv4ckvpuaf6zfajpr', 'l2i2ymcwtrzosrjnvwvshlxb5azgqxq2'],
+        SigningAttributesOrigin: 'AWS_SES',
+        NextSigningKeyLength: 'RSA_2048_BIT',
+        CurrentSigningKeyLength: 'RSA_2048_BIT',
+        LastKeyGenerationTimestamp: 1_764_000_000,
+      },
+      MailFromAttributes: { MailFromDomain: `bounce.${domain}`, MailFromDomainStatus: 'SUCCESS', BehaviorOnMxFailure: 'USE_DEFAULT_VALUE' },
+      Policies: {},
+      Tags: [],
+      VerificationInfo: { LastCheckedTimestamp: 1_764_000_000, LastSuccessTimestamp: 1_764_000_000 },
+      ...fields,
+    });
   }
 
   /** What the deployed endpoint does on SubscriptionConfirmation. */
@@ -271,6 +305,14 @@ export class FakeAws {
     const set = name ? this.configurationSets.get(name) : undefined;
     const notFound = () => new AwsError(404, 'NotFoundException', `Configuration set <${name}> does not exist.`);
     switch (operation) {
+      case 'GetAccount':
+        // Shape: docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetAccount.html
+        return { ...baseAccount(), ...this.account };
+      case 'GetEmailIdentity': {
+        const identity = this.identities.get(decodeURIComponent(path.split('/')[4] ?? ''));
+        if (!identity) throw new AwsError(404, 'NotFoundException', `Email identity <${path.split('/')[4]}> does not exist.`);
+        return identity;
+      }
       case 'GetConfigurationSet':
         if (!set) throw notFound();
         return {
@@ -357,6 +399,8 @@ function validateDestination(d: Omit<FakeDestination, 'Name'>): void {
 
 function sesOperation(method: string, path: string): string {
   const parts = path.split('/').filter(Boolean); // v2 email configuration-sets [name] [event-destinations] [dest]
+  if (method === 'GET' && parts[2] === 'account' && parts.length === 3) return 'GetAccount';
+  if (method === 'GET' && parts[2] === 'identities' && parts.length === 4) return 'GetEmailIdentity';
   if (parts[2] !== 'configuration-sets') return `${method} ${path}`;
   if (parts.length === 3) return method === 'POST' ? 'CreateConfigurationSet' : method === 'GET' ? 'ListConfigurationSets' : `${method} ${path}`;
   if (parts.length === 4) return method === 'GET' ? 'GetConfigurationSet' : method === 'DELETE' ? 'DeleteConfigurationSet' : `${method} ${path}`;

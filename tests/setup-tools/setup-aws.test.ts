@@ -65,7 +65,7 @@ describe('setup:aws on an empty account', () => {
       EventDestinationName: 'mailout-sns',
       EventDestination: {
         Enabled: true,
-        MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT', 'RENDERING_FAILURE', 'DELIVERY_DELAY'],
+        MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT', 'SEND', 'RENDERING_FAILURE', 'DELIVERY_DELAY'],
         SnsDestination: { TopicArn: topicArn },
       },
     });
@@ -170,7 +170,7 @@ describe('setup:aws when everything exists', () => {
       `would turn raw message delivery off on ${sub.arn}`,
       `would set DeliveryPolicy on ${sub.arn}`,
       `would set RedrivePolicy on ${sub.arn}`,
-      'would update event destination "mailout-sns": add COMPLAINT, DELIVERY, REJECT; enable it',
+      'would update event destination "mailout-sns": add COMPLAINT, DELIVERY, REJECT, SEND; enable it',
     ]);
     expect(planned.steps).toContainEqual(
       expect.objectContaining({ kind: 'warning', message: expect.stringContaining('also delivers to https://old.example.com/api/ses-events') }),
@@ -193,7 +193,7 @@ describe('setup:aws when everything exists', () => {
       Name: 'mailout-sns',
       Enabled: true,
       // existing types kept, the executor's added
-      MatchingEventTypes: ['BOUNCE', 'OPEN', 'COMPLAINT', 'DELIVERY', 'REJECT', 'RENDERING_FAILURE', 'DELIVERY_DELAY'],
+      MatchingEventTypes: ['BOUNCE', 'OPEN', 'COMPLAINT', 'DELIVERY', 'REJECT', 'SEND', 'RENDERING_FAILURE', 'DELIVERY_DELAY'],
       SnsDestination: { TopicArn: topicArn },
     });
 
@@ -210,7 +210,7 @@ describe('setup:aws repairs', () => {
     fake.addSubscription(topicArn, 'https', ENDPOINT);
     fake.configurationSets.set(
       'mailout',
-      new Map([['mailout-sns', { Name: 'mailout-sns', Enabled: true, MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT'], SnsDestination: { TopicArn: oldTopic } }]]),
+      new Map([['mailout-sns', { Name: 'mailout-sns', Enabled: true, MatchingEventTypes: ['BOUNCE', 'COMPLAINT', 'DELIVERY', 'REJECT', 'SEND'], SnsDestination: { TopicArn: oldTopic } }]]),
     );
 
     const result = await setupAws(clients, options());
@@ -248,7 +248,7 @@ describe('setup:aws checks', () => {
 });
 
 describe('the IAM policy', () => {
-  test('allows only SendEmail from the sender identity through the configuration set, and GetAccount', async () => {
+  test('allows only SendEmail from the sender identity through the configuration set, GetAccount, and the readiness reads', async () => {
     const result = await setupAws(clients, options({ configurationSetName: 'weekly' }));
     expect(result.policy).toEqual({
       Version: '2012-10-17',
@@ -265,6 +265,24 @@ describe('the IAM policy', () => {
           Condition: { StringEquals: { 'ses:FromAddress': 'news@example.com' } },
         },
         { Sid: 'PreflightQuota', Effect: 'Allow', Action: 'ses:GetAccount', Resource: '*' },
+        {
+          Sid: 'ReadinessIdentity',
+          Effect: 'Allow',
+          Action: 'ses:GetEmailIdentity',
+          Resource: ['arn:aws:ses:eu-west-1:123456789012:identity/news@example.com', 'arn:aws:ses:eu-west-1:123456789012:identity/example.com'],
+        },
+        {
+          Sid: 'ReadinessConfigurationSet',
+          Effect: 'Allow',
+          Action: ['ses:GetConfigurationSet', 'ses:GetConfigurationSetEventDestinations'],
+          Resource: 'arn:aws:ses:eu-west-1:123456789012:configuration-set/weekly',
+        },
+        {
+          Sid: 'ReadinessFeedbackSubscription',
+          Effect: 'Allow',
+          Action: 'sns:ListSubscriptionsByTopic',
+          Resource: 'arn:aws:sns:eu-west-1:123456789012:mailout-ses-events',
+        },
         {
           Sid: 'ReplayFeedback',
           Effect: 'Allow',
