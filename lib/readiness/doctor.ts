@@ -1,7 +1,14 @@
+import type { Client } from '@notionhq/client';
 import { createApp } from '../app';
 import type { Config } from '../config';
-import type { Check } from './check';
-import { doctorChecks, readinessClients } from './checks';
+import type { Db } from '../db';
+import { listMigrations } from '../db/migrate';
+import { ERROR_PROPERTIES, MAILOUT_PROPERTIES } from '../notion/schema';
+import { errorText, warn, type Check } from './check';
+import { readinessClients, senderChecks, type ReadinessClients } from './checks';
+import { checkNotionDatabase } from './notion';
+import { checkFooterAddress, checkMigrations, checkResumeSafetyNet } from './settings';
+import { readinessFacts, type ReadinessFacts } from './store';
 
 const MARK: Record<Check['status'], string> = { ok: '✔', warn: '⚠', fail: '✖' };
 
@@ -19,4 +26,33 @@ export async function runDoctor(config: Config): Promise<{ lines: string[]; code
   // The process's shared database adapter (getDb): left open for the caller (npm start keeps using it).
   const app = createApp(config);
   return doctorReport(await doctorChecks(config, { ...readinessClients(config, app.ses), db: app.db, notion: app.notion }));
+}
+
+/** Every check `npm run doctor` prints, in order. */
+export async function doctorChecks(config: Config, clients: ReadinessClients & { db: Db; notion: Client | null }): Promise<Check[]> {
+  let facts: ReadinessFacts | null = null;
+  let factsError: string | undefined;
+  try {
+    facts = await readinessFacts(clients.db);
+  } catch (err) {
+    factsError = errorText(err);
+  }
+  const sender = await senderChecks(config, clients, facts?.activeSubscribers ?? 0);
+  return [
+    ...sender,
+    checkFooterAddress(config),
+    ...(await notionChecks(config, clients.notion)),
+    checkResumeSafetyNet(config, facts),
+    checkMigrations(facts, factsError, listMigrations().map((m) => m.version)),
+  ];
+}
+
+async function notionChecks(config: Config, notion: Client | null): Promise<Check[]> {
+  if (!notion) {
+    return [warn('Notion', 'NOTION_TOKEN is not set: only Markdown mailouts can be sent (npm run send -- FILE.md)', 'Set NOTION_TOKEN (notion.so/profile/integrations → your integration → Internal Integration Secret).')];
+  }
+  return [
+    await checkNotionDatabase(notion, { title: 'Mailouts', envVar: 'NOTION_MAILOUTS_DATABASE_ID', id: config.notion.mailoutsDatabaseId, required: MAILOUT_PROPERTIES }),
+    await checkNotionDatabase(notion, { title: 'Errors', envVar: 'NOTION_ERRORS_DATABASE_ID', id: config.notion.errorsDatabaseId, required: ERROR_PROPERTIES }),
+  ];
 }

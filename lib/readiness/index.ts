@@ -1,4 +1,4 @@
 export { describeCheck, type Check, type CheckStatus } from './check';
-export { doctorChecks, readinessClients, senderChecks, type ReadinessClients } from './checks';
+export { readinessClients, senderChecks, type ReadinessClients } from './checks';
 export type { TxtResolver } from './dmarc';
 export { readinessWarnings, requireReady } from './gate';

@@ -1,5 +1,5 @@
 import { type Client, isFullDatabase, isFullDataSource } from '@notionhq/client';
-import { parseNotionId } from '../setup/notion';
+import { parseNotionDatabaseId } from '../mailout-id';
 import { errorText, fail, isNotFound, ok, type Check } from './check';
 
 /** What the check needs of a property: the executor reads or writes it by this name and type. */
@@ -18,7 +18,7 @@ export async function checkNotionDatabase(
 ): Promise<Check> {
   const name = `Notion ${input.title}`;
   const setup = `Run npm run setup:notion -- --parent <page> (it creates or fixes the database), then set ${input.envVar}.`;
-  const id = input.id ? parseNotionId(input.id) : undefined;
+  const id = input.id ? (parseNotionDatabaseId(input.id) ?? undefined) : undefined;
   if (!input.id) return fail(name, `${input.envVar} is not set`, setup);
   if (!id) return fail(name, `${input.envVar} "${input.id}" is not a Notion database id`, setup);
   try {

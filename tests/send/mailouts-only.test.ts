@@ -6,7 +6,7 @@ import { POST } from '../../api/send-mailout';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { block, checkboxProperty, makePage, newId, richText, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { testEnv } from './helpers';
+import { readySender, testEnv } from './helpers';
 
 /**
  * Permission to send is membership in the Mailouts database: a page the integration can
@@ -52,6 +52,8 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
 
 function cliDeps(config: Config) {
   const deps = createApp(config).sendDeps();
+  // These tests are about membership; tests/readiness tests the sender checks.
+  deps.readiness = readySender;
   deps.deadline = () => Number.POSITIVE_INFINITY;
   delete deps.continueElsewhere;
   return deps;
