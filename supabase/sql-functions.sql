@@ -168,7 +168,7 @@ $function$;
 comment on function begin_send(text,uuid,uuid) is
   'Mark one message as being handed to SES (or skip it, or refuse it to a lost lease).';
 
-CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[])
+CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[], p_lease_seconds integer DEFAULT 120)
  RETURNS TABLE(subscriber_id uuid, decision text)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
@@ -180,14 +180,26 @@ begin
   if p_subscriber_ids is null then
     raise exception 'begin_sends: subscriber ids are required' using errcode = '22023';
   end if;
+  if p_lease_seconds is null or p_lease_seconds < 1 or p_lease_seconds > 86400 then
+    raise exception 'begin_sends: lease seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+  -- The lease must still be live, and it is extended from this transaction's start, which is
+  -- after the caller sent its request: the caller's clock is never ahead of the lease.
+  update public.mailouts
+     set lease_until = greatest(lease_until, now() + make_interval(secs => p_lease_seconds))
+   where id = p_mailout_id and lease_token = p_lease_token and status = 'sending' and lease_until > now();
+  if not found then
+    return query select x, 'lost'::text from unnest(p_subscriber_ids) x;
+    return;
+  end if;
   foreach v_id in array p_subscriber_ids loop
     return query select v_id, b.decision from public.begin_send(p_mailout_id, p_lease_token, v_id) b;
   end loop;
 end;
 $function$;
 
-comment on function begin_sends(text,uuid,uuid[]) is
-  'begin_send for several messages in one transaction: one decision per id, in order.';
+comment on function begin_sends(text,uuid,uuid[],integer) is
+  'Mark messages as handed to SES (begin_send each, in order) while the lease is live, extending it to now() + p_lease_seconds; all lost otherwise.';
 
 CREATE OR REPLACE FUNCTION public.canonical_mailout_id(p_id text)
  RETURNS text
@@ -866,6 +878,7 @@ begin
       using errcode = '22023';
   end if;
 
+  -- Only rows still `sending` under this lease: once a takeover settled a row, it is not ours.
   update public.deliveries d
      set status = r.status,
          ses_message_id = coalesce(r.ses_message_id, d.ses_message_id),
@@ -878,7 +891,7 @@ begin
      and d.mailout_id = p_mailout_id
      and d.subscriber_id = r.subscriber_id
      and d.claimed_by = p_lease_token
-     and d.status in ('sending', 'unknown');
+     and d.status = 'sending';
   get diagnostics v_recorded = row_count;
 
   update public.deliveries d
@@ -893,8 +906,8 @@ begin
      and d.subscriber_id = r.subscriber_id
      and d.claimed_by = p_lease_token
      and d.status = 'sending';
-  -- (A row handed back after begin_send was refused by SES before it was accepted: the
-  -- caller only hands back what SES did not take.)
+  -- (A row handed back after begin_send was refused by SES before it was accepted, or never
+  -- handed to SES at all: the caller only hands back what SES did not take.)
   get diagnostics v_requeued = row_count;
 
   return query select v_recorded, v_requeued;
@@ -902,7 +915,7 @@ end;
 $function$;
 
 comment on function record_results(text,uuid,jsonb) is
-  'Record the outcomes of sends as SES answers them (one or several per call), or hand back rows that were never sent.';
+  'Record the outcomes of sends as SES answers them, or hand back rows never sent; only rows still sending under this lease.';
 
 CREATE OR REPLACE FUNCTION public.record_test_sends(p_mailout_id text, p_run_id uuid, p_results jsonb)
  RETURNS TABLE(recorded integer)

@@ -206,19 +206,22 @@ export type BeginSendDecision = 'send' | 'skip' | 'lost';
 /**
  * Mark messages as handed to SES now, in one call (one transaction): the decision for each id,
  * exactly as begin_send gives it one by one, in the order given. `skip` (left the list) and
- * `lost` (lease gone) mean: do not send.
+ * `lost` (lease gone) mean: do not send. Marks are made only while the lease is live, and
+ * extend it to leaseSeconds from the transaction's start.
  */
 export async function beginSends(
   db: Db,
   mailoutId: string,
   leaseToken: string,
   subscriberIds: string[],
+  leaseSeconds: number,
 ): Promise<Map<string, BeginSendDecision>> {
   if (subscriberIds.length === 0) return new Map();
   const rows = await db.rpc<{ subscriber_id: string; decision: BeginSendDecision }>('begin_sends', {
     p_mailout_id: mailoutId,
     p_lease_token: leaseToken,
     p_subscriber_ids: subscriberIds,
+    p_lease_seconds: leaseSeconds,
   });
   return new Map(rows.map((r) => [r.subscriber_id, r.decision]));
 }

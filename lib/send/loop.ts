@@ -13,7 +13,7 @@ import { isAppError } from '../errors';
 import { autoPauseReason, feedbackStatsOrNull } from '../feedback/store';
 import { log } from '../log';
 import type { RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place } from '../ses';
+import { classifySesError, createPacer, DEFAULT_REQUEST_TIMEOUT_MS, isSesError, SesError, sendWithRetry, type Pacer, type Place } from '../ses';
 import { createSendEmail } from '../ses/send-email';
 import { unsubscribeUrl } from '../unsubscribe/token';
 import { MAX_CONSECUTIVE_FAILURES, outcomeOf } from './outcome';
@@ -111,6 +111,14 @@ export function concurrencyCeiling(configured: number | undefined, rate: number)
   return configured ?? Math.max(MIN_AUTO_CONCURRENCY, Math.ceil(rate * AUTO_CONCURRENCY_SECONDS));
 }
 
+/**
+ * A mark is acted upon only until its request was sent + the lease − this margin: room for
+ * the SES request itself to arrive (its timeout) and for clocks that drift, at most half the lease.
+ */
+export function leaseGuardMarginMs(leaseSeconds: number): number {
+  return Math.min(DEFAULT_REQUEST_TIMEOUT_MS + 2_000, (leaseSeconds * 1000) / 2);
+}
+
 class Stop {
   reason: string | null = null;
   kind: 'paused' | 'lease_lost' | 'error' | null = null;
@@ -176,21 +184,25 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
 
   const sendEmail = createSendEmail(ses);
   const recorder = createResultRecorder(db, mailoutId, leaseToken);
-  const starter = createSendStarter(db, mailoutId, leaseToken);
+  const starter = createSendStarter(db, { mailoutId, leaseToken, leaseSeconds: input.leaseSeconds }, now);
+  const leaseUsableMs = input.leaseSeconds * 1000 - leaseGuardMarginMs(input.leaseSeconds);
 
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
   const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
 
   /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
   async function sendOne(r: BatchRecipient, place: Place, mark: { committed: boolean }): Promise<Outcome> {
+    let markTooOld = false;
     try {
       if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
       // and rechecks that the subscriber is still on the list. Marks asked for together (the
       // places in flight) are committed together.
-      let decision;
+      let decision, sendBy;
       try {
-        decision = await starter.begin(r.subscriberId);
+        const mark = await starter.begin(r.subscriberId);
+        decision = mark.decision;
+        sendBy = mark.requestedAt + leaseUsableMs;
       } catch (err) {
         // The ledger could not be written: nothing went to SES, so the row is handed back
         // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
@@ -224,6 +236,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       const out = await sendWithRetry(async () => {
         // A retry is paced like a first attempt: it takes a slot of its own.
         if (attempt++ > 0) await place.again();
+        // By this run's own clock the lease may have passed since the mark: a takeover may
+        // have settled the row already, so nothing is sent on it (and it is not retried).
+        if (now() >= sendBy) {
+          markTooOld = true;
+          throw new SesError({ kind: 'recipient', code: 'lease_guard', message: 'the mark may have outlived the lease', throttled: false, maybeDelivered: false });
+        }
         return sendEmail.send(prepared);
       }, {
         // At most once per recipient: a request that may have reached SES is not sent again.
@@ -239,6 +257,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       consecutiveFailures = 0;
       return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? null };
     } catch (err) {
+      if (markTooOld) {
+        // Never reached SES (any earlier attempt was refused before SES took it): handed back,
+        // which changes the row only if it is still this run's.
+        log.warn('send.mark_outlived_lease', { mailout_id: mailoutId, subscriber_id: r.subscriberId });
+        return { subscriberId: r.subscriberId, status: 'queued' };
+      }
       const o = outcomeOf(r.subscriberId, isSesError(err) ? err : classifySesError(err), consecutiveFailures);
       consecutiveFailures = o.streak;
       if (o.failure) pacer.recordFailure();
