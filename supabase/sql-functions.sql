@@ -2,6 +2,118 @@
 -- Generated from a migrated database by `npm run schema`; do not edit: write a migration,
 -- then run `npm run schema`. (tests/db/sql-gateway.test.ts fails when this file is stale.)
 
+CREATE OR REPLACE FUNCTION private.deliveries_from_ses_events()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  e record;
+begin
+  if new.status = 'unknown' then
+    select ev.ses_message_id, ev.event_type into e
+      from public.ses_events ev
+     where ev.mailout_id = new.mailout_id and ev.subscriber_id = new.subscriber_id
+       and ev.event_type in ('Send', 'Delivery', 'Bounce', 'Complaint') and ev.ses_message_id is not null
+     order by ev.received_at
+     limit 1;
+    if found then
+      new.status := 'sent';
+      new.ses_message_id := coalesce(new.ses_message_id, e.ses_message_id);
+      new.error_code := 'answer_lost';
+      new.error_message := format('SES''s answer was lost; SES''s %s event settled it as sent', e.event_type);
+    end if;
+  end if;
+  if new.ses_message_id is not null then
+    select new.fb_delivered or coalesce(bool_or(ev.event_type = 'Delivery'), false),
+           new.fb_hard_bounce or coalesce(bool_or(ev.event_type = 'Bounce' and ev.bounce_class = 'hard'), false),
+           new.fb_soft_bounce or coalesce(bool_or(ev.event_type = 'Bounce' and ev.bounce_class = 'soft'), false),
+           new.fb_complaint or coalesce(bool_or(ev.event_type = 'Complaint'), false)
+      into new.fb_delivered, new.fb_hard_bounce, new.fb_soft_bounce, new.fb_complaint
+      from public.ses_events ev where ev.ses_message_id = new.ses_message_id;
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function private.deliveries_from_ses_events() is
+  'Trigger on deliveries: a row turning unknown that SES already reported is sent; a row learning its message id takes the feedback already stored.';
+
+CREATE OR REPLACE FUNCTION private.deliveries_keep_counts()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  -- Each row counts +1 as it is now and -1 as it was.
+  v_rows text := case tg_op
+    when 'INSERT' then 'select 1 as n, * from new_rows'
+    when 'DELETE' then 'select -1 as n, * from old_rows'
+    else 'select 1 as n, * from new_rows union all select -1 as n, * from old_rows'
+  end;
+begin
+  perform set_config('mailout.counts_from_ledger', 'on', true);
+  execute format($sql$
+    update public.mailouts m
+       set recipients = m.recipients + c.recipients, queued = m.queued + c.queued, sending = m.sending + c.sending,
+           sent = m.sent + c.sent, failed = m.failed + c.failed, skipped = m.skipped + c.skipped,
+           unknown = m.unknown + c.unknown, delivered = m.delivered + c.delivered,
+           hard_bounces = m.hard_bounces + c.hard_bounces, soft_bounces = m.soft_bounces + c.soft_bounces,
+           complaints = m.complaints + c.complaints
+      from (select r.mailout_id,
+                   sum(r.n)::integer as recipients,
+                   coalesce(sum(r.n) filter (where r.status = 'queued'), 0)::integer as queued,
+                   coalesce(sum(r.n) filter (where r.status = 'sending'), 0)::integer as sending,
+                   coalesce(sum(r.n) filter (where r.status = 'sent'), 0)::integer as sent,
+                   coalesce(sum(r.n) filter (where r.status = 'failed'), 0)::integer as failed,
+                   coalesce(sum(r.n) filter (where r.status = 'skipped'), 0)::integer as skipped,
+                   coalesce(sum(r.n) filter (where r.status = 'unknown'), 0)::integer as unknown,
+                   coalesce(sum(r.n) filter (where r.fb_delivered), 0)::integer as delivered,
+                   coalesce(sum(r.n) filter (where r.fb_hard_bounce), 0)::integer as hard_bounces,
+                   coalesce(sum(r.n) filter (where r.fb_soft_bounce and not r.fb_hard_bounce), 0)::integer as soft_bounces,
+                   coalesce(sum(r.n) filter (where r.fb_complaint), 0)::integer as complaints
+              from (%s) r
+             group by r.mailout_id) c
+     where m.id = c.mailout_id
+       and (c.recipients, c.queued, c.sending, c.sent, c.failed, c.skipped, c.unknown,
+            c.delivered, c.hard_bounces, c.soft_bounces, c.complaints) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  $sql$, v_rows);
+  perform set_config('mailout.counts_from_ledger', '', true);
+  return null;
+end;
+$function$;
+
+comment on function private.deliveries_keep_counts() is
+  'Statement trigger on deliveries: add the statement''s change to its mailouts'' counters (same transaction).';
+
+CREATE OR REPLACE FUNCTION private.mailouts_counts_from_ledger()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  if current_setting('mailout.counts_from_ledger', true) = 'on' then
+    return new;
+  end if;
+  -- Any other writer (claim_mailout sets recipients and adds the rows it turned unknown) keeps
+  -- the ledger's values: the counting trigger has already counted those rows.
+  if tg_op = 'INSERT' then
+    new.recipients := 0; new.queued := 0; new.sending := 0; new.sent := 0; new.failed := 0;
+    new.skipped := 0; new.unknown := 0; new.delivered := 0; new.hard_bounces := 0;
+    new.soft_bounces := 0; new.complaints := 0;
+  else
+    new.recipients := old.recipients; new.queued := old.queued; new.sending := old.sending;
+    new.sent := old.sent; new.failed := old.failed; new.skipped := old.skipped; new.unknown := old.unknown;
+    new.delivered := old.delivered; new.hard_bounces := old.hard_bounces;
+    new.soft_bounces := old.soft_bounces; new.complaints := old.complaints;
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function private.mailouts_counts_from_ledger() is
+  'Trigger on mailouts: the count columns change only through deliveries_keep_counts.';
+
 CREATE OR REPLACE FUNCTION private.subscribers_email_canonical()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -19,19 +131,21 @@ $function$;
 comment on function private.subscribers_email_canonical() is
   'Trigger: a new or changed subscriber address must be canonical.';
 
-CREATE OR REPLACE FUNCTION public.apply_ses_event(p_sns_message_id text, p_event_type text, p_ses_message_id text, p_recipients text[], p_bounce_type text, p_bounce_subtype text, p_bounce_class text, p_feedback_id text, p_hard_bounced text[], p_soft_bounced text[], p_complained text[], p_delivered text[], p_soft_bounce_limit integer, p_payload jsonb, p_mailout_tag text DEFAULT NULL::text)
- RETURNS TABLE(applied boolean, duplicate_feedback boolean, mailout_id text, hard_bounced integer, soft_bounced integer, bounced_by_soft_limit integer, unsubscribed integer, soft_reset integer)
+CREATE OR REPLACE FUNCTION public.apply_ses_event(p_sns_message_id text, p_event_type text, p_ses_message_id text, p_recipients text[], p_bounce_type text, p_bounce_subtype text, p_bounce_class text, p_feedback_id text, p_hard_bounced text[], p_soft_bounced text[], p_complained text[], p_delivered text[], p_soft_bounce_limit integer, p_payload jsonb, p_mailout_tag text DEFAULT NULL::text, p_subscriber_tag uuid DEFAULT NULL::uuid)
+ RETURNS TABLE(applied boolean, duplicate_feedback boolean, mailout_id text, hard_bounced integer, soft_bounced integer, bounced_by_soft_limit integer, unsubscribed integer, soft_reset integer, settled boolean)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $function$
 #variable_conflict use_column
 declare
   v_mailout     text;
+  v_subscriber  uuid;
   v_hard        integer := 0;
   v_soft        integer := 0;
   v_soft_limit  integer := 0;
   v_unsub       integer := 0;
   v_reset       integer := 0;
+  v_settled     integer := 0;
   v_dup_feedback boolean := false;
 begin
   if p_sns_message_id is null or length(btrim(p_sns_message_id)) = 0 then
@@ -47,22 +161,26 @@ begin
     raise exception 'apply_ses_event: bounce class must be hard or soft' using errcode = '22023';
   end if;
 
-  -- The mailout: through the ledger (SES message id), else the tag, when that mailout exists.
+  -- The delivery: through the ledger (SES message id), else the tags, when that mailout exists.
   if p_ses_message_id is not null then
-    select d.mailout_id into v_mailout from public.deliveries d where d.ses_message_id = p_ses_message_id;
+    select d.mailout_id, d.subscriber_id into v_mailout, v_subscriber
+      from public.deliveries d where d.ses_message_id = p_ses_message_id;
   end if;
   if v_mailout is null and p_mailout_tag is not null then
     select m.id into v_mailout from public.mailouts m where m.id = p_mailout_tag;
+    v_subscriber := case when v_mailout is not null then p_subscriber_tag end;
   end if;
 
   -- Idempotency: a concurrent insert of the same MessageId waits here for the first one.
   insert into public.ses_events (sns_message_id, event_type, ses_message_id, email, recipients,
-                                 bounce_type, bounce_subtype, bounce_class, feedback_id, payload)
+                                 bounce_type, bounce_subtype, bounce_class, feedback_id, payload,
+                                 mailout_id, subscriber_id)
   values (p_sns_message_id, p_event_type, p_ses_message_id, p_recipients[1], coalesce(p_recipients, '{}'),
-          p_bounce_type, p_bounce_subtype, p_bounce_class, p_feedback_id, coalesce(p_payload, '{}'::jsonb))
+          p_bounce_type, p_bounce_subtype, p_bounce_class, p_feedback_id, coalesce(p_payload, '{}'::jsonb),
+          v_mailout, v_subscriber)
   on conflict (sns_message_id) do nothing;
   if not found then
-    return query select false, false, v_mailout, 0, 0, 0, 0, 0;
+    return query select false, false, v_mailout, 0, 0, 0, 0, 0, false;
     return;
   end if;
 
@@ -75,9 +193,37 @@ begin
                       and e.sns_message_id <> p_sns_message_id)
       into v_dup_feedback;
     if v_dup_feedback then
-      return query select true, true, v_mailout, 0, 0, 0, 0, 0;
+      return query select true, true, v_mailout, 0, 0, 0, 0, 0, false;
       return;
     end if;
+  end if;
+
+  if v_subscriber is not null and p_event_type in ('Send', 'Delivery', 'Bounce', 'Complaint') then
+    perform 1 from public.mailouts m where m.id = v_mailout for update;
+    with settle as (
+      select d.subscriber_id,
+             p_ses_message_id is not null
+               and (d.status = 'unknown' or (d.status = 'queued' and d.resent_at is not null)) as now_sent
+        from public.deliveries d
+       where d.mailout_id = v_mailout and d.subscriber_id = v_subscriber
+    ), changed as (
+      update public.deliveries d
+         set status = case when s.now_sent then 'sent' else d.status end,
+             ses_message_id = case when s.now_sent then p_ses_message_id else d.ses_message_id end,
+             error_code = case when s.now_sent then 'answer_lost' else d.error_code end,
+             error_message = case when s.now_sent
+                                  then format('SES''s answer was lost; SES''s %s event settled it as sent', p_event_type)
+                                  else d.error_message end,
+             updated_at = case when s.now_sent then now() else d.updated_at end,
+             fb_delivered = d.fb_delivered or p_event_type = 'Delivery',
+             fb_hard_bounce = d.fb_hard_bounce or (p_event_type = 'Bounce' and p_bounce_class = 'hard'),
+             fb_soft_bounce = d.fb_soft_bounce or (p_event_type = 'Bounce' and p_bounce_class = 'soft'),
+             fb_complaint = d.fb_complaint or p_event_type = 'Complaint'
+        from settle s
+       where d.mailout_id = v_mailout and d.subscriber_id = s.subscriber_id
+      returning s.now_sent
+    )
+    select count(*) filter (where now_sent) into v_settled from changed;
   end if;
 
   if coalesce(cardinality(p_hard_bounced), 0) > 0 then
@@ -126,12 +272,12 @@ begin
     get diagnostics v_reset = row_count;
   end if;
 
-  return query select true, false, v_mailout, v_hard, v_soft, v_soft_limit, v_unsub, v_reset;
+  return query select true, false, v_mailout, v_hard, v_soft, v_soft_limit, v_unsub, v_reset, v_settled > 0;
 end;
 $function$;
 
-comment on function apply_ses_event(text,text,text,text[],text,text,text,text,text[],text[],text[],text[],integer,jsonb,text) is
-  'Store one SES event (idempotent on the SNS MessageId) and apply its subscriber changes in the same transaction.';
+comment on function apply_ses_event(text,text,text,text[],text,text,text,text,text[],text[],text[],text[],integer,jsonb,text,uuid) is
+  'Store one SES event (idempotent on the SNS MessageId), apply its subscriber changes and its delivery''s feedback, and settle an unknown delivery as sent, in one transaction.';
 
 CREATE OR REPLACE FUNCTION public.begin_send(p_mailout_id text, p_lease_token uuid, p_subscriber_id uuid)
  RETURNS TABLE(decision text)
@@ -493,56 +639,46 @@ CREATE OR REPLACE FUNCTION public.finish_mailout(p_mailout_id text, p_lease_toke
 AS $function$
 #variable_conflict use_column
 declare
-  c       record;
+  m        public.mailouts%rowtype;
   v_status text;
 begin
   if p_outcome is null or p_outcome not in ('complete', 'paused', 'failed', 'released') then
     raise exception 'finish_mailout: outcome must be complete, paused, failed or released' using errcode = '22023';
   end if;
 
-  perform 1 from public.mailouts m
-   where m.id = p_mailout_id and m.lease_token = p_lease_token and m.status = 'sending'
+  select * into m from public.mailouts
+   where id = p_mailout_id and lease_token = p_lease_token and status = 'sending'
    for update;
   if not found then
     raise exception 'finish_mailout: the lease on mailout % is gone', p_mailout_id using errcode = 'ML001';
   end if;
 
-  select * into c from public.mailout_counts(p_mailout_id);
-
   if p_outcome = 'complete' then
-    if c.queued > 0 or c.sending > 0 then
+    if m.queued > 0 or m.sending > 0 then
       raise exception 'finish_mailout: mailout % still has % queued and % sending deliveries',
-        p_mailout_id, c.queued, c.sending using errcode = 'ML002';
+        p_mailout_id, m.queued, m.sending using errcode = 'ML002';
     end if;
-    v_status := case when c.sent = 0 and c.failed > 0 then 'failed' else 'sent' end;
+    v_status := case when m.sent = 0 and m.failed > 0 then 'failed' else 'sent' end;
   elsif p_outcome = 'released' then
     v_status := 'sending';
   else
     v_status := p_outcome;
   end if;
 
-  update public.mailouts m
-     set status = v_status,
-         lease_until = case when p_outcome = 'released' then now() else null end,
-         lease_token = case when p_outcome = 'released' then m.lease_token else null end,
-         recipients = c.recipients,
-         sent = c.sent,
-         failed = c.failed,
-         skipped = c.skipped,
-         unknown = c.unknown,
-         sent_at = case when v_status = 'sent' then now() else m.sent_at end,
-         last_error = case
-                        when p_outcome = 'complete' and v_status = 'failed'
-                          then coalesce(p_reason, 'no recipient could be sent')
-                        else p_reason
-                      end,
-         updated_at = now()
-   where m.id = p_mailout_id;
-
   return query
-    select m.id, m.status, m.recipients, m.sent, m.failed, m.skipped, m.unknown,
-           c.queued, m.sent_at, m.last_error
-      from public.mailouts m where m.id = p_mailout_id;
+    update public.mailouts u
+       set status = v_status,
+           lease_until = case when p_outcome = 'released' then now() else null end,
+           lease_token = case when p_outcome = 'released' then u.lease_token else null end,
+           sent_at = case when v_status = 'sent' then now() else u.sent_at end,
+           last_error = case
+                          when p_outcome = 'complete' and v_status = 'failed'
+                            then coalesce(p_reason, 'no recipient could be sent')
+                          else p_reason
+                        end,
+           updated_at = now()
+     where u.id = p_mailout_id
+    returning u.id, u.status, u.recipients, u.sent, u.failed, u.skipped, u.unknown, u.queued, u.sent_at, u.last_error;
 end;
 $function$;
 
@@ -678,19 +814,15 @@ CREATE OR REPLACE FUNCTION public.mailout_counts(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select count(*)::integer,
-         count(*) filter (where status = 'queued')::integer,
-         count(*) filter (where status = 'sending')::integer,
-         count(*) filter (where status = 'sent')::integer,
-         count(*) filter (where status = 'failed')::integer,
-         count(*) filter (where status = 'skipped')::integer,
-         count(*) filter (where status = 'unknown')::integer
-    from public.deliveries
-   where mailout_id = p_mailout_id;
+  select m.recipients, m.queued, m.sending, m.sent, m.failed, m.skipped, m.unknown
+    from public.mailouts m where m.id = p_mailout_id
+  union all
+  select 0, 0, 0, 0, 0, 0, 0
+   where not exists (select 1 from public.mailouts m where m.id = p_mailout_id);
 $function$;
 
 comment on function mailout_counts(text) is
-  'Per-status delivery counts of a mailout.';
+  'Per-status delivery counts of a mailout (its counters, equal to the ledger in every transaction).';
 
 CREATE OR REPLACE FUNCTION public.mailout_feedback_stats(p_mailout_id text)
  RETURNS TABLE(sends integer, delivered integer, hard_bounces integer, soft_bounces integer, complaints integer)
@@ -698,27 +830,15 @@ CREATE OR REPLACE FUNCTION public.mailout_feedback_stats(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  with fb as (
-    select d.subscriber_id,
-           bool_or(e.event_type = 'Delivery') as delivered,
-           bool_or(e.event_type = 'Bounce' and e.bounce_class = 'hard') as hard,
-           bool_or(e.event_type = 'Bounce' and e.bounce_class = 'soft') as soft,
-           bool_or(e.event_type = 'Complaint') as complaint
-      from public.deliveries d
-      join public.ses_events e on e.ses_message_id = d.ses_message_id
-     where d.mailout_id = p_mailout_id
-       and d.ses_message_id is not null
-     group by d.subscriber_id
-  )
-  select (select count(*) from public.deliveries d where d.mailout_id = p_mailout_id and d.status = 'sent')::integer,
-         (select count(*) from fb where fb.delivered)::integer,
-         (select count(*) from fb where fb.hard)::integer,
-         (select count(*) from fb where fb.soft and not fb.hard)::integer,
-         (select count(*) from fb where fb.complaint)::integer;
+  select m.sent, m.delivered, m.hard_bounces, m.soft_bounces, m.complaints
+    from public.mailouts m where m.id = p_mailout_id
+  union all
+  select 0, 0, 0, 0, 0
+   where not exists (select 1 from public.mailouts m where m.id = p_mailout_id);
 $function$;
 
 comment on function mailout_feedback_stats(text) is
-  'Sends, deliveries, hard and soft bounces and complaints of a mailout (recipients, joined on the SES message id).';
+  'Sends, deliveries, hard and soft bounces and complaints of a mailout, recipients counted once (its counters).';
 
 CREATE OR REPLACE FUNCTION public.mailout_id_from_name(p_name text)
  RETURNS text
@@ -761,9 +881,7 @@ CREATE OR REPLACE FUNCTION public.mailout_pending_count(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select true, m.status,
-         (select count(*)::integer from public.deliveries d
-           where d.mailout_id = m.id and d.status = 'queued')
+  select true, m.status, m.queued
     from public.mailouts m where m.id = p_mailout_id
   union all
   select false, null::text, (select count(*)::integer from public.subscribers s where s.status = 'active')
@@ -877,6 +995,9 @@ begin
     raise exception 'record_results: each result needs a subscriber_id and a status of sent, failed, unknown or queued'
       using errcode = '22023';
   end if;
+  -- The mailout row first, as every function that changes deliveries takes it (its counters
+  -- are kept there, 20261203120100): one lock order, no deadlock with a takeover.
+  perform 1 from public.mailouts where id = p_mailout_id for update;
 
   -- Only rows still `sending` under this lease: once a takeover settled a row, it is not ours.
   update public.deliveries d

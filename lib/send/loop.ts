@@ -10,7 +10,7 @@ import {
   type SendResult,
 } from '../db/ledger';
 import { isAppError } from '../errors';
-import { autoPauseReason, feedbackStatsOrNull } from '../feedback/store';
+import { autoPauseReason, mailoutFeedbackStats } from '../feedback/store';
 import { log } from '../log';
 import type { RenderedMailout } from '../render';
 import { classifySesError, createPacer, DEFAULT_REQUEST_TIMEOUT_MS, isSesError, SesError, sendWithRetry, type Pacer, type Place } from '../ses';
@@ -92,9 +92,9 @@ export interface LoopSummary {
 export { MAX_CONSECUTIVE_FAILURES } from './outcome';
 const PROGRESS_EVERY_BATCHES = 5;
 /**
- * The bounce and complaint rates are read after a batch, but at most this often: the query
- * counts the whole mailout, and feedback from SES arrives seconds to minutes after a send
- * anyway. (At 6/s a batch of 50 takes 8 s: every batch is checked.)
+ * The bounce and complaint rates are read after a batch, but at most this often: feedback
+ * from SES arrives seconds to minutes after a send anyway (the read is one row, the
+ * mailout's counters). (At 6/s a batch of 50 takes 8 s: every batch is checked.)
  */
 export const FEEDBACK_CHECK_EVERY_MS = 1000;
 
@@ -220,7 +220,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         return { subscriberId: r.subscriberId, status: 'lost' };
       }
       const url = unsubscribeUrl(config, r.subscriberId);
-      const input = recipientMessage(config, letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: url });
+      const input = recipientMessage(config, letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: url, subscriberId: r.subscriberId });
       // Serialized and signed before the slot: what is paced is the request leaving.
       const prepared = await sendEmail.prepare(input);
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
@@ -366,7 +366,8 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     // Draining after an empty claim there is nothing left to pause: no check on the way out.
     if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !draining) {
       lastFeedbackCheck = now();
-      const pauseReason = autoPauseReason(await feedbackStatsOrNull(db, mailoutId));
+      // Unreadable statistics stop the run (a ledger fault), never switch the auto-pause off.
+      const pauseReason = autoPauseReason(await mailoutFeedbackStats(db, mailoutId));
       if (pauseReason) {
         stop.pause(pauseReason);
         return;

@@ -63,6 +63,9 @@ begin
     raise exception 'record_results: each result needs a subscriber_id and a status of sent, failed, unknown or queued'
       using errcode = '22023';
   end if;
+  -- The mailout row first, as every function that changes deliveries takes it (its counters
+  -- are kept there, 20261203120100): one lock order, no deadlock with a takeover.
+  perform 1 from public.mailouts where id = p_mailout_id for update;
 
   -- Only rows still `sending` under this lease: once a takeover settled a row, it is not ours.
   update public.deliveries d
