@@ -4,12 +4,12 @@
  * configuration is complete. `--link`: only the link (report links expire after
  * REPORT_LINK_DAYS; this is how to get a new one).
  */
-import { loadConfig, loadDatabaseConfig } from '../lib/config';
+import { loadConfig } from '../lib/config';
 import { createDb, describeDb } from '../lib/db';
 import { mailoutExists } from '../lib/db/ledger';
 import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
 import { mailoutReportCsv, reportUrl } from '../lib/report';
-import { loadCliEnv } from './lib/env';
+import { cliDatabaseConfig, loadCliEnv } from './lib/env';
 
 const USAGE = 'usage: npm run report -- PAGE|MAILOUT_ID|FILE.md [--link]';
 
@@ -42,11 +42,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // The report needs the database only, not the sender's settings.
-  const target = loadDatabaseConfig();
-  if (!target) {
-    console.error('No database: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY) in .env, or run it while `npm start` runs.');
-    process.exit(2);
-  }
+  const target = cliDatabaseConfig();
   const db = createDb({ db: target }, { maxConnections: 2 });
   try {
     if (linkOnly) {

@@ -114,6 +114,20 @@ $function$;
 comment on function private.mailouts_counts_from_ledger() is
   'Trigger on mailouts: the count columns change only through deliveries_keep_counts.';
 
+CREATE OR REPLACE FUNCTION private.never_reported(p_row deliveries)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select p_row.status = 'unknown' and p_row.resent_at is null and p_row.ses_message_id is null
+     and not exists (select 1 from public.ses_events e
+                      where e.mailout_id = p_row.mailout_id and e.subscriber_id = p_row.subscriber_id);
+$function$;
+
+comment on function private.never_reported(deliveries) is
+  'An unknown delivery SES never reported (no event names it, no message id) and not resent before: resend-unknown may queue it once.';
+
 CREATE OR REPLACE FUNCTION private.subscribers_email_canonical()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1061,6 +1075,83 @@ $function$;
 comment on function record_test_sends(text,uuid,jsonb) is
   'Record one test run''s outcomes.';
 
+CREATE OR REPLACE FUNCTION public.requeue_unknown(p_mailout_id text, p_quiet_minutes integer)
+ RETURNS TABLE(outcome text, requeued integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  w record;
+  v_count integer;
+begin
+  if p_quiet_minutes is null or p_quiet_minutes < 1 then
+    raise exception 'requeue_unknown: the quiet window must be at least 1 minute' using errcode = '22023';
+  end if;
+  perform 1 from public.mailouts m where m.id = p_mailout_id for update;
+  select * into w from public.resend_window(p_mailout_id, p_quiet_minutes);
+  if not w.found then
+    return query select 'not_found'::text, 0;
+    return;
+  end if;
+  if w.status <> 'sent' then
+    return query select 'not_finished'::text, 0;
+    return;
+  end if;
+  if not w.ready then
+    return query select 'not_quiet'::text, 0;
+    return;
+  end if;
+
+  update public.deliveries d
+     set status = 'queued', claimed_by = null, attempted_at = null, resent_at = now(),
+         error_code = 'resent',
+         error_message = format('queued again by npm run resend-unknown: SES never reported it (%s minutes quiet); sent at most once more', p_quiet_minutes),
+         updated_at = now()
+   where d.mailout_id = p_mailout_id and d.status = 'unknown' and private.never_reported(d);
+  get diagnostics v_count = row_count;
+  if v_count = 0 then
+    return query select 'nothing'::text, 0;
+    return;
+  end if;
+  -- Paused, so that the send's ordinary resume (claim_mailout) takes the queued rows.
+  update public.mailouts
+     set status = 'paused', lease_token = null, lease_until = null,
+         last_error = format('%s recipients SES never reported are queued to be sent once more (npm run resend-unknown)', v_count),
+         updated_at = now()
+   where id = p_mailout_id;
+  return query select 'requeued'::text, v_count;
+end;
+$function$;
+
+comment on function requeue_unknown(text,integer) is
+  'Queue once more the unknown rows of a finished, quiet mailout that SES never reported (each row at most once); the mailout becomes paused for the resume.';
+
+CREATE OR REPLACE FUNCTION public.resend_window(p_mailout_id text, p_quiet_minutes integer)
+ RETURNS TABLE(found boolean, status text, last_activity_at timestamp with time zone, quiet_until timestamp with time zone, ready boolean, never_reported integer)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  with m as (
+    select m.id, m.status,
+           greatest(m.sent_at, m.updated_at,
+                    (select max(e.received_at) from public.ses_events e where e.mailout_id = m.id)) as last_activity_at
+      from public.mailouts m where m.id = p_mailout_id
+  )
+  select true, m.status, m.last_activity_at,
+         m.last_activity_at + make_interval(mins => p_quiet_minutes),
+         m.status = 'sent' and m.last_activity_at + make_interval(mins => p_quiet_minutes) <= now(),
+         (select count(*)::integer from public.deliveries d
+           where d.mailout_id = m.id and d.status = 'unknown' and private.never_reported(d))
+    from m
+  union all
+  select false, null::text, null::timestamptz, null::timestamptz, false, 0
+   where not exists (select 1 from m);
+$function$;
+
+comment on function resend_window(text,integer) is
+  'Whether a mailout may have its never-reported unknown rows resent: finished (sent) and quiet (no SES event, no change) for p_quiet_minutes.';
+
 CREATE OR REPLACE FUNCTION public.resubscribe(p_subscriber_id uuid)
  RETURNS TABLE(subscriber_id uuid, email text, status text, changed boolean)
  LANGUAGE plpgsql
@@ -1140,6 +1231,24 @@ $function$;
 
 comment on function schedule_mailout_resume(text,text,text) is
   'Install the pg_cron job mailout-resume (secret in Vault); refuses (MR002) without pg_cron, pg_net and Vault.';
+
+CREATE OR REPLACE FUNCTION public.unknown_never_reported(p_mailout_id text, p_after uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 1000)
+ RETURNS TABLE(subscriber_id uuid, email text, error_code text, updated_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select d.subscriber_id, d.email, d.error_code, d.updated_at
+    from public.deliveries d
+   where d.mailout_id = p_mailout_id and d.status = 'unknown'
+     and (p_after is null or d.subscriber_id > p_after)
+     and private.never_reported(d)
+   order by d.subscriber_id
+   limit least(greatest(coalesce(p_limit, 1000), 1), 1000);
+$function$;
+
+comment on function unknown_never_reported(text,uuid,integer) is
+  'The unknown rows of a mailout that SES never reported and that were never resent, in keyset pages (subscriber id after p_after).';
 
 CREATE OR REPLACE FUNCTION public.unschedule_mailout_resume()
  RETURNS boolean

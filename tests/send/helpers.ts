@@ -3,7 +3,8 @@ import { renderMailout } from '../../lib/render';
 import { silentReporter, type MailoutReporter } from '../../lib/send/reporter';
 import type { LoadedLetter, SendDeps } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
-import type { TestDatabase } from '../helpers/db';
+import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /** The environment of a test sender (for loadConfig, or for a sender in its own process). */
 export function testEnv(t: TestDatabase, sesUrl: string, env: Record<string, string> = {}): Record<string, string> {
@@ -46,4 +47,21 @@ export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<Sen
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
     ...overrides,
   };
+}
+
+/**
+ * A database and the fake SES (a fast account) for one test file: made before its tests,
+ * closed after them. Read `bed.t` and `bed.ses` inside tests.
+ */
+export function sendTestBed(): { t: TestDatabase; ses: FakeSes } {
+  const bed = {} as { t: TestDatabase; ses: FakeSes };
+  beforeAll(async () => {
+    bed.t = await createTestDatabase();
+    bed.ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
+  });
+  afterAll(async () => {
+    await bed.ses.close();
+    await bed.t.drop();
+  });
+  return bed;
 }

@@ -2,9 +2,9 @@ import { startMailout, type SendDeps } from '../../lib/send';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startLatencyProxy, throughProxy, type LatencyProxy } from '../../scripts/lib/latency-proxy';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { sendDeps, testConfig } from './helpers';
+import type { FakeSes } from '../fakes/ses';
+import { seedSubscribers, type TestDatabase } from '../helpers/db';
+import { sendDeps, sendTestBed, testConfig } from './helpers';
 
 /**
  * Issue 26's chaos run, made deterministic: a run's begin_sends answer is held on the way back
@@ -12,19 +12,17 @@ import { sendDeps, testConfig } from './helpers';
  * the mailout over and finishes it; then the stuck run gets its answer. Real Postgres behind
  * the project's latency proxy, the fake SES over HTTP.
  */
+const bed = sendTestBed();
 let t: TestDatabase;
 let ses: FakeSes;
 let proxy: LatencyProxy;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
+  ({ t, ses } = bed);
   const u = new URL(t.url);
   proxy = await startLatencyProxy({ host: u.hostname, port: Number(u.port) }, 0);
 });
 afterAll(async () => {
   await proxy.close();
-  await ses.close();
-  await t.drop();
 });
 
 /** The mailout's counts as stored and as the ledger has them. */
