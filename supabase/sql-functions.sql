@@ -293,41 +293,6 @@ $function$;
 comment on function apply_ses_event(text,text,text,text[],text,text,text,text,text[],text[],text[],text[],integer,jsonb,text,uuid) is
   'Store one SES event (idempotent on the SNS MessageId), apply its subscriber changes and its delivery''s feedback, and settle an unknown delivery as sent, in one transaction.';
 
-CREATE OR REPLACE FUNCTION public.begin_send(p_mailout_id text, p_lease_token uuid, p_subscriber_id uuid)
- RETURNS TABLE(decision text)
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-declare
-  v_status text;
-begin
-  select s.status into v_status
-    from public.deliveries d
-    join public.subscribers s on s.id = d.subscriber_id
-   where d.mailout_id = p_mailout_id and d.subscriber_id = p_subscriber_id
-     and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
-     for update of d;
-  if not found then
-    return query select 'lost'::text;
-    return;
-  end if;
-  if v_status <> 'active' then
-    update public.deliveries
-       set status = 'skipped', error_code = 'subscriber_' || v_status,
-           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
-     where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
-    return query select 'skip'::text;
-    return;
-  end if;
-  update public.deliveries set attempted_at = now()
-   where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
-  return query select 'send'::text;
-end;
-$function$;
-
-comment on function begin_send(text,uuid,uuid) is
-  'Mark one message as being handed to SES (or skip it, or refuse it to a lost lease).';
-
 CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[], p_lease_seconds integer DEFAULT 120)
  RETURNS TABLE(subscriber_id uuid, decision text)
  LANGUAGE plpgsql
@@ -335,7 +300,8 @@ CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token u
 AS $function$
 #variable_conflict use_column
 declare
-  v_id uuid;
+  v_skipped uuid[];
+  v_marked  uuid[];
 begin
   if p_subscriber_ids is null then
     raise exception 'begin_sends: subscriber ids are required' using errcode = '22023';
@@ -352,14 +318,45 @@ begin
     return query select x, 'lost'::text from unnest(p_subscriber_ids) x;
     return;
   end if;
-  foreach v_id in array p_subscriber_ids loop
-    return query select v_id, b.decision from public.begin_send(p_mailout_id, p_lease_token, v_id) b;
-  end loop;
+
+  -- Only rows this lease took and nobody attempted yet; a subscriber who left since is skipped.
+  with skipped as (
+    update public.deliveries d
+       set status = 'skipped', error_code = 'subscriber_' || s.status,
+           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id and d.subscriber_id = any (p_subscriber_ids)
+       and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+       and s.id = d.subscriber_id and s.status <> 'active'
+    returning d.subscriber_id
+  )
+  select coalesce(array_agg(skipped.subscriber_id), '{}') into v_skipped from skipped;
+  with marked as (
+    update public.deliveries d
+       set attempted_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id and d.subscriber_id = any (p_subscriber_ids)
+       and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+       and s.id = d.subscriber_id and s.status = 'active'
+    returning d.subscriber_id
+  )
+  select coalesce(array_agg(marked.subscriber_id), '{}') into v_marked from marked;
+
+  -- One decision per id, in order; an id given twice is decided once (later copies: lost).
+  return query
+    select u.x,
+           case when u.n > 1 then 'lost'
+                when u.x = any (v_marked) then 'send'
+                when u.x = any (v_skipped) then 'skip'
+                else 'lost' end
+      from (select x, ord, row_number() over (partition by x order by ord) as n
+              from unnest(p_subscriber_ids) with ordinality as i(x, ord)) u
+     order by u.ord;
 end;
 $function$;
 
 comment on function begin_sends(text,uuid,uuid[],integer) is
-  'Mark messages as handed to SES (begin_send each, in order) while the lease is live, extending it to now() + p_lease_seconds; all lost otherwise.';
+  'Mark messages as handed to SES right before the SES call, while the lease is live (extending it to now() + p_lease_seconds): send, skip (left the list) or lost, per id in order.';
 
 CREATE OR REPLACE FUNCTION public.canonical_mailout_id(p_id text)
  RETURNS text

@@ -205,7 +205,7 @@ export type BeginSendDecision = 'send' | 'skip' | 'lost';
 
 /**
  * Mark messages as handed to SES now, in one call (one transaction): the decision for each id,
- * exactly as begin_send gives it one by one, in the order given. `skip` (left the list) and
+ * in the order given (an id given twice: later copies lost). `skip` (left the list) and
  * `lost` (lease gone) mean: do not send. Marks are made only while the lease is live, and
  * extend it to leaseSeconds from the transaction's start.
  */

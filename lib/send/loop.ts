@@ -80,7 +80,7 @@ export interface LoopSummary {
   reason?: string;
   final?: FinishResult;
   /**
-   * The most messages that were marked (begin_send committed) and not yet recorded at once:
+   * The most messages that were marked (begin_sends committed) and not yet recorded at once:
    * what a crash at the worst moment of this invocation would have left `unknown`.
    */
   peakUnrecorded: number;
@@ -198,11 +198,11 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
       // and rechecks that the subscriber is still on the list. Marks asked for together (the
       // places in flight) are committed together.
-      let decision, sendBy;
+      let decision, sendBy: number;
       try {
-        const mark = await starter.begin(r.subscriberId);
-        decision = mark.decision;
-        sendBy = mark.requestedAt + leaseUsableMs;
+        const marked = await starter.begin(r.subscriberId);
+        decision = marked.decision;
+        sendBy = marked.requestedAt + leaseUsableMs;
       } catch (err) {
         // The ledger could not be written: nothing went to SES, so the row is handed back
         // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
@@ -284,7 +284,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   }
   async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
     if (stop.stopped) return record({ subscriberId: r.subscriberId, status: 'queued' });
-    // A place among those in flight (at most maxConcurrency), held from the mark (begin_send)
+    // A place among those in flight (at most maxConcurrency), held from the mark (begin_sends)
     // until the outcome is in the ledger: a crash leaves at most maxConcurrency rows marked
     // and not recorded, so at most that many `unknown`, however slow the ledger is.
     const place = await pacer.place();

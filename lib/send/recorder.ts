@@ -8,7 +8,7 @@ import { beginSends, recordResults, type BeginSendDecision, type SendResult } fr
  *
  * - The recorder writes each send's outcome to the ledger as soon as SES answers, so that a
  *   crash loses only what was really in flight.
- * - The starter marks each message (begin_send) just before SES sees it; the caller sends
+ * - The starter marks each message (begin_sends) just before SES sees it; the caller sends
  *   only once its own mark is committed, and only if the decision is `send`.
  */
 export interface ResultRecorder {
@@ -18,7 +18,7 @@ export interface ResultRecorder {
   drain(): Promise<void>;
 }
 
-/** begin_send's decision, and when (by the caller's clock) the request that made it was sent. */
+/** begin_sends' decision for one id, and when (by the caller's clock) the request that made it was sent. */
 export interface Mark {
   decision: BeginSendDecision;
   /** The lease is surely this run's until requestedAt + the lease (begin_sends extends it). */

@@ -10,6 +10,8 @@
 -- it. Whether SES accepted such a message is learned from SES's own events instead.
 
 drop function public.begin_sends(text, uuid, uuid[]);
+-- begin_sends decides for all its ids in two statements now, not one call per id.
+drop function public.begin_send(text, uuid, uuid);
 
 create function public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[], p_lease_seconds integer default 120)
 returns table (subscriber_id uuid, decision text)
@@ -18,7 +20,8 @@ set search_path = public, pg_temp
 as $$
 #variable_conflict use_column
 declare
-  v_id uuid;
+  v_skipped uuid[];
+  v_marked  uuid[];
 begin
   if p_subscriber_ids is null then
     raise exception 'begin_sends: subscriber ids are required' using errcode = '22023';
@@ -35,13 +38,44 @@ begin
     return query select x, 'lost'::text from unnest(p_subscriber_ids) x;
     return;
   end if;
-  foreach v_id in array p_subscriber_ids loop
-    return query select v_id, b.decision from public.begin_send(p_mailout_id, p_lease_token, v_id) b;
-  end loop;
+
+  -- Only rows this lease took and nobody attempted yet; a subscriber who left since is skipped.
+  with skipped as (
+    update public.deliveries d
+       set status = 'skipped', error_code = 'subscriber_' || s.status,
+           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id and d.subscriber_id = any (p_subscriber_ids)
+       and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+       and s.id = d.subscriber_id and s.status <> 'active'
+    returning d.subscriber_id
+  )
+  select coalesce(array_agg(skipped.subscriber_id), '{}') into v_skipped from skipped;
+  with marked as (
+    update public.deliveries d
+       set attempted_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id and d.subscriber_id = any (p_subscriber_ids)
+       and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+       and s.id = d.subscriber_id and s.status = 'active'
+    returning d.subscriber_id
+  )
+  select coalesce(array_agg(marked.subscriber_id), '{}') into v_marked from marked;
+
+  -- One decision per id, in order; an id given twice is decided once (later copies: lost).
+  return query
+    select u.x,
+           case when u.n > 1 then 'lost'
+                when u.x = any (v_marked) then 'send'
+                when u.x = any (v_skipped) then 'skip'
+                else 'lost' end
+      from (select x, ord, row_number() over (partition by x order by ord) as n
+              from unnest(p_subscriber_ids) with ordinality as i(x, ord)) u
+     order by u.ord;
 end;
 $$;
 comment on function public.begin_sends(text, uuid, uuid[], integer) is
-  'Mark messages as handed to SES (begin_send each, in order) while the lease is live, extending it to now() + p_lease_seconds; all lost otherwise.';
+  'Mark messages as handed to SES right before the SES call, while the lease is live (extending it to now() + p_lease_seconds): send, skip (left the list) or lost, per id in order.';
 revoke execute on function public.begin_sends(text, uuid, uuid[], integer) from public, anon, authenticated;
 grant execute on function public.begin_sends(text, uuid, uuid[], integer) to service_role;
 

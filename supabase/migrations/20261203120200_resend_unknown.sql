@@ -21,6 +21,10 @@ as $$
 $$;
 comment on function private.never_reported(public.deliveries) is
   'An unknown delivery SES never reported (no event names it, no message id) and not resent before: resend-unknown may queue it once.';
+-- Called by the functions below as their caller (service_role), so that role may use it.
+revoke execute on function private.never_reported(public.deliveries) from public, anon, authenticated;
+grant usage on schema private to service_role;
+grant execute on function private.never_reported(public.deliveries) to service_role;
 
 create function public.resend_window(p_mailout_id text, p_quiet_minutes integer)
 returns table (found boolean, status text, last_activity_at timestamptz, quiet_until timestamptz, ready boolean, never_reported integer)

@@ -33,7 +33,6 @@ const ADAPTERS = [
 
 /** Functions no TypeScript calls: other SQL (a function body, a CHECK, the pg_cron job) calls them. */
 const CALLED_FROM_SQL = [
-  'begin_send', // begin_sends, one call per message
   'canonical_mailout_id', // the canonical-identities migration
   'mailout_id_from_name', // canonical_mailout_id
   'email_is_canonical', // the subscribers email CHECK and trigger
@@ -51,12 +50,14 @@ function sourceFiles(dir: string): string[] {
 
 const read = (rel: string) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
 
-/** Every function the migrations create, by name (the last definition wins, so each is listed once). */
+/** Every function the migrations create and do not drop later, by name (the last definition wins, so each is listed once). */
 function migrationFunctions(): Map<string, string> {
   const fns = new Map<string, string>();
   for (const m of listMigrations()) {
-    for (const match of read(path.join('supabase/migrations', m.file)).matchAll(/create\s+(?:or\s+replace\s+)?function\s+(\w+)\.(\w+)\s*\(/gi)) {
-      if (match[1]!.toLowerCase() === 'public') fns.set(match[2]!.toLowerCase(), m.file);
+    for (const match of read(path.join('supabase/migrations', m.file)).matchAll(/(create\s+(?:or\s+replace\s+)?|drop\s+)function\s+(?:if\s+exists\s+)?(\w+)\.(\w+)\s*\(/gi)) {
+      if (match[2]!.toLowerCase() !== 'public') continue;
+      if (/^drop/i.test(match[1]!)) fns.delete(match[3]!.toLowerCase());
+      else fns.set(match[3]!.toLowerCase(), m.file);
     }
   }
   return fns;
