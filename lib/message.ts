@@ -19,6 +19,8 @@ export interface MessageInput {
   /** The https one-click unsubscribe URL (RFC 8058); also `List-Unsubscribe`. */
   unsubscribeUrl: string;
   mailoutId: string;
+  /** The recipient's delivery row (a live send): tagged, so that SES's events name it. */
+  subscriberId?: string;
   configurationSet?: string;
   test?: boolean;
 }
@@ -124,6 +126,7 @@ export function buildSendEmailInput(input: MessageInput): SendEmailCommandInput 
     EmailTags: [
       { Name: 'mailout_id', Value: sesTagValue(input.mailoutId) },
       { Name: 'mode', Value: input.test ? 'test' : 'live' },
+      ...(input.subscriberId ? [{ Name: 'subscriber_id', Value: sesTagValue(input.subscriberId) }] : []),
     ],
     ...(input.configurationSet ? { ConfigurationSetName: input.configurationSet } : {}),
   };

@@ -10,7 +10,7 @@ import { createDb, describeDb } from '../lib/db';
 import { mailoutExists } from '../lib/db/ledger';
 import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
 import { openMailoutReport, reportUrl } from '../lib/report';
-import { loadCliEnv } from './lib/env';
+import { cliDatabaseConfig, loadCliEnv } from './lib/env';
 
 const USAGE = 'usage: npm run report -- PAGE|MAILOUT_ID|FILE.md [--link]';
 
@@ -43,11 +43,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // The report needs the database only, not the sender's settings.
-  const target = loadDatabaseConfig();
-  if (!target) {
-    console.error('No database: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY) in .env, or run it while `npm start` runs.');
-    process.exit(2);
-  }
+  const target = cliDatabaseConfig();
   const db = createDb({ db: target }, { maxConnections: 2 });
   try {
     if (linkOnly) {

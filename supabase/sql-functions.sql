@@ -2,6 +2,132 @@
 -- Generated from a migrated database by `npm run schema`; do not edit: write a migration,
 -- then run `npm run schema`. (tests/db/sql-gateway.test.ts fails when this file is stale.)
 
+CREATE OR REPLACE FUNCTION private.deliveries_from_ses_events()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  e record;
+begin
+  if new.status = 'unknown' then
+    select ev.ses_message_id, ev.event_type into e
+      from public.ses_events ev
+     where ev.mailout_id = new.mailout_id and ev.subscriber_id = new.subscriber_id
+       and ev.event_type in ('Send', 'Delivery', 'Bounce', 'Complaint') and ev.ses_message_id is not null
+     order by ev.received_at
+     limit 1;
+    if found then
+      new.status := 'sent';
+      new.ses_message_id := coalesce(new.ses_message_id, e.ses_message_id);
+      new.error_code := 'answer_lost';
+      new.error_message := format('SES''s answer was lost; SES''s %s event settled it as sent', e.event_type);
+    end if;
+  end if;
+  if new.ses_message_id is not null then
+    select new.fb_delivered or coalesce(bool_or(ev.event_type = 'Delivery'), false),
+           new.fb_hard_bounce or coalesce(bool_or(ev.event_type = 'Bounce' and ev.bounce_class = 'hard'), false),
+           new.fb_soft_bounce or coalesce(bool_or(ev.event_type = 'Bounce' and ev.bounce_class = 'soft'), false),
+           new.fb_complaint or coalesce(bool_or(ev.event_type = 'Complaint'), false)
+      into new.fb_delivered, new.fb_hard_bounce, new.fb_soft_bounce, new.fb_complaint
+      from public.ses_events ev where ev.ses_message_id = new.ses_message_id;
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function private.deliveries_from_ses_events() is
+  'Trigger on deliveries: a row turning unknown that SES already reported is sent; a row learning its message id takes the feedback already stored.';
+
+CREATE OR REPLACE FUNCTION private.deliveries_keep_counts()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  -- Each row counts +1 as it is now and -1 as it was.
+  v_rows text := case tg_op
+    when 'INSERT' then 'select 1 as n, * from new_rows'
+    when 'DELETE' then 'select -1 as n, * from old_rows'
+    else 'select 1 as n, * from new_rows union all select -1 as n, * from old_rows'
+  end;
+begin
+  perform set_config('mailout.counts_from_ledger', 'on', true);
+  execute format($sql$
+    update public.mailouts m
+       set recipients = m.recipients + c.recipients, queued = m.queued + c.queued, sending = m.sending + c.sending,
+           sent = m.sent + c.sent, failed = m.failed + c.failed, skipped = m.skipped + c.skipped,
+           unknown = m.unknown + c.unknown, delivered = m.delivered + c.delivered,
+           hard_bounces = m.hard_bounces + c.hard_bounces, soft_bounces = m.soft_bounces + c.soft_bounces,
+           complaints = m.complaints + c.complaints
+      from (select r.mailout_id,
+                   sum(r.n)::integer as recipients,
+                   coalesce(sum(r.n) filter (where r.status = 'queued'), 0)::integer as queued,
+                   coalesce(sum(r.n) filter (where r.status = 'sending'), 0)::integer as sending,
+                   coalesce(sum(r.n) filter (where r.status = 'sent'), 0)::integer as sent,
+                   coalesce(sum(r.n) filter (where r.status = 'failed'), 0)::integer as failed,
+                   coalesce(sum(r.n) filter (where r.status = 'skipped'), 0)::integer as skipped,
+                   coalesce(sum(r.n) filter (where r.status = 'unknown'), 0)::integer as unknown,
+                   coalesce(sum(r.n) filter (where r.fb_delivered), 0)::integer as delivered,
+                   coalesce(sum(r.n) filter (where r.fb_hard_bounce), 0)::integer as hard_bounces,
+                   coalesce(sum(r.n) filter (where r.fb_soft_bounce and not r.fb_hard_bounce), 0)::integer as soft_bounces,
+                   coalesce(sum(r.n) filter (where r.fb_complaint), 0)::integer as complaints
+              from (%s) r
+             group by r.mailout_id) c
+     where m.id = c.mailout_id
+       and (c.recipients, c.queued, c.sending, c.sent, c.failed, c.skipped, c.unknown,
+            c.delivered, c.hard_bounces, c.soft_bounces, c.complaints) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  $sql$, v_rows);
+  perform set_config('mailout.counts_from_ledger', '', true);
+  return null;
+end;
+$function$;
+
+comment on function private.deliveries_keep_counts() is
+  'Statement trigger on deliveries: add the statement''s change to its mailouts'' counters (same transaction).';
+
+CREATE OR REPLACE FUNCTION private.mailouts_counts_from_ledger()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  if current_setting('mailout.counts_from_ledger', true) = 'on' then
+    return new;
+  end if;
+  -- Any other writer (claim_mailout sets recipients and adds the rows it turned unknown) keeps
+  -- the ledger's values: the counting trigger has already counted those rows.
+  if tg_op = 'INSERT' then
+    new.recipients := 0; new.queued := 0; new.sending := 0; new.sent := 0; new.failed := 0;
+    new.skipped := 0; new.unknown := 0; new.delivered := 0; new.hard_bounces := 0;
+    new.soft_bounces := 0; new.complaints := 0;
+  else
+    new.recipients := old.recipients; new.queued := old.queued; new.sending := old.sending;
+    new.sent := old.sent; new.failed := old.failed; new.skipped := old.skipped; new.unknown := old.unknown;
+    new.delivered := old.delivered; new.hard_bounces := old.hard_bounces;
+    new.soft_bounces := old.soft_bounces; new.complaints := old.complaints;
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function private.mailouts_counts_from_ledger() is
+  'Trigger on mailouts: the count columns change only through deliveries_keep_counts.';
+
+CREATE OR REPLACE FUNCTION private.never_reported(p_row deliveries)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select p_row.status = 'unknown' and p_row.resent_at is null and p_row.ses_message_id is null
+     and not exists (select 1 from public.ses_events e
+                      where e.mailout_id = p_row.mailout_id and e.subscriber_id = p_row.subscriber_id);
+$function$;
+
+comment on function private.never_reported(deliveries) is
+  'An unknown delivery SES never reported (no event names it, no message id) and not resent before: resend-unknown may queue it once.';
+
 CREATE OR REPLACE FUNCTION private.subscribers_email_canonical()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -19,19 +145,21 @@ $function$;
 comment on function private.subscribers_email_canonical() is
   'Trigger: a new or changed subscriber address must be canonical.';
 
-CREATE OR REPLACE FUNCTION public.apply_ses_event(p_sns_message_id text, p_event_type text, p_ses_message_id text, p_recipients text[], p_bounce_type text, p_bounce_subtype text, p_bounce_class text, p_feedback_id text, p_hard_bounced text[], p_soft_bounced text[], p_complained text[], p_delivered text[], p_soft_bounce_limit integer, p_payload jsonb, p_mailout_tag text DEFAULT NULL::text)
- RETURNS TABLE(applied boolean, duplicate_feedback boolean, mailout_id text, hard_bounced integer, soft_bounced integer, bounced_by_soft_limit integer, unsubscribed integer, soft_reset integer)
+CREATE OR REPLACE FUNCTION public.apply_ses_event(p_sns_message_id text, p_event_type text, p_ses_message_id text, p_recipients text[], p_bounce_type text, p_bounce_subtype text, p_bounce_class text, p_feedback_id text, p_hard_bounced text[], p_soft_bounced text[], p_complained text[], p_delivered text[], p_soft_bounce_limit integer, p_payload jsonb, p_mailout_tag text DEFAULT NULL::text, p_subscriber_tag uuid DEFAULT NULL::uuid)
+ RETURNS TABLE(applied boolean, duplicate_feedback boolean, mailout_id text, hard_bounced integer, soft_bounced integer, bounced_by_soft_limit integer, unsubscribed integer, soft_reset integer, settled boolean)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $function$
 #variable_conflict use_column
 declare
   v_mailout     text;
+  v_subscriber  uuid;
   v_hard        integer := 0;
   v_soft        integer := 0;
   v_soft_limit  integer := 0;
   v_unsub       integer := 0;
   v_reset       integer := 0;
+  v_settled     integer := 0;
   v_dup_feedback boolean := false;
 begin
   if p_sns_message_id is null or length(btrim(p_sns_message_id)) = 0 then
@@ -47,22 +175,26 @@ begin
     raise exception 'apply_ses_event: bounce class must be hard or soft' using errcode = '22023';
   end if;
 
-  -- The mailout: through the ledger (SES message id), else the tag, when that mailout exists.
+  -- The delivery: through the ledger (SES message id), else the tags, when that mailout exists.
   if p_ses_message_id is not null then
-    select d.mailout_id into v_mailout from public.deliveries d where d.ses_message_id = p_ses_message_id;
+    select d.mailout_id, d.subscriber_id into v_mailout, v_subscriber
+      from public.deliveries d where d.ses_message_id = p_ses_message_id;
   end if;
   if v_mailout is null and p_mailout_tag is not null then
     select m.id into v_mailout from public.mailouts m where m.id = p_mailout_tag;
+    v_subscriber := case when v_mailout is not null then p_subscriber_tag end;
   end if;
 
   -- Idempotency: a concurrent insert of the same MessageId waits here for the first one.
   insert into public.ses_events (sns_message_id, event_type, ses_message_id, email, recipients,
-                                 bounce_type, bounce_subtype, bounce_class, feedback_id, payload)
+                                 bounce_type, bounce_subtype, bounce_class, feedback_id, payload,
+                                 mailout_id, subscriber_id)
   values (p_sns_message_id, p_event_type, p_ses_message_id, p_recipients[1], coalesce(p_recipients, '{}'),
-          p_bounce_type, p_bounce_subtype, p_bounce_class, p_feedback_id, coalesce(p_payload, '{}'::jsonb))
+          p_bounce_type, p_bounce_subtype, p_bounce_class, p_feedback_id, coalesce(p_payload, '{}'::jsonb),
+          v_mailout, v_subscriber)
   on conflict (sns_message_id) do nothing;
   if not found then
-    return query select false, false, v_mailout, 0, 0, 0, 0, 0;
+    return query select false, false, v_mailout, 0, 0, 0, 0, 0, false;
     return;
   end if;
 
@@ -75,9 +207,37 @@ begin
                       and e.sns_message_id <> p_sns_message_id)
       into v_dup_feedback;
     if v_dup_feedback then
-      return query select true, true, v_mailout, 0, 0, 0, 0, 0;
+      return query select true, true, v_mailout, 0, 0, 0, 0, 0, false;
       return;
     end if;
+  end if;
+
+  if v_subscriber is not null and p_event_type in ('Send', 'Delivery', 'Bounce', 'Complaint') then
+    perform 1 from public.mailouts m where m.id = v_mailout for update;
+    with settle as (
+      select d.subscriber_id,
+             p_ses_message_id is not null
+               and (d.status = 'unknown' or (d.status = 'queued' and d.resent_at is not null)) as now_sent
+        from public.deliveries d
+       where d.mailout_id = v_mailout and d.subscriber_id = v_subscriber
+    ), changed as (
+      update public.deliveries d
+         set status = case when s.now_sent then 'sent' else d.status end,
+             ses_message_id = case when s.now_sent then p_ses_message_id else d.ses_message_id end,
+             error_code = case when s.now_sent then 'answer_lost' else d.error_code end,
+             error_message = case when s.now_sent
+                                  then format('SES''s answer was lost; SES''s %s event settled it as sent', p_event_type)
+                                  else d.error_message end,
+             updated_at = case when s.now_sent then now() else d.updated_at end,
+             fb_delivered = d.fb_delivered or p_event_type = 'Delivery',
+             fb_hard_bounce = d.fb_hard_bounce or (p_event_type = 'Bounce' and p_bounce_class = 'hard'),
+             fb_soft_bounce = d.fb_soft_bounce or (p_event_type = 'Bounce' and p_bounce_class = 'soft'),
+             fb_complaint = d.fb_complaint or p_event_type = 'Complaint'
+        from settle s
+       where d.mailout_id = v_mailout and d.subscriber_id = s.subscriber_id
+      returning s.now_sent
+    )
+    select count(*) filter (where now_sent) into v_settled from changed;
   end if;
 
   if coalesce(cardinality(p_hard_bounced), 0) > 0 then
@@ -126,68 +286,77 @@ begin
     get diagnostics v_reset = row_count;
   end if;
 
-  return query select true, false, v_mailout, v_hard, v_soft, v_soft_limit, v_unsub, v_reset;
+  return query select true, false, v_mailout, v_hard, v_soft, v_soft_limit, v_unsub, v_reset, v_settled > 0;
 end;
 $function$;
 
-comment on function apply_ses_event(text,text,text,text[],text,text,text,text,text[],text[],text[],text[],integer,jsonb,text) is
-  'Store one SES event (idempotent on the SNS MessageId) and apply its subscriber changes in the same transaction.';
+comment on function apply_ses_event(text,text,text,text[],text,text,text,text,text[],text[],text[],text[],integer,jsonb,text,uuid) is
+  'Store one SES event (idempotent on the SNS MessageId), apply its subscriber changes and its delivery''s feedback, and settle an unknown delivery as sent, in one transaction.';
 
-CREATE OR REPLACE FUNCTION public.begin_send(p_mailout_id text, p_lease_token uuid, p_subscriber_id uuid)
- RETURNS TABLE(decision text)
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-declare
-  v_status text;
-begin
-  select s.status into v_status
-    from public.deliveries d
-    join public.subscribers s on s.id = d.subscriber_id
-   where d.mailout_id = p_mailout_id and d.subscriber_id = p_subscriber_id
-     and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
-     for update of d;
-  if not found then
-    return query select 'lost'::text;
-    return;
-  end if;
-  if v_status <> 'active' then
-    update public.deliveries
-       set status = 'skipped', error_code = 'subscriber_' || v_status,
-           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
-     where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
-    return query select 'skip'::text;
-    return;
-  end if;
-  update public.deliveries set attempted_at = now()
-   where mailout_id = p_mailout_id and subscriber_id = p_subscriber_id;
-  return query select 'send'::text;
-end;
-$function$;
-
-comment on function begin_send(text,uuid,uuid) is
-  'Mark one message as being handed to SES (or skip it, or refuse it to a lost lease).';
-
-CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[])
+CREATE OR REPLACE FUNCTION public.begin_sends(p_mailout_id text, p_lease_token uuid, p_subscriber_ids uuid[], p_lease_seconds integer DEFAULT 120)
  RETURNS TABLE(subscriber_id uuid, decision text)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $function$
 #variable_conflict use_column
 declare
-  v_id uuid;
+  v_skipped uuid[];
+  v_marked  uuid[];
 begin
   if p_subscriber_ids is null then
     raise exception 'begin_sends: subscriber ids are required' using errcode = '22023';
   end if;
-  foreach v_id in array p_subscriber_ids loop
-    return query select v_id, b.decision from public.begin_send(p_mailout_id, p_lease_token, v_id) b;
-  end loop;
+  if p_lease_seconds is null or p_lease_seconds < 1 or p_lease_seconds > 86400 then
+    raise exception 'begin_sends: lease seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+  -- The lease must still be live, and it is extended from this transaction's start, which is
+  -- after the caller sent its request: the caller's clock is never ahead of the lease.
+  update public.mailouts
+     set lease_until = greatest(lease_until, now() + make_interval(secs => p_lease_seconds))
+   where id = p_mailout_id and lease_token = p_lease_token and status = 'sending' and lease_until > now();
+  if not found then
+    return query select x, 'lost'::text from unnest(p_subscriber_ids) x;
+    return;
+  end if;
+
+  -- Only rows this lease took and nobody attempted yet; a subscriber who left since is skipped.
+  with skipped as (
+    update public.deliveries d
+       set status = 'skipped', error_code = 'subscriber_' || s.status,
+           error_message = 'the subscriber left the list after the mailout was claimed', updated_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id and d.subscriber_id = any (p_subscriber_ids)
+       and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+       and s.id = d.subscriber_id and s.status <> 'active'
+    returning d.subscriber_id
+  )
+  select coalesce(array_agg(skipped.subscriber_id), '{}') into v_skipped from skipped;
+  with marked as (
+    update public.deliveries d
+       set attempted_at = now()
+      from public.subscribers s
+     where d.mailout_id = p_mailout_id and d.subscriber_id = any (p_subscriber_ids)
+       and d.claimed_by = p_lease_token and d.status = 'sending' and d.attempted_at is null
+       and s.id = d.subscriber_id and s.status = 'active'
+    returning d.subscriber_id
+  )
+  select coalesce(array_agg(marked.subscriber_id), '{}') into v_marked from marked;
+
+  -- One decision per id, in order; an id given twice is decided once (later copies: lost).
+  return query
+    select u.x,
+           case when u.n > 1 then 'lost'
+                when u.x = any (v_marked) then 'send'
+                when u.x = any (v_skipped) then 'skip'
+                else 'lost' end
+      from (select x, ord, row_number() over (partition by x order by ord) as n
+              from unnest(p_subscriber_ids) with ordinality as i(x, ord)) u
+     order by u.ord;
 end;
 $function$;
 
-comment on function begin_sends(text,uuid,uuid[]) is
-  'begin_send for several messages in one transaction: one decision per id, in order.';
+comment on function begin_sends(text,uuid,uuid[],integer) is
+  'Mark messages as handed to SES right before the SES call, while the lease is live (extending it to now() + p_lease_seconds): send, skip (left the list) or lost, per id in order.';
 
 CREATE OR REPLACE FUNCTION public.canonical_mailout_id(p_id text)
  RETURNS text
@@ -515,56 +684,46 @@ CREATE OR REPLACE FUNCTION public.finish_mailout(p_mailout_id text, p_lease_toke
 AS $function$
 #variable_conflict use_column
 declare
-  c       record;
+  m        public.mailouts%rowtype;
   v_status text;
 begin
   if p_outcome is null or p_outcome not in ('complete', 'paused', 'failed', 'released') then
     raise exception 'finish_mailout: outcome must be complete, paused, failed or released' using errcode = '22023';
   end if;
 
-  perform 1 from public.mailouts m
-   where m.id = p_mailout_id and m.lease_token = p_lease_token and m.status = 'sending'
+  select * into m from public.mailouts
+   where id = p_mailout_id and lease_token = p_lease_token and status = 'sending'
    for update;
   if not found then
     raise exception 'finish_mailout: the lease on mailout % is gone', p_mailout_id using errcode = 'ML001';
   end if;
 
-  select * into c from public.mailout_counts(p_mailout_id);
-
   if p_outcome = 'complete' then
-    if c.queued > 0 or c.sending > 0 then
+    if m.queued > 0 or m.sending > 0 then
       raise exception 'finish_mailout: mailout % still has % queued and % sending deliveries',
-        p_mailout_id, c.queued, c.sending using errcode = 'ML002';
+        p_mailout_id, m.queued, m.sending using errcode = 'ML002';
     end if;
-    v_status := case when c.sent = 0 and c.failed > 0 then 'failed' else 'sent' end;
+    v_status := case when m.sent = 0 and m.failed > 0 then 'failed' else 'sent' end;
   elsif p_outcome = 'released' then
     v_status := 'sending';
   else
     v_status := p_outcome;
   end if;
 
-  update public.mailouts m
-     set status = v_status,
-         lease_until = case when p_outcome = 'released' then now() else null end,
-         lease_token = case when p_outcome = 'released' then m.lease_token else null end,
-         recipients = c.recipients,
-         sent = c.sent,
-         failed = c.failed,
-         skipped = c.skipped,
-         unknown = c.unknown,
-         sent_at = case when v_status = 'sent' then now() else m.sent_at end,
-         last_error = case
-                        when p_outcome = 'complete' and v_status = 'failed'
-                          then coalesce(p_reason, 'no recipient could be sent')
-                        else p_reason
-                      end,
-         updated_at = now()
-   where m.id = p_mailout_id;
-
   return query
-    select m.id, m.status, m.recipients, m.sent, m.failed, m.skipped, m.unknown,
-           c.queued, m.sent_at, m.last_error
-      from public.mailouts m where m.id = p_mailout_id;
+    update public.mailouts u
+       set status = v_status,
+           lease_until = case when p_outcome = 'released' then now() else null end,
+           lease_token = case when p_outcome = 'released' then u.lease_token else null end,
+           sent_at = case when v_status = 'sent' then now() else u.sent_at end,
+           last_error = case
+                          when p_outcome = 'complete' and v_status = 'failed'
+                            then coalesce(p_reason, 'no recipient could be sent')
+                          else p_reason
+                        end,
+           updated_at = now()
+     where u.id = p_mailout_id
+    returning u.id, u.status, u.recipients, u.sent, u.failed, u.skipped, u.unknown, u.queued, u.sent_at, u.last_error;
 end;
 $function$;
 
@@ -700,19 +859,15 @@ CREATE OR REPLACE FUNCTION public.mailout_counts(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select count(*)::integer,
-         count(*) filter (where status = 'queued')::integer,
-         count(*) filter (where status = 'sending')::integer,
-         count(*) filter (where status = 'sent')::integer,
-         count(*) filter (where status = 'failed')::integer,
-         count(*) filter (where status = 'skipped')::integer,
-         count(*) filter (where status = 'unknown')::integer
-    from public.deliveries
-   where mailout_id = p_mailout_id;
+  select m.recipients, m.queued, m.sending, m.sent, m.failed, m.skipped, m.unknown
+    from public.mailouts m where m.id = p_mailout_id
+  union all
+  select 0, 0, 0, 0, 0, 0, 0
+   where not exists (select 1 from public.mailouts m where m.id = p_mailout_id);
 $function$;
 
 comment on function mailout_counts(text) is
-  'Per-status delivery counts of a mailout.';
+  'Per-status delivery counts of a mailout (its counters, equal to the ledger in every transaction).';
 
 CREATE OR REPLACE FUNCTION public.mailout_feedback_stats(p_mailout_id text)
  RETURNS TABLE(sends integer, delivered integer, hard_bounces integer, soft_bounces integer, complaints integer)
@@ -720,27 +875,15 @@ CREATE OR REPLACE FUNCTION public.mailout_feedback_stats(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  with fb as (
-    select d.subscriber_id,
-           bool_or(e.event_type = 'Delivery') as delivered,
-           bool_or(e.event_type = 'Bounce' and e.bounce_class = 'hard') as hard,
-           bool_or(e.event_type = 'Bounce' and e.bounce_class = 'soft') as soft,
-           bool_or(e.event_type = 'Complaint') as complaint
-      from public.deliveries d
-      join public.ses_events e on e.ses_message_id = d.ses_message_id
-     where d.mailout_id = p_mailout_id
-       and d.ses_message_id is not null
-     group by d.subscriber_id
-  )
-  select (select count(*) from public.deliveries d where d.mailout_id = p_mailout_id and d.status = 'sent')::integer,
-         (select count(*) from fb where fb.delivered)::integer,
-         (select count(*) from fb where fb.hard)::integer,
-         (select count(*) from fb where fb.soft and not fb.hard)::integer,
-         (select count(*) from fb where fb.complaint)::integer;
+  select m.sent, m.delivered, m.hard_bounces, m.soft_bounces, m.complaints
+    from public.mailouts m where m.id = p_mailout_id
+  union all
+  select 0, 0, 0, 0, 0
+   where not exists (select 1 from public.mailouts m where m.id = p_mailout_id);
 $function$;
 
 comment on function mailout_feedback_stats(text) is
-  'Sends, deliveries, hard and soft bounces and complaints of a mailout (recipients, joined on the SES message id).';
+  'Sends, deliveries, hard and soft bounces and complaints of a mailout, recipients counted once (its counters).';
 
 CREATE OR REPLACE FUNCTION public.mailout_id_from_name(p_name text)
  RETURNS text
@@ -799,9 +942,7 @@ CREATE OR REPLACE FUNCTION public.mailout_pending_count(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select true, m.status,
-         (select count(*)::integer from public.deliveries d
-           where d.mailout_id = m.id and d.status = 'queued')
+  select true, m.status, m.queued
     from public.mailouts m where m.id = p_mailout_id
   union all
   select false, null::text, (select count(*)::integer from public.subscribers s where s.status = 'active')
@@ -969,7 +1110,11 @@ begin
     raise exception 'record_results: each result needs a subscriber_id and a status of sent, failed, unknown or queued'
       using errcode = '22023';
   end if;
+  -- The mailout row first, as every function that changes deliveries takes it (its counters
+  -- are kept there, 20261203120100): one lock order, no deadlock with a takeover.
+  perform 1 from public.mailouts where id = p_mailout_id for update;
 
+  -- Only rows still `sending` under this lease: once a takeover settled a row, it is not ours.
   update public.deliveries d
      set status = r.status,
          ses_message_id = coalesce(r.ses_message_id, d.ses_message_id),
@@ -982,7 +1127,7 @@ begin
      and d.mailout_id = p_mailout_id
      and d.subscriber_id = r.subscriber_id
      and d.claimed_by = p_lease_token
-     and d.status in ('sending', 'unknown');
+     and d.status = 'sending';
   get diagnostics v_recorded = row_count;
 
   update public.deliveries d
@@ -997,8 +1142,8 @@ begin
      and d.subscriber_id = r.subscriber_id
      and d.claimed_by = p_lease_token
      and d.status = 'sending';
-  -- (A row handed back after begin_send was refused by SES before it was accepted: the
-  -- caller only hands back what SES did not take.)
+  -- (A row handed back after begin_send was refused by SES before it was accepted, or never
+  -- handed to SES at all: the caller only hands back what SES did not take.)
   get diagnostics v_requeued = row_count;
 
   return query select v_recorded, v_requeued;
@@ -1006,7 +1151,7 @@ end;
 $function$;
 
 comment on function record_results(text,uuid,jsonb) is
-  'Record the outcomes of sends as SES answers them (one or several per call), or hand back rows that were never sent.';
+  'Record the outcomes of sends as SES answers them, or hand back rows never sent; only rows still sending under this lease.';
 
 CREATE OR REPLACE FUNCTION public.record_test_sends(p_mailout_id text, p_run_id uuid, p_results jsonb)
  RETURNS TABLE(recorded integer)
@@ -1030,6 +1175,83 @@ $function$;
 
 comment on function record_test_sends(text,uuid,jsonb) is
   'Record one test run''s outcomes.';
+
+CREATE OR REPLACE FUNCTION public.requeue_unknown(p_mailout_id text, p_quiet_minutes integer)
+ RETURNS TABLE(outcome text, requeued integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  w record;
+  v_count integer;
+begin
+  if p_quiet_minutes is null or p_quiet_minutes < 1 then
+    raise exception 'requeue_unknown: the quiet window must be at least 1 minute' using errcode = '22023';
+  end if;
+  perform 1 from public.mailouts m where m.id = p_mailout_id for update;
+  select * into w from public.resend_window(p_mailout_id, p_quiet_minutes);
+  if not w.found then
+    return query select 'not_found'::text, 0;
+    return;
+  end if;
+  if w.status <> 'sent' then
+    return query select 'not_finished'::text, 0;
+    return;
+  end if;
+  if not w.ready then
+    return query select 'not_quiet'::text, 0;
+    return;
+  end if;
+
+  update public.deliveries d
+     set status = 'queued', claimed_by = null, attempted_at = null, resent_at = now(),
+         error_code = 'resent',
+         error_message = format('queued again by npm run resend-unknown: SES never reported it (%s minutes quiet); sent at most once more', p_quiet_minutes),
+         updated_at = now()
+   where d.mailout_id = p_mailout_id and d.status = 'unknown' and private.never_reported(d);
+  get diagnostics v_count = row_count;
+  if v_count = 0 then
+    return query select 'nothing'::text, 0;
+    return;
+  end if;
+  -- Paused, so that the send's ordinary resume (claim_mailout) takes the queued rows.
+  update public.mailouts
+     set status = 'paused', lease_token = null, lease_until = null,
+         last_error = format('%s recipients SES never reported are queued to be sent once more (npm run resend-unknown)', v_count),
+         updated_at = now()
+   where id = p_mailout_id;
+  return query select 'requeued'::text, v_count;
+end;
+$function$;
+
+comment on function requeue_unknown(text,integer) is
+  'Queue once more the unknown rows of a finished, quiet mailout that SES never reported (each row at most once); the mailout becomes paused for the resume.';
+
+CREATE OR REPLACE FUNCTION public.resend_window(p_mailout_id text, p_quiet_minutes integer)
+ RETURNS TABLE(found boolean, status text, last_activity_at timestamp with time zone, quiet_until timestamp with time zone, ready boolean, never_reported integer)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  with m as (
+    select m.id, m.status,
+           greatest(m.sent_at, m.updated_at,
+                    (select max(e.received_at) from public.ses_events e where e.mailout_id = m.id)) as last_activity_at
+      from public.mailouts m where m.id = p_mailout_id
+  )
+  select true, m.status, m.last_activity_at,
+         m.last_activity_at + make_interval(mins => p_quiet_minutes),
+         m.status = 'sent' and m.last_activity_at + make_interval(mins => p_quiet_minutes) <= now(),
+         (select count(*)::integer from public.deliveries d
+           where d.mailout_id = m.id and d.status = 'unknown' and private.never_reported(d))
+    from m
+  union all
+  select false, null::text, null::timestamptz, null::timestamptz, false, 0
+   where not exists (select 1 from m);
+$function$;
+
+comment on function resend_window(text,integer) is
+  'Whether a mailout may have its never-reported unknown rows resent: finished (sent) and quiet (no SES event, no change) for p_quiet_minutes.';
 
 CREATE OR REPLACE FUNCTION public.resubscribe(p_subscriber_id uuid)
  RETURNS TABLE(subscriber_id uuid, email text, status text, changed boolean)
@@ -1110,6 +1332,24 @@ $function$;
 
 comment on function schedule_mailout_resume(text,text,text) is
   'Install the pg_cron job mailout-resume (secret in Vault); refuses (MR002) without pg_cron, pg_net and Vault.';
+
+CREATE OR REPLACE FUNCTION public.unknown_never_reported(p_mailout_id text, p_after uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 1000)
+ RETURNS TABLE(subscriber_id uuid, email text, error_code text, updated_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select d.subscriber_id, d.email, d.error_code, d.updated_at
+    from public.deliveries d
+   where d.mailout_id = p_mailout_id and d.status = 'unknown'
+     and (p_after is null or d.subscriber_id > p_after)
+     and private.never_reported(d)
+   order by d.subscriber_id
+   limit least(greatest(coalesce(p_limit, 1000), 1), 1000);
+$function$;
+
+comment on function unknown_never_reported(text,uuid,integer) is
+  'The unknown rows of a mailout that SES never reported and that were never resent, in keyset pages (subscriber id after p_after).';
 
 CREATE OR REPLACE FUNCTION public.unschedule_mailout_resume()
  RETURNS boolean

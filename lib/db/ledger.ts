@@ -208,20 +208,23 @@ export type BeginSendDecision = 'send' | 'skip' | 'lost';
 
 /**
  * Mark messages as handed to SES now, in one call (one transaction): the decision for each id,
- * exactly as begin_send gives it one by one, in the order given. `skip` (left the list) and
- * `lost` (lease gone) mean: do not send.
+ * in the order given (an id given twice: later copies lost). `skip` (left the list) and
+ * `lost` (lease gone) mean: do not send. Marks are made only while the lease is live, and
+ * extend it to leaseSeconds from the transaction's start.
  */
 export async function beginSends(
   db: Db,
   mailoutId: string,
   leaseToken: string,
   subscriberIds: string[],
+  leaseSeconds: number,
 ): Promise<Map<string, BeginSendDecision>> {
   if (subscriberIds.length === 0) return new Map();
   const rows = await db.rpc<{ subscriber_id: string; decision: BeginSendDecision }>('begin_sends', {
     p_mailout_id: mailoutId,
     p_lease_token: leaseToken,
     p_subscriber_ids: subscriberIds,
+    p_lease_seconds: leaseSeconds,
   });
   return new Map(rows.map((r) => [r.subscriber_id, r.decision]));
 }
@@ -297,4 +300,59 @@ export async function mailoutOrigin(db: Db, mailoutId: string): Promise<LetterOr
   const rows = await db.rpc<{ origin: string | null }>('mailout_origin', { p_mailout_id: mailoutId });
   const origin = rows[0]?.origin ?? null;
   return origin === 'notion' || origin === 'file' || origin === null ? origin : 'unknown';
+}
+
+export interface ResendWindow {
+  found: boolean;
+  status: MailoutStatus | null;
+  /** The mailout's last change or SES event. */
+  lastActivityAt: Date | null;
+  /** When the quiet window ends (ready from then on, if the mailout is sent). */
+  quietUntil: Date | null;
+  ready: boolean;
+  /** Unknown rows SES never reported and never resent. */
+  neverReported: number;
+}
+
+/** Whether the mailout's never-reported unknown rows may be resent now (resend_window); changes nothing. */
+export async function resendWindow(db: Db, mailoutId: string, quietMinutes: number): Promise<ResendWindow> {
+  const r = first(await db.rpc<Record<string, unknown>>('resend_window', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'resend_window');
+  return {
+    found: Boolean(r.found),
+    status: (r.status as MailoutStatus | null) ?? null,
+    lastActivityAt: toDate(r.last_activity_at),
+    quietUntil: toDate(r.quiet_until),
+    ready: Boolean(r.ready),
+    neverReported: Number(r.never_reported),
+  };
+}
+
+export interface UnknownRow {
+  subscriberId: string;
+  email: string;
+  errorCode: string | null;
+  updatedAt: Date | null;
+}
+
+/** The unknown rows SES never reported, every page (unknown_never_reported, keyset on the subscriber id). */
+export async function unknownNeverReported(db: Db, mailoutId: string): Promise<UnknownRow[]> {
+  const out: UnknownRow[] = [];
+  for (let after: string | null = null; ; ) {
+    const rows: { subscriber_id: string; email: string; error_code: string | null; updated_at: unknown }[] = await db.rpc(
+      'unknown_never_reported',
+      { p_mailout_id: mailoutId, p_after: after, p_limit: UNKNOWN_PAGE },
+    );
+    out.push(...rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, errorCode: r.error_code, updatedAt: toDate(r.updated_at) })));
+    if (rows.length < UNKNOWN_PAGE) return out;
+    after = rows[rows.length - 1]!.subscriber_id;
+  }
+}
+const UNKNOWN_PAGE = 1000;
+
+export type RequeueOutcome = 'requeued' | 'nothing' | 'not_found' | 'not_finished' | 'not_quiet';
+
+/** Queue the never-reported unknown rows once more (requeue_unknown); the mailout becomes paused for the resume. */
+export async function requeueUnknown(db: Db, mailoutId: string, quietMinutes: number): Promise<{ outcome: RequeueOutcome; requeued: number }> {
+  const r = first(await db.rpc<{ outcome: RequeueOutcome; requeued: number }>('requeue_unknown', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'requeue_unknown');
+  return { outcome: r.outcome, requeued: Number(r.requeued) };
 }

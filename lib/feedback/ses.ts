@@ -15,6 +15,10 @@
 
 /** The SES message tag the send engine sets to the mailout id (configuration-set events carry it). */
 export const SES_MAILOUT_TAG = 'mailout_id';
+/** The tag naming the recipient's delivery row (its subscriber id): how an event finds an `unknown` row. */
+export const SES_SUBSCRIBER_TAG = 'subscriber_id';
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface SesEvent {
   format: 'notification' | 'event';
@@ -33,6 +37,8 @@ export interface SesEvent {
   delivered: string[];
   /** The mailout id from the message's tags, when present. */
   mailoutTag: string | null;
+  /** The subscriber id from the message's tags, when present and a canonical UUID (else null). */
+  subscriberTag: string | null;
   /** The parsed message, stored as the event's payload. */
   payload: Record<string, unknown>;
 }
@@ -65,6 +71,12 @@ function isHardTransientStatus(status: unknown): boolean {
   return typeof status === 'string' && /^5\.4\.4(\D|$)/.test(status.trim());
 }
 
+/** A tag's value: SES publishes each tag as a list of values (the first is ours). */
+function tagValue(tags: Obj, name: string): string | null {
+  const v = tags[name];
+  return Array.isArray(v) ? str(v[0]) : str(v);
+}
+
 /** Parse the SNS `Message` of a notification. Not JSON or not an object: an Unknown event. */
 export function parseSesMessage(messageText: string): SesEvent {
   let parsed: unknown;
@@ -87,6 +99,7 @@ export function parseSesMessage(messageText: string): SesEvent {
     complained: [],
     delivered: [],
     mailoutTag: null,
+    subscriberTag: null,
     payload: isObj(parsed) ? parsed : { raw: messageText.slice(0, 10_000) },
   };
   if (!isObj(parsed)) return empty;
@@ -95,8 +108,8 @@ export function parseSesMessage(messageText: string): SesEvent {
   const eventType = str(parsed.eventType) ?? str(parsed.notificationType) ?? 'Unknown';
   const mail = isObj(parsed.mail) ? parsed.mail : {};
   const tags = isObj(mail.tags) ? mail.tags : {};
-  const tagValues = tags[SES_MAILOUT_TAG];
-  const mailoutTag = Array.isArray(tagValues) ? str(tagValues[0]) : str(tagValues);
+  const mailoutTag = tagValue(tags, SES_MAILOUT_TAG);
+  const subscriber = tagValue(tags, SES_SUBSCRIBER_TAG);
   const ev: SesEvent = {
     ...empty,
     format,
@@ -104,6 +117,7 @@ export function parseSesMessage(messageText: string): SesEvent {
     sesMessageId: str(mail.messageId),
     recipients: addresses(mail.destination, null),
     mailoutTag,
+    subscriberTag: subscriber && CANONICAL_UUID.test(subscriber) ? subscriber : null,
   };
 
   switch (eventType) {

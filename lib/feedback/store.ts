@@ -15,6 +15,8 @@ export interface AppliedEvent {
   bouncedBySoftLimit: number;
   unsubscribed: number;
   softReset: number;
+  /** The event settled its delivery: an `unknown` row (or one queued to be resent) is now `sent`. */
+  settled: boolean;
 }
 
 export async function applySesEvent(
@@ -38,6 +40,7 @@ export async function applySesEvent(
     p_soft_bounce_limit: args.softBounceLimit,
     p_payload: e.payload,
     p_mailout_tag: e.mailoutTag,
+    p_subscriber_tag: e.subscriberTag,
   });
   const r = rows[0];
   if (!r) throw new Error('apply_ses_event returned no row');
@@ -50,6 +53,7 @@ export async function applySesEvent(
     bouncedBySoftLimit: Number(r.bounced_by_soft_limit),
     unsubscribed: Number(r.unsubscribed),
     softReset: Number(r.soft_reset),
+    settled: Boolean(r.settled),
   };
 }
 

@@ -10,10 +10,10 @@ import {
   type SendResult,
 } from '../db/ledger';
 import { isAppError } from '../errors';
-import { autoPauseReason, feedbackStatsOrNull } from '../feedback/store';
+import { autoPauseReason, mailoutFeedbackStats } from '../feedback/store';
 import { log } from '../log';
 import type { RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, sendWithRetry, type Pacer, type Place } from '../ses';
+import { classifySesError, createPacer, DEFAULT_REQUEST_TIMEOUT_MS, isSesError, SesError, sendWithRetry, type Pacer, type Place } from '../ses';
 import { createSendEmail } from '../ses/send-email';
 import { unsubscribeUrl } from '../unsubscribe/token';
 import { MAX_CONSECUTIVE_FAILURES, outcomeOf } from './outcome';
@@ -80,7 +80,7 @@ export interface LoopSummary {
   reason?: string;
   final?: FinishResult;
   /**
-   * The most messages that were marked (begin_send committed) and not yet recorded at once:
+   * The most messages that were marked (begin_sends committed) and not yet recorded at once:
    * what a crash at the worst moment of this invocation would have left `unknown`.
    */
   peakUnrecorded: number;
@@ -92,9 +92,9 @@ export interface LoopSummary {
 export { MAX_CONSECUTIVE_FAILURES } from './outcome';
 const PROGRESS_EVERY_BATCHES = 5;
 /**
- * The bounce and complaint rates are read after a batch, but at most this often: the query
- * counts the whole mailout, and feedback from SES arrives seconds to minutes after a send
- * anyway. (At 6/s a batch of 50 takes 8 s: every batch is checked.)
+ * The bounce and complaint rates are read after a batch, but at most this often: feedback
+ * from SES arrives seconds to minutes after a send anyway (the read is one row, the
+ * mailout's counters). (At 6/s a batch of 50 takes 8 s: every batch is checked.)
  */
 export const FEEDBACK_CHECK_EVERY_MS = 1000;
 
@@ -109,6 +109,14 @@ export const MIN_AUTO_CONCURRENCY = 4;
 /** The ceiling of the places in flight: SEND_CONCURRENCY, or one second of sending. */
 export function concurrencyCeiling(configured: number | undefined, rate: number): number {
   return configured ?? Math.max(MIN_AUTO_CONCURRENCY, Math.ceil(rate * AUTO_CONCURRENCY_SECONDS));
+}
+
+/**
+ * A mark is acted upon only until its request was sent + the lease − this margin: room for
+ * the SES request itself to arrive (its timeout) and for clocks that drift, at most half the lease.
+ */
+export function leaseGuardMarginMs(leaseSeconds: number): number {
+  return Math.min(DEFAULT_REQUEST_TIMEOUT_MS + 2_000, (leaseSeconds * 1000) / 2);
 }
 
 class Stop {
@@ -176,21 +184,25 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
 
   const sendEmail = createSendEmail(ses);
   const recorder = createResultRecorder(db, mailoutId, leaseToken);
-  const starter = createSendStarter(db, mailoutId, leaseToken);
+  const starter = createSendStarter(db, { mailoutId, leaseToken, leaseSeconds: input.leaseSeconds }, now);
+  const leaseUsableMs = input.leaseSeconds * 1000 - leaseGuardMarginMs(input.leaseSeconds);
 
   type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
   const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
 
   /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
   async function sendOne(r: BatchRecipient, place: Place, mark: { committed: boolean }): Promise<Outcome> {
+    let markTooOld = false;
     try {
       if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
       // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
       // and rechecks that the subscriber is still on the list. Marks asked for together (the
       // places in flight) are committed together.
-      let decision;
+      let decision, sendBy: number;
       try {
-        decision = await starter.begin(r.subscriberId);
+        const marked = await starter.begin(r.subscriberId);
+        decision = marked.decision;
+        sendBy = marked.requestedAt + leaseUsableMs;
       } catch (err) {
         // The ledger could not be written: nothing went to SES, so the row is handed back
         // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
@@ -208,7 +220,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
         return { subscriberId: r.subscriberId, status: 'lost' };
       }
       const url = unsubscribeUrl(config, r.subscriberId);
-      const input = recipientMessage(config, letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: url });
+      const input = recipientMessage(config, letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: url, subscriberId: r.subscriberId });
       // Serialized and signed before the slot: what is paced is the request leaving.
       const prepared = await sendEmail.prepare(input);
       // The slot last, so that the pace is the pace of the requests SES sees, whatever the
@@ -224,6 +236,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       const out = await sendWithRetry(async () => {
         // A retry is paced like a first attempt: it takes a slot of its own.
         if (attempt++ > 0) await place.again();
+        // By this run's own clock the lease may have passed since the mark: a takeover may
+        // have settled the row already, so nothing is sent on it (and it is not retried).
+        if (now() >= sendBy) {
+          markTooOld = true;
+          throw new SesError({ kind: 'recipient', code: 'lease_guard', message: 'the mark may have outlived the lease', throttled: false, maybeDelivered: false });
+        }
         return sendEmail.send(prepared);
       }, {
         // At most once per recipient: a request that may have reached SES is not sent again.
@@ -239,6 +257,12 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
       consecutiveFailures = 0;
       return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? null };
     } catch (err) {
+      if (markTooOld) {
+        // Never reached SES (any earlier attempt was refused before SES took it): handed back,
+        // which changes the row only if it is still this run's.
+        log.warn('send.mark_outlived_lease', { mailout_id: mailoutId, subscriber_id: r.subscriberId });
+        return { subscriberId: r.subscriberId, status: 'queued' };
+      }
       const o = outcomeOf(r.subscriberId, isSesError(err) ? err : classifySesError(err), consecutiveFailures);
       consecutiveFailures = o.streak;
       if (o.failure) pacer.recordFailure();
@@ -260,7 +284,7 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
   }
   async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
     if (stop.stopped) return record({ subscriberId: r.subscriberId, status: 'queued' });
-    // A place among those in flight (at most maxConcurrency), held from the mark (begin_send)
+    // A place among those in flight (at most maxConcurrency), held from the mark (begin_sends)
     // until the outcome is in the ledger: a crash leaves at most maxConcurrency rows marked
     // and not recorded, so at most that many `unknown`, however slow the ledger is.
     const place = await pacer.place();
@@ -342,7 +366,8 @@ export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<Loo
     // Draining after an empty claim there is nothing left to pause: no check on the way out.
     if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !draining) {
       lastFeedbackCheck = now();
-      const pauseReason = autoPauseReason(await feedbackStatsOrNull(db, mailoutId));
+      // Unreadable statistics stop the run (a ledger fault), never switch the auto-pause off.
+      const pauseReason = autoPauseReason(await mailoutFeedbackStats(db, mailoutId));
       if (pauseReason) {
         stop.pause(pauseReason);
         return;

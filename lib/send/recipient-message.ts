@@ -8,6 +8,8 @@ export interface Recipient {
   /** The recipient's own name (subscribers.name), for the greeting. */
   name: string | null;
   unsubscribeUrl: string;
+  /** The delivery row's subscriber id (a live send; a test send has none). */
+  subscriberId?: string;
 }
 
 /**
@@ -31,6 +33,7 @@ export function recipientMessage(
     text: message.text,
     unsubscribeUrl: to.unsubscribeUrl,
     mailoutId,
+    ...(to.subscriberId ? { subscriberId: to.subscriberId } : {}),
     ...(config.ses.configurationSet ? { configurationSet: config.ses.configurationSet } : {}),
     ...(opts.test ? { test: true } : {}),
   });

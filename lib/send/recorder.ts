@@ -8,7 +8,7 @@ import { beginSends, recordResults, type BeginSendDecision, type SendResult } fr
  *
  * - The recorder writes each send's outcome to the ledger as soon as SES answers, so that a
  *   crash loses only what was really in flight.
- * - The starter marks each message (begin_send) just before SES sees it; the caller sends
+ * - The starter marks each message (begin_sends) just before SES sees it; the caller sends
  *   only once its own mark is committed, and only if the decision is `send`.
  */
 export interface ResultRecorder {
@@ -18,9 +18,16 @@ export interface ResultRecorder {
   drain(): Promise<void>;
 }
 
+/** begin_sends' decision for one id, and when (by the caller's clock) the request that made it was sent. */
+export interface Mark {
+  decision: BeginSendDecision;
+  /** The lease is surely this run's until requestedAt + the lease (begin_sends extends it). */
+  requestedAt: number;
+}
+
 export interface SendStarter {
-  /** Resolves once the attempt is committed, with begin_send's decision; rejects if the write failed. */
-  begin(subscriberId: string): Promise<BeginSendDecision>;
+  /** Resolves once the attempt is committed, with its mark; rejects if the write failed. */
+  begin(subscriberId: string): Promise<Mark>;
 }
 
 interface Pending<I, O> {
@@ -72,11 +79,16 @@ export function createResultRecorder(db: Db, mailoutId: string, leaseToken: stri
   };
 }
 
-export function createSendStarter(db: Db, mailoutId: string, leaseToken: string): SendStarter {
-  const group = groupCommit<string, BeginSendDecision>(async (ids) => {
-    const decisions = await beginSends(db, mailoutId, leaseToken, ids);
+export function createSendStarter(
+  db: Db,
+  lease: { mailoutId: string; leaseToken: string; leaseSeconds: number },
+  now: () => number,
+): SendStarter {
+  const group = groupCommit<string, Mark>(async (ids) => {
+    const requestedAt = now();
+    const decisions = await beginSends(db, lease.mailoutId, lease.leaseToken, ids, lease.leaseSeconds);
     // An id the database did not answer for was not marked: it must not be sent.
-    return ids.map((id) => decisions.get(id) ?? 'lost');
+    return ids.map((id) => ({ decision: decisions.get(id) ?? 'lost', requestedAt }));
   });
   return {
     begin: (subscriberId) => group.submit(subscriberId),

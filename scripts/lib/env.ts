@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadDatabaseConfig } from '../../lib/config';
 import { readStackFile } from '../../lib/local/stack-file';
 
 /** The project's root folder (where `.env` and `.data/` are). */
@@ -35,4 +36,14 @@ export function loadCliEnv(opts: { database?: boolean; rootDir?: string } = {}):
     // Only the description is lost.
   }
   process.stderr.write(`Using the database of the running \`npm start\` (pid ${stack.pid}): ${where}. Set DATABASE_URL to use another.\n`);
+}
+
+/** The database section for a tool that needs only the database; exits 2, naming what to set, without one. */
+export function cliDatabaseConfig(): NonNullable<ReturnType<typeof loadDatabaseConfig>> {
+  const target = loadDatabaseConfig();
+  if (!target) {
+    console.error('No database: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY) in .env, or run it while `npm start` runs.');
+    process.exit(2);
+  }
+  return target;
 }

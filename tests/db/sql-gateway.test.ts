@@ -37,7 +37,6 @@ const TRIGGERS = ['complaint_suppresses', 'complained_stay_out'];
 
 /** Functions no TypeScript calls: other SQL (a function body, a CHECK, the pg_cron job) calls them. */
 const CALLED_FROM_SQL = [
-  'begin_send', // begin_sends, one call per message
   'canonical_mailout_id', // the canonical-identities migration
   'mailout_id_from_name', // canonical_mailout_id
   'email_is_canonical', // the subscribers email CHECK and trigger

@@ -168,3 +168,17 @@ test('a database fault while marking a message fails nobody: the run stops, and 
   expect(new Set(to).size).toBe(to.length);
   expect(to.length).toBe(after.sent);
 });
+
+test('bounce and complaint statistics that cannot be read stop the run loudly instead of switching the auto-pause off', async () => {
+  await seedSubscribers(t.pool, 120);
+  const db = wrapDb((fn, _args, next) => {
+    if (fn === 'mailout_feedback_stats') return Promise.reject(new Error('canceling statement due to statement timeout'));
+    return next();
+  });
+  const id = 'c8f1d0a2-7b3e-8c41-9d2a-5e6f70818293';
+  await expect(start(id, sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '2', BATCH_SIZE: '10' }), t, { db }))).rejects.toThrow(/statement timeout/);
+  // Nothing was failed, and the mailout waits for a resume rather than being marked sent.
+  expect((await statuses(id)).failed).toBeUndefined();
+  expect((await t.pool.query(`select status from mailouts where id = $1`, [id])).rows[0].status).toBe('sending');
+  expect(ses.sent.length).toBeLessThan(120);
+});

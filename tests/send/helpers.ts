@@ -76,3 +76,20 @@ export function useSendTestBed(): { t: TestDatabase; ses: FakeSes } {
   });
   return bed;
 }
+
+/**
+ * A database and the fake SES (a fast account) for one test file: made before its tests,
+ * closed after them, kept between its tests (which build on each other's state).
+ */
+export function sendTestBed(): { t: TestDatabase; ses: FakeSes } {
+  const bed = {} as { t: TestDatabase; ses: FakeSes };
+  beforeAll(async () => {
+    bed.t = await createTestDatabase();
+    bed.ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
+  });
+  afterAll(async () => {
+    await bed.ses?.close();
+    await bed.t?.drop();
+  });
+  return bed;
+}
