@@ -70,7 +70,9 @@ describe('a Notion page with every supported block type', () => {
     expect(html).toContain('<span style="color:#d44c47">красный</span>');
     expect(html).toMatch(/<span style="background-color:#fbf3db;color:#1f1f1f">с фоном<\/span>/);
     expect(html).toContain('href="https://example.com/%D0%BF%D1%83%D1%82%D1%8C?q=1&amp;lang=ru"');
-    expect(html).toContain('href="https://www.notion.so/3c612f56fdd04a30a4d6bda7d7426309"');
+    // A mention of a page not shared to the web is its text: recipients cannot open a private Notion link (issue 25).
+    expect(html).not.toContain('3c612f56fdd04a30a4d6bda7d7426309');
+    expect(html).toContain('План на год');
     expect(html).toContain('href="https://www.notion.so/0b2f5f0e3c8f4a1e8f1f3b2a1c0d9e8f"');
     // what the user typed stays text
     expect(html).toContain('2*3*4 = 24, &lt;b&gt;не тег&lt;/b&gt;, snake_case_name, # не заголовок.');
