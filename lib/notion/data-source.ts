@@ -46,9 +46,19 @@ export function pageRoles<R extends string>(page: Json, schema: DataSourceSchema
   return findRoles(properties, specs);
 }
 
-/** The data source of a database (its first), where our rows are created. */
+/**
+ * The data source of a database (its first), where our rows are created. An id copied from
+ * Notion's "Manage data sources" (a data source's own id) is taken as it is.
+ */
 export async function dataSourceOfDatabase(client: Client, databaseId: string, what: string): Promise<DataSourceSchema> {
-  const db = (await client.databases.retrieve({ database_id: databaseId })) as Json;
+  let db: Json;
+  try {
+    db = (await client.databases.retrieve({ database_id: databaseId })) as Json;
+  } catch (err) {
+    if (!APIResponseError.isAPIResponseError(err) || err.code !== 'object_not_found') throw err;
+    const ds = (await client.dataSources.retrieve({ data_source_id: databaseId }).catch(() => Promise.reject(err))) as Json;
+    return { id: ds.id, properties: ds.properties ?? {} };
+  }
   const first = (db.data_sources as { id: string }[] | undefined)?.[0];
   if (!first) throw new AppError('upstream', `${what} ${databaseId} has no data source; it may be a linked database. Use the original database.`);
   const ds = (await client.dataSources.retrieve({ data_source_id: first.id })) as Json;

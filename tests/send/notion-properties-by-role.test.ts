@@ -206,3 +206,16 @@ test('Errors rows go under the first data source, also once the database has a s
   for (const row of notion.createdPages) expect(row.parent).toMatchObject({ type: 'data_source_id', data_source_id: errors.dataSourceId });
   expect(notion.calls('/v1/pages', 'POST').every((r) => (r.body as any).parent.data_source_id === errors.dataSourceId)).toBe(true);
 });
+
+test('NOTION_ERRORS_DATABASE_ID may be the data source\'s own id: the rows go under it', async () => {
+  setUpDatabases('ru');
+  await seedSubscribers(t.pool, 3);
+  const { rows } = await t.pool.query<{ email: string }>('select email from subscribers order by email limit 1');
+  ses.setFailure({ to: [rows[0]!.email], error: 'MessageRejected' });
+  const page = addMailoutPage({ Название: 'Выпуск', Тест: false });
+
+  await send(deps({ NOTION_ERRORS_DATABASE_ID: errors.dataSourceId }), page);
+
+  expect(notion.createdPages).toHaveLength(1);
+  expect(notion.createdPages[0]!.parent).toMatchObject({ type: 'data_source_id', data_source_id: errors.dataSourceId });
+});
