@@ -1,9 +1,10 @@
 /**
- * npm run setup:notion -- --parent PAGE [--dry-run]
+ * npm run setup:notion -- --parent PAGE [--lang ru|en] [--dry-run]
  * npm run setup:notion -- --mailouts DB --errors DB [--dry-run]
  *
- * Creates the "Mailouts" and "Errors" databases under PAGE (or finds them there on a second
- * run), or checks existing databases and adds the properties the executor needs.
+ * Creates the «Письма» and «Ошибки» databases under PAGE (`--lang en`: "Mailouts" and
+ * "Errors"), or finds them there on a second run, or checks existing databases and adds
+ * the properties the executor needs.
  * Env: NOTION_TOKEN (required), NOTION_BASE_URL (optional), NOTION_MAILOUTS_DATABASE_ID /
  * NOTION_ERRORS_DATABASE_ID (instead of --mailouts / --errors), APP_BASE_URL (for the reminder).
  * Exit codes: 0 done, 1 a check or call failed, 2 bad usage.
@@ -12,11 +13,13 @@ import { parseArgs } from 'node:util';
 import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
 import { loadNotionConfig } from '../lib/config';
+import { DEFAULT_LANG, LANGS, type Lang } from '../lib/notion/schema';
 import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from '../lib/setup/notion';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage:
-  npm run setup:notion -- --parent PAGE [--dry-run]        create (or find) both databases under a page
+  npm run setup:notion -- --parent PAGE [--lang ru|en] [--dry-run]   create (or find) both databases under a page
+                                                           (--lang: their language, default ru: «Письма», «Ошибки»)
   npm run setup:notion -- --mailouts DB --errors DB [--dry-run]   check existing databases, add what is missing
 PAGE and DB are ids or notion.so URLs. --mailouts/--errors default to NOTION_MAILOUTS_DATABASE_ID/NOTION_ERRORS_DATABASE_ID.
 Env: NOTION_TOKEN (required), NOTION_BASE_URL (optional).`;
@@ -33,6 +36,7 @@ async function main(): Promise<number> {
     args = parseArgs({
       options: {
         parent: { type: 'string' },
+        lang: { type: 'string', default: DEFAULT_LANG },
         mailouts: { type: 'string' },
         errors: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
@@ -52,13 +56,15 @@ async function main(): Promise<number> {
   const token = notionConfig.token;
   if (!token) usage('NOTION_TOKEN is not set (the secret of your Notion integration: https://www.notion.so/my-integrations).');
   const dryRun = args['dry-run'] === true;
+  const lang = args.lang as Lang;
+  if (!LANGS.includes(lang)) usage(`--lang "${args.lang}" is not one of ${LANGS.join(', ')}.`);
 
   let options: NotionSetupOptions;
   if (args.parent !== undefined) {
     const parentPageId = parseNotionId(args.parent);
     if (!parentPageId) usage(`--parent "${args.parent}" is not a Notion page id or URL.`);
     if (args.mailouts !== undefined || args.errors !== undefined) usage('Use either --parent or --mailouts/--errors, not both.');
-    options = { dryRun, parentPageId };
+    options = { dryRun, lang, parentPageId };
   } else {
     const mailoutsRaw = args.mailouts ?? notionConfig.mailoutsDatabaseId;
     const errorsRaw = args.errors ?? notionConfig.errorsDatabaseId;

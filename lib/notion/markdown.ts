@@ -117,21 +117,34 @@ class MailoutNotionToMarkdown extends NotionToMarkdown {
   }
 }
 
-/** Rich text items prepared for notion-to-md: absolute link targets, inline equations as code. */
-function prepareRichText(items: Json[] | undefined): Json[] {
-  return (items ?? []).map((item) => {
-    if (item.type === 'equation') {
-      const expr = String(item.equation?.expression ?? item.plain_text ?? '');
-      return {
-        type: 'text',
-        text: { content: expr, link: null },
-        annotations: { ...(item.annotations ?? {}), code: true },
-        plain_text: expr,
-        href: item.href ?? null,
-      };
-    }
-    return { ...item, href: item.href ? absoluteHref(String(item.href)) : null };
-  });
+/** A text run of `content` with `item`'s annotations: what notion-to-md renders. */
+function textItem(item: Json, content: string, href: string | null, extra: Json = {}): Json {
+  return {
+    type: 'text',
+    text: { content, link: href ? { url: href } : null },
+    annotations: { ...(item.annotations ?? {}), ...extra },
+    plain_text: content,
+    href: href ? absoluteHref(href) : null,
+  };
+}
+
+/** A date (or date and time) as a reader writes it: `2022-04-24`, `2022-04-24 10:00`. */
+function readableDate(value: unknown): string {
+  const v = String(value ?? '');
+  const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}))?/.exec(v);
+  return m ? (m[2] ? `${m[1]} ${m[2]}` : m[1]!) : v;
+}
+
+/** A date mention's start, and its end when it has one: never a dangling arrow. */
+export function dateMentionText(date: Json | undefined): string {
+  const start = readableDate(date?.start);
+  return date?.end ? `${start} – ${readableDate(date.end)}` : start;
+}
+
+/** A link for a Notion page: its public address (shared to the web) or none; the title for the text. */
+export interface NotionPageLink {
+  title: string;
+  publicUrl: string | null;
 }
 
 function plain(items: Json[] | undefined): string {
@@ -171,11 +184,73 @@ export class NotionMarkdownConverter {
   private readonly skipped = new Map<string, number>();
   private readonly fileUrls = new Set<string>();
 
+  private readonly pageLinks = new Map<string, Promise<NotionPageLink | null>>();
+
   constructor(
-    client: Client,
+    private readonly client: Client,
     private readonly source: ChildrenSource,
   ) {
     this.n2m = new MailoutNotionToMarkdown({ notionClient: client });
+  }
+
+  /** A mentioned or linked page's title and public address, read once per page; null when unreadable. */
+  private pageLink(id: string): Promise<NotionPageLink | null> {
+    let link = this.pageLinks.get(id);
+    if (!link) {
+      link = this.client.pages.retrieve({ page_id: id }).then(
+        (page: Json) => {
+          const title = Object.values((page.properties ?? {}) as Json).find((p: Json) => p?.type === 'title') as Json | undefined;
+          return { title: plain(title?.title), publicUrl: typeof page.public_url === 'string' ? page.public_url : null };
+        },
+        (err: unknown) => {
+          if (APIResponseError.isAPIResponseError(err) && (err.code === 'object_not_found' || err.code === 'restricted_resource')) return null;
+          throw err;
+        },
+      );
+      this.pageLinks.set(id, link);
+    }
+    return link;
+  }
+
+  /**
+   * Rich text items prepared for notion-to-md: absolute link targets, inline equations as
+   * code, mentions as what a recipient can read (a page: its text, linked only to its
+   * public address; a date: the date; a person or database: the name; a link: its title).
+   */
+  private async prepareRichText(items: Json[] | undefined): Promise<Json[]> {
+    const out: Json[] = [];
+    for (const item of items ?? []) {
+      if (item.type === 'equation') {
+        out.push(textItem(item, String(item.equation?.expression ?? item.plain_text ?? ''), null, { code: true }));
+      } else if (item.type === 'mention') {
+        out.push(await this.mention(item));
+      } else {
+        out.push({ ...item, href: item.href ? absoluteHref(String(item.href)) : null });
+      }
+    }
+    return out;
+  }
+
+  private async mention(item: Json): Promise<Json> {
+    const m: Json = item.mention ?? {};
+    const text = String(item.plain_text ?? '');
+    switch (m.type) {
+      case 'page': {
+        const link = m.page?.id ? await this.pageLink(String(m.page.id)) : null;
+        return textItem(item, text, link?.publicUrl ?? null);
+      }
+      case 'date':
+        return textItem(item, dateMentionText(m.date), null);
+      case 'link_mention':
+        return textItem(item, String(m.link_mention?.title || text || m.link_mention?.href || ''), m.link_mention?.href ?? item.href ?? null);
+      case 'link_preview':
+        return textItem(item, text || String(m.link_preview?.url ?? ''), m.link_preview?.url ?? item.href ?? null);
+      case 'custom_emoji':
+        return textItem(item, text || `:${String(m.custom_emoji?.name ?? '')}:`, null);
+      default:
+        // user, database, template_mention and types to come: their text, never a private Notion link.
+        return textItem(item, text, null);
+    }
   }
 
   /** The whole page (or any block with children) as Markdown. */
@@ -201,7 +276,7 @@ export class NotionMarkdownConverter {
   }
 
   async richText(items: Json[] | undefined): Promise<string> {
-    const prepared = prepareRichText(items);
+    const prepared = await this.prepareRichText(items);
     if (prepared.length === 0) return '';
     return this.n2m.blockToMarkdown({ type: 'paragraph', paragraph: { rich_text: prepared, color: 'default' } } as never);
   }
@@ -286,7 +361,7 @@ export class NotionMarkdownConverter {
         return block(blockquote(await this.withChildren(b, text)));
       }
       case 'callout': {
-        const icon = data.icon?.type === 'emoji' && data.icon.emoji ? `${data.icon.emoji} ` : '';
+        const icon = this.calloutIcon(data.icon);
         const text = await this.richText(data.rich_text);
         return block(blockquote(await this.withChildren(b, `${icon}${text}`)));
       }
@@ -354,8 +429,12 @@ export class NotionMarkdownConverter {
         return this.skip(`Skipped the sub-page "${String(data.title ?? '')}" (sub-pages are not part of the email)`);
       case 'child_database':
         return this.skip(`Skipped the database "${String(data.title ?? '')}" (databases cannot be shown in an email)`);
-      case 'link_to_page':
-        return this.skip('Skipped a link to a Notion page (recipients cannot open it); link to a public URL instead');
+      case 'link_to_page': {
+        const id = data.page_id ?? data.database_id;
+        const link = id ? await this.pageLink(String(id)) : null;
+        if (!link?.publicUrl) return this.skip('Skipped a link to a Notion page that is not shared to the web (recipients cannot open it); publish the page or link to a public URL instead');
+        return block(`[${escapeMarkdown(link.title || link.publicUrl)}](<${absoluteHref(link.publicUrl)}>)`);
+      }
       case 'table_of_contents':
       case 'breadcrumb':
       case 'template':
@@ -370,6 +449,15 @@ export class NotionMarkdownConverter {
         return this.skip(`Skipped a ${b.type} block (not supported in emails)`);
       }
     }
+  }
+
+  /** A callout's icon as text: an emoji, a custom emoji's name; an image icon is dropped, with a warning. */
+  private calloutIcon(icon: Json | null | undefined): string {
+    if (!icon) return '';
+    if (icon.type === 'emoji' && icon.emoji) return `${icon.emoji} `;
+    if (icon.type === 'custom_emoji' && icon.custom_emoji?.name) return `:${escapeMarkdown(String(icon.custom_emoji.name))}: `;
+    this.skip(`Dropped a callout's ${String(icon.type)} icon (an image icon is not shown in emails; use an emoji)`);
+    return '';
   }
 
   private fileUrl(data: Json): string | undefined {
@@ -393,8 +481,11 @@ export class NotionMarkdownConverter {
       for (let i = 0; i < width; i += 1) line.push(((await this.richText(row.table_row?.cells?.[i])) || ' ').replace(/\n/g, '<br>'));
       cells.push(line);
     }
-    // Markdown tables need a header row; without a column header in Notion, the first row serves.
-    const [head, ...body] = cells;
+    // A row header: each row's first cell in bold.
+    if (b.table?.has_row_header) for (const line of cells) if (line[0]!.trim()) line[0] = `**${line[0]}**`;
+    // Markdown tables need a header row: without a column header in Notion, an empty one,
+    // which the letter does not show (lib/render html-body and text-body).
+    const [head, ...body] = b.table?.has_column_header ? cells : [cells[0]!.map(() => ' '), ...cells];
     const fmt = (r: string[]) => `| ${r.join(' | ')} |`;
     return [fmt(head!), fmt(head!.map(() => '---')), ...body.map(fmt)].join('\n');
   }

@@ -2,11 +2,13 @@ import type { Client } from '@notionhq/client';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { notionError, parseNotionPageId } from './client';
+import { dataSourceOfPage, pageRoles } from './data-source';
 import { clientChildrenSource, NotionMarkdownConverter, type ChildrenSource } from './markdown';
+import { MAILOUT_PROPERTIES, type MailoutRole, type RoleReport } from './schema';
 
 /**
  * Reads a mailout page: its properties (subject, preheader, test mode, status) and its body
- * as Markdown. Property names are those of `lib/notion/schema.ts`.
+ * as Markdown. Properties are found by role (`lib/notion/schema.ts`), whatever their names.
  */
 
 export interface MailoutPage {
@@ -47,11 +49,21 @@ function propertyText(prop: Json | undefined): string | undefined {
   }
 }
 
-function findProperty(properties: Json, name: string): Json | undefined {
-  if (properties[name]) return properties[name];
-  const lower = name.toLowerCase();
-  const key = Object.keys(properties).find((k) => k.trim().toLowerCase() === lower);
-  return key ? properties[key] : undefined;
+function roleValue(properties: Json, roles: RoleReport<MailoutRole>, role: MailoutRole): Json | undefined {
+  const found = roles.found[role];
+  return found ? properties[found.name] : undefined;
+}
+
+/** Without its Test checkbox a page cannot say it is a test, so it is never sent at all. */
+function testCheckbox(id: string, properties: Json, roles: RoleReport<MailoutRole>): boolean {
+  const prop = roleValue(properties, roles, 'test');
+  if (prop?.type === 'checkbox') return Boolean(prop.checkbox);
+  const name = roles.missing.find((m) => m.role === 'test')?.name ?? 'Test';
+  throw new AppError(
+    'unprocessable',
+    `The page ${id} has no test checkbox ("${name}"), so a test cannot be told from a live send: nothing was sent. ` +
+      'Add the checkbox to the database (npm run setup:notion checks it and adds what is missing).',
+  );
 }
 
 export interface ReadOptions {
@@ -79,17 +91,22 @@ export async function readMailoutPage(client: Client, pageId: string, options: R
     throw new AppError('unprocessable', `The page ${id} is in the Notion trash; restore it before sending.`);
   }
   const properties = page.properties as Json;
-  const titleProp = Object.values(properties).find((p: Json) => p?.type === 'title') as Json | undefined;
-  const title = propertyText(titleProp)?.trim() ?? '';
-  const subjectProp = propertyText(findProperty(properties, 'Subject'))?.trim();
+  let schema;
+  try {
+    schema = await dataSourceOfPage(client, page);
+  } catch (err) {
+    throw notionError(err, `The database of page ${id}`);
+  }
+  const roles = pageRoles(page, schema, MAILOUT_PROPERTIES);
+  const test = testCheckbox(id, properties, roles);
+  const title = propertyText(roleValue(properties, roles, 'title'))?.trim() ?? '';
+  const subjectProp = propertyText(roleValue(properties, roles, 'subject'))?.trim();
   const subject = (subjectProp || title).replace(/\s+/g, ' ');
   if (!subject) {
     throw new AppError('unprocessable', 'The mailout has no subject: give the page a title (or fill in its Subject property).');
   }
-  const preheader = propertyText(findProperty(properties, 'Preheader'))?.replace(/\s+/g, ' ').trim() || undefined;
-  const testProp = findProperty(properties, 'Test');
-  const test = testProp?.type === 'checkbox' ? Boolean(testProp.checkbox) : false;
-  const status = propertyText(findProperty(properties, 'Status'))?.trim() || undefined;
+  const preheader = propertyText(roleValue(properties, roles, 'preheader'))?.replace(/\s+/g, ' ').trim() || undefined;
+  const status = propertyText(roleValue(properties, roles, 'status'))?.trim() || undefined;
 
   const converter = new NotionMarkdownConverter(client, options.source ?? clientChildrenSource(client));
   let body;

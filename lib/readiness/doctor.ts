@@ -3,7 +3,6 @@ import { createApp } from '../app';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { listMigrations } from '../db/migrate';
-import { ERROR_PROPERTIES, MAILOUT_PROPERTIES } from '../notion/schema';
 import { errorText, warn, type Check } from './check';
 import { readinessClients, senderChecks, type ReadinessClients } from './checks';
 import { checkNotionDatabase } from './notion';
@@ -52,7 +51,7 @@ async function notionChecks(config: Config, notion: Client | null): Promise<Chec
     return [warn('Notion', 'NOTION_TOKEN is not set: only Markdown mailouts can be sent (npm run send -- FILE.md)', 'Set NOTION_TOKEN (notion.so/profile/integrations → your integration → Internal Integration Secret).')];
   }
   return [
-    await checkNotionDatabase(notion, { title: 'Mailouts', envVar: 'NOTION_MAILOUTS_DATABASE_ID', id: config.notion.mailoutsDatabaseId, required: MAILOUT_PROPERTIES }),
-    await checkNotionDatabase(notion, { title: 'Errors', envVar: 'NOTION_ERRORS_DATABASE_ID', id: config.notion.errorsDatabaseId, required: ERROR_PROPERTIES }),
+    await checkNotionDatabase(notion, { title: 'Mailouts', envVar: 'NOTION_MAILOUTS_DATABASE_ID', id: config.notion.mailoutsDatabaseId, which: 'mailouts' }),
+    await checkNotionDatabase(notion, { title: 'Errors', envVar: 'NOTION_ERRORS_DATABASE_ID', id: config.notion.errorsDatabaseId, which: 'errors' }),
   ];
 }

@@ -1,7 +1,7 @@
 import type { Token, Tokens } from 'marked';
 import { displaySize } from '../images/size';
 import { escapeHtml } from '../html';
-import { absoluteLink, decodeEntities, encodeHref, escapeKeepEntities, type RenderContext } from './markdown-tokens';
+import { absoluteLink, decodeEntities, encodeHref, escapeKeepEntities, isEmptyRow, type RenderContext } from './markdown-tokens';
 import { COLUMN_WIDTH, STYLE as S } from './letter-style';
 import { inlineText } from './text-body';
 
@@ -85,17 +85,21 @@ function trimLastMargin(html: string): string {
   return i < 0 ? html : html.slice(0, i) + 'margin:0' + html.slice(i + 'margin:0 0 16px 0'.length);
 }
 
+const isBlankHtml = (html: string) => /^(?:\s|&nbsp;|&#160;|\u00a0)*$/.test(html);
+
 function list(l: Tokens.List, ctx: RenderContext): string {
   const task = l.items.length > 0 && l.items.every((i) => i.task);
   const tag = l.ordered ? 'ol' : 'ul';
   const start = l.ordered && typeof l.start === 'number' && l.start !== 1 ? ` start="${l.start}"` : '';
   const items = l.items
     .map((item, i) => {
-      const box = item.task ? `${item.checked ? '☑' : '☐'}&nbsp;` : '';
-      const inner = item.tokens
+      const rendered = item.tokens
         .filter((x) => x.type !== 'checkbox')
         .map((x) => (x.type === 'paragraph' && !l.loose ? inline((x as Tokens.Paragraph).tokens, ctx) : block(x, ctx)))
         .join('');
+      // An empty to-do is its box alone.
+      const inner = isBlankHtml(rendered) ? '' : rendered;
+      const box = item.task ? `${item.checked ? '☑' : '☐'}${inner ? '&nbsp;' : ''}` : '';
       // The last item's margin would add to the list's own (margins collapse in some clients, not in others).
       const style = i === l.items.length - 1 ? S.li.replace('margin:0 0 6px 0', 'margin:0') : S.li;
       return `<li style="${style}">${box}${trimLastMargin(inner.replace(/\n$/, ''))}</li>\n`;
@@ -117,9 +121,10 @@ function table(t: Tokens.Table, ctx: RenderContext): string {
   // `align` attribute is for Outlook for Windows, whose Word engine reads attributes best.
   const cell = (tag: 'th' | 'td', c: Tokens.TableCell) =>
     `<${tag} class="n-cell" align="${c.align ?? 'left'}" style="${S[tag]};${nowrap(c)}${align(c.align ?? 'left')}">${inline(c.tokens, ctx)}</${tag}>`;
-  const head = `<tr>${t.header.map((c) => cell('th', c)).join('')}</tr>`;
+  // An empty header row stands for a table without one (lib/notion/markdown: Notion's has_column_header).
+  const head = isEmptyRow(t.header) ? '' : `<thead><tr>${t.header.map((c) => cell('th', c)).join('')}</tr></thead>\n`;
   const rows = t.rows.map((r) => `<tr>${r.map((c) => cell('td', c)).join('')}</tr>`).join('\n');
-  return `<div style="${S.tableWrap}"><table class="n-table" role="table" cellpadding="0" cellspacing="0" border="0" style="${S.table}">\n<thead>${head}</thead>\n<tbody>${rows}</tbody></table></div>\n`;
+  return `<div style="${S.tableWrap}"><table class="n-table" role="table" cellpadding="0" cellspacing="0" border="0" style="${S.table}">\n${head}<tbody>${rows}</tbody></table></div>\n`;
 }
 
 function figure(img: Tokens.Image, ctx: RenderContext): string {

@@ -67,3 +67,6 @@ export function imageUrls(tokens: Token[]): string[] {
   walk(tokens);
   return [...new Set(out.filter((u) => /^https?:\/\//i.test(u)))];
 }
+
+/** A table's header row whose every cell is empty: a table without a header row (lib/notion/markdown). */
+export const isEmptyRow = (cells: Tokens.TableCell[]) => cells.every((c) => c.text.trim() === '');

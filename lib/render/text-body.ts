@@ -1,5 +1,5 @@
 import type { Token, Tokens } from 'marked';
-import { absoluteLink, decodeEntities, type RenderContext } from './markdown-tokens';
+import { absoluteLink, decodeEntities, isEmptyRow, type RenderContext } from './markdown-tokens';
 import { htmlToPlain } from './sanitize';
 
 /** Markdown tokens → the letter's plain-text part; it walks the same tokens as the HTML body, so it says what the HTML shows. */
@@ -50,8 +50,10 @@ function textBlock(t: Token, ctx: RenderContext): string {
     case 'table': {
       const tb = t as Tokens.Table;
       const row = (cells: Tokens.TableCell[]) => cells.map((c) => inlineText(c.tokens, ctx).replace(/\n/g, ' ').trim()).join(' | ');
+      const body = tb.rows.map(row);
+      if (isEmptyRow(tb.header)) return body.join('\n');
       const head = row(tb.header);
-      return [head, '-'.repeat(Math.min(60, Math.max(3, [...head].length))), ...tb.rows.map(row)].join('\n');
+      return [head, '-'.repeat(Math.min(60, Math.max(3, [...head].length))), ...body].join('\n');
     }
     case 'html':
       return decodeEntities(htmlToPlain((t as Tokens.HTML).text)).trim();

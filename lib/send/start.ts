@@ -141,7 +141,8 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   // A continuation sends the letter stored at the first claim: no need to read Notion.
   const loaded = req.continuation ? null : await deps.loadLetter(mailoutId);
   if (req.continuation) await deps.admitContinuation(mailoutId);
-  const mode = req.mode ?? (loaded?.test ? 'test' : 'live');
+  // A ticked Test checkbox always means test, whatever the body asks.
+  const mode = req.mode === 'test' || loaded?.test ? 'test' : 'live';
 
   if (req.dryRun) {
     const pending = await mailoutPendingCount(db, mailoutId);

@@ -1,11 +1,26 @@
 import { type Client, extractNotionId, isFullDatabase, isFullDataSource, isNotionClientError, APIErrorCode } from '@notionhq/client';
 import { AppError } from '../errors';
-import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type PropertySpec } from '../notion/schema';
+import {
+  DATABASE_TITLES,
+  DEFAULT_LANG,
+  ERROR_PROPERTIES,
+  findRoles,
+  LANGS,
+  MAILOUT_PROPERTIES,
+  propertyDescription,
+  STATUS_NAMES,
+  type Lang,
+  type PropertySpec,
+  type StatusKey,
+} from '../notion/schema';
 import type { SetupStep } from './types';
 
 /**
- * `npm run setup:notion`: creates the "Mailouts" and "Errors" databases under a page, or
- * checks existing ones against `lib/notion/schema.ts` and adds what is missing.
+ * `npm run setup:notion`: creates the «Письма» and «Ошибки» databases (or, in English,
+ * "Mailouts" and "Errors") under a page, or checks existing ones against
+ * `lib/notion/schema.ts` and adds what is missing. Every property it creates or finds gets
+ * its role marker in its description, so the executor finds it after any rename. A
+ * database is checked in its own language (its property names say which).
  *
  * Notion API 2025-09-03: a database holds data sources and the properties live on the data
  * source, so a check is databases.retrieve → dataSources.retrieve, and a fix is one
@@ -14,9 +29,9 @@ import type { SetupStep } from './types';
 
 export type DatabaseKey = 'mailouts' | 'errors';
 
-export const DATABASES: Record<DatabaseKey, { title: string; envVar: string; properties: PropertySpec[] }> = {
-  mailouts: { title: 'Mailouts', envVar: 'NOTION_MAILOUTS_DATABASE_ID', properties: MAILOUT_PROPERTIES },
-  errors: { title: 'Errors', envVar: 'NOTION_ERRORS_DATABASE_ID', properties: ERROR_PROPERTIES },
+export const DATABASES: Record<DatabaseKey, { envVar: string; properties: PropertySpec[] }> = {
+  mailouts: { envVar: 'NOTION_MAILOUTS_DATABASE_ID', properties: MAILOUT_PROPERTIES },
+  errors: { envVar: 'NOTION_ERRORS_DATABASE_ID', properties: ERROR_PROPERTIES },
 };
 
 export type { SetupStep };
@@ -39,8 +54,8 @@ export interface DatabaseReport {
   wrongType: WrongType[];
   /** Select options the executor writes that the property lacks. */
   missingOptions: { name: string; options: string[] }[];
-  /** The title property exists under another name (renamed unless dry run). */
-  titleRenamedFrom?: string;
+  /** Properties found by name or type that get their role marker (recorded unless dry run). */
+  marked: string[];
 }
 
 export interface NotionSetupResult {
@@ -51,17 +66,19 @@ export interface NotionSetupResult {
   ok: boolean;
 }
 
-export type NotionSetupOptions =
-  | { dryRun: boolean; parentPageId: string; mailoutsDatabaseId?: undefined; errorsDatabaseId?: undefined }
-  | { dryRun: boolean; parentPageId?: undefined; mailoutsDatabaseId: string; errorsDatabaseId: string };
+/** `lang`: the language of the databases setup creates (default: Russian). */
+export type NotionSetupOptions = { dryRun: boolean; lang?: Lang } & (
+  | { parentPageId: string; mailoutsDatabaseId?: undefined; errorsDatabaseId?: undefined }
+  | { parentPageId?: undefined; mailoutsDatabaseId: string; errorsDatabaseId: string }
+);
 
-const SELECT_COLORS: Record<string, 'default' | 'gray' | 'blue' | 'purple' | 'yellow' | 'green' | 'orange' | 'red'> = {
-  Draft: 'gray',
-  Ready: 'blue',
-  Sending: 'yellow',
-  Sent: 'green',
-  Paused: 'orange',
-  Failed: 'red',
+const SELECT_COLORS: Record<StatusKey, 'default' | 'gray' | 'blue' | 'purple' | 'yellow' | 'green' | 'orange' | 'red'> = {
+  draft: 'gray',
+  ready: 'blue',
+  sending: 'yellow',
+  sent: 'green',
+  paused: 'orange',
+  failed: 'red',
 };
 
 /** A page or database id from a bare id (with or without dashes) or a notion.so URL. */
@@ -74,24 +91,26 @@ export function parseNotionId(input: string): string | undefined {
 
 type PropertyConfig = Record<string, unknown>;
 
-/** The create/update request body for one property of the schema. */
-export function propertyConfig(spec: PropertySpec): PropertyConfig {
+/** The create/update request body for one property of the schema, in `lang`, with its role marker. */
+export function propertyConfig(spec: PropertySpec, lang: Lang): PropertyConfig {
+  const description = propertyDescription(spec, lang);
   switch (spec.type) {
     case 'select':
-      return { select: { options: (spec.options ?? []).map((name) => ({ name, color: SELECT_COLORS[name] ?? 'default' })) } };
+      return { description, select: { options: (spec.options ?? []).map((key) => ({ name: STATUS_NAMES[key][lang], color: SELECT_COLORS[key] })) } };
     case 'number':
-      return { number: { format: 'number' } };
+      return { description, number: { format: 'number' } };
     default:
-      return { [spec.type]: {} };
+      return { description, [spec.type]: {} };
   }
 }
 
-function describeSpec(spec: PropertySpec): string {
-  return `"${spec.name}" (${spec.type}${spec.options ? `: ${spec.options.join(', ')}` : ''})`;
+function describeSpec(spec: PropertySpec, lang: Lang): string {
+  return `"${spec.names[lang]}" (${spec.type}${spec.options ? `: ${spec.options.map((k) => STATUS_NAMES[k][lang]).join(', ')}` : ''})`;
 }
 
-function sameTitle(a: string, b: string): boolean {
-  return a.trim().toLowerCase() === b.trim().toLowerCase();
+/** A database title setup would give `key`, in either language. */
+function isTitleOf(key: DatabaseKey, title: string): boolean {
+  return LANGS.some((l) => title.trim().toLowerCase() === DATABASE_TITLES[key][l].toLowerCase());
 }
 
 /** Turns Notion client errors into messages that say what to do. */
@@ -138,20 +157,22 @@ async function listChildDatabases(notion: Client, pageId: string): Promise<{ id:
   return found;
 }
 
-function emptyReport(key: DatabaseKey): DatabaseReport {
-  return { key, title: DATABASES[key].title, created: false, missing: [], wrongType: [], missingOptions: [] };
+function emptyReport(key: DatabaseKey, title: string): DatabaseReport {
+  return { key, title, created: false, missing: [], wrongType: [], missingOptions: [], marked: [] };
 }
 
 async function createDatabase(
   notion: Client,
   key: DatabaseKey,
   parentPageId: string,
-  dryRun: boolean,
+  opts: { dryRun: boolean; lang: Lang },
   steps: SetupStep[],
 ): Promise<DatabaseReport> {
-  const { title, properties } = DATABASES[key];
-  const report = emptyReport(key);
-  const list = properties.map(describeSpec).join(', ');
+  const { properties } = DATABASES[key];
+  const { dryRun, lang } = opts;
+  const title = DATABASE_TITLES[key][lang];
+  const report = emptyReport(key, title);
+  const list = properties.map((p) => describeSpec(p, lang)).join(', ');
   if (dryRun) {
     steps.push({ kind: 'create', applied: false, message: `would create database "${title}" under page ${parentPageId} with ${properties.length} properties: ${list}` });
     return report;
@@ -161,7 +182,7 @@ async function createDatabase(
     title: [{ type: 'text' as const, text: { content: title } }],
     is_inline: false,
     initial_data_source: {
-      properties: Object.fromEntries(properties.map((p) => [p.name, propertyConfig(p)])),
+      properties: Object.fromEntries(properties.map((p) => [p.names[lang], propertyConfig(p, lang)])),
     },
   } as Parameters<Client['databases']['create']>[0];
   const db = await call(`create the "${title}" database`, () => notion.databases.create(body));
@@ -172,6 +193,27 @@ async function createDatabase(
   return report;
 }
 
+type ExistingProperty = {
+  id: string;
+  name: string;
+  type: string;
+  description?: string | null;
+  select?: { options: { id: string; name: string }[] };
+  status?: { options: { name: string }[] };
+};
+
+/** Merges `extra` into the update of one property (a select may get a marker and options). */
+function addToUpdate(update: Record<string, PropertyConfig>, key: string, extra: PropertyConfig): void {
+  update[key] = { ...(update[key] ?? {}), ...extra };
+}
+
+/** Status options the database lacks in either language, named in its language. */
+function lackingOptions(spec: PropertySpec, prop: ExistingProperty, lang: Lang): { keys: StatusKey[]; names: string[] } {
+  const have = (prop.type === 'status' ? prop.status?.options : prop.select?.options) ?? [];
+  const keys = (spec.options ?? []).filter((k) => !have.some((h) => LANGS.some((l) => h.name.trim().toLowerCase() === STATUS_NAMES[k][l].toLowerCase())));
+  return { keys, names: keys.map((k) => STATUS_NAMES[k][lang]) };
+}
+
 async function checkDatabase(
   notion: Client,
   key: DatabaseKey,
@@ -179,19 +221,27 @@ async function checkDatabase(
   dryRun: boolean,
   steps: SetupStep[],
 ): Promise<DatabaseReport> {
-  const { title, properties: specs } = DATABASES[key];
-  const report = emptyReport(key);
-  report.databaseId = databaseId;
-
-  const db = await call(`read the "${title}" database ${databaseId}`, () => notion.databases.retrieve({ database_id: databaseId }));
+  const { properties: specs } = DATABASES[key];
+  const label = DATABASE_TITLES[key].en;
+  const db = await call(`read the "${label}" database ${databaseId}`, () => notion.databases.retrieve({ database_id: databaseId }));
   if (!isFullDatabase(db)) {
-    throw new AppError('upstream', `Notion returned only a partial "${title}" database ${databaseId}; share it with the integration.`);
+    throw new AppError('upstream', `Notion returned only a partial "${label}" database ${databaseId}; share it with the integration.`);
   }
-  report.databaseId = db.id;
   const source = db.data_sources[0];
   if (!source) {
-    throw new AppError('upstream', `The "${title}" database ${databaseId} has no data source; it may be a linked database. Use the original database.`);
+    throw new AppError('upstream', `The "${label}" database ${databaseId} has no data source; it may be a linked database. Use the original database.`);
   }
+  const ds = await call(`read the "${label}" data source ${source.id}`, () => notion.dataSources.retrieve({ data_source_id: source.id }));
+  if (!isFullDataSource(ds)) {
+    throw new AppError('upstream', `Notion returned only a partial data source for "${label}"; share it with the integration.`);
+  }
+  const existing = ds.properties as unknown as Record<string, ExistingProperty>;
+  const roles = findRoles(existing, specs);
+  const { lang } = roles;
+  const title = DATABASE_TITLES[key][lang];
+  const report = emptyReport(key, title);
+  report.databaseId = db.id;
+  report.dataSourceId = source.id;
   if (db.data_sources.length > 1) {
     steps.push({
       kind: 'warning',
@@ -199,65 +249,48 @@ async function checkDatabase(
       message: `"${title}" has ${db.data_sources.length} data sources; the executor uses the first, "${source.name}" (${source.id})`,
     });
   }
-  report.dataSourceId = source.id;
-
-  const ds = await call(`read the "${title}" data source ${source.id}`, () => notion.dataSources.retrieve({ data_source_id: source.id }));
-  if (!isFullDataSource(ds)) {
-    throw new AppError('upstream', `Notion returned only a partial data source for "${title}"; share it with the integration.`);
-  }
-  const existing = ds.properties as Record<string, { id: string; name: string; type: string; select?: { options: { id: string; name: string; color?: string }[] }; status?: { options: { name: string }[] } }>;
 
   const update: Record<string, PropertyConfig> = {};
   const changes: string[] = [];
-
+  for (const gap of roles.missing) {
+    const spec = specs.find((s) => s.role === gap.role)!;
+    const clash = existing[gap.name];
+    if (clash) {
+      report.wrongType.push({ name: gap.name, expected: spec.type, actual: clash.type });
+      continue;
+    }
+    report.missing.push(gap.name);
+    update[gap.name] = propertyConfig(spec, lang);
+    changes.push(`add ${describeSpec(spec, lang)}`);
+  }
   for (const spec of specs) {
-    if (spec.type === 'title') {
-      const titleProp = Object.values(existing).find((p) => p.type === 'title');
-      if (titleProp && titleProp.name !== spec.name) {
-        if (existing[spec.name]) {
-          report.wrongType.push({ name: spec.name, expected: 'title', actual: existing[spec.name]!.type });
-        } else {
-          report.titleRenamedFrom = titleProp.name;
-          update[titleProp.id] = { name: spec.name };
-          changes.push(`rename the title property "${titleProp.name}" to "${spec.name}"`);
-        }
-      }
+    const found = roles.found[spec.role];
+    if (!found) continue;
+    const prop = existing[found.name]!;
+    if (found.by !== 'marker') {
+      report.marked.push(found.name);
+      addToUpdate(update, prop.id, { description: propertyDescription(spec, lang) });
+      changes.push(`record the role of "${found.name}" (${spec.role}) in its description`);
+    }
+    if (!spec.options) continue;
+    const lacking = lackingOptions(spec, prop, lang);
+    if (lacking.names.length === 0) continue;
+    report.missingOptions.push({ name: found.name, options: lacking.names });
+    const quoted = lacking.names.map((o) => `"${o}"`).join(', ');
+    if (prop.type === 'status') {
+      steps.push({
+        kind: 'warning',
+        applied: false,
+        message: `"${title}"."${found.name}" is a status property without the options ${quoted}; the API cannot add status options: add them in Notion`,
+      });
       continue;
     }
-    const prop = existing[spec.name];
-    if (!prop) {
-      report.missing.push(spec.name);
-      update[spec.name] = propertyConfig(spec);
-      changes.push(`add ${describeSpec(spec)}`);
-      continue;
-    }
-    // A `status` property named Status is read and written as well (see lib/notion/schema.ts).
-    const statusInsteadOfSelect = spec.type === 'select' && prop.type === 'status';
-    if (prop.type !== spec.type && !statusInsteadOfSelect) {
-      report.wrongType.push({ name: spec.name, expected: spec.type, actual: prop.type });
-      continue;
-    }
-    if (spec.options) {
-      const have = (statusInsteadOfSelect ? prop.status?.options : prop.select?.options) ?? [];
-      const lacking = spec.options.filter((o) => !have.some((h) => h.name === o));
-      if (lacking.length) {
-        report.missingOptions.push({ name: spec.name, options: lacking });
-        if (statusInsteadOfSelect) {
-          steps.push({
-            kind: 'warning',
-            applied: false,
-            message: `"${title}"."${spec.name}" is a status property without the options ${lacking.map((o) => `"${o}"`).join(', ')}; the API cannot add status options: add them in Notion`,
-          });
-        } else {
-          const options = [
-            ...(prop.select?.options ?? []).map((o) => ({ id: o.id, name: o.name })),
-            ...lacking.map((name) => ({ name, color: SELECT_COLORS[name] ?? 'default' })),
-          ];
-          update[prop.id] = { select: { options } };
-          changes.push(`add the options ${lacking.map((o) => `"${o}"`).join(', ')} to "${spec.name}"`);
-        }
-      }
-    }
+    const options = [
+      ...(prop.select?.options ?? []).map((o) => ({ id: o.id, name: o.name })),
+      ...lacking.keys.map((k) => ({ name: STATUS_NAMES[k][lang], color: SELECT_COLORS[k] })),
+    ];
+    addToUpdate(update, prop.id, { select: { options } });
+    changes.push(`add the options ${quoted} to "${found.name}"`);
   }
 
   for (const wrong of report.wrongType) {
@@ -285,7 +318,7 @@ async function checkDatabase(
     notion.dataSources.update({ data_source_id: source.id, properties: update } as Parameters<Client['dataSources']['update']>[0]),
   );
   for (const c of changes) {
-    steps.push({ kind: 'update', applied: true, message: `${c.replace(/^add /, 'added ').replace(/^rename /, 'renamed ')} on "${title}"` });
+    steps.push({ kind: 'update', applied: true, message: `${c.replace(/^add /, 'added ').replace(/^record /, 'recorded ')} on "${title}"` });
   }
   return report;
 }
@@ -294,13 +327,14 @@ export async function setupNotion(notion: Client, options: NotionSetupOptions): 
   const steps: SetupStep[] = [];
   const databases = {} as Record<DatabaseKey, DatabaseReport>;
   const keys: DatabaseKey[] = ['mailouts', 'errors'];
+  const lang = options.lang ?? DEFAULT_LANG;
 
   if (options.parentPageId !== undefined) {
     const parent = options.parentPageId;
     const children = await listChildDatabases(notion, parent);
     for (const key of keys) {
-      const { title } = DATABASES[key];
-      const matches = children.filter((c) => sameTitle(c.title, title));
+      const title = DATABASE_TITLES[key][lang];
+      const matches = children.filter((c) => isTitleOf(key, c.title));
       if (matches.length > 1) {
         steps.push({
           kind: 'warning',
@@ -313,7 +347,7 @@ export async function setupNotion(notion: Client, options: NotionSetupOptions): 
         steps.push({ kind: 'ok', applied: false, message: `found database "${title}" (${match.id}) under the page` });
         databases[key] = await checkDatabase(notion, key, match.id, options.dryRun, steps);
       } else {
-        databases[key] = await createDatabase(notion, key, parent, options.dryRun, steps);
+        databases[key] = await createDatabase(notion, key, parent, { dryRun: options.dryRun, lang }, steps);
       }
     }
   } else {

@@ -11,7 +11,7 @@ import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { readMailoutPage } from '../../lib/notion/read';
 import { personalise, renderMailout } from '../../lib/render';
 import { setLogLevel } from '../../lib/log';
-import { block, makePage, richText, startFakeNotion, textRun, titleProperty, type FakeNotion } from '../../tests/fakes/notion';
+import { block, checkboxProperty, makePage, richText, startFakeNotion, textRun, titleProperty, type FakeNotion } from '../../tests/fakes/notion';
 
 type Json = Record<string, any>;
 
@@ -23,7 +23,7 @@ function withKids(fake: FakeNotion, parent: Json, kids: Json[]): Json {
 
 /** A page of `n` blocks in all (nested ones included), of mixed types, like a long newsletter. */
 function buildMixedPage(fake: FakeNotion, n: number): { pageId: string; minimum: number; blocks: number } {
-  const page = fake.addPage(makePage({ properties: { Name: titleProperty(`Bench ${n}`) } }));
+  const page = fake.addPage(makePage({ properties: { Name: titleProperty(`Bench ${n}`), Test: checkboxProperty(false) } }));
   const top: Json[] = [];
   let count = 0;
   let i = 0;

@@ -5,6 +5,8 @@
  */
 import { block, checkboxProperty, makePage, richText, richTextProperty, selectProperty, textRun, titleProperty, type FakeNotion } from '../fakes/notion';
 
+import richTextFixtures from './fixtures/notion/rich-text.json';
+
 type Json = Record<string, any>;
 
 export const NOTION_FILE_URL =
@@ -47,6 +49,9 @@ const PAGE_MENTION: Json = {
   plain_text: 'План на год',
   href: 'https://www.notion.so/3c612f56fdd04a30a4d6bda7d7426309',
 };
+
+/** A link mention (a pasted link Notion shows as a card), shaped as tests/content/fixtures/notion/rich-text.json has it. */
+const LINK_MENTION: Json = (richTextFixtures.cases.find((c) => c.name === 'link mention')!.rich_text as Json[])[0]!;
 
 const INLINE_EQUATION: Json = {
   type: 'equation',
@@ -162,6 +167,8 @@ export function buildEveryBlockPage(fake: FakeNotion): BuiltPage {
         textRun('ссылка', { link: 'https://example.com/путь?q=1&lang=ru' }),
         textRun(', '),
         PAGE_MENTION,
+        textRun(', '),
+        LINK_MENTION,
         textRun(', '),
         RELATIVE_LINK,
         textRun(', формула '),

@@ -4,7 +4,7 @@ import { pageContent, renderLetter } from '../../lib/render/pipeline';
 import { createSupabaseStorage } from '../../lib/images';
 import { clearRehostCache } from '../../lib/images';
 import { isAppError } from '../../lib/errors';
-import { block, makePage, richText, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
+import { block, checkboxProperty, makePage, richText, richTextProperty, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
 import { buildEveryBlockPage, buildLongPage, EXTERNAL_IMAGE_URL, minimumCalls, NOTION_FILE_URL } from './fixtures';
 import { PNG_1x1, redirectingFetch, startFakeStorage, type FakeStorage } from './fake-storage';
 import { expectGolden, fakeClient, TOKEN, urlsIn } from './helpers';
@@ -70,7 +70,9 @@ describe('a Notion page with every supported block type', () => {
     expect(html).toContain('<span style="color:#d44c47">красный</span>');
     expect(html).toMatch(/<span style="background-color:#fbf3db;color:#1f1f1f">с фоном<\/span>/);
     expect(html).toContain('href="https://example.com/%D0%BF%D1%83%D1%82%D1%8C?q=1&amp;lang=ru"');
-    expect(html).toContain('href="https://www.notion.so/3c612f56fdd04a30a4d6bda7d7426309"');
+    // A mention of a page not shared to the web is its text: recipients cannot open a private Notion link (issue 25).
+    expect(html).not.toContain('3c612f56fdd04a30a4d6bda7d7426309');
+    expect(html).toContain('План на год');
     expect(html).toContain('href="https://www.notion.so/0b2f5f0e3c8f4a1e8f1f3b2a1c0d9e8f"');
     // what the user typed stays text
     expect(html).toContain('2*3*4 = 24, &lt;b&gt;не тег&lt;/b&gt;, snake_case_name, # не заголовок.');
@@ -207,7 +209,7 @@ describe('a long, deeply nested page', () => {
 
 describe('blocks the email cannot show', () => {
   it('skips malformed, unknown and unreadable blocks, reports them, and renders the rest', async () => {
-    const page = fake.addPage(makePage({ properties: { Name: titleProperty('Mixed') } }));
+    const page = fake.addPage(makePage({ properties: { Name: titleProperty('Mixed'), Test: checkboxProperty(false) } }));
     const synced = block('synced_block', { synced_from: { type: 'block_id', block_id: '99999999-9999-4999-8999-999999999999' } }, { hasChildren: true });
     fake.setChildren(page.id, [
       block('paragraph', { rich_text: richText('До') }),
@@ -260,5 +262,24 @@ describe('page lookup', () => {
     const err = await readMailoutPage(fakeClient(fake), built.pageId).catch((e: unknown) => e);
     expect(isAppError(err, 'unprocessable')).toBe(true);
     expect((err as Error).message).toMatch(/no subject/);
+  });
+});
+
+describe('properties by role', () => {
+  it('refuses a page without a Test checkbox, rather than reading it as a live send', async () => {
+    const page = fake.addPage(makePage({ properties: { Name: titleProperty('Без галочки') } }));
+    const err = await readMailoutPage(fakeClient(fake), page.id).catch((e: unknown) => e);
+    expect(isAppError(err, 'unprocessable')).toBe(true);
+    expect((err as Error).message).toMatch(/no test checkbox \("Test"\)/);
+    expect(fake.calls(`/v1/blocks/${page.id}/children`)).toHaveLength(0);
+  });
+
+  it('reads the Russian names setup gives, and the only checkbox as the Test checkbox', async () => {
+    const page = fake.addPage(
+      makePage({ properties: { Название: titleProperty('Выпуск'), Тема: richTextProperty('Тема письма', 'subj'), 'Только мне': checkboxProperty(true) } }),
+    );
+    const read = await readMailoutPage(fakeClient(fake), page.id);
+    expect(read.subject).toBe('Тема письма');
+    expect(read.test).toBe(true);
   });
 });

@@ -38,6 +38,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { propertyDescription, STATUS_NAMES, type Lang, type PropertySpec } from '../../lib/notion/schema';
 
 export interface RecordedRequest {
   method: string;
@@ -172,6 +173,43 @@ export function makePage(options: { id?: string; dataSourceId?: string; database
   };
 }
 
+/**
+ * A data source's `properties` as `npm run setup:notion` creates them from a spec list
+ * (lib/notion/schema): names in `lang`, ids, descriptions with role markers (`markers: false`:
+ * a database made before them), shaped as GET /v1/data_sources/:id returns them.
+ */
+export function dataSourceProperties(specs: PropertySpec[], lang: Lang, options: { markers?: boolean } = {}): Json {
+  return Object.fromEntries(
+    specs.map((s, i) => {
+      const id = s.type === 'title' ? 'title' : `${s.role.slice(0, 3)}${i}`;
+      const config =
+        s.type === 'select'
+          ? { options: (s.options ?? []).map((k) => ({ id: `opt-${k}`, name: STATUS_NAMES[k][lang], color: 'default', description: null })) }
+          : s.type === 'number'
+            ? { format: 'number' }
+            : {};
+      const description = options.markers === false ? null : propertyDescription(s, lang);
+      return [s.names[lang], { id, name: s.names[lang], description, type: s.type, [s.type]: config }];
+    }),
+  );
+}
+
+/** A row of a data source: every schema property, empty unless `values` (by name) says otherwise, as a page returns them. */
+export function rowProperties(schema: Json, values: Record<string, unknown> = {}): Json {
+  const empty: Record<string, (v: any) => unknown> = {
+    title: (v) => (v ? richText(String(v)) : []),
+    rich_text: (v) => (v ? richText(String(v)) : []),
+    checkbox: (v) => Boolean(v),
+    select: (v) => (v ? { id: `opt-${v}`, name: String(v), color: 'default' } : null),
+    number: (v) => (typeof v === 'number' ? v : null),
+    date: (v) => (v ? { start: String(v), end: null, time_zone: null } : null),
+    url: (v) => (v ? String(v) : null),
+  };
+  return Object.fromEntries(
+    Object.entries(schema).map(([name, p]: [string, any]) => [name, { id: p.id, type: p.type, [p.type]: (empty[p.type] ?? (() => null))(values[name]) }]),
+  );
+}
+
 /** Turns request-shaped property values (`{select:{name}}`, `{rich_text:[{text:{content}}]}`) into response shape. */
 function responseProperty(name: string, value: Json, previous?: Json): Json {
   const type = Object.keys(value).find((k) => k !== 'type' && k !== 'id') ?? value.type;
@@ -203,6 +241,10 @@ export interface FakeNotion {
   /** Sets the children of a page or block; marks the blocks as known (for GET /v1/blocks/:id). */
   setChildren(parentId: string, blocks: Json[]): void;
   addDatabase(options: { id?: string; dataSourceId?: string; title?: string; properties?: Json }): { databaseId: string; dataSourceId: string };
+  /** A further data source in a database (Notion's multi-source databases). */
+  addDataSource(databaseId: string, options?: { title?: string; properties?: Json }): string;
+  /** Renames a data source's property, on every row too, as Notion does; its id and description stay. */
+  renameProperty(dataSourceId: string, from: string, to: string): void;
   setQueryFilter(fn: (page: Json, filter: unknown) => boolean): void;
   failNext(spec: FailureSpec): void;
   /** Forget every pending failure. */
@@ -258,9 +300,11 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
       const page = pages.get(id);
       if (!page) return { status: 404, body: notFound('page', m[1]!) };
       pageUpdates.push({ pageId: id, body });
-      for (const [name, value] of Object.entries((body.properties ?? {}) as Json)) {
-        if (!page.properties[name]) {
-          return { status: 400, body: errorBody(400, 'validation_error', `${name} is not a property that exists.`) };
+      for (const [key, value] of Object.entries((body.properties ?? {}) as Json)) {
+        // Notion takes a property's name or its id as the key.
+        const name = page.properties[key] ? key : Object.keys(page.properties).find((n) => page.properties[n].id === key);
+        if (!name) {
+          return { status: 400, body: errorBody(400, 'validation_error', `${key} is not a property that exists.`) };
         }
         page.properties[name] = responseProperty(name, value as Json, page.properties[name]);
       }
@@ -271,13 +315,26 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
     }
     if (method === 'POST' && path === '/v1/pages') {
       const parent = (body.parent ?? {}) as Json;
-      const properties: Json = {};
-      for (const [name, value] of Object.entries((body.properties ?? {}) as Json)) properties[name] = responseProperty(name, value as Json);
-      const dsId = parent.data_source_id ?? parent.database_id;
-      if (dsId && !dataSources.has(normaliseId(dsId)) && !databases.has(normaliseId(dsId))) {
-        return { status: 404, body: notFound('data source', dsId) };
+      let dsId: string | undefined = parent.data_source_id;
+      if (parent.database_id) {
+        const db = databases.get(normaliseId(parent.database_id));
+        if (!db) return { status: 404, body: notFound('database', parent.database_id) };
+        // 2025-09-03 upgrade guide: a page created with a database parent fails once the database has several data sources.
+        if (db.data_sources.length > 1) {
+          return { status: 400, body: errorBody(400, 'validation_error', `Database ${db.id} has multiple data sources; use a data_source_id parent.`) };
+        }
+        dsId = db.data_sources[0]?.id;
       }
-      const page = makePage({ dataSourceId: dsId, properties });
+      const ds = dsId ? dataSources.get(normaliseId(dsId)) : undefined;
+      if (dsId && !ds) return { status: 404, body: notFound('data source', dsId) };
+      const properties: Json = {};
+      for (const [key, value] of Object.entries((body.properties ?? {}) as Json)) {
+        // Under a data source, keys are the schema's property names or ids (create-pages-in-a-data-source guide).
+        const name = ds ? (ds.properties[key] ? key : Object.keys(ds.properties).find((n) => ds.properties[n].id === key)) : key;
+        if (!name) return { status: 400, body: errorBody(400, 'validation_error', `${key} is not a property that exists.`) };
+        properties[name] = responseProperty(name, value as Json, ds?.properties[name]);
+      }
+      const page = makePage({ dataSourceId: dsId, ...(ds ? { databaseId: ds.parent.database_id } : {}), properties });
       if (parent.page_id) page.parent = { type: 'page_id', page_id: normaliseId(parent.page_id) };
       pages.set(page.id, page);
       createdPages.push(page);
@@ -440,6 +497,22 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
         public_url: null,
       });
       return { databaseId, dataSourceId: dsId };
+    },
+    addDataSource(databaseId, { title = 'Data source', properties = {} } = {}) {
+      const db = databases.get(normaliseId(databaseId))!;
+      const dsId = newId();
+      dataSources.set(dsId, { ...structuredClone(dataSources.get(db.data_sources[0].id)), id: dsId, title: richText(title), properties });
+      db.data_sources.push({ id: dsId, name: title });
+      return dsId;
+    },
+    renameProperty(dataSourceId, from, to) {
+      const rename = (props: Json) => {
+        if (!props[from]) return;
+        props[to] = { ...props[from], ...(props[from].name !== undefined ? { name: to } : {}) };
+        delete props[from];
+      };
+      rename(dataSources.get(normaliseId(dataSourceId))!.properties);
+      for (const page of pages.values()) if (page.parent?.data_source_id === normaliseId(dataSourceId)) rename(page.properties);
     },
     setQueryFilter(fn) {
       queryFilter = fn;

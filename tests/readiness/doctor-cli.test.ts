@@ -19,7 +19,7 @@ let notion: FakeNotion;
 let env: Record<string, string>;
 
 /** A data source's properties as Notion returns them: `{ Name: { id, name, type, title: {} } }`. */
-const properties = (specs: PropertySpec[]) => Object.fromEntries(specs.map((p) => [p.name, { id: p.name, name: p.name, type: p.type, [p.type]: {} }]));
+const properties = (specs: PropertySpec[]) => Object.fromEntries(specs.map((p) => [p.names.en, { id: p.role, name: p.names.en, type: p.type, [p.type]: {} }]));
 
 function doctor(args: string[] = [], extra: Record<string, string> = {}): Promise<CommandResult> {
   return runCommand(TSX, [path.join(ROOT, 'scripts/doctor.ts'), ...args], { cwd: ROOT, env: { ...cleanCliEnv(), ...env, ...extra } });

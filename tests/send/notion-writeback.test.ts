@@ -6,7 +6,8 @@ import { verifyReportLink } from '../../lib/report';
 import { readReport } from '../report/read-report';
 import { setLogSink } from '../../lib/log';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { checkboxProperty, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { ERROR_PROPERTIES } from '../../lib/notion/schema';
+import { checkboxProperty, dataSourceProperties, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 
@@ -44,7 +45,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
   notion = await startFakeNotion({ token: 'secret_writeback' });
-  errorsDb = notion.addDatabase({ title: 'Errors', properties: {} });
+  errorsDb = notion.addDatabase({ title: 'Errors', properties: dataSourceProperties(ERROR_PROPERTIES, 'en') });
   restoreSink = setLogSink((line) => logs.push(line));
 });
 afterAll(async () => {

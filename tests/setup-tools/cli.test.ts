@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES } from '../../lib/notion/schema';
 import { FakeAws } from './fake-aws';
 import { startFakeSqs, type FakeSqs } from '../fakes/sqs';
-import { FakeNotion } from './fake-notion';
+import { FakeNotion, specSchema } from './fake-notion';
 import { cleanCliEnv, runCommand, type CommandResult } from '../helpers/run';
 
 /** The command-line scripts, run as a user runs them (tsx), against the HTTP fakes. */
@@ -34,8 +34,9 @@ describe('npm run setup:notion', () => {
     expect(first.code).toBe(0);
     const dbs = fake.databasesUnder(parent);
     const id = (title: string) => dbs.find((d) => d.title === title)!.id;
-    expect(first.stdout).toContain(`NOTION_MAILOUTS_DATABASE_ID=${id('Mailouts')}`);
-    expect(first.stdout).toContain(`NOTION_ERRORS_DATABASE_ID=${id('Errors')}`);
+    // Russian by default: our publishers' language.
+    expect(first.stdout).toContain(`NOTION_MAILOUTS_DATABASE_ID=${id('Письма')}`);
+    expect(first.stdout).toContain(`NOTION_ERRORS_DATABASE_ID=${id('Ошибки')}`);
     expect(first.stdout).toContain('Share the page');
     expect(first.stdout).toContain('"Send webhook" to https://mailout.example.com/api/send-mailout');
     expect(first.stdout).toContain('Authorization: Bearer <EXECUTOR_SHARED_SECRET>');
@@ -46,12 +47,12 @@ describe('npm run setup:notion', () => {
     const second = await run('setup-notion.ts', ['--parent', parent], env);
     expect(second.code).toBe(0);
     expect(fake.writes()).toEqual([]);
-    expect(second.stdout).toContain(`NOTION_MAILOUTS_DATABASE_ID=${id('Mailouts')}`);
+    expect(second.stdout).toContain(`NOTION_MAILOUTS_DATABASE_ID=${id('Письма')}`);
   });
 
   test('--dry-run writes nothing and prints the plan', async () => {
     const parent = fake.addPage();
-    const result = await run('setup-notion.ts', ['--parent', parent, '--dry-run'], env);
+    const result = await run('setup-notion.ts', ['--parent', parent, '--lang', 'en', '--dry-run'], env);
     expect(result.code).toBe(0);
     expect(fake.writes()).toEqual([]);
     expect(result.stdout).toContain('Dry run');
@@ -61,9 +62,8 @@ describe('npm run setup:notion', () => {
 
   test('checking databases with the env ids names what is missing and exits 1 on a wrong type', async () => {
     const parent = fake.addPage();
-    const schema = (specs: typeof MAILOUT_PROPERTIES) => Object.fromEntries(specs.map((s) => [s.name, { type: s.type, options: s.options }]));
-    const mailouts = fake.addDatabase(parent, 'Mailouts', { ...schema(MAILOUT_PROPERTIES), Bounced: { type: 'checkbox', options: undefined } });
-    const errors = fake.addDatabase(parent, 'Errors', schema(ERROR_PROPERTIES.filter((p) => p.name !== 'Message')));
+    const mailouts = fake.addDatabase(parent, 'Mailouts', { ...specSchema(MAILOUT_PROPERTIES.filter((p) => p.role !== 'bounced')), Bounced: { type: 'checkbox' } });
+    const errors = fake.addDatabase(parent, 'Errors', specSchema(ERROR_PROPERTIES.filter((p) => p.role !== 'message')));
 
     const result = await run('setup-notion.ts', ['--dry-run'], {
       ...env,

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { propertyDescription, STATUS_NAMES, type Lang, type PropertySpec } from '../../lib/notion/schema';
 
 /**
  * A small stateful fake of the Notion REST API (version 2025-09-03) for the setup helpers:
@@ -20,6 +21,8 @@ interface FakeProperty {
   name: string;
   type: string;
   config: Record<string, unknown>;
+  /** Kept through renames, as Notion keeps it. */
+  description: string | null;
 }
 
 interface FakeDataSource {
@@ -37,6 +40,22 @@ interface FakeDatabase {
 }
 
 type Block = { id: string; type: 'paragraph' | 'child_page' | 'child_database'; title?: string };
+
+export type FakeSchema = Record<string, { type: string; options?: string[]; description?: string }>;
+
+/** The schema setup creates from a spec list in `lang` (names, option names, role markers), as `schemaOf` shows it. */
+export function specSchema(specs: PropertySpec[], lang: Lang = 'en', options: { markers?: boolean } = {}): FakeSchema {
+  return Object.fromEntries(
+    specs.map((s) => [
+      s.names[lang],
+      {
+        type: s.type,
+        ...(s.options ? { options: s.options.map((k) => STATUS_NAMES[k][lang]) } : {}),
+        ...(options.markers === false ? {} : { description: propertyDescription(s, lang) }),
+      },
+    ]),
+  );
+}
 
 const KNOWN_TYPES = ['title', 'rich_text', 'number', 'select', 'multi_select', 'status', 'date', 'checkbox', 'url', 'email', 'people', 'files', 'formula'];
 const NOW = '2025-10-01T10:00:00.000Z';
@@ -87,28 +106,28 @@ export class FakeNotion {
   addDatabase(
     parentPageId: string,
     title: string,
-    properties: Record<string, { type: string; options?: string[] }>,
+    properties: Record<string, { type: string; options?: string[]; description?: string }>,
   ): { databaseId: string; dataSourceId: string } {
     const databaseId = randomUUID();
     const dataSourceId = randomUUID();
     this.databases.set(norm(databaseId), { id: databaseId, parentPageId, title, dataSourceIds: [dataSourceId] });
     const props = Object.entries(properties).map(([name, p]) =>
-      this.makeProperty(name, p.type, p.type === 'select' || p.type === 'status' ? { options: (p.options ?? []).map((o) => ({ name: o })) } : {}),
+      this.makeProperty(name, p.type, p.type === 'select' || p.type === 'status' ? { options: (p.options ?? []).map((o) => ({ name: o })) } : {}, p.description),
     );
     this.dataSources.set(norm(dataSourceId), { id: dataSourceId, databaseId, name: title, properties: props });
     this.pages.get(norm(parentPageId))?.push({ id: databaseId, type: 'child_database', title });
     return { databaseId, dataSourceId };
   }
 
-  /** The data source's schema as name → type (and select/status option names). */
-  schemaOf(databaseId: string): Record<string, { type: string; options?: string[] }> {
+  /** The data source's schema as name → type (and select/status option names, description). */
+  schemaOf(databaseId: string): Record<string, { type: string; options?: string[]; description?: string }> {
     const db = this.databases.get(norm(databaseId));
     if (!db) throw new Error(`no database ${databaseId}`);
     const ds = this.dataSources.get(norm(db.dataSourceIds[0]!))!;
     return Object.fromEntries(
       ds.properties.map((p) => {
         const options = (p.config.options as { name: string }[] | undefined)?.map((o) => o.name);
-        return [p.name, { type: p.type, ...(options ? { options } : {}) }];
+        return [p.name, { type: p.type, ...(options ? { options } : {}), ...(p.description ? { description: p.description } : {}) }];
       }),
     );
   }
@@ -126,7 +145,7 @@ export class FakeNotion {
     return this.requests.map((r) => `${r.method} ${r.path}`);
   }
 
-  private makeProperty(name: string, type: string, config: Record<string, unknown>): FakeProperty {
+  private makeProperty(name: string, type: string, config: Record<string, unknown>, description?: unknown): FakeProperty {
     const id = type === 'title' ? 'title' : `p${++this.propertyCounter}`;
     let cfg = config;
     if (type === 'select' || type === 'status') {
@@ -142,7 +161,7 @@ export class FakeNotion {
     } else {
       cfg = {};
     }
-    return { id, name, type, config: cfg };
+    return { id, name, type, config: cfg, description: typeof description === 'string' && description ? description : null };
   }
 
   private propertyTypeOf(name: string, config: Record<string, unknown>): { type: string; body: Record<string, unknown> } {
@@ -197,7 +216,7 @@ export class FakeNotion {
       created_by: USER,
       last_edited_by: USER,
       properties: Object.fromEntries(
-        ds.properties.map((p) => [p.name, { id: p.id, name: p.name, description: null, type: p.type, [p.type]: p.config }]),
+        ds.properties.map((p) => [p.name, { id: p.id, name: p.name, description: p.description, type: p.type, [p.type]: p.config }]),
       ),
       icon: null,
       cover: null,
@@ -278,7 +297,7 @@ export class FakeNotion {
       const propsIn = b.initial_data_source?.properties ?? {};
       const props = Object.entries(propsIn).map(([name, cfg]) => {
         const { type, body: tb } = this.propertyTypeOf(name, cfg);
-        return this.makeProperty(name, type, tb);
+        return this.makeProperty(name, type, tb, cfg.description);
       });
       if (props.filter((p) => p.type === 'title').length > 1) throw new HttpError(400, 'validation_error', 'Only one title property is allowed.');
       if (!props.some((p) => p.type === 'title')) props.unshift(this.makeProperty('Name', 'title', {}));
@@ -323,6 +342,7 @@ export class FakeNotion {
           }
           existing.name = cfg.name;
         }
+        if (cfg.description !== undefined) existing.description = typeof cfg.description === 'string' && cfg.description ? cfg.description : null;
         if (typeKeys.length) {
           const { type, body } = this.propertyTypeOf(key, cfg);
           if (existing.type === 'title' && type !== 'title') throw new HttpError(400, 'validation_error', 'Cannot change the type of the title property.');
@@ -335,7 +355,7 @@ export class FakeNotion {
         if (!typeKeys.length) throw new HttpError(400, 'validation_error', `Property ${key} does not exist.`);
         const { type, body } = this.propertyTypeOf(key, cfg);
         if (type === 'title') throw new HttpError(400, 'validation_error', 'A data source has exactly one title property.');
-        ds.properties.push(this.makeProperty(typeof cfg.name === 'string' ? cfg.name : key, type, body));
+        ds.properties.push(this.makeProperty(typeof cfg.name === 'string' ? cfg.name : key, type, body, cfg.description));
       }
     }
   }

@@ -2,7 +2,7 @@ import { Client, LogLevel } from '@notionhq/client';
 import { AppError } from '../../lib/errors';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type PropertySpec } from '../../lib/notion/schema';
 import { envLines, parseNotionId, setupNotion } from '../../lib/setup/notion';
-import { FakeNotion } from './fake-notion';
+import { FakeNotion, specSchema, type FakeSchema } from './fake-notion';
 
 let fake: FakeNotion;
 let notion: Client;
@@ -17,20 +17,18 @@ afterEach(async () => {
   await fake.stop();
 });
 
-function expectedSchema(specs: PropertySpec[]): Record<string, { type: string; options?: string[] }> {
-  return Object.fromEntries(specs.map((s) => [s.name, { type: s.type, ...(s.options ? { options: s.options } : {}) }]));
-}
+const expectedSchema = (specs: PropertySpec[]): FakeSchema => specSchema(specs, 'en');
 
-/** A schema as the fake stores it, from the spec list, minus some properties. */
-function schemaWithout(specs: PropertySpec[], drop: string[]): Record<string, { type: string; options?: string[] }> {
-  return expectedSchema(specs.filter((s) => !drop.includes(s.name)));
+/** A schema as a database made before role markers has it (English names), minus some properties. */
+function schemaWithout(specs: PropertySpec[], drop: string[]): FakeSchema {
+  return specSchema(specs.filter((s) => !drop.includes(s.names.en)), 'en', { markers: false });
 }
 
 describe('setup:notion with --parent', () => {
   test('creates the Mailouts and Errors databases under the page with every property the executor reads and writes', async () => {
     const parent = fake.addPage();
 
-    const result = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+    const result = await setupNotion(notion, { dryRun: false, lang: 'en', parentPageId: parent });
 
     expect(fake.calls()).toEqual([
       // the page's children, all three pages of the listing (page size 2, three filler blocks)
@@ -59,10 +57,10 @@ describe('setup:notion with --parent', () => {
 
   test('a second run on the same page finds both databases by title and changes nothing', async () => {
     const parent = fake.addPage();
-    const first = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+    const first = await setupNotion(notion, { dryRun: false, lang: 'en', parentPageId: parent });
     fake.requests.length = 0;
 
-    const second = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+    const second = await setupNotion(notion, { dryRun: false, lang: 'en', parentPageId: parent });
 
     expect(fake.writes()).toEqual([]);
     expect(fake.calls()).toEqual(
@@ -84,7 +82,7 @@ describe('setup:notion with --parent', () => {
   test('--dry-run on an empty page writes nothing and lists the databases and properties it would create', async () => {
     const parent = fake.addPage();
 
-    const result = await setupNotion(notion, { dryRun: true, parentPageId: parent });
+    const result = await setupNotion(notion, { dryRun: true, lang: 'en', parentPageId: parent });
 
     expect(fake.writes()).toEqual([]);
     expect(fake.databasesUnder(parent)).toEqual([]);
@@ -92,8 +90,8 @@ describe('setup:notion with --parent', () => {
     expect(creates).toHaveLength(2);
     expect(creates.every((s) => !s.applied)).toBe(true);
     expect(creates[0]!.message).toMatch(/would create database "Mailouts"/);
-    for (const spec of MAILOUT_PROPERTIES) expect(creates[0]!.message).toContain(`"${spec.name}" (${spec.type}`);
-    for (const spec of ERROR_PROPERTIES) expect(creates[1]!.message).toContain(`"${spec.name}" (${spec.type}`);
+    for (const spec of MAILOUT_PROPERTIES) expect(creates[0]!.message).toContain(`"${spec.names.en}" (${spec.type}`);
+    for (const spec of ERROR_PROPERTIES) expect(creates[1]!.message).toContain(`"${spec.names.en}" (${spec.type}`);
     expect(envLines(result)[0]).toMatch(/^NOTION_MAILOUTS_DATABASE_ID=<created on a run without --dry-run>$/);
   });
 
@@ -101,7 +99,7 @@ describe('setup:notion with --parent', () => {
     const parent = fake.addPage();
     const existing = fake.addDatabase(parent, 'Errors', expectedSchema(ERROR_PROPERTIES));
 
-    const result = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+    const result = await setupNotion(notion, { dryRun: false, lang: 'en', parentPageId: parent });
 
     expect(fake.writes().map((w) => `${w.method} ${w.path}`)).toEqual(['POST /v1/databases']);
     expect(fake.writes()[0]!.body).toMatchObject({ title: [{ text: { content: 'Mailouts' } }] });
@@ -137,7 +135,8 @@ describe('setup:notion checking existing databases', () => {
     expect(result.databases.mailouts.wrongType).toEqual([{ name: 'Recipients', expected: 'number', actual: 'rich_text' }]);
     expect(result.databases.mailouts.missingOptions).toEqual([{ name: 'Status', options: ['Sending', 'Paused', 'Failed'] }]);
     expect(result.databases.errors.missing).toEqual(['At']);
-    expect(result.databases.errors.titleRenamedFrom).toBe('Title');
+    // The user's title keeps its name; its role is recorded in its description.
+    expect(result.databases.errors.marked).toContain('Title');
     expect(result.ok).toBe(false);
     const problems = result.steps.filter((s) => s.kind === 'problem').map((s) => s.message);
     expect(problems).toEqual([expect.stringMatching(/"Mailouts"\."Recipients" is a rich_text property; the executor needs number/)]);
@@ -161,7 +160,8 @@ describe('setup:notion checking existing databases', () => {
     }
     expect(fixedMailouts.Status!.options).toEqual(['Draft', 'Ready', 'Sent', 'Sending', 'Paused', 'Failed']);
     expect(fixedMailouts.Recipients).toEqual({ type: 'rich_text' });
-    expect(fake.schemaOf(errors.databaseId)).toEqual(expectedSchema(ERROR_PROPERTIES));
+    const { Email, ...errorsRest } = expectedSchema(ERROR_PROPERTIES);
+    expect(fake.schemaOf(errors.databaseId)).toEqual({ ...errorsRest, Title: Email });
 
     // A second check finds nothing left to add; only the type problem remains.
     fake.requests.length = 0;
@@ -197,9 +197,11 @@ describe('setup:notion checking existing databases', () => {
 
   test('accepts a status property named Status, and warns about status options it cannot add', async () => {
     const parent = fake.addPage();
+    // Roles already recorded (a database setup made), so only the status options are at stake.
+    const { Status: select, ...rest } = expectedSchema(MAILOUT_PROPERTIES);
     const mailouts = fake.addDatabase(parent, 'Mailouts', {
-      ...schemaWithout(MAILOUT_PROPERTIES, ['Status']),
-      Status: { type: 'status', options: ['Draft', 'Ready', 'Test sent', 'Sending', 'Sent', 'Paused'] },
+      ...rest,
+      Status: { type: 'status', options: ['Draft', 'Ready', 'Test sent', 'Sending', 'Sent', 'Paused'], description: select!.description! },
     });
     const errors = fake.addDatabase(parent, 'Errors', expectedSchema(ERROR_PROPERTIES));
 
@@ -223,5 +225,60 @@ describe('parseNotionId', () => {
     expect(parseNotionId(`https://www.notion.so/${id.replace(/-/g, '')}`)).toBe(id);
     expect(parseNotionId('not a page')).toBeUndefined();
     expect(parseNotionId('')).toBeUndefined();
+  });
+});
+
+describe('setup:notion in Russian, and after renames', () => {
+  test('--lang ru (the default) creates «Письма» and «Ошибки» with Russian property names, statuses and role markers', async () => {
+    const parent = fake.addPage();
+
+    const result = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+
+    const under = fake.databasesUnder(parent);
+    expect(under.map((d) => d.title).sort()).toEqual(['Ошибки', 'Письма']);
+    const mailouts = fake.schemaOf(under.find((d) => d.title === 'Письма')!.id);
+    expect(mailouts).toEqual(specSchema(MAILOUT_PROPERTIES, 'ru'));
+    expect(mailouts['Тест']).toEqual({ type: 'checkbox', description: 'Отмечено: письмо уходит только на TEST_EMAILS. [mailout:test]' });
+    expect(mailouts['Статус']!.options).toEqual(['Черновик', 'Готово', 'Отправляется', 'Отправлено', 'Пауза', 'Ошибка']);
+    expect(fake.schemaOf(under.find((d) => d.title === 'Ошибки')!.id)).toEqual(specSchema(ERROR_PROPERTIES, 'ru'));
+    expect(result.ok).toBe(true);
+  });
+
+  test('a second run finds databases and properties the user renamed, and changes nothing', async () => {
+    const parent = fake.addPage();
+    const first = await setupNotion(notion, { dryRun: false, parentPageId: parent });
+    const dsId = first.databases.mailouts.dataSourceId!;
+    await notion.dataSources.update({ data_source_id: dsId, properties: { 'Тест': { name: 'Проверка' }, 'Статус': { name: 'Этап' } } } as never);
+    fake.requests.length = 0;
+
+    const second = await setupNotion(notion, { dryRun: false, mailoutsDatabaseId: first.databases.mailouts.databaseId!, errorsDatabaseId: first.databases.errors.databaseId! });
+
+    expect(fake.writes()).toEqual([]);
+    expect(second.databases.mailouts).toMatchObject({ missing: [], wrongType: [], marked: [] });
+    expect(second.ok).toBe(true);
+  });
+
+  test('a database made before role markers gets them, each on the property found by its name', async () => {
+    const parent = fake.addPage();
+    const mailouts = fake.addDatabase(parent, 'Письма', specSchema(MAILOUT_PROPERTIES, 'ru', { markers: false }));
+    const errors = fake.addDatabase(parent, 'Ошибки', specSchema(ERROR_PROPERTIES, 'ru', { markers: false }));
+
+    const result = await setupNotion(notion, { dryRun: false, mailoutsDatabaseId: mailouts.databaseId, errorsDatabaseId: errors.databaseId });
+
+    expect(result.databases.mailouts.marked).toHaveLength(MAILOUT_PROPERTIES.length);
+    expect(fake.schemaOf(mailouts.databaseId)).toEqual(specSchema(MAILOUT_PROPERTIES, 'ru'));
+    expect(fake.schemaOf(errors.databaseId)).toEqual(specSchema(ERROR_PROPERTIES, 'ru'));
+    expect(result.steps.map((s) => s.message)).toContain('recorded the role of "Тест" (test) in its description on "Письма"');
+  });
+
+  test('a missing property is named in the database\'s own language', async () => {
+    const parent = fake.addPage();
+    const mailouts = fake.addDatabase(parent, 'Письма', specSchema(MAILOUT_PROPERTIES.filter((s) => s.role !== 'preheader'), 'ru'));
+    const errors = fake.addDatabase(parent, 'Ошибки', specSchema(ERROR_PROPERTIES, 'ru'));
+
+    const result = await setupNotion(notion, { dryRun: true, mailoutsDatabaseId: mailouts.databaseId, errorsDatabaseId: errors.databaseId });
+
+    expect(result.databases.mailouts.missing).toEqual(['Прехедер']);
+    expect(result.steps.map((s) => s.message)).toContain('"Письма" is missing "Прехедер"');
   });
 });
