@@ -66,14 +66,6 @@ export const STATUS_NAMES: Record<StatusKey, Localised> = {
   failed: { ru: 'Ошибка', en: 'Failed' },
 };
 
-/** Statuses the executor writes on a mailout page (English names; `statusOption` finds the page's own). */
-export const MAILOUT_STATUS = {
-  sending: STATUS_NAMES.sending.en,
-  sent: STATUS_NAMES.sent.en,
-  paused: STATUS_NAMES.paused.en,
-  failed: STATUS_NAMES.failed.en,
-} as const;
-
 export const DATABASE_TITLES: Record<'mailouts' | 'errors', Localised> = {
   mailouts: { ru: 'Письма', en: 'Mailouts' },
   errors: { ru: 'Ошибки', en: 'Errors' },
