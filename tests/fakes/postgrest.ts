@@ -8,6 +8,10 @@
  * answers the rows as a JSON array, and maps Postgres errors to PostgREST's error body
  * `{code, message, details, hint}` and HTTP statuses (42501 → 403, 42883 → 404,
  * everything else raised → 400). Every request is recorded for assertions.
+ *
+ * Each call runs under `statement_timeout`, as Supabase's service_role does (8 s, inherited
+ * from the `authenticator` role: https://supabase.com/docs/guides/database/postgres/timeouts);
+ * a test may lower it to stand in for slower CPUs.
  */
 import http from 'node:http';
 import { Pool } from 'pg';
@@ -38,7 +42,17 @@ function toParam(value: unknown): unknown {
   return JSON.stringify(value);
 }
 
-export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: string): Promise<FakePostgrest> {
+export interface FakePostgrestOptions {
+  /** The statement timeout of each call (default 8000, Supabase's for service_role). */
+  statementTimeoutMs?: number;
+}
+
+export async function startFakePostgrest(
+  databaseUrl: string,
+  serviceRoleKey: string,
+  options: FakePostgrestOptions = {},
+): Promise<FakePostgrest> {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 8000;
   const pool = new Pool({ connectionString: databaseUrl, max: 5 });
   // An idle client that loses its connection (the server stopping first) must not crash the process.
   pool.on('error', () => undefined);
@@ -74,6 +88,7 @@ export async function startFakePostgrest(databaseUrl: string, serviceRoleKey: st
         try {
           await client.query('begin');
           await client.query('set local role service_role');
+          await client.query(`set local statement_timeout = ${Math.round(statementTimeoutMs)}`);
           const result = await client.query(
             `select * from public.${m[1]}(${names.map((n, i) => `${n} => $${i + 1}`).join(', ')})`,
             names.map((n) => toParam(args[n])),
