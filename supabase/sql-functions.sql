@@ -841,6 +841,10 @@ AS $function$
   select true, m.status,
          (select count(*)::integer from public.deliveries d
            where d.mailout_id = m.id and d.status = 'queued')
+         + case when m.snapshot_done then 0
+                else greatest(m.claimed_recipients
+                              - (select count(*)::integer from public.deliveries d where d.mailout_id = m.id), 0)
+           end
     from public.mailouts m where m.id = p_mailout_id
   union all
   select false, null::text, (select count(*)::integer from public.subscribers s where s.status = 'active')
@@ -848,7 +852,7 @@ AS $function$
 $function$;
 
 comment on function mailout_pending_count(text) is
-  'Messages a send of this mailout would need now: queued deliveries, or active subscribers when unclaimed.';
+  'Messages a send of this mailout would need now: queued deliveries and recipients not copied yet, or active subscribers when unclaimed.';
 
 CREATE OR REPLACE FUNCTION public.mailout_report(p_mailout_id text)
  RETURNS TABLE(email text, status text, feedback text, error_code text, error_message text, ses_message_id text, attempts integer, updated_at timestamp with time zone)

@@ -331,3 +331,29 @@ $function$;
 
 comment on function public.claim_batch(text, uuid, integer, integer) is
   'Hand out the next queued deliveries (FOR UPDATE SKIP LOCKED), skipping inactive or deleted subscribers, copying the next chunk of recipients when the queue runs dry; extends the lease.';
+
+-- ---------------------------------------------------------------------------------------
+-- 6. mailout_pending_count (the pre-flight's quota check): the recipients not copied yet
+-- are still to be sent.
+-- ---------------------------------------------------------------------------------------
+create or replace function public.mailout_pending_count(p_mailout_id text)
+ RETURNS TABLE(claimed boolean, status text, pending integer)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select true, m.status,
+         (select count(*)::integer from public.deliveries d
+           where d.mailout_id = m.id and d.status = 'queued')
+         + case when m.snapshot_done then 0
+                else greatest(m.claimed_recipients
+                              - (select count(*)::integer from public.deliveries d where d.mailout_id = m.id), 0)
+           end
+    from public.mailouts m where m.id = p_mailout_id
+  union all
+  select false, null::text, (select count(*)::integer from public.subscribers s where s.status = 'active')
+   where not exists (select 1 from public.mailouts m where m.id = p_mailout_id);
+$function$;
+
+comment on function public.mailout_pending_count(text) is
+  'Messages a send of this mailout would need now: queued deliveries and recipients not copied yet, or active subscribers when unclaimed.';

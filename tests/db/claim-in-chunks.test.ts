@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { claimBatch, claimMailout, finishMailout, recordResults } from '../../lib/db/ledger';
+import { claimBatch, claimMailout, finishMailout, mailoutPendingCount, recordResults } from '../../lib/db/ledger';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 /**
@@ -128,7 +128,7 @@ test('whoever joins or comes back after the claim is not included, even in a chu
   for (const id of [...joined.map((r) => r.id), ...back]) expect(rows.has(id)).toBe(false);
 });
 
-test('a claim resumed before its copy is done counts the recipients not copied yet as queued, and hands out each of them once', async () => {
+test('a mailout paused before its copy is done counts the recipients not copied yet as pending; its resume queues them and hands out each once', async () => {
   const first = await claim();
   const early = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: first.leaseToken, limit: 100, leaseSeconds: 600 });
   await recordResults(
@@ -138,6 +138,7 @@ test('a claim resumed before its copy is done counts the recipients not copied y
     early.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })),
   );
   await finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: first.leaseToken, outcome: 'paused', reason: 'test' });
+  expect(await mailoutPendingCount(t.db, MAILOUT)).toEqual({ claimed: true, status: 'paused', pending: LIST - 100 });
 
   const resumed = await claim();
   expect(resumed).toMatchObject({ outcome: 'resumed', recipients: LIST, queued: LIST - 100 });
