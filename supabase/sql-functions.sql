@@ -2,7 +2,7 @@
 -- Generated from a migrated database by `npm run schema`; do not edit: write a migration,
 -- then run `npm run schema`. (tests/db/sql-gateway.test.ts fails when this file is stale.)
 
-CREATE OR REPLACE FUNCTION private.snapshot_recipients(p_mailout_id text, p_limit integer DEFAULT 5000)
+CREATE OR REPLACE FUNCTION private.snapshot_recipients(p_mailout_id text, p_limit integer DEFAULT 2000)
  RETURNS boolean
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'

@@ -2,7 +2,7 @@
  * A claim at any list size: each statement of claiming a mailout of 100,000 and of 1,000,000
  * active subscribers and of its first batches, timed alone, under Supabase's 8 s statement
  * timeout for service_role. claim_mailout fixes the recipients and copies the first chunk
- * (5,000); claim_batch copies the next chunk whenever the copied queue runs dry.
+ * (2,000); claim_batch copies the next chunk whenever the copied queue runs dry.
  */
 import { Pool } from 'pg';
 import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
@@ -16,10 +16,10 @@ const SIZES = [100_000, 1_000_000];
 const STATEMENT_TIMEOUT_MS = 8000;
 const GOAL_MS = 1000;
 const BATCH = 1000;
-/** 25 batches of 1,000 cross four chunk copies. */
+/** 25 batches of 1,000 cross a dozen chunk copies. */
 const BATCHES = 25;
 /** private.snapshot_recipients' chunk. */
-const CHUNK = '5,000';
+const CHUNK = '2,000';
 
 async function truncate(url: string): Promise<void> {
   const pool = new Pool({ connectionString: url });
@@ -45,11 +45,11 @@ async function claimAndFirstBatches(db: Db, n: number): Promise<Figure[]> {
   const token = claim.value.leaseToken!;
   const batches: number[] = [];
   const records: number[] = [];
-  const handedOut = new Set<string>();
+  const handedOut: string[] = [];
   for (let i = 0; i < BATCHES; i += 1) {
     const batch = await timed(() => claimBatch(db, { mailoutId, leaseToken: token, limit: BATCH, leaseSeconds: 3600 }));
     batches.push(batch.ms);
-    for (const b of batch.value) handedOut.add(b.subscriberId);
+    handedOut.push(...batch.value.map((b) => b.subscriberId));
     const results = batch.value.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` }));
     records.push((await timed(() => recordResults(db, mailoutId, token, results))).ms);
   }
@@ -61,11 +61,12 @@ async function claimAndFirstBatches(db: Db, n: number): Promise<Figure[]> {
     statementFigure(`${size}: claim_batch, slowest (those that copy the next ${CHUNK})`, sorted[sorted.length - 1]!),
     statementFigure(`${size}: record_results of ${BATCH}, slowest`, Math.max(...records)),
     {
-      name: `${size}: ${BATCHES} batches handed out, each recipient once`,
-      value: handedOut.size,
+      name: `${size}: recipients handed out twice in ${BATCHES} batches`,
+      value: handedOut.length - new Set(handedOut).size,
       unit: 'recipients',
-      goal: `= ${(BATCHES * BATCH).toLocaleString('en')}`,
-      ok: handedOut.size === BATCHES * BATCH,
+      goal: '= 0',
+      ok: handedOut.length === new Set(handedOut).size,
+      note: `${handedOut.length.toLocaleString('en')} handed out`,
     },
   ];
 }

@@ -1,8 +1,8 @@
 -- A claim at any list size. claim_mailout copied every active subscriber into the ledger in
 -- one statement (16.7 s for 1M here), beyond Supabase's 8 s statement timeout for
 -- service_role. Now the claim fixes *who* the recipients are at one instant and copies them in
--- keyset chunks of 5,000 (private.snapshot_recipients): the first chunk in the claim itself
--- (a list of up to 5,000 is copied whole, as before), the rest by claim_batch whenever the
+-- keyset chunks of 2,000 (private.snapshot_recipients): the first chunk in the claim itself
+-- (a list of up to 2,000 is copied whole, as before), the rest by claim_batch whenever the
 -- copied queue runs dry. Every statement stays well under a second at 1M subscribers.
 --
 -- The recipients are exactly the subscribers active at the claim, however long the copy takes:
@@ -81,7 +81,7 @@ create trigger subscribers_deleted
 -- ---------------------------------------------------------------------------------------
 -- 3. One chunk of the copy.
 -- ---------------------------------------------------------------------------------------
-create or replace function private.snapshot_recipients(p_mailout_id text, p_limit integer default 5000)
+create or replace function private.snapshot_recipients(p_mailout_id text, p_limit integer default 2000)
 returns boolean
 language plpgsql
 set search_path = public, pg_temp

@@ -3,12 +3,12 @@ import { claimBatch, claimMailout, finishMailout, mailoutPendingCount, recordRes
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 /**
- * A list longer than one chunk of the copy (private.snapshot_recipients copies 5,000 at a
+ * A list longer than one chunk of the copy (private.snapshot_recipients copies 2,000 at a
  * time): the claim fixes the recipients at once and copies the first chunk, claim_batch the
  * rest. Whoever changes in between is judged by the claim's instant, not the copy's.
  */
 const LIST = 12_000;
-const CHUNK = 5_000;
+const CHUNK = 2_000;
 const MAILOUT = '0d1e6c8a-5b1f-8c3e-9a57-2f6b8e4c1a90';
 
 let t: TestDatabase;
