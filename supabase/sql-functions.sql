@@ -128,6 +128,52 @@ $function$;
 comment on function private.never_reported(deliveries) is
   'An unknown delivery SES never reported (no event names it, no message id) and not resent before: resend-unknown may queue it once.';
 
+CREATE OR REPLACE FUNCTION private.snapshot_recipients(p_mailout_id text, p_limit integer DEFAULT 2000)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  m         record;
+  v_picked  integer;
+  v_last    uuid;
+begin
+  if p_limit is null or p_limit < 2 then
+    raise exception 'snapshot_recipients: a chunk must be at least 2 subscribers' using errcode = '22023';
+  end if;
+  select mo.snapshot_at, mo.snapshot_from, mo.snapshot_done into m from public.mailouts mo where mo.id = p_mailout_id;
+  if not found or m.snapshot_done then
+    return true;
+  end if;
+
+  -- The chunk starts at the previous chunk's last id (copied already, so on conflict it is
+  -- left alone): with at least 2 per chunk, each full chunk moves the start forward.
+  with picked as (
+    select s.id, s.email
+      from public.subscribers s
+     where s.status = 'active' and s.id >= m.snapshot_from and s.status_updated_at <= m.snapshot_at
+     order by s.id
+     limit p_limit
+  ), copied as (
+    insert into public.deliveries (mailout_id, subscriber_id, email)
+    select p_mailout_id, p.id, p.email from picked p
+    on conflict (mailout_id, subscriber_id) do nothing
+  )
+  select count(*)::integer, (select p.id from picked p order by p.id desc limit 1)
+    into v_picked, v_last
+    from picked;
+
+  update public.mailouts mo
+     set snapshot_from = coalesce(v_last, mo.snapshot_from),
+         snapshot_done = v_picked < p_limit
+   where mo.id = p_mailout_id;
+  return v_picked < p_limit;
+end;
+$function$;
+
+comment on function private.snapshot_recipients(text,integer) is
+  'Copy the next chunk of a claim''s recipients into deliveries (keyset on subscriber id); true once all are copied.';
+
 CREATE OR REPLACE FUNCTION private.subscribers_email_canonical()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -144,6 +190,49 @@ $function$;
 
 comment on function private.subscribers_email_canonical() is
   'Trigger: a new or changed subscriber address must be canonical.';
+
+CREATE OR REPLACE FUNCTION private.subscribers_status_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  -- A recipient of a claim whose copy is not done yet, unchanged since that claim: copy them
+  -- now, before the change hides them from the chunks (the mailout's row first: see above).
+  if old.status = 'active' then
+    perform 1
+       from public.mailouts m
+      where not m.snapshot_done and m.snapshot_at >= old.status_updated_at
+      order by m.id
+        for update;
+    insert into public.deliveries (mailout_id, subscriber_id, email)
+    select m.id, old.id, old.email
+      from public.mailouts m
+     where not m.snapshot_done and m.snapshot_at >= old.status_updated_at
+    on conflict (mailout_id, subscriber_id) do nothing;
+  end if;
+  if tg_op = 'DELETE' then
+    return old;
+  end if;
+  new.status_updated_at := clock_timestamp();
+  return new;
+end;
+$function$;
+
+comment on function private.subscribers_status_change() is
+  'Trigger: a status change is stamped by the clock; a recipient of an unfinished copy is copied first (its mailout locked first).';
+
+CREATE OR REPLACE FUNCTION private.uncopied_recipients(m mailouts)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  select case when m.snapshot_done then 0 else greatest(coalesce(m.claimed_recipients, 0) - m.recipients, 0) end;
+$function$;
+
+comment on function private.uncopied_recipients(mailouts) is
+  'Recipients fixed at the claim and not yet copied into deliveries (chunked claim).';
 
 CREATE OR REPLACE FUNCTION public.apply_ses_event(p_sns_message_id text, p_event_type text, p_ses_message_id text, p_recipients text[], p_bounce_type text, p_bounce_subtype text, p_bounce_class text, p_feedback_id text, p_hard_bounced text[], p_soft_bounced text[], p_complained text[], p_delivered text[], p_soft_bounce_limit integer, p_payload jsonb, p_mailout_tag text DEFAULT NULL::text, p_subscriber_tag uuid DEFAULT NULL::uuid)
  RETURNS TABLE(applied boolean, duplicate_feedback boolean, mailout_id text, hard_bounced integer, soft_bounced integer, bounced_by_soft_limit integer, unsubscribed integer, soft_reset integer, settled boolean)
@@ -395,18 +484,21 @@ AS $function$
 declare
   v_ids   uuid[];
   v_sent  integer;
+  v_done  boolean;
 begin
   if p_limit is null or p_limit < 1 or p_limit > 10000 then
     raise exception 'claim_batch: limit must be between 1 and 10000' using errcode = '22023';
   end if;
 
+  -- The mailout's row lock, held to the end, also makes the chunk copies one at a time.
   update public.mailouts
      set lease_until = greatest(lease_until, now() + make_interval(secs => p_lease_seconds)),
          updated_at = now()
    where id = p_mailout_id
      and lease_token = p_lease_token
      and status = 'sending'
-     and lease_until > now();
+     and lease_until > now()
+  returning snapshot_done into v_done;
   if not found then
     raise exception 'claim_batch: the lease on mailout % is gone', p_mailout_id
       using errcode = 'ML001',
@@ -421,18 +513,20 @@ begin
              order by d.subscriber_id
              limit p_limit
              for update skip locked) q;
-    exit when v_ids is null;
+    if v_ids is null then
+      exit when v_done;
+      v_done := private.snapshot_recipients(p_mailout_id);
+      continue;
+    end if;
 
     update public.deliveries d
        set status = 'skipped',
-           error_code = 'subscriber_' || s.status,
+           error_code = 'subscriber_' || coalesce((select s.status from public.subscribers s where s.id = d.subscriber_id), 'deleted'),
            error_message = 'the subscriber left the list after the mailout was claimed',
            updated_at = now()
-      from public.subscribers s
      where d.mailout_id = p_mailout_id
        and d.subscriber_id = any (v_ids)
-       and s.id = d.subscriber_id
-       and s.status <> 'active';
+       and not exists (select 1 from public.subscribers s where s.id = d.subscriber_id and s.status = 'active');
 
     return query
       update public.deliveries d
@@ -453,7 +547,7 @@ end;
 $function$;
 
 comment on function claim_batch(text,uuid,integer,integer) is
-  'Hand out the next queued deliveries (FOR UPDATE SKIP LOCKED), skipping inactive subscribers; extends the lease.';
+  'Hand out the next queued deliveries (FOR UPDATE SKIP LOCKED), skipping inactive or deleted subscribers, copying the next chunk of recipients when the queue runs dry; extends the lease.';
 
 CREATE OR REPLACE FUNCTION public.claim_mailout(p_mailout_id text, p_subject text DEFAULT NULL::text, p_lease_seconds integer DEFAULT 120, p_content jsonb DEFAULT NULL::jsonb)
  RETURNS TABLE(outcome text, mailout_id text, status text, lease_token uuid, lease_until timestamp with time zone, recipients integer, queued integer, unknown integer, last_error text, content jsonb)
@@ -465,6 +559,7 @@ declare
   v_token      uuid := gen_random_uuid();
   v_until      timestamptz;
   v_count      integer;
+  v_copied     integer;
   v_stale      integer;
   v_reason     text := 'No letter is stored for this mailout and none was given: nothing was claimed. Send it from its Notion page.';
   m            public.mailouts%rowtype;
@@ -480,18 +575,20 @@ begin
   end if;
   v_until := now() + make_interval(secs => p_lease_seconds);
 
-  if p_content is not null then
-    insert into public.mailouts (id, subject, status, lease_token, lease_until, started_at, content)
-    values (p_mailout_id, p_subject, 'sending', v_token, v_until, now(), p_content)
+  if p_content is not null and not exists (select 1 from public.mailouts where id = p_mailout_id) then
+    -- The instant of the claim: subscriber changes under way commit first, later ones wait
+    -- for this transaction and are stamped after it (see private.subscribers_status_change).
+    lock table public.subscribers in share mode;
+    insert into public.mailouts (id, subject, status, lease_token, lease_until, started_at, content,
+                                 snapshot_at, snapshot_from, snapshot_done)
+    values (p_mailout_id, p_subject, 'sending', v_token, v_until, now(), p_content,
+            clock_timestamp(), '00000000-0000-0000-0000-000000000000', false)
     on conflict (id) do nothing;
 
     if found then
-      insert into public.deliveries (mailout_id, subscriber_id, email)
-      select p_mailout_id, s.id, s.email
-        from public.subscribers s
-       where s.status = 'active';
-      get diagnostics v_count = row_count;
-      update public.mailouts set recipients = v_count where id = p_mailout_id;
+      select count(*)::integer into v_count from public.subscribers s where s.status = 'active';
+      perform private.snapshot_recipients(p_mailout_id);
+      update public.mailouts set recipients = v_count, claimed_recipients = v_count where id = p_mailout_id;
       return query select 'claimed'::text, p_mailout_id, 'sending'::text, v_token, v_until,
                           v_count, v_count, 0, null::text, p_content;
       return;
@@ -542,8 +639,15 @@ begin
    where mailout_id = p_mailout_id and status = 'sending';
   get diagnostics v_stale = row_count;
 
-  select count(*)::integer into v_count
-    from public.deliveries where mailout_id = p_mailout_id and status = 'queued';
+  if m.snapshot_done then
+    select count(*)::integer into v_count
+      from public.deliveries where mailout_id = p_mailout_id and status = 'queued';
+  else
+    select count(*) filter (where status = 'queued')::integer, count(*)::integer into v_count, v_copied
+      from public.deliveries where mailout_id = p_mailout_id;
+    v_count := v_count + greatest(m.claimed_recipients - v_copied, 0);
+    m.recipients := m.claimed_recipients;
+  end if;
 
   update public.mailouts
      set status = 'sending',
@@ -553,6 +657,7 @@ begin
          lease_token = v_token,
          lease_until = v_until,
          unknown = unknown + v_stale,
+         recipients = m.recipients,
          last_error = null,
          updated_at = now()
    where id = p_mailout_id;
@@ -563,7 +668,7 @@ end;
 $function$;
 
 comment on function claim_mailout(text,text,integer,jsonb) is
-  'Claim (or resume) a mailout for sending; exactly one concurrent caller wins; never without a letter.';
+  'Claim (or resume) a mailout for sending; exactly one concurrent caller wins; never without a letter. Fixes the recipients (active now) and copies the first chunk.';
 
 CREATE OR REPLACE FUNCTION public.claim_notion_refresh(p_mailout_id text, p_min_interval_seconds integer DEFAULT 10)
  RETURNS TABLE(should_refresh boolean)
@@ -699,9 +804,9 @@ begin
   end if;
 
   if p_outcome = 'complete' then
-    if m.queued > 0 or m.sending > 0 then
-      raise exception 'finish_mailout: mailout % still has % queued and % sending deliveries',
-        p_mailout_id, m.queued, m.sending using errcode = 'ML002';
+    if m.queued > 0 or m.sending > 0 or not m.snapshot_done then
+      raise exception 'finish_mailout: mailout % still has % queued (% not copied yet) and % sending deliveries',
+        p_mailout_id, m.queued + private.uncopied_recipients(m), private.uncopied_recipients(m), m.sending using errcode = 'ML002';
     end if;
     v_status := case when m.sent = 0 and m.failed > 0 then 'failed' else 'sent' end;
   elsif p_outcome = 'released' then
@@ -723,12 +828,13 @@ begin
                         end,
            updated_at = now()
      where u.id = p_mailout_id
-    returning u.id, u.status, u.recipients, u.sent, u.failed, u.skipped, u.unknown, u.queued, u.sent_at, u.last_error;
+    returning u.id, u.status, u.recipients + private.uncopied_recipients(u), u.sent, u.failed, u.skipped, u.unknown,
+              u.queued + private.uncopied_recipients(u), u.sent_at, u.last_error;
 end;
 $function$;
 
 comment on function finish_mailout(text,uuid,text,text) is
-  'End the lease holder''s turn: complete (sent/failed), paused, failed, or released for a fresh invocation.';
+  'End the lease holder''s turn: complete (sent/failed, only once every recipient is copied and settled), paused, failed, or released for a fresh invocation.';
 
 CREATE OR REPLACE FUNCTION public.get_mailout(p_mailout_id text)
  RETURNS TABLE(id text, subject text, status text, lease_until timestamp with time zone, recipients integer, sent integer, failed integer, skipped integer, unknown integer, started_at timestamp with time zone, sent_at timestamp with time zone, last_error text)
@@ -859,7 +965,8 @@ CREATE OR REPLACE FUNCTION public.mailout_counts(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select m.recipients, m.queued, m.sending, m.sent, m.failed, m.skipped, m.unknown
+  select m.recipients + private.uncopied_recipients(m), m.queued + private.uncopied_recipients(m),
+         m.sending, m.sent, m.failed, m.skipped, m.unknown
     from public.mailouts m where m.id = p_mailout_id
   union all
   select 0, 0, 0, 0, 0, 0, 0
@@ -867,7 +974,7 @@ AS $function$
 $function$;
 
 comment on function mailout_counts(text) is
-  'Per-status delivery counts of a mailout (its counters, equal to the ledger in every transaction).';
+  'Per-status delivery counts of a mailout (its counters; recipients not copied yet count as queued).';
 
 CREATE OR REPLACE FUNCTION public.mailout_feedback_stats(p_mailout_id text)
  RETURNS TABLE(sends integer, delivered integer, hard_bounces integer, soft_bounces integer, complaints integer)
@@ -942,7 +1049,7 @@ CREATE OR REPLACE FUNCTION public.mailout_pending_count(p_mailout_id text)
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select true, m.status, m.queued
+  select true, m.status, m.queued + private.uncopied_recipients(m)
     from public.mailouts m where m.id = p_mailout_id
   union all
   select false, null::text, (select count(*)::integer from public.subscribers s where s.status = 'active')
@@ -950,7 +1057,7 @@ AS $function$
 $function$;
 
 comment on function mailout_pending_count(text) is
-  'Messages a send of this mailout would need now: queued deliveries, or active subscribers when unclaimed.';
+  'Messages a send of this mailout would need now: queued deliveries and recipients not copied yet, or active subscribers when unclaimed (one row).';
 
 CREATE OR REPLACE FUNCTION public.mailout_report_page(p_mailout_id text, p_after_status text DEFAULT NULL::text, p_after_subscriber uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 1000)
  RETURNS TABLE(subscriber_id uuid, email text, status text, feedback text, error_code text, error_message text, ses_message_id text, attempts integer, updated_at timestamp with time zone)

@@ -1,28 +1,16 @@
 /** The exactly-once core: time to claim a large list, and ledger throughput with 4 workers (SES not involved). */
-import { Pool } from 'pg';
 import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import type { Figure } from '../bench';
-import { withBenchDatabase } from '../lib/bench-db';
+import { seedBenchSubscribers, withBenchDatabase } from '../lib/bench-db';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 
 const MAILOUT = mailoutIdFromName('bench-claim');
 
-async function seed(url: string, n: number): Promise<void> {
-  const pool = new Pool({ connectionString: url });
-  await pool.query(
-    `insert into subscribers (email, name, source)
-     select 'reader' || g || '@example.com', 'Reader ' || g, 'bench' from generate_series(1, $1) g`,
-    [n],
-  );
-  await pool.query('analyze subscribers');
-  await pool.end();
-}
-
 export async function run(): Promise<Figure[]> {
   return withBenchDatabase(async (url) => {
     const figures: Figure[] = [];
-    await seed(url, 100_000);
+    await seedBenchSubscribers(url, 100_000);
     const db = createPostgresDb(url);
 
     const t0 = performance.now();

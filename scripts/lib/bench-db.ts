@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Pool } from 'pg';
 import { startEmbeddedPostgres } from '../../lib/db/embedded';
 import { migrate } from '../../lib/db/migrate';
 
@@ -14,5 +15,20 @@ export async function withBenchDatabase<T>(fn: (url: string) => Promise<T>): Pro
   } finally {
     await server.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `n` active subscribers (reader1@example.com, …), vacuumed and analyzed as a list that has been sitting. */
+export async function seedBenchSubscribers(url: string, n: number): Promise<void> {
+  const pool = new Pool({ connectionString: url });
+  try {
+    await pool.query(
+      `insert into subscribers (email, name, source)
+       select 'reader' || g || '@example.com', 'Reader ' || g, 'bench' from generate_series(1, $1) g`,
+      [n],
+    );
+    await pool.query('vacuum analyze subscribers');
+  } finally {
+    await pool.end();
   }
 }
