@@ -101,3 +101,12 @@ export async function migrateBefore(t: TestDatabase, version: string): Promise<v
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Copy every recipient of a claimed mailout into the ledger at once, as claim_batch does
+ * chunk by chunk while the send reaches them (a claim copies the first 2,000): for tests of
+ * what reads the whole ledger (the report) without sending.
+ */
+export async function copyAllRecipients(pool: Pool, mailoutId: string): Promise<void> {
+  await pool.query('select private.snapshot_recipients($1, 2147483647)', [mailoutId]);
+}

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { claimMailout } from '../../lib/db/ledger';
 import { verifyReportLink } from '../../lib/report';
 import { startFakePostgrest } from '../fakes/postgrest';
-import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
 import { readReport } from './read-report';
 
 /** `npm run report -- MAILOUT [--link]`: the CSV on standard output, or the fresh link the 410 of an expired one points to. */
@@ -53,6 +53,7 @@ test('the CSV goes to standard output page by page through SUPABASE_URL: BOM, he
   const mailout = '6c7d8e9f-a0b1-4c2d-9e3f-4a5b6c7d8e9f';
   await seedSubscribers(t.pool, 2100, { prefix: 'cli' });
   await claimMailout(t.db, { mailoutId: mailout, leaseSeconds: 60, content: STORED_LETTER });
+  await copyAllRecipients(t.pool, mailout);
   const key = 'service-role-key-for-report-cli-0123456789';
   const rest = await startFakePostgrest(t.url, key);
   try {

@@ -3,7 +3,7 @@ import { createSupabaseDb } from '../../lib/db/supabase';
 import type { Db } from '../../lib/db/types';
 import { openMailoutReport, reportStream } from '../../lib/report';
 import { startFakePostgrest, type FakePostgrest } from '../fakes/postgrest';
-import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
 import { readReport } from './read-report';
 
 /**
@@ -21,6 +21,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedSubscribers(t.pool, RECIPIENTS);
   await claimMailout(t.db, { mailoutId: MAILOUT, leaseSeconds: 60, content: STORED_LETTER });
+  await copyAllRecipients(t.pool, MAILOUT);
   // Every status, scattered over the list, with text a CSV must quote and a formula to defuse.
   await t.pool.query(
     `update deliveries d set

@@ -152,25 +152,35 @@ test('10 failures in a row pause the mailout instead of failing everyone after t
 
 test('an address unsubscribed or bounced during the send is not sent to', async () => {
   const ids = await seedSubscribers(t.pool, 100);
-  const config = testConfig(t, ses.url, { BATCH_SIZE: '10', RATE_LIMIT_PER_SEC: '200' });
+  // Four places at most: the loop claims at most a batch or two ahead of what is in flight,
+  // so most of the list is still queued while SES holds its answers.
+  const config = testConfig(t, ses.url, { BATCH_SIZE: '10', RATE_LIMIT_PER_SEC: '200', SEND_CONCURRENCY: '4' });
   // SES holds its answer to the 16th message: the send waits there, whatever the machine's speed.
   ses.holdAnswers({ after: 15 });
   const res = await startMailout(sendDeps(config, t), { mailoutId: 'cb8744d9-9e74-8422-91bf-4dcd2d2940bd', fromNotion: false, dryRun: false, continuation: false });
   const running = res.run!();
-  // While the first batches go out, two readers leave.
+  // While the first batches go out, two readers leave: two rows still queued, locked while
+  // they leave (claim_batch skips locked rows), so no claim or mark can slip in between.
   await ses.whenCalls(16);
-  // Two not yet marked: still queued, or claimed ahead (on a busy machine a claim is slow, so
-  // the loop claims further ahead) and waiting for a place.
-  const { rows } = await t.pool.query(
-    `select subscriber_id from deliveries where mailout_id = 'cb8744d9-9e74-8422-91bf-4dcd2d2940bd'
-        and (status = 'queued' or (status = 'sending' and attempted_at is null)) order by subscriber_id desc limit 2`,
-  );
-  await t.pool.query(`select * from unsubscribe($1)`, [rows[0].subscriber_id]);
-  await t.pool.query(`update subscribers set status = 'bounced' where id = $1`, [rows[1].subscriber_id]);
+  const client = await t.pool.connect();
+  let rows: { subscriber_id: string }[];
+  try {
+    await client.query('begin');
+    ({ rows } = await client.query(
+      `select subscriber_id from deliveries where mailout_id = 'cb8744d9-9e74-8422-91bf-4dcd2d2940bd'
+          and status = 'queued' order by subscriber_id desc limit 2 for update`,
+    ));
+    expect(rows).toHaveLength(2);
+    await client.query(`select * from unsubscribe($1)`, [rows[0]!.subscriber_id]);
+    await client.query(`update subscribers set status = 'bounced' where id = $1`, [rows[1]!.subscriber_id]);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
   ses.releaseAnswers();
   const summary = await running;
   expect(summary.outcome).toBe('complete');
-  const left = await t.pool.query(`select email from subscribers where id = any($1::uuid[])`, [[rows[0].subscriber_id, rows[1].subscriber_id]]);
+  const left = await t.pool.query(`select email from subscribers where id = any($1::uuid[])`, [[rows[0]!.subscriber_id, rows[1]!.subscriber_id]]);
   for (const r of left.rows) expect(sentAddresses()).not.toContain(r.email);
   expect(sentAddresses()).toHaveLength(98);
   expect(await deliveryStatuses('cb8744d9-9e74-8422-91bf-4dcd2d2940bd')).toEqual({ sent: 98, skipped: 2 });

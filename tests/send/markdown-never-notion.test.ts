@@ -7,7 +7,7 @@ import { startMailout } from '../../lib/send';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { makePage, richTextProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { testEnv } from './helpers';
+import { testEnv, readySender } from './helpers';
 
 /**
  * A Markdown mailout never touches Notion: its continuation (the cron's, through the
@@ -51,6 +51,8 @@ test('a Markdown mailout whose id is a real page: its continuation and its feedb
   // The CLI's first invocation runs out of time after one batch.
   const cli = app.sendDeps({ letterFile: file });
   cli.deadline = () => Date.now();
+  // The sender checks are tests/readiness's; this test is about where the write-back goes.
+  cli.readiness = readySender;
   delete cli.continueElsewhere;
   const first = await startMailout(cli, { mailoutId: page.id, fromNotion: false, dryRun: false, continuation: false });
   expect((await first.run!()).outcome).toBe('released');

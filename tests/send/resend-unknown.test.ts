@@ -31,7 +31,7 @@ const callsTo = (email: string) => ses.calls.filter((c) => c.to[0] === email).le
 /** A sent mailout whose first three marked rows were left unknown by a dead run. */
 async function finishedWithUnknown(name: string) {
   const id = mailoutIdFromName(name);
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: letter().letter });
+  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: { ...letter().letter, origin: 'file' } });
   const marked = (await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: 3, leaseSeconds: 60 })).map((b) => ({ id: b.subscriberId, email: b.email }));
   await beginSends(t.db, id, c.leaseToken!, marked.map((m) => m.id), 60);
   await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [id]);
