@@ -57,29 +57,9 @@ export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<Sen
 }
 
 /**
- * The send tests' bed: a real Postgres and the SES fake (no quota, no rate limit), started
- * once per file, emptied before each test. Read `bed.t` and `bed.ses` inside tests.
- */
-export function useSendTestBed(): { t: TestDatabase; ses: FakeSes } {
-  const bed = {} as { t: TestDatabase; ses: FakeSes };
-  beforeAll(async () => {
-    bed.t = await createTestDatabase();
-    bed.ses = await startFakeSes({ account: { SendQuota: { Max24HourSend: -1, MaxSendRate: 5000 } } });
-  });
-  afterAll(async () => {
-    await bed.ses?.close();
-    await bed.t?.drop();
-  });
-  beforeEach(async () => {
-    bed.ses.reset();
-    await bed.t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
-  });
-  return bed;
-}
-
-/**
  * A database and the fake SES (a fast account) for one test file: made before its tests,
  * closed after them, kept between its tests (which build on each other's state).
+ * Read `bed.t` and `bed.ses` inside tests.
  */
 export function sendTestBed(): { t: TestDatabase; ses: FakeSes } {
   const bed = {} as { t: TestDatabase; ses: FakeSes };
@@ -90,6 +70,16 @@ export function sendTestBed(): { t: TestDatabase; ses: FakeSes } {
   afterAll(async () => {
     await bed.ses?.close();
     await bed.t?.drop();
+  });
+  return bed;
+}
+
+/** The same bed, emptied before each test. */
+export function useSendTestBed(): { t: TestDatabase; ses: FakeSes } {
+  const bed = sendTestBed();
+  beforeEach(async () => {
+    bed.ses.reset();
+    await bed.t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
   });
   return bed;
 }
