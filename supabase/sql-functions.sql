@@ -2,6 +2,83 @@
 -- Generated from a migrated database by `npm run schema`; do not edit: write a migration,
 -- then run `npm run schema`. (tests/db/sql-gateway.test.ts fails when this file is stale.)
 
+CREATE OR REPLACE FUNCTION private.add_to_counts(p_changes private.count_change[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  if pg_trigger_depth() = 0 then
+    raise exception 'add_to_counts: only the deliveries counting triggers add to the counts' using errcode = '42501';
+  end if;
+  perform set_config('mailout.counts_from_ledger', 'on', true);
+  update public.mailouts m
+     set recipients = m.recipients + c.recipients, queued = m.queued + c.queued, sending = m.sending + c.sending,
+         sent = m.sent + c.sent, failed = m.failed + c.failed, skipped = m.skipped + c.skipped,
+         unknown = m.unknown + c.unknown, delivered = m.delivered + c.delivered,
+         hard_bounces = m.hard_bounces + c.hard_bounces, soft_bounces = m.soft_bounces + c.soft_bounces,
+         complaints = m.complaints + c.complaints
+    from (select r.mailout_id,
+                 sum(r.n)::integer as recipients,
+                 coalesce(sum(r.n) filter (where r.status = 'queued'), 0)::integer as queued,
+                 coalesce(sum(r.n) filter (where r.status = 'sending'), 0)::integer as sending,
+                 coalesce(sum(r.n) filter (where r.status = 'sent'), 0)::integer as sent,
+                 coalesce(sum(r.n) filter (where r.status = 'failed'), 0)::integer as failed,
+                 coalesce(sum(r.n) filter (where r.status = 'skipped'), 0)::integer as skipped,
+                 coalesce(sum(r.n) filter (where r.status = 'unknown'), 0)::integer as unknown,
+                 coalesce(sum(r.n) filter (where r.fb_delivered), 0)::integer as delivered,
+                 coalesce(sum(r.n) filter (where r.fb_hard_bounce), 0)::integer as hard_bounces,
+                 coalesce(sum(r.n) filter (where r.fb_soft_bounce and not r.fb_hard_bounce), 0)::integer as soft_bounces,
+                 coalesce(sum(r.n) filter (where r.fb_complaint), 0)::integer as complaints
+            from unnest(p_changes) r
+           group by r.mailout_id) c
+   where m.id = c.mailout_id
+     and (c.recipients, c.queued, c.sending, c.sent, c.failed, c.skipped, c.unknown,
+          c.delivered, c.hard_bounces, c.soft_bounces, c.complaints) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  perform set_config('mailout.counts_from_ledger', '', true);
+end;
+$function$;
+
+comment on function private.add_to_counts(private.count_change[]) is
+  'Add one statement''s changes of deliveries to their mailouts'' counters (the only writer of the count columns).';
+
+CREATE OR REPLACE FUNCTION private.deliveries_count_rows()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_n integer := case tg_op when 'DELETE' then -1 else 1 end;
+begin
+  perform private.add_to_counts(array(
+    select (v_n, r.mailout_id, r.status, r.fb_delivered, r.fb_hard_bounce, r.fb_soft_bounce, r.fb_complaint)::private.count_change
+      from changed_rows r));
+  return null;
+end;
+$function$;
+
+comment on function private.deliveries_count_rows() is
+  'Statement trigger on deliveries (insert, delete): add the rows inserted, take off the rows deleted, in their mailouts'' counters (same transaction).';
+
+CREATE OR REPLACE FUNCTION private.deliveries_count_updates()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  perform private.add_to_counts(array(
+    select (1, r.mailout_id, r.status, r.fb_delivered, r.fb_hard_bounce, r.fb_soft_bounce, r.fb_complaint)::private.count_change
+      from new_rows r
+    union all
+    select (-1, r.mailout_id, r.status, r.fb_delivered, r.fb_hard_bounce, r.fb_soft_bounce, r.fb_complaint)::private.count_change
+      from old_rows r));
+  return null;
+end;
+$function$;
+
+comment on function private.deliveries_count_updates() is
+  'Statement trigger on deliveries (update): count each row''s change of status or feedback in its mailout''s counters (same transaction).';
+
 CREATE OR REPLACE FUNCTION private.deliveries_from_ses_events()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -39,53 +116,6 @@ $function$;
 comment on function private.deliveries_from_ses_events() is
   'Trigger on deliveries: a row turning unknown that SES already reported is sent; a row learning its message id takes the feedback already stored.';
 
-CREATE OR REPLACE FUNCTION private.deliveries_keep_counts()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-declare
-  -- Each row counts +1 as it is now and -1 as it was.
-  v_rows text := case tg_op
-    when 'INSERT' then 'select 1 as n, * from new_rows'
-    when 'DELETE' then 'select -1 as n, * from old_rows'
-    else 'select 1 as n, * from new_rows union all select -1 as n, * from old_rows'
-  end;
-begin
-  perform set_config('mailout.counts_from_ledger', 'on', true);
-  execute format($sql$
-    update public.mailouts m
-       set recipients = m.recipients + c.recipients, queued = m.queued + c.queued, sending = m.sending + c.sending,
-           sent = m.sent + c.sent, failed = m.failed + c.failed, skipped = m.skipped + c.skipped,
-           unknown = m.unknown + c.unknown, delivered = m.delivered + c.delivered,
-           hard_bounces = m.hard_bounces + c.hard_bounces, soft_bounces = m.soft_bounces + c.soft_bounces,
-           complaints = m.complaints + c.complaints
-      from (select r.mailout_id,
-                   sum(r.n)::integer as recipients,
-                   coalesce(sum(r.n) filter (where r.status = 'queued'), 0)::integer as queued,
-                   coalesce(sum(r.n) filter (where r.status = 'sending'), 0)::integer as sending,
-                   coalesce(sum(r.n) filter (where r.status = 'sent'), 0)::integer as sent,
-                   coalesce(sum(r.n) filter (where r.status = 'failed'), 0)::integer as failed,
-                   coalesce(sum(r.n) filter (where r.status = 'skipped'), 0)::integer as skipped,
-                   coalesce(sum(r.n) filter (where r.status = 'unknown'), 0)::integer as unknown,
-                   coalesce(sum(r.n) filter (where r.fb_delivered), 0)::integer as delivered,
-                   coalesce(sum(r.n) filter (where r.fb_hard_bounce), 0)::integer as hard_bounces,
-                   coalesce(sum(r.n) filter (where r.fb_soft_bounce and not r.fb_hard_bounce), 0)::integer as soft_bounces,
-                   coalesce(sum(r.n) filter (where r.fb_complaint), 0)::integer as complaints
-              from (%s) r
-             group by r.mailout_id) c
-     where m.id = c.mailout_id
-       and (c.recipients, c.queued, c.sending, c.sent, c.failed, c.skipped, c.unknown,
-            c.delivered, c.hard_bounces, c.soft_bounces, c.complaints) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-  $sql$, v_rows);
-  perform set_config('mailout.counts_from_ledger', '', true);
-  return null;
-end;
-$function$;
-
-comment on function private.deliveries_keep_counts() is
-  'Statement trigger on deliveries: add the statement''s change to its mailouts'' counters (same transaction).';
-
 CREATE OR REPLACE FUNCTION private.mailouts_counts_from_ledger()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -112,7 +142,7 @@ end;
 $function$;
 
 comment on function private.mailouts_counts_from_ledger() is
-  'Trigger on mailouts: the count columns change only through deliveries_keep_counts.';
+  'Trigger on mailouts: the count columns change only through private.add_to_counts (the deliveries counting triggers).';
 
 CREATE OR REPLACE FUNCTION private.never_reported(p_row deliveries)
  RETURNS boolean
