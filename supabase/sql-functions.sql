@@ -125,8 +125,8 @@ begin
   if current_setting('mailout.counts_from_ledger', true) = 'on' then
     return new;
   end if;
-  -- Any other writer (claim_mailout sets recipients and adds the rows it turned unknown) keeps
-  -- the ledger's values: the counting trigger has already counted those rows.
+  -- Any other writer keeps the ledger's values: a row's change is counted when the row
+  -- changes, by the counting triggers, and by nothing else.
   if tg_op = 'INSERT' then
     new.recipients := 0; new.queued := 0; new.sending := 0; new.sent := 0; new.failed := 0;
     new.skipped := 0; new.unknown := 0; new.delivered := 0; new.hard_bounces := 0;
@@ -589,10 +589,9 @@ declare
   v_token      uuid := gen_random_uuid();
   v_until      timestamptz;
   v_count      integer;
-  v_copied     integer;
-  v_stale      integer;
   v_reason     text := 'No letter is stored for this mailout and none was given: nothing was claimed. Send it from its Notion page.';
   m            public.mailouts%rowtype;
+  r            public.mailouts%rowtype;
 begin
   if p_mailout_id is null or length(btrim(p_mailout_id)) = 0 then
     raise exception 'claim_mailout: mailout id is required' using errcode = '22023';
@@ -618,7 +617,7 @@ begin
     if found then
       select count(*)::integer into v_count from public.subscribers s where s.status = 'active';
       perform private.snapshot_recipients(p_mailout_id);
-      update public.mailouts set recipients = v_count, claimed_recipients = v_count where id = p_mailout_id;
+      update public.mailouts set claimed_recipients = v_count where id = p_mailout_id;
       return query select 'claimed'::text, p_mailout_id, 'sending'::text, v_token, v_until,
                           v_count, v_count, 0, null::text, p_content;
       return;
@@ -639,9 +638,7 @@ begin
   end if;
   if m.status = 'sending' and m.lease_until > now() then
     return query select 'in_progress'::text, m.id, m.status, null::uuid, m.lease_until,
-                        m.recipients,
-                        (select count(*)::integer from public.deliveries d
-                          where d.mailout_id = m.id and d.status = 'queued'),
+                        m.recipients + private.uncopied_recipients(m), m.queued + private.uncopied_recipients(m),
                         m.unknown, m.last_error, null::jsonb;
     return;
   end if;
@@ -667,17 +664,6 @@ begin
          error_message = 'in flight when the previous invocation stopped; not retried',
          updated_at = now()
    where mailout_id = p_mailout_id and status = 'sending';
-  get diagnostics v_stale = row_count;
-
-  if m.snapshot_done then
-    select count(*)::integer into v_count
-      from public.deliveries where mailout_id = p_mailout_id and status = 'queued';
-  else
-    select count(*) filter (where status = 'queued')::integer, count(*)::integer into v_count, v_copied
-      from public.deliveries where mailout_id = p_mailout_id;
-    v_count := v_count + greatest(m.claimed_recipients - v_copied, 0);
-    m.recipients := m.claimed_recipients;
-  end if;
 
   update public.mailouts
      set status = 'sending',
@@ -686,14 +672,16 @@ begin
          content = coalesce(content, p_content),
          lease_token = v_token,
          lease_until = v_until,
-         unknown = unknown + v_stale,
-         recipients = m.recipients,
          last_error = null,
          updated_at = now()
-   where id = p_mailout_id;
+   where id = p_mailout_id
+  returning * into r;
 
-  return query select 'resumed'::text, m.id, 'sending'::text, v_token, v_until,
-                      m.recipients, v_count, m.unknown + v_stale, m.last_error, coalesce(m.content, p_content);
+  -- The counts as the ledger has them now, takeover included (a row turned unknown that SES
+  -- had already reported was settled as sent on the way), the recipients not copied yet queued.
+  return query select 'resumed'::text, r.id, 'sending'::text, v_token, v_until,
+                      r.recipients + private.uncopied_recipients(r), r.queued + private.uncopied_recipients(r),
+                      r.unknown, m.last_error, r.content;
 end;
 $function$;
 
