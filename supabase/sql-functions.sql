@@ -2,6 +2,83 @@
 -- Generated from a migrated database by `npm run schema`; do not edit: write a migration,
 -- then run `npm run schema`. (tests/db/sql-gateway.test.ts fails when this file is stale.)
 
+CREATE OR REPLACE FUNCTION private.add_to_counts(p_changes private.count_change[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  if pg_trigger_depth() = 0 then
+    raise exception 'add_to_counts: only the deliveries counting triggers add to the counts' using errcode = '42501';
+  end if;
+  perform set_config('mailout.counts_from_ledger', 'on', true);
+  update public.mailouts m
+     set recipients = m.recipients + c.recipients, queued = m.queued + c.queued, sending = m.sending + c.sending,
+         sent = m.sent + c.sent, failed = m.failed + c.failed, skipped = m.skipped + c.skipped,
+         unknown = m.unknown + c.unknown, delivered = m.delivered + c.delivered,
+         hard_bounces = m.hard_bounces + c.hard_bounces, soft_bounces = m.soft_bounces + c.soft_bounces,
+         complaints = m.complaints + c.complaints
+    from (select r.mailout_id,
+                 sum(r.n)::integer as recipients,
+                 coalesce(sum(r.n) filter (where r.status = 'queued'), 0)::integer as queued,
+                 coalesce(sum(r.n) filter (where r.status = 'sending'), 0)::integer as sending,
+                 coalesce(sum(r.n) filter (where r.status = 'sent'), 0)::integer as sent,
+                 coalesce(sum(r.n) filter (where r.status = 'failed'), 0)::integer as failed,
+                 coalesce(sum(r.n) filter (where r.status = 'skipped'), 0)::integer as skipped,
+                 coalesce(sum(r.n) filter (where r.status = 'unknown'), 0)::integer as unknown,
+                 coalesce(sum(r.n) filter (where r.fb_delivered), 0)::integer as delivered,
+                 coalesce(sum(r.n) filter (where r.fb_hard_bounce), 0)::integer as hard_bounces,
+                 coalesce(sum(r.n) filter (where r.fb_soft_bounce and not r.fb_hard_bounce), 0)::integer as soft_bounces,
+                 coalesce(sum(r.n) filter (where r.fb_complaint), 0)::integer as complaints
+            from unnest(p_changes) r
+           group by r.mailout_id) c
+   where m.id = c.mailout_id
+     and (c.recipients, c.queued, c.sending, c.sent, c.failed, c.skipped, c.unknown,
+          c.delivered, c.hard_bounces, c.soft_bounces, c.complaints) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  perform set_config('mailout.counts_from_ledger', '', true);
+end;
+$function$;
+
+comment on function private.add_to_counts(private.count_change[]) is
+  'Add one statement''s changes of deliveries to their mailouts'' counters (the only writer of the count columns).';
+
+CREATE OR REPLACE FUNCTION private.deliveries_count_rows()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+declare
+  v_n integer := case tg_op when 'DELETE' then -1 else 1 end;
+begin
+  perform private.add_to_counts(array(
+    select (v_n, r.mailout_id, r.status, r.fb_delivered, r.fb_hard_bounce, r.fb_soft_bounce, r.fb_complaint)::private.count_change
+      from changed_rows r));
+  return null;
+end;
+$function$;
+
+comment on function private.deliveries_count_rows() is
+  'Statement trigger on deliveries (insert, delete): add the rows inserted, take off the rows deleted, in their mailouts'' counters (same transaction).';
+
+CREATE OR REPLACE FUNCTION private.deliveries_count_updates()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+begin
+  perform private.add_to_counts(array(
+    select (1, r.mailout_id, r.status, r.fb_delivered, r.fb_hard_bounce, r.fb_soft_bounce, r.fb_complaint)::private.count_change
+      from new_rows r
+    union all
+    select (-1, r.mailout_id, r.status, r.fb_delivered, r.fb_hard_bounce, r.fb_soft_bounce, r.fb_complaint)::private.count_change
+      from old_rows r));
+  return null;
+end;
+$function$;
+
+comment on function private.deliveries_count_updates() is
+  'Statement trigger on deliveries (update): count each row''s change of status or feedback in its mailout''s counters (same transaction).';
+
 CREATE OR REPLACE FUNCTION private.deliveries_from_ses_events()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -39,53 +116,6 @@ $function$;
 comment on function private.deliveries_from_ses_events() is
   'Trigger on deliveries: a row turning unknown that SES already reported is sent; a row learning its message id takes the feedback already stored.';
 
-CREATE OR REPLACE FUNCTION private.deliveries_keep_counts()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-declare
-  -- Each row counts +1 as it is now and -1 as it was.
-  v_rows text := case tg_op
-    when 'INSERT' then 'select 1 as n, * from new_rows'
-    when 'DELETE' then 'select -1 as n, * from old_rows'
-    else 'select 1 as n, * from new_rows union all select -1 as n, * from old_rows'
-  end;
-begin
-  perform set_config('mailout.counts_from_ledger', 'on', true);
-  execute format($sql$
-    update public.mailouts m
-       set recipients = m.recipients + c.recipients, queued = m.queued + c.queued, sending = m.sending + c.sending,
-           sent = m.sent + c.sent, failed = m.failed + c.failed, skipped = m.skipped + c.skipped,
-           unknown = m.unknown + c.unknown, delivered = m.delivered + c.delivered,
-           hard_bounces = m.hard_bounces + c.hard_bounces, soft_bounces = m.soft_bounces + c.soft_bounces,
-           complaints = m.complaints + c.complaints
-      from (select r.mailout_id,
-                   sum(r.n)::integer as recipients,
-                   coalesce(sum(r.n) filter (where r.status = 'queued'), 0)::integer as queued,
-                   coalesce(sum(r.n) filter (where r.status = 'sending'), 0)::integer as sending,
-                   coalesce(sum(r.n) filter (where r.status = 'sent'), 0)::integer as sent,
-                   coalesce(sum(r.n) filter (where r.status = 'failed'), 0)::integer as failed,
-                   coalesce(sum(r.n) filter (where r.status = 'skipped'), 0)::integer as skipped,
-                   coalesce(sum(r.n) filter (where r.status = 'unknown'), 0)::integer as unknown,
-                   coalesce(sum(r.n) filter (where r.fb_delivered), 0)::integer as delivered,
-                   coalesce(sum(r.n) filter (where r.fb_hard_bounce), 0)::integer as hard_bounces,
-                   coalesce(sum(r.n) filter (where r.fb_soft_bounce and not r.fb_hard_bounce), 0)::integer as soft_bounces,
-                   coalesce(sum(r.n) filter (where r.fb_complaint), 0)::integer as complaints
-              from (%s) r
-             group by r.mailout_id) c
-     where m.id = c.mailout_id
-       and (c.recipients, c.queued, c.sending, c.sent, c.failed, c.skipped, c.unknown,
-            c.delivered, c.hard_bounces, c.soft_bounces, c.complaints) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-  $sql$, v_rows);
-  perform set_config('mailout.counts_from_ledger', '', true);
-  return null;
-end;
-$function$;
-
-comment on function private.deliveries_keep_counts() is
-  'Statement trigger on deliveries: add the statement''s change to its mailouts'' counters (same transaction).';
-
 CREATE OR REPLACE FUNCTION private.mailouts_counts_from_ledger()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -95,8 +125,8 @@ begin
   if current_setting('mailout.counts_from_ledger', true) = 'on' then
     return new;
   end if;
-  -- Any other writer (claim_mailout sets recipients and adds the rows it turned unknown) keeps
-  -- the ledger's values: the counting trigger has already counted those rows.
+  -- Any other writer keeps the ledger's values: a row's change is counted when the row
+  -- changes, by the counting triggers, and by nothing else.
   if tg_op = 'INSERT' then
     new.recipients := 0; new.queued := 0; new.sending := 0; new.sent := 0; new.failed := 0;
     new.skipped := 0; new.unknown := 0; new.delivered := 0; new.hard_bounces := 0;
@@ -112,7 +142,7 @@ end;
 $function$;
 
 comment on function private.mailouts_counts_from_ledger() is
-  'Trigger on mailouts: the count columns change only through deliveries_keep_counts.';
+  'Trigger on mailouts: the count columns change only through private.add_to_counts (the deliveries counting triggers).';
 
 CREATE OR REPLACE FUNCTION private.never_reported(p_row deliveries)
  RETURNS boolean
@@ -559,10 +589,9 @@ declare
   v_token      uuid := gen_random_uuid();
   v_until      timestamptz;
   v_count      integer;
-  v_copied     integer;
-  v_stale      integer;
   v_reason     text := 'No letter is stored for this mailout and none was given: nothing was claimed. Send it from its Notion page.';
   m            public.mailouts%rowtype;
+  r            public.mailouts%rowtype;
 begin
   if p_mailout_id is null or length(btrim(p_mailout_id)) = 0 then
     raise exception 'claim_mailout: mailout id is required' using errcode = '22023';
@@ -588,7 +617,7 @@ begin
     if found then
       select count(*)::integer into v_count from public.subscribers s where s.status = 'active';
       perform private.snapshot_recipients(p_mailout_id);
-      update public.mailouts set recipients = v_count, claimed_recipients = v_count where id = p_mailout_id;
+      update public.mailouts set claimed_recipients = v_count where id = p_mailout_id;
       return query select 'claimed'::text, p_mailout_id, 'sending'::text, v_token, v_until,
                           v_count, v_count, 0, null::text, p_content;
       return;
@@ -609,9 +638,7 @@ begin
   end if;
   if m.status = 'sending' and m.lease_until > now() then
     return query select 'in_progress'::text, m.id, m.status, null::uuid, m.lease_until,
-                        m.recipients,
-                        (select count(*)::integer from public.deliveries d
-                          where d.mailout_id = m.id and d.status = 'queued'),
+                        m.recipients + private.uncopied_recipients(m), m.queued + private.uncopied_recipients(m),
                         m.unknown, m.last_error, null::jsonb;
     return;
   end if;
@@ -637,17 +664,6 @@ begin
          error_message = 'in flight when the previous invocation stopped; not retried',
          updated_at = now()
    where mailout_id = p_mailout_id and status = 'sending';
-  get diagnostics v_stale = row_count;
-
-  if m.snapshot_done then
-    select count(*)::integer into v_count
-      from public.deliveries where mailout_id = p_mailout_id and status = 'queued';
-  else
-    select count(*) filter (where status = 'queued')::integer, count(*)::integer into v_count, v_copied
-      from public.deliveries where mailout_id = p_mailout_id;
-    v_count := v_count + greatest(m.claimed_recipients - v_copied, 0);
-    m.recipients := m.claimed_recipients;
-  end if;
 
   update public.mailouts
      set status = 'sending',
@@ -656,14 +672,16 @@ begin
          content = coalesce(content, p_content),
          lease_token = v_token,
          lease_until = v_until,
-         unknown = unknown + v_stale,
-         recipients = m.recipients,
          last_error = null,
          updated_at = now()
-   where id = p_mailout_id;
+   where id = p_mailout_id
+  returning * into r;
 
-  return query select 'resumed'::text, m.id, 'sending'::text, v_token, v_until,
-                      m.recipients, v_count, m.unknown + v_stale, m.last_error, coalesce(m.content, p_content);
+  -- The counts as the ledger has them now, takeover included (a row turned unknown that SES
+  -- had already reported was settled as sent on the way), the recipients not copied yet queued.
+  return query select 'resumed'::text, r.id, 'sending'::text, v_token, v_until,
+                      r.recipients + private.uncopied_recipients(r), r.queued + private.uncopied_recipients(r),
+                      r.unknown, m.last_error, r.content;
 end;
 $function$;
 

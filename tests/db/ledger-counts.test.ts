@@ -139,3 +139,37 @@ test('the counts of a mailout never claimed are zero', async () => {
   expect(await mailoutCounts(t.db, mailoutIdFromName('counts-never'))).toEqual({ recipients: 0, queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 });
   expect(await mailoutFeedbackStats(t.db, mailoutIdFromName('counts-never'))).toEqual({ sends: 0, delivered: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
 });
+
+test('one statement over the rows of two mailouts counts each in its own mailout', async () => {
+  const ids = [mailoutIdFromName('counts-two-a'), mailoutIdFromName('counts-two-b')];
+  let n = 0;
+  for (const id of ids) n = (await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: STORED_LETTER })).recipients;
+  await t.pool.query(
+    `update deliveries set status = case when mailout_id = $1 then 'failed' else 'skipped' end
+      where mailout_id = any ($2) and subscriber_id in (select subscriber_id from deliveries where mailout_id = $1 order by subscriber_id limit 3)`,
+    [ids[0], ids],
+  );
+  expect(await expectCountsEqualLedger(ids[0]!, 'two mailouts: the first')).toMatchObject({ failed: 3, skipped: 0, queued: n - 3 });
+  expect(await expectCountsEqualLedger(ids[1]!, 'two mailouts: the second')).toMatchObject({ failed: 0, skipped: 3, queued: n - 3 });
+  await t.pool.query(`delete from deliveries where mailout_id = any ($1) and status <> 'queued'`, [ids]);
+  for (const id of ids) expect(await expectCountsEqualLedger(id, 'two mailouts: a delete')).toMatchObject({ recipients: n - 3 });
+});
+
+test('the counting triggers run SQL written out (planned once per session), not a statement built on every call', async () => {
+  const { rows } = await t.pool.query<{ tgname: string; src: string }>(
+    `select t.tgname, p.prosrc as src from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+      where t.tgrelid = 'public.deliveries'::regclass and t.tgname like 'deliveries_count_%'
+     union all
+     select 'add_to_counts', p.prosrc from pg_proc p where p.oid = 'private.add_to_counts'::regproc`,
+  );
+  expect(rows.map((r) => r.tgname).sort()).toEqual(['add_to_counts', 'deliveries_count_deletes', 'deliveries_count_inserts', 'deliveries_count_updates']);
+  for (const r of rows) expect({ fn: r.tgname, dynamic: /\bexecute\b/i.test(r.src) }).toEqual({ fn: r.tgname, dynamic: false });
+});
+
+test('nothing but the counting triggers can add to the counts', async () => {
+  const id = mailoutIdFromName('counts-two-a');
+  await expect(
+    t.pool.query(`select private.add_to_counts(array[(5, $1, 'sent', false, false, false, false)::private.count_change])`, [id]),
+  ).rejects.toMatchObject({ code: '42501' });
+  await expectCountsEqualLedger(id, 'a direct call');
+});
