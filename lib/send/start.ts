@@ -8,10 +8,14 @@ import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
 import { readinessWarnings, requireReady, type Check } from '../readiness';
 import type { RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
-import { testUnsubscribeUrl } from '../unsubscribe/token';
+import { classifySesError, createBreaker, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
+import { createSendEmail } from '../ses/send-email';
+import { testUnsubscribeUrl, unsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
-import { runSendLoop, type LoopSummary } from './loop';
+import { concurrencyCeiling, runSendLoop, type LoopDeps, type LoopSummary } from './loop';
+import { ledgerLoopStore } from './loop-store';
+import { MAX_CONSECUTIVE_FAILURES } from './outcome';
+import { createRecipientSender } from './recipient-sender';
 import { recipientMessage } from './recipient-message';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
@@ -127,6 +131,36 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter,
   };
 }
 
+/** The send loop's dependencies for one run (lib/send/loop.ts), built here and nowhere else. */
+function sendLoopDeps(
+  deps: SendDeps,
+  run: { mailoutId: string; leaseToken: string; letter: RenderedMailout; rate: number; leaseSeconds: number },
+): LoopDeps {
+  const { config } = deps;
+  const { mailoutId, leaseSeconds } = run;
+  const now = deps.now ?? Date.now;
+  const maxConcurrency = concurrencyCeiling(config.sending.concurrency, run.rate);
+  const breaker = createBreaker(MAX_CONSECUTIVE_FAILURES);
+  const sleep = deps.sleep ? { sleep: deps.sleep } : {};
+  const sender = createRecipientSender({
+    sendEmail: createSendEmail(deps.ses),
+    pacer: createPacer({ ratePerSec: run.rate, maxConcurrency, breaker, ...sleep }),
+    breaker,
+    message: (r) =>
+      recipientMessage(config, run.letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: unsubscribeUrl(config, r.subscriberId), subscriberId: r.subscriberId }),
+    classify: { fromEmail: config.ses.fromEmail },
+    ...sleep,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  return {
+    store: ledgerLoopStore(deps.db, { mailoutId, leaseToken: run.leaseToken, leaseSeconds }, now),
+    sender,
+    settings: { mailoutId, batchSize: config.sending.batchSize, maxConcurrency, leaseSeconds, deadline: deps.deadline(), safetyMarginMs: deps.safetyMarginMs ?? 10_000 },
+    reporter: deps.reporter,
+    clock: { now },
+  };
+}
+
 /** Connections the send loop uses at once: a claim, a mark, an outcome, a feedback check. */
 export const SEND_CONNECTIONS = 4;
 
@@ -200,26 +234,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   if (!req.continuation) await deps.reporter.sending(mailoutId, { recipients: claim.recipients, queued: claim.queued, resumed, warnings: readiness });
 
   const run = async (): Promise<LoopSummary> => {
-    const summary = await runSendLoop(
-      {
-        config,
-        db,
-        ses: deps.ses,
-        reporter: deps.reporter,
-        ...(deps.now ? { now: deps.now } : {}),
-        ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        ...(deps.random ? { random: deps.random } : {}),
-      },
-      {
-        mailoutId,
-        leaseToken: claim.leaseToken!,
-        letter,
-        rate,
-        deadline: deps.deadline(),
-        leaseSeconds,
-        ...(deps.safetyMarginMs !== undefined ? { safetyMarginMs: deps.safetyMarginMs } : {}),
-      },
-    );
+    const summary = await runSendLoop(sendLoopDeps(deps, { mailoutId, leaseToken: claim.leaseToken!, letter, rate, leaseSeconds }));
     if (summary.outcome === 'released' && deps.continueElsewhere) {
       await deps.continueElsewhere(mailoutId).catch((err: unknown) =>
         log.warn('send.continue_failed', { mailout_id: mailoutId, error: err, note: 'the cron will resume it' }),

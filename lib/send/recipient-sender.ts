@@ -1,0 +1,66 @@
+import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import type { BatchRecipient } from '../db/ledger';
+import { sendWithRetry, type ClassifyContext, type FailureBreaker, type Pacer, type Place } from '../ses';
+import type { PreparedSend, SendEmail } from '../ses/send-email';
+
+/**
+ * The one way a recipient's message reaches SES: its SendEmail input built and signed
+ * (`prepare`, before the slot: what is paced is the request leaving), then sent in the slot of
+ * a pacer place, retried only as classification allows (`sendWithRetry`: a request that may have
+ * reached SES is never sent again), each retry in a slot of its own, a throttle slowing the pace.
+ * The pacer and the run's failure breaker come with it, built once per run.
+ */
+export interface RecipientSender {
+  readonly pacer: Pacer;
+  readonly breaker: FailureBreaker;
+  prepare(recipient: BatchRecipient): Promise<PreparedSend>;
+  /**
+   * Sends in `place`, whose first slot the caller has taken (`place.start()`). `beforeAttempt`
+   * runs before every attempt, the first included: a throw refuses that attempt (and is not retried).
+   * Rejects with an `SesError`.
+   */
+  send(prepared: PreparedSend, place: Place, beforeAttempt: () => void): Promise<{ MessageId?: string }>;
+}
+
+export interface RecipientSenderOptions {
+  sendEmail: Pick<SendEmail, 'prepare' | 'send'>;
+  pacer: Pacer;
+  breaker: FailureBreaker;
+  /** The recipient's copy of the letter (recipientMessage). */
+  message(recipient: BatchRecipient): SendEmailCommandInput;
+  /** For classification (a rejection naming the sender is account-level). */
+  classify: ClassifyContext;
+  /** Attempts in all (sendWithRetry's default when unset). */
+  maxAttempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export function createRecipientSender(o: RecipientSenderOptions): RecipientSender {
+  const { sendEmail, pacer } = o;
+  const retry = {
+    // At most once per recipient: a request that may have reached SES is not sent again.
+    retryMaybeDelivered: false,
+    classify: o.classify,
+    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    ...(o.sleep ? { sleep: o.sleep } : {}),
+    ...(o.random ? { random: o.random } : {}),
+    onRetry: ({ error }: { error: { throttled: boolean } }) => {
+      if (error.throttled) pacer.slowDown();
+    },
+  };
+  return {
+    pacer,
+    breaker: o.breaker,
+    prepare: (recipient) => sendEmail.prepare(o.message(recipient)),
+    send(prepared, place, beforeAttempt) {
+      let attempt = 0;
+      return sendWithRetry(async () => {
+        // A retry is paced like a first attempt: it takes a slot of its own.
+        if (attempt++ > 0) await place.again();
+        beforeAttempt();
+        return sendEmail.send(prepared);
+      }, retry);
+    },
+  };
+}
