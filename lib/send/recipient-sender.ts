@@ -1,6 +1,7 @@
 import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import type { BatchRecipient } from '../db/ledger';
-import { sendWithRetry, type ClassifyContext, type FailureBreaker, type Pacer, type Place } from '../ses';
+import { createBreaker, createPacer, sendWithRetry, type ClassifyContext, type FailureBreaker, type Pacer, type Place } from '../ses';
+import { MAX_CONSECUTIVE_FAILURES } from './outcome';
 import type { PreparedSend, SendEmail } from '../ses/send-email';
 
 /**
@@ -63,4 +64,18 @@ export function createRecipientSender(o: RecipientSenderOptions): RecipientSende
       }, retry);
     },
   };
+}
+
+/**
+ * A sender for one run at `rate`: its breaker (MAX_CONSECUTIVE_FAILURES in a row), and a pacer
+ * with adaptive places within `maxConcurrency` that reads that breaker. `now`: the pacer's
+ * clock (monotonic; performance.now by default).
+ */
+export function pacedRecipientSender(
+  o: Omit<RecipientSenderOptions, 'pacer' | 'breaker'> & { rate: number; maxConcurrency: number; now?: () => number },
+): RecipientSender {
+  const { rate, maxConcurrency, now, ...rest } = o;
+  const breaker = createBreaker(MAX_CONSECUTIVE_FAILURES);
+  const pacer = createPacer({ ratePerSec: rate, maxConcurrency, breaker, ...(now ? { now } : {}), ...(o.sleep ? { sleep: o.sleep } : {}) });
+  return createRecipientSender({ ...rest, pacer, breaker });
 }

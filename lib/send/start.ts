@@ -8,14 +8,13 @@ import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
 import { readinessWarnings, requireReady, type Check } from '../readiness';
 import type { RenderedMailout } from '../render';
-import { classifySesError, createBreaker, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
+import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
 import { createSendEmail } from '../ses/send-email';
 import { testUnsubscribeUrl, unsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { concurrencyCeiling, runSendLoop, type LoopDeps, type LoopSummary } from './loop';
 import { ledgerLoopStore } from './loop-store';
-import { MAX_CONSECUTIVE_FAILURES } from './outcome';
-import { createRecipientSender } from './recipient-sender';
+import { pacedRecipientSender } from './recipient-sender';
 import { recipientMessage } from './recipient-message';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
@@ -140,16 +139,14 @@ function sendLoopDeps(
   const { mailoutId, leaseSeconds } = run;
   const now = deps.now ?? Date.now;
   const maxConcurrency = concurrencyCeiling(config.sending.concurrency, run.rate);
-  const breaker = createBreaker(MAX_CONSECUTIVE_FAILURES);
-  const sleep = deps.sleep ? { sleep: deps.sleep } : {};
-  const sender = createRecipientSender({
+  const sender = pacedRecipientSender({
     sendEmail: createSendEmail(deps.ses),
-    pacer: createPacer({ ratePerSec: run.rate, maxConcurrency, breaker, ...sleep }),
-    breaker,
+    rate: run.rate,
+    maxConcurrency,
     message: (r) =>
       recipientMessage(config, run.letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: unsubscribeUrl(config, r.subscriberId), subscriberId: r.subscriberId }),
     classify: { fromEmail: config.ses.fromEmail },
-    ...sleep,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
     ...(deps.random ? { random: deps.random } : {}),
   });
   return {
