@@ -11,10 +11,13 @@ import type { PreparedSend, SendEmail } from '../ses/send-email';
  * reached SES is never sent again), each retry in a slot of its own, a throttle slowing the pace.
  * The pacer and the run's failure breaker come with it, built once per run.
  */
-export interface RecipientSender {
+/** Whom a message goes to: a delivery row's subscriber, or a test address (no subscriber id). */
+export type MessageRecipient = Pick<BatchRecipient, 'email' | 'name'> & { subscriberId?: string };
+
+export interface RecipientSender<R extends MessageRecipient = BatchRecipient> {
   readonly pacer: Pacer;
   readonly breaker: FailureBreaker;
-  prepare(recipient: BatchRecipient): Promise<PreparedSend>;
+  prepare(recipient: R): Promise<PreparedSend>;
   /**
    * Sends in `place`, whose first slot the caller has taken (`place.start()`). `beforeAttempt`
    * runs before every attempt, the first included: a throw refuses that attempt (and is not retried).
@@ -23,12 +26,12 @@ export interface RecipientSender {
   send(prepared: PreparedSend, place: Place, beforeAttempt: () => void): Promise<{ MessageId?: string }>;
 }
 
-export interface RecipientSenderOptions {
+export interface RecipientSenderOptions<R extends MessageRecipient> {
   sendEmail: Pick<SendEmail, 'prepare' | 'send'>;
   pacer: Pacer;
   breaker: FailureBreaker;
   /** The recipient's copy of the letter (recipientMessage). */
-  message(recipient: BatchRecipient): SendEmailCommandInput;
+  message(recipient: R): SendEmailCommandInput;
   /** For classification (a rejection naming the sender is account-level). */
   classify: ClassifyContext;
   /** Attempts in all (sendWithRetry's default when unset). */
@@ -37,7 +40,7 @@ export interface RecipientSenderOptions {
   random?: () => number;
 }
 
-export function createRecipientSender(o: RecipientSenderOptions): RecipientSender {
+export function createRecipientSender<R extends MessageRecipient>(o: RecipientSenderOptions<R>): RecipientSender<R> {
   const { sendEmail, pacer } = o;
   const retry = {
     // At most once per recipient: a request that may have reached SES is not sent again.
@@ -71,11 +74,28 @@ export function createRecipientSender(o: RecipientSenderOptions): RecipientSende
  * with adaptive places within `maxConcurrency` that reads that breaker. `now`: the pacer's
  * clock (monotonic; performance.now by default).
  */
-export function pacedRecipientSender(
-  o: Omit<RecipientSenderOptions, 'pacer' | 'breaker'> & { rate: number; maxConcurrency: number; now?: () => number },
-): RecipientSender {
+export function pacedRecipientSender<R extends MessageRecipient>(
+  o: Omit<RecipientSenderOptions<R>, 'pacer' | 'breaker'> & { rate: number; maxConcurrency: number; now?: () => number },
+): RecipientSender<R> {
   const { rate, maxConcurrency, now, ...rest } = o;
   const breaker = createBreaker(MAX_CONSECUTIVE_FAILURES);
   const pacer = createPacer({ ratePerSec: rate, maxConcurrency, breaker, ...(now ? { now } : {}), ...(o.sleep ? { sleep: o.sleep } : {}) });
   return createRecipientSender({ ...rest, pacer, breaker });
+}
+
+/**
+ * One message with no ledger step between its place and its slot (the test send): a place,
+ * the message prepared, its slot, the send, the place released. Rejects with an `SesError`.
+ */
+export async function sendPaced<R extends MessageRecipient>(sender: RecipientSender<R>, recipient: R): Promise<{ MessageId?: string }> {
+  const place = await sender.pacer.place();
+  try {
+    const prepared = await sender.prepare(recipient);
+    await place.start();
+    const out = await sender.send(prepared, place, () => undefined);
+    sender.pacer.recordSuccess();
+    return out;
+  } finally {
+    place.release();
+  }
 }

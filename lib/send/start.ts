@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, type LetterOrigin, type TestSendResult } from '../db/ledger';
+import { claimMailout, mailoutPendingCount, recordTestSends, type BatchRecipient, type ClaimResult, type LetterOrigin, type TestSendResult } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
 import { readinessWarnings, requireReady, type Check } from '../readiness';
 import type { RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
+import { classifySesError, isSesError, preflight } from '../ses';
 import { createSendEmail } from '../ses/send-email';
 import { testUnsubscribeUrl, unsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { concurrencyCeiling, runSendLoop, type LoopDeps, type LoopSummary } from './loop';
 import { ledgerLoopStore } from './loop-store';
-import { pacedRecipientSender } from './recipient-sender';
+import { pacedRecipientSender, sendPaced, type MessageRecipient } from './recipient-sender';
 import { recipientMessage } from './recipient-message';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
@@ -93,22 +93,30 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter,
     throw new AppError('unprocessable', 'Test mode needs TEST_EMAILS (comma-separated addresses) to be set.');
   }
   const runId = randomUUID();
-  const pacer = createPacer({ ratePerSec: config.sending.ratePerSec, concurrency: 1, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+  const classify = { fromEmail: config.ses.fromEmail };
+  // The bulk send's path (lib/send/recipient-sender.ts), one message at a time.
+  const sender = pacedRecipientSender<MessageRecipient>({
+    sendEmail: createSendEmail(deps.ses),
+    rate: config.sending.ratePerSec,
+    maxConcurrency: 1,
+    message: (to) => recipientMessage(config, loaded.letter, mailoutId, { email: to.email, name: null, unsubscribeUrl: testUnsubscribeUrl(config, to.email, mailoutId) }, { test: true }),
+    classify,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
   const results: TestSendResult[] = [];
   try {
     for (const email of config.testEmails) {
-      const unsubscribeUrl = testUnsubscribeUrl(config, email, mailoutId);
-      const input = recipientMessage(config, loaded.letter, mailoutId, { email, name: null, unsubscribeUrl }, { test: true });
       try {
-        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input))));
+        const out = await sendPaced(sender, { email, name: null });
         results.push({ email, status: 'sent', ses_message_id: out.MessageId ?? null });
       } catch (err) {
-        const info = isSesError(err) ? err : classifySesError(err);
+        const info = isSesError(err) ? err : classifySesError(err, classify);
         results.push({ email, status: 'failed', error_code: info.code, error_message: info.message });
       }
     }
   } finally {
-    pacer.close();
+    sender.pacer.close();
   }
   await recordTestSends(deps.db, mailoutId, runId, results);
   const sent = results.filter((r) => r.status === 'sent').length;
@@ -139,7 +147,7 @@ function sendLoopDeps(
   const { mailoutId, leaseSeconds } = run;
   const now = deps.now ?? Date.now;
   const maxConcurrency = concurrencyCeiling(config.sending.concurrency, run.rate);
-  const sender = pacedRecipientSender({
+  const sender = pacedRecipientSender<BatchRecipient>({
     sendEmail: createSendEmail(deps.ses),
     rate: run.rate,
     maxConcurrency,
