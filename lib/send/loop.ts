@@ -1,33 +1,22 @@
-import type { SESv2Client } from '@aws-sdk/client-sesv2';
-import type { Config } from '../config';
-import type { Db } from '../db';
-import {
-  claimBatch,
-  finishMailout,
-  mailoutCounts,
-  type BatchRecipient,
-  type FinishResult,
-  type SendResult,
-} from '../db/ledger';
+import type { BatchRecipient, FinishResult, SendResult } from '../db/ledger';
 import { isAppError } from '../errors';
-import { autoPauseReason, mailoutFeedbackStats } from '../feedback/store';
+import { autoPauseReason } from '../feedback/store';
 import { log } from '../log';
-import type { RenderedMailout } from '../render';
-import { classifySesError, createPacer, DEFAULT_REQUEST_TIMEOUT_MS, isSesError, SesError, sendWithRetry, type Pacer, type Place } from '../ses';
-import { createSendEmail } from '../ses/send-email';
-import { unsubscribeUrl } from '../unsubscribe/token';
-import { MAX_CONSECUTIVE_FAILURES, outcomeOf } from './outcome';
-import { recipientMessage } from './recipient-message';
-import { createResultRecorder, createSendStarter } from './recorder';
+import { classifySesError, DEFAULT_REQUEST_TIMEOUT_MS, isSesError, SesError, type Place } from '../ses';
 import type { MailoutReporter } from '../mailout-reporter';
+import type { LoopStore } from './loop-store';
+import { outcomeOf } from './outcome';
+import type { RecipientSender } from './recipient-sender';
 
 /**
- * The send loop of one invocation, in named steps: claim a batch (`claimNext`), send each
- * message on the pacer's schedule (`sendOne`; an SES error's meaning is `outcomeOf`) and
- * record its outcome as soon as SES answers (`record`), count each batch (`settle`), repeat,
- * and end in the ledger (`finish`); stop before the deadline (release the lease for a
- * fresh invocation), on an account-level SES error or a run of failures (pause), or when
- * the bounce or complaint rate crosses SES's review thresholds (pause).
+ * The send loop of one invocation, in steps that share one `RunState`: claim a batch
+ * (`claimNext`), send each message on the pacer's schedule and record its outcome as soon as
+ * SES answers (`sendOne`; an SES error's meaning is `outcomeOf`), count each batch
+ * (`settleBatch`), repeat, and end in the ledger (`finishRun`); stop before the deadline
+ * (release the lease for a fresh invocation), on an account-level SES error or a run of
+ * failures (pause), or when the bounce or complaint rate crosses SES's review thresholds (pause).
+ * It reaches the ledger only through a `LoopStore` and SES only through a `RecipientSender`
+ * (both built by lib/send/start.ts).
  *
  * Batches overlap: the next batches are claimed while earlier ones are still going out, and
  * their messages queue at the pacer behind the earlier ones, so the places never sit idle
@@ -42,28 +31,26 @@ import type { MailoutReporter } from '../mailout-reporter';
  * committed, so the ceiling bounds what a crash can leave `unknown`.
  */
 
-export interface LoopDeps {
-  config: Config;
-  db: Db;
-  ses: SESv2Client;
-  reporter: MailoutReporter;
-  /** Epoch ms; Date.now by default. */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-}
-
-export interface LoopInput {
+/** The loop's own settings, for one run. */
+export interface LoopSettings {
   mailoutId: string;
-  leaseToken: string;
-  letter: RenderedMailout;
-  /** The rate to send at (the pre-flight caps it at the account's MaxSendRate). */
-  rate: number;
+  batchSize: number;
+  /** The ceiling of the places in flight (`concurrencyCeiling`), as the pacer was built with. */
+  maxConcurrency: number;
+  leaseSeconds: number;
   /** Epoch ms by which this invocation must have released the lease. */
   deadline: number;
   /** Keep this much time in hand before the deadline (ms). */
-  safetyMarginMs?: number;
-  leaseSeconds: number;
+  safetyMarginMs: number;
+}
+
+export interface LoopDeps {
+  store: LoopStore;
+  sender: RecipientSender;
+  settings: LoopSettings;
+  reporter: MailoutReporter;
+  /** The run's own clock, epoch ms: the deadline and the lease guard read it. */
+  clock: { now(): number };
 }
 
 export type LoopOutcome = 'complete' | 'released' | 'paused' | 'lease_lost';
@@ -150,342 +137,378 @@ class Stop {
   }
 }
 
-export async function runSendLoop(deps: LoopDeps, input: LoopInput): Promise<LoopSummary> {
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const { config, db, ses, reporter } = deps;
-  const { mailoutId, leaseToken, letter } = input;
-  const batchSize = config.sending.batchSize;
-  const maxConcurrency = concurrencyCeiling(config.sending.concurrency, input.rate);
-  const pacer: Pacer = createPacer({
-    ratePerSec: input.rate,
-    maxConcurrency,
-    failureBudget: MAX_CONSECUTIVE_FAILURES,
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
-  });
-  const stop = new Stop();
-  const summary: LoopSummary = {
-    mailoutId,
-    outcome: 'complete',
-    sent: 0,
-    failed: 0,
-    unknown: 0,
-    batches: 0,
-    durationMs: 0,
-    peakUnrecorded: 0,
-    maxConcurrency,
-    peakConcurrency: 0,
-  };
+/** What became of one claimed row: an outcome for the ledger, or skipped / lost at its mark. */
+export type RowOutcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
+const isResult = (o: RowOutcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
+
+interface BatchRun {
+  batch: BatchRecipient[];
+  number: number;
+  started: number;
+  outcomes: Promise<RowOutcome[]>;
+  done: boolean;
+}
+
+/** Everything one run's steps share. */
+export interface RunState {
+  readonly deps: LoopDeps;
+  readonly stop: Stop;
+  readonly summary: LoopSummary;
+  readonly started: number;
+  /** A mark is sent on only until its request time + this (ms). */
+  readonly leaseUsableMs: number;
   /** Marked and not yet recorded: what a crash now would leave `unknown`. */
-  let unrecorded = 0;
-  let consecutiveFailures = 0;
-  const failedRows: { email: string; code: string; message: string }[] = [];
-  const margin = input.safetyMarginMs ?? 10_000;
-
-  const sendEmail = createSendEmail(ses);
-  const recorder = createResultRecorder(db, mailoutId, leaseToken);
-  const starter = createSendStarter(db, { mailoutId, leaseToken, leaseSeconds: input.leaseSeconds }, now);
-  const leaseUsableMs = input.leaseSeconds * 1000 - leaseGuardMarginMs(input.leaseSeconds);
-
-  type Outcome = SendResult | { subscriberId: string; status: 'skipped' | 'lost' };
-  const isResult = (o: Outcome): o is SendResult => o.status !== 'skipped' && o.status !== 'lost';
-
-  /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
-  async function sendOne(r: BatchRecipient, place: Place, mark: { committed: boolean }): Promise<Outcome> {
-    let markTooOld = false;
-    try {
-      if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
-      // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
-      // and rechecks that the subscriber is still on the list. Marks asked for together (the
-      // places in flight) are committed together.
-      let decision, sendBy: number;
-      try {
-        const marked = await starter.begin(r.subscriberId);
-        decision = marked.decision;
-        sendBy = marked.requestedAt + leaseUsableMs;
-      } catch (err) {
-        // The ledger could not be written: nothing went to SES, so the row is handed back
-        // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
-        stop.fail(err);
-        return { subscriberId: r.subscriberId, status: 'queued' };
-      }
-      if (decision === 'send') {
-        mark.committed = true;
-        unrecorded += 1;
-        summary.peakUnrecorded = Math.max(summary.peakUnrecorded, unrecorded);
-      }
-      if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
-      if (decision === 'lost') {
-        stop.loseLease();
-        return { subscriberId: r.subscriberId, status: 'lost' };
-      }
-      const url = unsubscribeUrl(config, r.subscriberId);
-      const input = recipientMessage(config, letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: url, subscriberId: r.subscriberId });
-      // Serialized and signed before the slot: what is paced is the request leaving.
-      const prepared = await sendEmail.prepare(input);
-      // The slot last, so that the pace is the pace of the requests SES sees, whatever the
-      // database took above.
-      await place.start();
-      if (stop.kind === 'paused') {
-        // Marked but never handed to SES: it goes back to the queue (record_results 'queued').
-        // (After a lost lease or a ledger fault the mark stands and a resume would count the
-        // row `unknown`, never to be sent: with its mark committed it goes, still only once.)
-        return { subscriberId: r.subscriberId, status: 'queued' };
-      }
-      let attempt = 0;
-      const out = await sendWithRetry(async () => {
-        // A retry is paced like a first attempt: it takes a slot of its own.
-        if (attempt++ > 0) await place.again();
-        // By this run's own clock the lease may have passed since the mark: a takeover may
-        // have settled the row already, so nothing is sent on it (and it is not retried).
-        if (now() >= sendBy) {
-          markTooOld = true;
-          throw new SesError({ kind: 'recipient', code: 'lease_guard', message: 'the mark may have outlived the lease', throttled: false, maybeDelivered: false });
-        }
-        return sendEmail.send(prepared);
-      }, {
-        // At most once per recipient: a request that may have reached SES is not sent again.
-        retryMaybeDelivered: false,
-        ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        ...(deps.random ? { random: deps.random } : {}),
-        classify: { fromEmail: config.ses.fromEmail },
-        onRetry: ({ error }) => {
-          if (error.throttled) pacer.slowDown();
-        },
-      });
-      pacer.recordSuccess();
-      consecutiveFailures = 0;
-      return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? null };
-    } catch (err) {
-      if (markTooOld) {
-        // Never reached SES (any earlier attempt was refused before SES took it): handed back,
-        // which changes the row only if it is still this run's.
-        log.warn('send.mark_outlived_lease', { mailout_id: mailoutId, subscriber_id: r.subscriberId });
-        return { subscriberId: r.subscriberId, status: 'queued' };
-      }
-      const o = outcomeOf(r.subscriberId, isSesError(err) ? err : classifySesError(err), consecutiveFailures);
-      consecutiveFailures = o.streak;
-      if (o.failure) pacer.recordFailure();
-      if (o.pause) stop.pause(o.pause);
-      return o.result;
-    }
-  }
-
-  async function record(outcome: Outcome, marked = false): Promise<Outcome> {
-    if (!isResult(outcome)) return outcome;
-    try {
-      await recorder.record(outcome);
-    } catch (err) {
-      stop.fail(err);
-    } finally {
-      if (marked) unrecorded -= 1;
-    }
-    return outcome;
-  }
-  async function sendAndRecord(r: BatchRecipient): Promise<Outcome> {
-    if (stop.stopped) return record({ subscriberId: r.subscriberId, status: 'queued' });
-    // A place among those in flight (at most maxConcurrency), held from the mark (begin_sends)
-    // until the outcome is in the ledger: a crash leaves at most maxConcurrency rows marked
-    // and not recorded, so at most that many `unknown`, however slow the ledger is.
-    const place = await pacer.place();
-    summary.peakConcurrency = Math.max(summary.peakConcurrency, pacer.inFlight);
-    const mark = { committed: false };
-    try {
-      const outcome = await sendOne(r, place, mark);
-      return await record(outcome, mark.committed);
-    } finally {
-      place.release();
-    }
-  }
-
-  const wantsProgress = reporter.wantsProgress !== false;
-  let lastFeedbackCheck = Number.NEGATIVE_INFINITY;
+  unrecorded: number;
+  readonly failedRows: { email: string; code: string; message: string }[];
   /** The batches going out, oldest first, while the next one is claimed. */
-  const going: BatchRun[] = [];
-  /** Some row went back to the queue (SES retries ran out) since the flag was cleared. */
-  let handedBack = false;
-  /** A claim came back empty: what is going out is seen through before looking again. */
-  let draining = false;
-
-  interface BatchRun {
-    batch: BatchRecipient[];
-    number: number;
-    started: number;
-    outcomes: Promise<Outcome[]>;
-    done: boolean;
-  }
-
+  readonly going: BatchRun[];
   /** Claimed rows whose send and record have not finished yet. */
-  let outstanding = 0;
-  let onRowDone: (() => void) | null = null;
-  const rowDone = () => new Promise<void>((resolve) => (onRowDone = resolve));
-  async function sendAndRecordCounted(r: BatchRecipient): Promise<Outcome> {
-    try {
-      return await sendAndRecord(r);
-    } finally {
-      outstanding -= 1;
-      const wake = onRowDone;
-      onRowDone = null;
-      wake?.();
-    }
-  }
+  outstanding: number;
+  onRowDone: (() => void) | null;
+  /** Some row went back to the queue (SES retries ran out) since the flag was cleared. */
+  handedBack: boolean;
+  /** A claim came back empty: what is going out is seen through before looking again. */
+  draining: boolean;
+  lastFeedbackCheck: number;
+  /** How long a claim takes, smoothed (how far ahead to claim). */
+  claimMs: number;
+}
 
-  function startBatch(batch: BatchRecipient[]): BatchRun {
-    outstanding += batch.length;
-    // Every sendAndRecord settles (failures become outcomes), so this never rejects.
-    const run: BatchRun = { batch, number: summary.batches, started: now(), outcomes: Promise.all(batch.map(sendAndRecordCounted)), done: false };
-    void run.outcomes.then(() => (run.done = true));
-    return run;
-  }
+export function createRunState(deps: LoopDeps): RunState {
+  const { settings } = deps;
+  return {
+    deps,
+    stop: new Stop(),
+    summary: {
+      mailoutId: settings.mailoutId,
+      outcome: 'complete',
+      sent: 0,
+      failed: 0,
+      unknown: 0,
+      batches: 0,
+      durationMs: 0,
+      peakUnrecorded: 0,
+      maxConcurrency: settings.maxConcurrency,
+      peakConcurrency: 0,
+    },
+    started: deps.clock.now(),
+    leaseUsableMs: settings.leaseSeconds * 1000 - leaseGuardMarginMs(settings.leaseSeconds),
+    unrecorded: 0,
+    failedRows: [],
+    going: [],
+    outstanding: 0,
+    onRowDone: null,
+    handedBack: false,
+    draining: false,
+    lastFeedbackCheck: Number.NEGATIVE_INFINITY,
+    claimMs: 0,
+  };
+}
 
-  /** Waits for a batch to go out, counts it, and runs the checks between batches. */
-  async function settle(run: BatchRun): Promise<void> {
-    const outcomes = await run.outcomes;
-    const results = outcomes.filter(isResult);
-    for (const res of results) {
-      if (res.status === 'sent') summary.sent += 1;
-      else if (res.status === 'failed') {
-        summary.failed += 1;
-        const email = run.batch.find((b) => b.subscriberId === res.subscriberId)?.email ?? '';
-        failedRows.push({ email, code: res.errorCode, message: res.errorMessage });
-      } else if (res.status === 'unknown') summary.unknown += 1;
-    }
-    log.info('send.batch', {
-      mailout_id: mailoutId,
-      batch: run.number,
-      size: run.batch.length,
-      sent: results.filter((r) => r.status === 'sent').length,
-      failed: results.filter((r) => r.status === 'failed').length,
-      requeued: results.filter((r) => r.status === 'queued').length,
-      rate: Number(pacer.rate.toFixed(2)),
-      duration_ms: now() - run.started,
-    });
-    if (results.some((res) => res.status === 'queued')) handedBack = true;
-    if (stop.stopped) return;
+/** Claims the next batch, and learns how long a claim takes (how far ahead to claim). */
+export async function claimNext(state: RunState): Promise<BatchRecipient[]> {
+  const { store, settings, clock } = state.deps;
+  const claimStarted = clock.now();
+  const batch = await store.claim(settings.batchSize);
+  const took = clock.now() - claimStarted;
+  state.claimMs = state.claimMs === 0 ? took : 0.75 * state.claimMs + 0.25 * took;
+  return batch;
+}
 
-    // Draining after an empty claim there is nothing left to pause: no check on the way out.
-    if (now() - lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !draining) {
-      lastFeedbackCheck = now();
-      // Unreadable statistics stop the run (a ledger fault), never switch the auto-pause off.
-      const pauseReason = autoPauseReason(await mailoutFeedbackStats(db, mailoutId));
-      if (pauseReason) {
-        stop.pause(pauseReason);
-        return;
-      }
-    }
-    if (isCheckpoint(run)) {
-      await reporter.progress(mailoutId, await mailoutCounts(db, mailoutId));
-    }
-  }
-  const isCheckpoint = (run: BatchRun) => wantsProgress && run.number % PROGRESS_EVERY_BATCHES === 0;
-
-  /**
-   * Rows kept claimed and not finished: every place the pacer allows, the messages that go out
-   * during one claim's round trip, and a batch. The next batch is claimed as soon as fewer are
-   * left, whether or not the oldest batch has finished: a batch waits for its slowest answer
-   * (SES's p99 is 400 ms; one in 100 messages), and waiting for it before claiming more would
-   * leave the places idle at 200/s.
-   */
-  const rowsAhead = () => pacer.limit + Math.ceil(pacer.rate * (claimMs / 1000)) + batchSize;
-  let claimMs = 0;
-
-  /** Claims the next batch, and learns how long a claim takes (how far ahead to claim). */
-  async function claimNext(): Promise<BatchRecipient[]> {
-    const claimStarted = now();
-    const batch = await claimBatch(db, { mailoutId, leaseToken, limit: batchSize, leaseSeconds: input.leaseSeconds });
-    claimMs = claimMs === 0 ? now() - claimStarted : 0.75 * claimMs + 0.25 * (now() - claimStarted);
-    return batch;
-  }
-
-  /** Ends this invocation in the ledger: paused, released for a fresh invocation, or complete. */
-  async function finish(): Promise<FinishResult | undefined> {
-    if (stop.kind === 'lease_lost') {
-      summary.outcome = 'lease_lost';
-      summary.reason = stop.reason!;
-      return undefined;
-    }
-    if (stop.stopped) {
-      summary.outcome = 'paused';
-      summary.reason = stop.reason!;
-      return finishMailout(db, { mailoutId, leaseToken, outcome: 'paused', reason: stop.reason });
-    }
-    return finishMailout(db, { mailoutId, leaseToken, outcome: summary.outcome === 'released' ? 'released' : 'complete' });
-  }
-
+/**
+ * One claimed row, from its place at the pacer to its outcome in the ledger. The place is held
+ * from the mark (begin_sends) until the outcome is recorded: a crash leaves at most
+ * maxConcurrency rows marked and not recorded, so at most that many `unknown`, however slow
+ * the ledger is.
+ */
+export async function sendOne(state: RunState, r: BatchRecipient): Promise<RowOutcome> {
+  const { sender } = state.deps;
+  if (state.stop.stopped) return record(state, { subscriberId: r.subscriberId, status: 'queued' });
+  const place = await sender.pacer.place();
+  state.summary.peakConcurrency = Math.max(state.summary.peakConcurrency, sender.pacer.inFlight);
+  const mark = { committed: false };
   try {
-    const settleOldest = () => settle(going.shift()!);
+    const outcome = await markAndSend(state, r, place, mark);
+    return await record(state, outcome, mark.committed);
+  } finally {
+    place.release();
+  }
+}
+
+/** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
+async function markAndSend(state: RunState, r: BatchRecipient, place: Place, mark: { committed: boolean }): Promise<RowOutcome> {
+  const { store, sender, clock, settings } = state.deps;
+  const { stop } = state;
+  let markTooOld = false;
+  try {
+    if (stop.stopped) return { subscriberId: r.subscriberId, status: 'queued' };
+    // Marks the attempt (a crash from here on leaves this one `unknown`, never resent),
+    // and rechecks that the subscriber is still on the list. Marks asked for together (the
+    // places in flight) are committed together.
+    let decision, sendBy: number;
     try {
-      for (;;) {
-        if (going.length > 0 && isCheckpoint(going[going.length - 1]!)) {
-          // The progress counts must be those of the ledger after exactly these batches.
-          while (going.length > 0 && !stop.stopped) await settleOldest();
-          if (stop.stopped) break;
-        }
-        // Always make progress: the first batch goes whatever the clock says. A later one must
-        // fit before the deadline, after the batches still going out.
-        if (summary.batches > 0 && input.deadline - now() < ((outstanding + batchSize) / Math.max(pacer.rate, 0.1)) * 1000 + margin) {
-          summary.outcome = 'released';
-          summary.reason = 'time budget reached';
-          break;
-        }
-        const batch = await claimNext();
-        if (batch.length === 0) {
-          if (going.length === 0) break;
-          // The batches still going out may hand rows back (SES retries ran out): see them
-          // through, and look again only if one did (a last empty claim would cost a round
-          // trip at the end of every run).
-          handedBack = false;
-          draining = true;
-          while (going.length > 0 && !stop.stopped) await settleOldest();
-          draining = false;
-          if (stop.stopped || !handedBack) break;
-          continue;
-        }
-        summary.batches += 1;
-        // Its messages queue at the pacer behind those of the batches still going out.
-        going.push(startBatch(batch));
-        // Count the batches that have finished (in order), and claim again once the rows
-        // still going out are fewer than the places need.
-        for (;;) {
-          while (going.length > 0 && going[0]!.done && !stop.stopped) await settleOldest();
-          if (stop.stopped || outstanding < rowsAhead()) break;
-          await rowDone();
-        }
-        if (stop.stopped) break;
+      const marked = await store.begin(r.subscriberId);
+      decision = marked.decision;
+      sendBy = marked.requestedAt + state.leaseUsableMs;
+    } catch (err) {
+      // The ledger could not be written: nothing went to SES, so the row is handed back
+      // (a resume finds it queued, or `unknown` if the mark did commit), never failed.
+      stop.fail(err);
+      return { subscriberId: r.subscriberId, status: 'queued' };
+    }
+    if (decision === 'send') {
+      mark.committed = true;
+      state.unrecorded += 1;
+      state.summary.peakUnrecorded = Math.max(state.summary.peakUnrecorded, state.unrecorded);
+    }
+    if (decision === 'skip') return { subscriberId: r.subscriberId, status: 'skipped' };
+    if (decision === 'lost') {
+      stop.loseLease();
+      return { subscriberId: r.subscriberId, status: 'lost' };
+    }
+    // Serialized and signed before the slot: what is paced is the request leaving.
+    const prepared = await sender.prepare(r);
+    // The slot last, so that the pace is the pace of the requests SES sees, whatever the
+    // database took above.
+    await place.start();
+    if (stop.kind === 'paused') {
+      // Marked but never handed to SES: it goes back to the queue (record_results 'queued').
+      // (After a lost lease or a ledger fault the mark stands and a resume would count the
+      // row `unknown`, never to be sent: with its mark committed it goes, still only once.)
+      return { subscriberId: r.subscriberId, status: 'queued' };
+    }
+    const out = await sender.send(prepared, place, () => {
+      // By this run's own clock the lease may have passed since the mark: a takeover may
+      // have settled the row already, so nothing is sent on it (and it is not retried).
+      if (clock.now() >= sendBy) {
+        markTooOld = true;
+        throw new SesError({ kind: 'recipient', code: 'lease_guard', message: 'the mark may have outlived the lease', throttled: false, maybeDelivered: false });
       }
+    });
+    sender.pacer.recordSuccess();
+    return { subscriberId: r.subscriberId, status: 'sent', sesMessageId: out.MessageId ?? null };
+  } catch (err) {
+    if (markTooOld) {
+      // Never reached SES (any earlier attempt was refused before SES took it): handed back,
+      // which changes the row only if it is still this run's.
+      log.warn('send.mark_outlived_lease', { mailout_id: settings.mailoutId, subscriber_id: r.subscriberId });
+      return { subscriberId: r.subscriberId, status: 'queued' };
+    }
+    const o = outcomeOf(r.subscriberId, isSesError(err) ? err : classifySesError(err), sender.breaker.streak);
+    if (o.failure) sender.pacer.recordFailure();
+    if (o.pause) stop.pause(o.pause);
+    return o.result;
+  }
+}
+
+/** Hands an outcome to the ledger; a write that fails stops the run (the row stays marked). */
+async function record(state: RunState, outcome: RowOutcome, marked = false): Promise<RowOutcome> {
+  if (!isResult(outcome)) return outcome;
+  try {
+    await state.deps.store.record(outcome);
+  } catch (err) {
+    state.stop.fail(err);
+  } finally {
+    if (marked) state.unrecorded -= 1;
+  }
+  return outcome;
+}
+
+async function sendOneCounted(state: RunState, r: BatchRecipient): Promise<RowOutcome> {
+  try {
+    return await sendOne(state, r);
+  } finally {
+    state.outstanding -= 1;
+    const wake = state.onRowDone;
+    state.onRowDone = null;
+    wake?.();
+  }
+}
+
+const rowDone = (state: RunState) => new Promise<void>((resolve) => (state.onRowDone = resolve));
+
+/** Sets a claimed batch going: its messages queue at the pacer behind those still going out. */
+export function startBatch(state: RunState, batch: BatchRecipient[]): void {
+  state.outstanding += batch.length;
+  state.summary.batches += 1;
+  // Every sendOne settles (failures become outcomes), so this never rejects.
+  const run: BatchRun = {
+    batch,
+    number: state.summary.batches,
+    started: state.deps.clock.now(),
+    outcomes: Promise.all(batch.map((r) => sendOneCounted(state, r))),
+    done: false,
+  };
+  void run.outcomes.then(() => (run.done = true));
+  state.going.push(run);
+}
+
+const isCheckpoint = (state: RunState, run: BatchRun) => state.deps.reporter.wantsProgress !== false && run.number % PROGRESS_EVERY_BATCHES === 0;
+
+/** Waits for the oldest batch going out to finish, counts it, and runs the checks between batches. */
+export async function settleBatch(state: RunState): Promise<void> {
+  const { store, reporter, clock, settings, sender } = state.deps;
+  const { summary, stop } = state;
+  const run = state.going.shift()!;
+  const outcomes = await run.outcomes;
+  const results = outcomes.filter(isResult);
+  for (const res of results) {
+    if (res.status === 'sent') summary.sent += 1;
+    else if (res.status === 'failed') {
+      summary.failed += 1;
+      const email = run.batch.find((b) => b.subscriberId === res.subscriberId)?.email ?? '';
+      state.failedRows.push({ email, code: res.errorCode, message: res.errorMessage });
+    } else if (res.status === 'unknown') summary.unknown += 1;
+  }
+  log.info('send.batch', {
+    mailout_id: settings.mailoutId,
+    batch: run.number,
+    size: run.batch.length,
+    sent: results.filter((r) => r.status === 'sent').length,
+    failed: results.filter((r) => r.status === 'failed').length,
+    requeued: results.filter((r) => r.status === 'queued').length,
+    rate: Number(sender.pacer.rate.toFixed(2)),
+    duration_ms: clock.now() - run.started,
+  });
+  if (results.some((res) => res.status === 'queued')) state.handedBack = true;
+  if (stop.stopped) return;
+
+  // Draining after an empty claim there is nothing left to pause: no check on the way out.
+  if (clock.now() - state.lastFeedbackCheck >= FEEDBACK_CHECK_EVERY_MS && !state.draining) {
+    state.lastFeedbackCheck = clock.now();
+    // Unreadable statistics stop the run (a ledger fault), never switch the auto-pause off.
+    const pauseReason = autoPauseReason(await store.stats());
+    if (pauseReason) {
+      stop.pause(pauseReason);
+      return;
+    }
+  }
+  if (isCheckpoint(state, run)) await reporter.progress(settings.mailoutId, await store.counts());
+}
+
+/**
+ * Rows kept claimed and not finished: every place the pacer allows, the messages that go out
+ * during one claim's round trip, and a batch. The next batch is claimed as soon as fewer are
+ * left, whether or not the oldest batch has finished: a batch waits for its slowest answer
+ * (SES's p99 is 400 ms; one in 100 messages), and waiting for it before claiming more would
+ * leave the places idle at 200/s.
+ */
+function rowsAhead(state: RunState): number {
+  const { pacer } = state.deps.sender;
+  return pacer.limit + Math.ceil(pacer.rate * (state.claimMs / 1000)) + state.deps.settings.batchSize;
+}
+
+/** Whether the next batch would not fit before the deadline, after the batches still going out. */
+function outOfTime(state: RunState): boolean {
+  const { settings, clock, sender } = state.deps;
+  const needMs = ((state.outstanding + settings.batchSize) / Math.max(sender.pacer.rate, 0.1)) * 1000 + settings.safetyMarginMs;
+  return settings.deadline - clock.now() < needMs;
+}
+
+/** Claims and sends batch after batch until the queue is empty, the time is up, or the run stops. */
+async function sendBatches(state: RunState): Promise<void> {
+  const { going, stop, summary } = state;
+  for (;;) {
+    if (going.length > 0 && isCheckpoint(state, going[going.length - 1]!)) {
+      // The progress counts must be those of the ledger after exactly these batches.
+      while (going.length > 0 && !stop.stopped) await settleBatch(state);
+      if (stop.stopped) return;
+    }
+    // Always make progress: the first batch goes whatever the clock says.
+    if (summary.batches > 0 && outOfTime(state)) {
+      summary.outcome = 'released';
+      summary.reason = 'time budget reached';
+      return;
+    }
+    const batch = await claimNext(state);
+    if (batch.length === 0) {
+      if (going.length === 0) return;
+      // The batches still going out may hand rows back (SES retries ran out): see them
+      // through, and look again only if one did (a last empty claim would cost a round
+      // trip at the end of every run).
+      state.handedBack = false;
+      state.draining = true;
+      while (going.length > 0 && !stop.stopped) await settleBatch(state);
+      state.draining = false;
+      if (stop.stopped || !state.handedBack) return;
+      continue;
+    }
+    startBatch(state, batch);
+    // Count the batches that have finished (in order), and claim again once the rows
+    // still going out are fewer than the places need.
+    for (;;) {
+      while (going.length > 0 && going[0]!.done && !stop.stopped) await settleBatch(state);
+      if (stop.stopped || state.outstanding < rowsAhead(state)) break;
+      await rowDone(state);
+    }
+    if (stop.stopped) return;
+  }
+}
+
+/** Ends this invocation in the ledger: paused, released for a fresh invocation, or complete. */
+export async function finishRun(state: RunState): Promise<FinishResult | undefined> {
+  const { stop, summary } = state;
+  const { store } = state.deps;
+  if (stop.kind === 'lease_lost') {
+    summary.outcome = 'lease_lost';
+    summary.reason = stop.reason!;
+    return undefined;
+  }
+  if (stop.stopped) {
+    summary.outcome = 'paused';
+    summary.reason = stop.reason!;
+    return store.finish('paused', stop.reason);
+  }
+  return store.finish(summary.outcome === 'released' ? 'released' : 'complete');
+}
+
+/** Tells the reporter how the run went: the failed rows, and the final counts. */
+async function reportRun(state: RunState): Promise<void> {
+  const { summary, failedRows } = state;
+  const { reporter, store, settings } = state.deps;
+  if (failedRows.length) {
+    const failedInAll = summary.final?.failed ?? (await store.counts().catch(() => null))?.failed ?? summary.failed;
+    await reporter.errors(settings.mailoutId, failedRows, Math.max(0, failedInAll - summary.failed));
+  }
+  if (summary.final) await reporter.finished(settings.mailoutId, summary.final);
+}
+
+export async function runSendLoop(deps: LoopDeps): Promise<LoopSummary> {
+  const state = createRunState(deps);
+  const { stop, summary, going } = state;
+  const { settings, store, sender, clock } = deps;
+  try {
+    try {
+      await sendBatches(state);
     } catch (err) {
       // Send nothing more; what is in flight is seen through below, then the error goes on.
       stop.fail(err);
     } finally {
       // Whatever stopped the loop, the batches still going out finish: messages already
       // handed to SES are recorded, those not yet started go back to the queue.
-      while (going.length > 0) await settleOldest();
-      await recorder.drain();
+      while (going.length > 0) await settleBatch(state);
+      await store.drain();
     }
     if (stop.kind === 'error') throw stop.error;
-    if (stop.error) log.warn('send.ledger_fault_after_pause', { mailout_id: mailoutId, error: stop.error });
+    if (stop.error) log.warn('send.ledger_fault_after_pause', { mailout_id: settings.mailoutId, error: stop.error });
 
-    summary.final = await finish();
+    summary.final = await finishRun(state);
   } catch (err) {
     if (isAppError(err, 'lease_lost')) {
       summary.outcome = 'lease_lost';
       summary.reason = 'another invocation took over the mailout';
-      log.warn('send.lease_lost', { mailout_id: mailoutId });
+      log.warn('send.lease_lost', { mailout_id: settings.mailoutId });
     } else {
       throw err;
     }
   } finally {
-    pacer.close();
-    summary.durationMs = now() - started;
+    sender.pacer.close();
+    summary.durationMs = clock.now() - state.started;
   }
 
-  if (failedRows.length) {
-    const failedInAll = summary.final?.failed ?? (await mailoutCounts(db, mailoutId).catch(() => null))?.failed ?? summary.failed;
-    await reporter.errors(mailoutId, failedRows, Math.max(0, failedInAll - summary.failed));
-  }
-  if (summary.final) await reporter.finished(mailoutId, summary.final);
+  await reportRun(state);
   log.info('send.invocation_done', {
-    mailout_id: mailoutId,
+    mailout_id: settings.mailoutId,
     outcome: summary.outcome,
     sent: summary.sent,
     failed: summary.failed,

@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { claimMailout, mailoutPendingCount, recordTestSends, type ClaimResult, type LetterOrigin, type TestSendResult } from '../db/ledger';
+import { claimMailout, mailoutPendingCount, recordTestSends, type BatchRecipient, type ClaimResult, type LetterOrigin, type TestSendResult } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
 import { readinessWarnings, requireReady, type Check } from '../readiness';
 import type { RenderedMailout } from '../render';
-import { classifySesError, createPacer, isSesError, preflight, sendWithRetry } from '../ses';
-import { testUnsubscribeUrl } from '../unsubscribe/token';
+import { classifySesError, isSesError, preflight } from '../ses';
+import { createSendEmail } from '../ses/send-email';
+import { testUnsubscribeUrl, unsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
-import { runSendLoop, type LoopSummary } from './loop';
+import { concurrencyCeiling, runSendLoop, type LoopDeps, type LoopSummary } from './loop';
+import { ledgerLoopStore } from './loop-store';
+import { pacedRecipientSender, sendPaced, type MessageRecipient } from './recipient-sender';
 import { recipientMessage } from './recipient-message';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
@@ -90,22 +93,30 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter,
     throw new AppError('unprocessable', 'Test mode needs TEST_EMAILS (comma-separated addresses) to be set.');
   }
   const runId = randomUUID();
-  const pacer = createPacer({ ratePerSec: config.sending.ratePerSec, concurrency: 1, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+  const classify = { fromEmail: config.ses.fromEmail };
+  // The bulk send's path (lib/send/recipient-sender.ts), one message at a time.
+  const sender = pacedRecipientSender<MessageRecipient>({
+    sendEmail: createSendEmail(deps.ses),
+    rate: config.sending.ratePerSec,
+    maxConcurrency: 1,
+    message: (to) => recipientMessage(config, loaded.letter, mailoutId, { email: to.email, name: null, unsubscribeUrl: testUnsubscribeUrl(config, to.email, mailoutId) }, { test: true }),
+    classify,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
   const results: TestSendResult[] = [];
   try {
     for (const email of config.testEmails) {
-      const unsubscribeUrl = testUnsubscribeUrl(config, email, mailoutId);
-      const input = recipientMessage(config, loaded.letter, mailoutId, { email, name: null, unsubscribeUrl }, { test: true });
       try {
-        const out = await pacer.run(() => sendWithRetry(() => deps.ses.send(new SendEmailCommand(input))));
+        const out = await sendPaced(sender, { email, name: null });
         results.push({ email, status: 'sent', ses_message_id: out.MessageId ?? null });
       } catch (err) {
-        const info = isSesError(err) ? err : classifySesError(err);
+        const info = isSesError(err) ? err : classifySesError(err, classify);
         results.push({ email, status: 'failed', error_code: info.code, error_message: info.message });
       }
     }
   } finally {
-    pacer.close();
+    sender.pacer.close();
   }
   await recordTestSends(deps.db, mailoutId, runId, results);
   const sent = results.filter((r) => r.status === 'sent').length;
@@ -124,6 +135,34 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter,
       results,
       ...(warnings.length ? { warnings } : {}),
     },
+  };
+}
+
+/** The send loop's dependencies for one run (lib/send/loop.ts), built here and nowhere else. */
+function sendLoopDeps(
+  deps: SendDeps,
+  run: { mailoutId: string; leaseToken: string; letter: RenderedMailout; rate: number; leaseSeconds: number },
+): LoopDeps {
+  const { config } = deps;
+  const { mailoutId, leaseSeconds } = run;
+  const now = deps.now ?? Date.now;
+  const maxConcurrency = concurrencyCeiling(config.sending.concurrency, run.rate);
+  const sender = pacedRecipientSender<BatchRecipient>({
+    sendEmail: createSendEmail(deps.ses),
+    rate: run.rate,
+    maxConcurrency,
+    message: (r) =>
+      recipientMessage(config, run.letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: unsubscribeUrl(config, r.subscriberId), subscriberId: r.subscriberId }),
+    classify: { fromEmail: config.ses.fromEmail },
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  return {
+    store: ledgerLoopStore(deps.db, { mailoutId, leaseToken: run.leaseToken, leaseSeconds }, now),
+    sender,
+    settings: { mailoutId, batchSize: config.sending.batchSize, maxConcurrency, leaseSeconds, deadline: deps.deadline(), safetyMarginMs: deps.safetyMarginMs ?? 10_000 },
+    reporter: deps.reporter,
+    clock: { now },
   };
 }
 
@@ -200,26 +239,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   if (!req.continuation) await deps.reporter.sending(mailoutId, { recipients: claim.recipients, queued: claim.queued, resumed, warnings: readiness });
 
   const run = async (): Promise<LoopSummary> => {
-    const summary = await runSendLoop(
-      {
-        config,
-        db,
-        ses: deps.ses,
-        reporter: deps.reporter,
-        ...(deps.now ? { now: deps.now } : {}),
-        ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        ...(deps.random ? { random: deps.random } : {}),
-      },
-      {
-        mailoutId,
-        leaseToken: claim.leaseToken!,
-        letter,
-        rate,
-        deadline: deps.deadline(),
-        leaseSeconds,
-        ...(deps.safetyMarginMs !== undefined ? { safetyMarginMs: deps.safetyMarginMs } : {}),
-      },
-    );
+    const summary = await runSendLoop(sendLoopDeps(deps, { mailoutId, leaseToken: claim.leaseToken!, letter, rate, leaseSeconds }));
     if (summary.outcome === 'released' && deps.continueElsewhere) {
       await deps.continueElsewhere(mailoutId).catch((err: unknown) =>
         log.warn('send.continue_failed', { mailout_id: mailoutId, error: err, note: 'the cron will resume it' }),

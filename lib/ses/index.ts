@@ -9,3 +9,5 @@ export { sendWithRetry, backoffDelay, DEFAULT_RETRY } from './retry';
 export type { RetryOptions } from './retry';
 export { createPacer, PacerClosedError } from './pacer';
 export type { Pacer, PacerOptions, Permit, Place } from './pacer';
+export { createBreaker } from './breaker';
+export type { FailureBreaker } from './breaker';

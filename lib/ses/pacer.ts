@@ -1,3 +1,5 @@
+import { createBreaker, type FailureBreaker } from './breaker';
+
 /**
  * Paces sends to a rate by a schedule, not by bursts.
  *
@@ -20,8 +22,8 @@
  * a crash can leave `unknown`. Until the first success at most `failureBudget` places are
  * given, and k failures in a row (`recordFailure`) narrow the places to `failureBudget` − k
  * until the next success: a send that fails from the first message (a wrong sender, every
- * address refused) fails at most `failureBudget` times in a row, the caller's breaker, before
- * it stops, however many places the rate would want. `place()` splits the two: the caller holds a place, does its preparation
+ * address refused) fails at most `failureBudget` times in a row before the caller stops on the
+ * same streak (the `breaker` it shares, lib/ses/breaker.ts), however many places the rate would want. `place()` splits the two: the caller holds a place, does its preparation
  * (the send engine marks the attempt in the ledger and builds the message), then takes its
  * slot with `start()` and calls SES at once, so that what is paced is the SES request itself,
  * not the preparation before it (whose duration varies with the database).
@@ -51,6 +53,11 @@ export interface PacerOptions {
   maxConcurrency?: number;
   /** Adaptive: places before the first success, and the most failures in a row (default 10). */
   failureBudget?: number;
+  /**
+   * The run's failure streak, shared with the caller that decides a pause on it (lib/ses/breaker.ts);
+   * by default a breaker of `failureBudget` of the pacer's own.
+   */
+  breaker?: FailureBreaker;
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -149,9 +156,7 @@ export function createPacer(options: PacerOptions): Pacer {
   let srtt = INITIAL_LATENCY_MS;
   let rttvar = 0;
   let measured = false;
-  const failureBudget = Math.max(1, Math.floor(options.failureBudget ?? 10));
-  let succeeded = false;
-  let failuresInARow = 0;
+  const breaker = options.breaker ?? createBreaker(options.failureBudget ?? 10);
   function observeLatency(ms: number): void {
     if (!measured) {
       measured = true;
@@ -166,7 +171,7 @@ export function createPacer(options: PacerOptions): Pacer {
   function limit(): number {
     if (!adaptive) return ceiling;
     const little = Math.max(1, Math.ceil((rate * (srtt + 4 * rttvar)) / 1000) + 1);
-    const probe = failuresInARow > 0 ? Math.max(1, failureBudget - failuresInARow) : succeeded ? Infinity : failureBudget;
+    const probe = breaker.streak > 0 ? Math.max(1, breaker.budget - breaker.streak) : breaker.succeeded ? Infinity : breaker.budget;
     return Math.min(ceiling, little, probe);
   }
 
@@ -311,9 +316,8 @@ export function createPacer(options: PacerOptions): Pacer {
       return setRate(Math.max(minRate, Math.min(rate, rate * factor)));
     },
     recordSuccess() {
-      if (!succeeded || failuresInARow > 0) {
-        succeeded = true;
-        failuresInARow = 0;
+      if (!breaker.succeeded || breaker.streak > 0) {
+        breaker.success();
         pump();
       }
       if (rate >= maxRate) return;
@@ -323,7 +327,7 @@ export function createPacer(options: PacerOptions): Pacer {
       setRate(Math.min(maxRate, rate * 2 ** (elapsed / RECOVER_DOUBLING_MS)));
     },
     recordFailure() {
-      failuresInARow += 1;
+      breaker.failure();
     },
     close() {
       closed = true;

@@ -1,13 +1,17 @@
-import { TooManyRequestsException } from '@aws-sdk/client-sesv2';
-import { createPacer, type Pacer } from '../../lib/ses/pacer';
-import { sendWithRetry } from '../../lib/ses/retry';
+import { TooManyRequestsException, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import { silentReporter } from '../../lib/mailout-reporter';
+import { createRunState, sendOne } from '../../lib/send/loop';
+import { pacedRecipientSender } from '../../lib/send/recipient-sender';
+import type { PreparedSend } from '../../lib/ses/send-email';
+import { memoryLoopStore } from '../send/memory-loop-store';
 import { FakeClock, seededRandom } from './fake-clock';
 
 /**
- * The pace through a spell of throttling, in virtual time: `recipients` messages at `rate`/s
- * through the pacer with adaptive places, each sent as the send engine sends it (a place, a
- * slot, SESv2 SendEmail with retries that take a slot each, slowDown on a throttle,
- * recordSuccess on an answer), against a fake SESv2 that answers in `latencyMs` and refuses
+ * The pace through a spell of throttling, in virtual time: `recipients` messages at `rate`/s,
+ * each sent by the send loop's own `sendOne` (lib/send/loop.ts: a place, the mark in a ledger
+ * kept in memory, a slot, SESv2 SendEmail with retries that take a slot each, slowDown on a
+ * throttle, recordSuccess on an answer, the outcome recorded) through the run's paced
+ * RecipientSender with adaptive places, against a fake SESv2 that answers in `latencyMs` and refuses
  * the calls `throttled` picks with TooManyRequestsException (429, "Maximum sending rate
  * exceeded.").
  */
@@ -56,56 +60,67 @@ export async function runThrottleScenario(s: ThrottleScenario): Promise<Throttle
   const t0 = clock.now();
   const random = seededRandom(s.seed ?? 17);
   const latency = s.latencyMs ?? (() => 60 + random() * 60);
-  const pacer: Pacer = createPacer({ ratePerSec: s.rate, maxConcurrency: Math.max(4, Math.ceil(s.rate)), now: clock.now, sleep: clock.sleep });
   const calls: number[] = [];
   const throttles: number[] = [];
-  const rates: Array<[number, number]> = [[0, pacer.rate]];
-  const accepted = new Map<number, number>();
+  const accepted = new Map<string, number>();
   const at = () => clock.now() - t0;
 
-  /** The fake SESv2 SendEmail. */
-  async function sendEmail(recipient: number): Promise<{ MessageId: string }> {
-    calls.push(at());
-    const n = calls.length;
-    const refuse = s.throttled(n, calls[n - 1]!, calls);
-    await clock.sleep(latency(n));
-    if (refuse) {
-      throttles.push(at());
-      throw new TooManyRequestsException({ message: 'Maximum sending rate exceeded.', $metadata: { httpStatusCode: 429 } });
-    }
-    accepted.set(recipient, (accepted.get(recipient) ?? 0) + 1);
-    return { MessageId: `m-${n}` };
-  }
+  /** The fake SESv2 SendEmail (its signing is nothing here: the request is the input). */
+  const sendEmail = {
+    prepare: async (input: SendEmailCommandInput): Promise<PreparedSend> => ({ request: input }),
+    async send(prepared: PreparedSend): Promise<{ MessageId: string }> {
+      calls.push(at());
+      const n = calls.length;
+      const refuse = s.throttled(n, calls[n - 1]!, calls);
+      await clock.sleep(latency(n));
+      if (refuse) {
+        throttles.push(at());
+        throw new TooManyRequestsException({ message: 'Maximum sending rate exceeded.', $metadata: { httpStatusCode: 429 } });
+      }
+      const to = (prepared.request as SendEmailCommandInput).Destination!.ToAddresses![0]!;
+      accepted.set(to, (accepted.get(to) ?? 0) + 1);
+      return { MessageId: `m-${n}` };
+    },
+  };
+  const recipients = Array.from({ length: s.recipients }, (_, i) => ({ subscriberId: `s-${i}`, email: `r${i}@example.com`, name: null }));
+  const store = memoryLoopStore(recipients, { now: clock.now });
+  const sender = pacedRecipientSender({
+    sendEmail,
+    rate: s.rate,
+    maxConcurrency: Math.max(4, Math.ceil(s.rate)),
+    now: clock.now,
+    sleep: clock.sleep,
+    random,
+    maxAttempts: 10,
+    message: (r) => ({ Destination: { ToAddresses: [r.email] }, Content: { Simple: { Subject: { Data: 'S' }, Body: { Text: { Data: 'T' } } } } }),
+    classify: { fromEmail: 'news@example.com' },
+  });
+  // The pacer's rate after each slow-down and each success, as the send engine changes it.
+  const rates: Array<[number, number]> = [[0, sender.pacer.rate]];
+  const { slowDown, recordSuccess } = sender.pacer;
+  Object.assign(sender.pacer, {
+    slowDown: (factor?: number) => {
+      const r = slowDown(factor);
+      rates.push([at(), r]);
+      return r;
+    },
+    recordSuccess: () => {
+      recordSuccess();
+      rates.push([at(), sender.pacer.rate]);
+    },
+  });
+  const state = createRunState({
+    store,
+    sender,
+    settings: { mailoutId: 'throttle-scenario', batchSize: s.recipients, maxConcurrency: Math.max(4, Math.ceil(s.rate)), leaseSeconds: 3600, deadline: Infinity, safetyMarginMs: 0 },
+    reporter: silentReporter,
+    clock: { now: clock.now },
+  });
 
-  let peakInFlight = 0;
-  async function one(recipient: number): Promise<void> {
-    const place = await pacer.place();
-    peakInFlight = Math.max(peakInFlight, pacer.inFlight);
-    try {
-      await place.start();
-      let attempt = 0;
-      await sendWithRetry(
-        async () => {
-          if (attempt++ > 0) await place.again();
-          return sendEmail(recipient);
-        },
-        {
-          maxAttempts: 10,
-          sleep: clock.sleep,
-          random,
-          onRetry: ({ error }) => {
-            if (error.throttled) rates.push([at(), pacer.slowDown()]);
-          },
-        },
-      );
-      pacer.recordSuccess();
-      rates.push([at(), pacer.rate]);
-    } finally {
-      place.release();
-    }
-  }
-
-  await clock.runUntil(Promise.all(Array.from({ length: s.recipients }, (_, i) => one(i))));
+  await store.claim(s.recipients);
+  const outcomes = await clock.runUntil(Promise.all(recipients.map((r) => sendOne(state, r))));
+  const notSent = outcomes.filter((o) => o.status !== 'sent');
+  if (notSent.length) throw new Error(`not sent: ${JSON.stringify(notSent.slice(0, 3))}`);
   return {
     durationMs: at(),
     calls,
@@ -113,7 +128,7 @@ export async function runThrottleScenario(s: ThrottleScenario): Promise<Throttle
     rates,
     sent: accepted.size,
     duplicates: [...accepted.values()].filter((n) => n > 1).length,
-    peakInFlight,
+    peakInFlight: state.summary.peakConcurrency,
   };
 }
 
