@@ -3,6 +3,7 @@ import { startSesEmulator } from '../../lib/local/stack';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { apiBedEnv, closeApiBed } from './api-bed';
 
 /**
  * POST /api/send-mailout over real HTTP: the api/ folder served as Vercel serves it, a real
@@ -37,25 +38,7 @@ beforeAll(async () => {
   // Port 0: the system picks free ports as the servers bind them (no chosen port can be taken first).
   ses = await startSesEmulator(0);
   api = await startApiServer({ rootDir: `${__dirname}/../..`, port: 0 });
-  Object.assign(process.env, {
-    EXECUTOR_SHARED_SECRET: SECRET,
-    APP_BASE_URL: api.url,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local-secret',
-    SES_ENDPOINT: ses.url,
-    ...ses.env, // the emulator's ready sender (lib/local/ready-sender.ts)
-    SES_FROM_EMAIL: 'news@example.com',
-    DATABASE_URL: t.url,
-    NOTION_TOKEN: 'secret_notion_test',
-    NOTION_BASE_URL: notion.url,
-    NOTION_MAILOUTS_DATABASE_ID: mailoutsDb.databaseId,
-    RATE_LIMIT_PER_SEC: '500',
-    SEND_CONCURRENCY: '4',
-    TEST_EMAILS: 'editor@example.com',
-    FOOTER_ADDRESS: 'ООО «Пример», Москва, ул. Тверская, 1',
-    LOG_LEVEL: 'warn',
-  });
+  Object.assign(process.env, apiBedEnv({ t, notion, ses, api }, SECRET, mailoutsDb.databaseId));
   resetConfig();
   notion.addPage(
     makePage({
@@ -74,14 +57,7 @@ beforeAll(async () => {
   await seedSubscribers(t.pool, 1000);
 });
 
-afterAll(async () => {
-  await api.close();
-  await ses.close();
-  await notion.close();
-  await t.drop();
-  process.env = saved;
-  resetConfig();
-});
+afterAll(() => closeApiBed({ api, ses, notion, t }, saved));
 
 test('bad requests get a 4xx with a reason and change nothing', async () => {
   const wrong = await post({ mailout_id: PAGE, auth_token: 'wrong-secret-0123456789' });

@@ -8,6 +8,7 @@ import { startSesEmulator } from '../../lib/local/stack';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startApiServer, type ApiServer } from '../../lib/server/api-server';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
+import { closeApiBed } from './api-bed';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 
 /**
@@ -101,14 +102,7 @@ beforeAll(async () => {
   await seedSubscribers(t.pool, SUBSCRIBERS);
 });
 
-afterAll(async () => {
-  await api.close();
-  await ses.close();
-  await notion.close();
-  await t.drop();
-  process.env = saved;
-  resetConfig();
-});
+afterAll(() => closeApiBed({ api, ses, notion, t }, saved));
 
 test('concurrent requests for one page in every spelling: one claim, one email per recipient; a resume by URL of the sent mailout sends nothing and says so', async () => {
   const other = '0123456789abcdef0123456789abcdef';
