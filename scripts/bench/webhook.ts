@@ -11,6 +11,7 @@ import { startSesEmulator } from '../../lib/local/stack';
 import { setLogLevel } from '../../lib/log';
 import { answerSendRequest } from '../../lib/send';
 import { makePage, nestBlocks, checkboxProperty, startFakeNotion, titleProperty } from '../../tests/send/notion-page';
+import { apiBedEnv } from '../../tests/send/api-bed';
 import { seedBenchSubscribers, withBenchDatabase } from '../lib/bench-db';
 
 const LATENCY_MS = 300;
@@ -27,22 +28,8 @@ export async function run(): Promise<Figure[]> {
       const db = notion.addDatabase({ title: 'Письма' });
       const page = notion.addPage(makePage({ dataSourceId: db.dataSourceId, properties: { Название: titleProperty('Глубокий выпуск'), Тест: checkboxProperty(false) } }));
       nestBlocks(notion, page.id, DEPTH);
-      const config = loadConfig({
-        EXECUTOR_SHARED_SECRET: 'bench-secret-0123456789abcdef',
-        APP_BASE_URL: 'https://mailout.example.com',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local-secret',
-        SES_ENDPOINT: ses.url,
-        ...ses.env,
-        SES_FROM_EMAIL: 'news@example.com',
-        DATABASE_URL: url,
-        NOTION_TOKEN: 'secret_bench',
-        NOTION_BASE_URL: notion.url,
-        NOTION_MAILOUTS_DATABASE_ID: db.databaseId,
-        RATE_LIMIT_PER_SEC: '500',
-        FOOTER_ADDRESS: 'ООО «Пример», Москва, ул. Тверская, 1',
-      });
+      const bed = { t: { url }, notion, ses, api: { url: 'https://mailout.example.com' } };
+      const config = loadConfig(apiBedEnv(bed, 'bench-secret-0123456789abcdef', db.databaseId, { NOTION_TOKEN: 'secret_bench', LOG_LEVEL: 'error' }));
       ses.subscribe(config.appBaseUrl);
       const app = createApp(config, 'send-mailout');
       try {

@@ -13,7 +13,9 @@ export interface ApiBed {
 }
 
 /** The environment of that sender; `env` adds to it or overrides it. */
-export function apiBedEnv(bed: ApiBed, secret: string, mailoutsDatabaseId: string, env: Record<string, string> = {}): Record<string, string> {
+export function apiBedEnv(
+  bed: { t: Pick<TestDatabase, 'url'>; notion: Pick<FakeNotion, 'url'>; ses: Pick<ApiBed['ses'], 'url' | 'env'>; api: Pick<ApiServer, 'url'> },
+  secret: string, mailoutsDatabaseId: string, env: Record<string, string> = {}): Record<string, string> {
   return {
     EXECUTOR_SHARED_SECRET: secret,
     APP_BASE_URL: bed.api.url,
