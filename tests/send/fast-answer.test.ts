@@ -171,3 +171,23 @@ test('a ticked Test checkbox is a test send after the answer too: TEST_EMAILS on
   expect((await t.pool.query('select count(*)::int n from mailouts where id = $1', [page])).rows[0].n).toBe(0);
   expect(lastError(page)).toMatch(/Test sent .* to editor@example.com: 1 sent/);
 }, 120_000);
+
+test('a sender that is not ready is refused in the answer (412), and the page says so: Failed, why, and an Errors row', async () => {
+  const page = mailoutPage('Неготовый отправитель', { depth: 2 });
+  process.env.SES_CONFIGURATION_SET = '';
+  resetConfig();
+  try {
+    const res = await webhook(page);
+    expect(res.status).toBe(412);
+    expect((await res.json()).message).toMatch(/sender is not ready/);
+  } finally {
+    Object.assign(process.env, { SES_CONFIGURATION_SET: ses.env.SES_CONFIGURATION_SET });
+    resetConfig();
+  }
+  await api.idle();
+  expect(notion.calls(/\/children$/, 'GET')).toEqual([]);
+  expect(status(page)).toBe(STATUS_NAMES.failed.ru);
+  expect(lastError(page)).toMatch(/sender is not ready/);
+  expect(notion.createdPages.some((p) => p.properties['Рассылка']?.rich_text?.[0]?.plain_text === page)).toBe(true);
+  expect((await t.pool.query('select count(*)::int n from mailouts where id = $1', [page])).rows[0].n).toBe(0);
+}, 120_000);
