@@ -191,3 +191,22 @@ test('a sender that is not ready is refused in the answer (412), and the page sa
   expect(notion.createdPages.some((p) => p.properties['Рассылка']?.rich_text?.[0]?.plain_text === page)).toBe(true);
   expect((await t.pool.query('select count(*)::int n from mailouts where id = $1', [page])).rows[0].n).toBe(0);
 }, 120_000);
+
+test('a live send without FOOTER_ADDRESS, refused after the answer, says so on the page and in the Errors database', async () => {
+  const page = mailoutPage('Без адреса', { depth: 2 });
+  const footer = process.env.FOOTER_ADDRESS;
+  process.env.FOOTER_ADDRESS = '';
+  resetConfig();
+  try {
+    expect((await webhook(page)).status).toBe(202);
+    await api.idle();
+  } finally {
+    process.env.FOOTER_ADDRESS = footer;
+    resetConfig();
+  }
+  expect(status(page)).toBe(STATUS_NAMES.failed.ru);
+  expect(lastError(page)).toMatch(/FOOTER_ADDRESS is not set/);
+  const row = notion.createdPages.find((p) => p.properties['Рассылка']?.rich_text?.[0]?.plain_text === page);
+  expect(row?.properties['Сообщение'].rich_text[0].plain_text).toMatch(/FOOTER_ADDRESS/);
+  expect(await inbox('Без адреса')).toEqual([]);
+}, 120_000);
