@@ -2,7 +2,7 @@ import { waitUntil } from '@vercel/functions';
 import { getApp } from '../lib/app';
 import { handle, json, readJson } from '../lib/http';
 import { log } from '../lib/log';
-import { authenticateSendRequest, parseSendRequest, startMailout } from '../lib/send';
+import { answerSendRequest, authenticateSendRequest, parseSendRequest } from '../lib/send';
 
 /** POST /api/send-mailout: a Notion automation webhook, the spec's body, or a continuation. */
 export const POST = handle('send-mailout', async (request) => {
@@ -15,7 +15,7 @@ export const POST = handle('send-mailout', async (request) => {
     throw err;
   });
   const req = parseSendRequest(body, request, cfg);
-  const result = await startMailout(app.sendDeps({ startedAt }), req);
+  const result = await answerSendRequest(app.sendDeps({ startedAt }), req);
   if (result.run) {
     waitUntil(
       result.run().catch((err: unknown) => {

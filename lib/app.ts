@@ -11,6 +11,7 @@ import { imageStorageFromConfig } from './images';
 import { log } from './log';
 import { createNotionClient } from './notion/client';
 import { admitStoredMailoutPage, mailoutPageGate } from './notion/membership';
+import { readPageMode } from './notion/read';
 import { createNotionReporter } from './notion/writeback';
 import { readinessClients, senderChecks, type ReadinessClients } from './readiness';
 import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
@@ -103,6 +104,9 @@ export function createApp(config: Config, fn?: FunctionName): App {
           const loaded = await loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId), ...(admitPage ? { admitPage } : {}) });
           return { ...loaded, origin: source.kind };
         },
+        ...(letterFile
+          ? {}
+          : { readPageMode: (mailoutId: string) => readPageMode(requireNotion(notion()), mailoutId, { admit: mailoutPageGate(requireNotion(notion()), config.notion) }) }),
         admitContinuation: async (mailoutId) => {
           // A Markdown mailout has no page; with no stored letter the claim sends nothing (no_letter).
           const origin = letterFile ? 'file' : await mailoutOrigin(db(), mailoutId);

@@ -12,6 +12,12 @@ export interface MailoutReporter {
   duplicate(mailoutId: string, reason: string): Promise<void>;
   /** A live send refused before its claim (the sender is not ready): nothing was claimed. */
   refused(mailoutId: string, reason: string): Promise<void>;
+  /**
+   * A send that failed after the webhook was answered and before anything was claimed (the
+   * page unreadable, its content refused, pre-flight): the page says Failed and why, and the
+   * Errors database gets a row, since nobody reads the webhook's answer.
+   */
+  notSent(mailoutId: string, failure: { code: string; message: string }): Promise<void>;
   testSent(mailoutId: string, info: { sent: number; failed: number; recipients: string[]; warnings?: string[] }): Promise<void>;
   /**
    * Failed recipients of this invocation; `earlierFailures` were recorded by earlier
@@ -31,6 +37,7 @@ export const silentReporter: MailoutReporter = {
   finished: async () => undefined,
   duplicate: async () => undefined,
   refused: async () => undefined,
+  notSent: async () => undefined,
   testSent: async () => undefined,
   errors: async () => undefined,
   wantsProgress: false,

@@ -229,9 +229,15 @@ export async function beginSends(
   return new Map(rows.map((r) => [r.subscriber_id, r.decision]));
 }
 
+/** Where a claimed mailout stands: its status and lease (get_mailout, a one-row read); null when never claimed. */
+export async function mailoutState(db: Db, mailoutId: string): Promise<{ status: MailoutStatus; leaseUntil: Date | null } | null> {
+  const r = (await db.rpc<Record<string, unknown>>('get_mailout', { p_mailout_id: mailoutId }))[0];
+  return r ? { status: r.status as MailoutStatus, leaseUntil: toDate(r.lease_until) } : null;
+}
+
 /** Whether a mailout with this id was ever claimed (get_mailout). */
 export async function mailoutExists(db: Db, mailoutId: string): Promise<boolean> {
-  return (await db.rpc('get_mailout', { p_mailout_id: mailoutId })).length > 0;
+  return (await mailoutState(db, mailoutId)) !== null;
 }
 
 export interface PendingCount {

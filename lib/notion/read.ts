@@ -73,10 +73,8 @@ export interface ReadOptions {
   admit?: (page: Json) => Promise<void>;
 }
 
-/** Reads a mailout page. `pageId` may be an id or a Notion URL. */
-export async function readMailoutPage(client: Client, pageId: string, options: ReadOptions = {}): Promise<MailoutPage> {
-  const id = parseNotionPageId(pageId);
-  const started = Date.now();
+/** The page object, refused (before anything else of it is read) when it may not be sent or is in the trash. */
+async function retrieveMailoutPage(client: Client, id: string, admit: ReadOptions['admit']): Promise<Json> {
   let page: Json;
   try {
     page = (await client.pages.retrieve({ page_id: id })) as Json;
@@ -86,18 +84,43 @@ export async function readMailoutPage(client: Client, pageId: string, options: R
   if (page.object !== 'page' || !page.properties) {
     throw new AppError('not_found', `The page ${id} could not be read: the integration sees only part of it; share the page with the integration.`);
   }
-  await options.admit?.(page);
+  await admit?.(page);
   if (page.in_trash || page.archived) {
     throw new AppError('unprocessable', `The page ${id} is in the Notion trash; restore it before sending.`);
   }
-  const properties = page.properties as Json;
-  let schema;
+  return page;
+}
+
+async function schemaOfPage(client: Client, page: Json) {
   try {
-    schema = await dataSourceOfPage(client, page);
+    return await dataSourceOfPage(client, page);
   } catch (err) {
-    throw notionError(err, `The database of page ${id}`);
+    throw notionError(err, `The database of page ${page.id}`);
   }
-  const roles = pageRoles(page, schema, MAILOUT_PROPERTIES);
+}
+
+/**
+ * What a send must know before it answers (lib/send/webhook.ts): that the page may be sent and
+ * what its Test checkbox says, without reading its body. A page with one checkbox needs only
+ * `pages.retrieve` (the only checkbox plays the test role); with several, its data source's
+ * role markers say which is the test (one more request).
+ */
+export async function readPageMode(client: Client, pageId: string, options: Pick<ReadOptions, 'admit'> = {}): Promise<{ test: boolean }> {
+  const id = parseNotionPageId(pageId);
+  const page = await retrieveMailoutPage(client, id, options.admit);
+  const properties = page.properties as Json;
+  const checkboxes = Object.values(properties).filter((p: Json) => p?.type === 'checkbox').length;
+  const schema = checkboxes > 1 ? await schemaOfPage(client, page) : null;
+  return { test: testCheckbox(id, properties, pageRoles(page, schema, MAILOUT_PROPERTIES)) };
+}
+
+/** Reads a mailout page. `pageId` may be an id or a Notion URL. */
+export async function readMailoutPage(client: Client, pageId: string, options: ReadOptions = {}): Promise<MailoutPage> {
+  const id = parseNotionPageId(pageId);
+  const started = Date.now();
+  const page = await retrieveMailoutPage(client, id, options.admit);
+  const properties = page.properties as Json;
+  const roles = pageRoles(page, await schemaOfPage(client, page), MAILOUT_PROPERTIES);
   const test = testCheckbox(id, properties, roles);
   const title = propertyText(roleValue(properties, roles, 'title'))?.trim() ?? '';
   const subjectProp = propertyText(roleValue(properties, roles, 'subject'))?.trim();

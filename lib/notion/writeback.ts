@@ -193,6 +193,16 @@ export function createNotionReporter(
     async refused(mailoutId, reason) {
       await update(mailoutId, 'refused', { lastError: `${new Date().toISOString()}: ${reason}` });
     },
+    async notSent(mailoutId, failure) {
+      const at = new Date().toISOString();
+      // Not claimed: the page is the webhook's, already admitted as a mailout (no stored origin yet).
+      await update(mailoutId, 'not_sent', { status: new Status('failed'), lastError: `${at}: ${failure.message}` }, false);
+      const dbId = config.notion.errorsDatabaseId;
+      if (!dbId) return;
+      await errorRow(dbId, mailoutId, { email: '', ...failure }, at).catch((err: unknown) =>
+        log.warn('notion.error_row_failed', { mailout_id: mailoutId, error: err }),
+      );
+    },
     async testSent(mailoutId, info) {
       await update(mailoutId, 'test', {
         lastError: [

@@ -2,3 +2,4 @@ export { authenticateSendRequest, parseSendRequest, type SendRequest } from './r
 export { runSendLoop, type LoopSummary } from './loop';
 export { silentReporter, type MailoutReporter } from '../mailout-reporter';
 export * from './start';
+export * from './webhook';

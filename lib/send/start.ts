@@ -47,6 +47,11 @@ export interface SendDeps {
    * whose page has left the Mailouts database since the claim (lib/notion/membership).
    */
   admitContinuation(mailoutId: string): Promise<void>;
+  /**
+   * The webhook's check before it answers (lib/send/webhook.ts): refuses a page outside the
+   * Mailouts database, and says what its Test checkbox says, without reading its body.
+   */
+  readPageMode?(mailoutId: string): Promise<{ test: boolean }>;
   /** The sender readiness checks (lib/readiness) for a send to this many recipients. */
   readiness(recipients: number): Promise<Check[]>;
   /** Epoch ms by which this invocation must stop (getDeadline, or start + maxDuration). */
@@ -74,7 +79,8 @@ function leaseSecondsFor(config: Config, rate: number): number {
   return Math.max(config.sending.leaseSeconds, Math.ceil(batchSeconds * 3 + 30));
 }
 
-function duplicateAnswer(req: SendRequest, claim: ClaimResult, deps: SendDeps): StartResult {
+/** The answer to a request for a mailout already sent or being sent (from the claim, or lib/send/webhook's one-row read). */
+export function duplicateAnswer(req: SendRequest, claim: Pick<ClaimResult, 'outcome' | 'mailoutId' | 'status' | 'leaseUntil'>, deps: SendDeps): StartResult {
   const reason =
     claim.outcome === 'already_sent'
       ? 'This mailout was already sent; it is never sent twice.'

@@ -213,11 +213,12 @@ test('import → webhook → emails → bounce and complaint → unsubscribe →
   const summary = JSON.parse(imported.stdout.trim().split('\n').at(-1)!);
   expect(summary).toMatchObject({ read: SUBSCRIBERS + 2, valid: SUBSCRIBERS, inserted: SUBSCRIBERS, rejected: 1, duplicates: 1 });
 
-  // 2. The Notion automation fires: one claim, the sending goes on after the answer.
+  // 2. The Notion automation fires: answered before the page is read; the claim and the sending go on after the answer.
   const started = await webhook();
   expect(started.status).toBe(202);
-  expect(await started.json()).toMatchObject({ outcome: 'started', mailout_id: PAGE, recipients: SUBSCRIBERS });
+  expect(await started.json()).toMatchObject({ outcome: 'accepted', mode: 'live', mailout_id: PAGE });
   await stack.api.idle();
+  expect((await t.pool.query('select status, recipients from mailouts where id = $1', [PAGE])).rows).toEqual([{ status: 'sent', recipients: SUBSCRIBERS }]);
 
   // 3. Every subscriber has exactly one email, with a link of their own and the one-click headers.
   const emails = await inbox();

@@ -34,6 +34,9 @@
  * (429 rate_limited, 500 internal_server_error, 502 bad_gateway, 503 service_unavailable,
  * 409 conflict_error, ...) and a `retry-after` header when given. Failed requests are
  * recorded too (with `failed: true`).
+ *
+ * Speed: `latencyMs` delays every answer; `hold(when)` keeps matching requests unanswered
+ * until `release()` (e.g. "everything after the first request": what an answer needs).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -246,6 +249,12 @@ export interface FakeNotion {
   /** Renames a data source's property, on every row too, as Notion does; its id and description stay. */
   renameProperty(dataSourceId: string, from: string, to: string): void;
   setQueryFilter(fn: (page: Json, filter: unknown) => boolean): void;
+  /**
+   * Holds every request for which `when(request, index)` is true (`index`: its place among
+   * the requests received since this call, from 0) unanswered until `release()`: a test can prove that an
+   * answer needed no more Notion requests than it let through.
+   */
+  hold(when: (request: { method: string; path: string }, index: number) => boolean): { held(): number; release(): void };
   failNext(spec: FailureSpec): void;
   /** Forget every pending failure. */
   clearFailures(): void;
@@ -255,7 +264,13 @@ export interface FakeNotion {
   close(): Promise<void>;
 }
 
-export async function startFakeNotion(options: { token?: string } = {}): Promise<FakeNotion> {
+export interface FakeNotionOptions {
+  token?: string;
+  /** Each answer waits this long, as a distant or busy Notion does (the real one answers in 100 ms–1 s). */
+  latencyMs?: number;
+}
+
+export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<FakeNotion> {
   const requests: RecordedRequest[] = [];
   const pages = new Map<string, Json>();
   const blocks = new Map<string, Json>();
@@ -266,6 +281,8 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
   const createdPages: Json[] = [];
   const failures: Array<FailureSpec & { remaining: number }> = [];
   let queryFilter: ((page: Json, filter: unknown) => boolean) | undefined;
+  let received = 0;
+  let holding: { when: (r: { method: string; path: string }, index: number) => boolean; waiting: (() => void)[] } | undefined;
 
   const errorBody = (status: number, code: string, message: string) => ({
     object: 'error',
@@ -396,6 +413,13 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const index = received++;
+      const answer = () => setTimeout(respond, options.latencyMs ?? 0);
+      const target = { method: (req.method ?? 'GET').toUpperCase(), path: new URL(req.url ?? '/', 'http://127.0.0.1').pathname };
+      if (holding?.when(target, index)) holding.waiting.push(answer);
+      else answer();
+    });
+    const respond = () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const method = (req.method ?? 'GET').toUpperCase();
       const query = Object.fromEntries(url.searchParams.entries());
@@ -434,7 +458,7 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
       }
       const out = route(method, url.pathname, query, body);
       send(out.status, out.body);
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -516,6 +540,18 @@ export async function startFakeNotion(options: { token?: string } = {}): Promise
     },
     setQueryFilter(fn) {
       queryFilter = fn;
+    },
+    hold(when) {
+      const from = received;
+      const h = { when: (r: { method: string; path: string }, index: number) => when(r, index - from), waiting: [] as (() => void)[] };
+      holding = h;
+      return {
+        held: () => h.waiting.length,
+        release() {
+          if (holding === h) holding = undefined;
+          h.waiting.splice(0).forEach((answer) => answer());
+        },
+      };
     },
     clearFailures() {
       failures.length = 0;
