@@ -76,6 +76,14 @@ const emailList = list.pipe(
     .transform((xs) => xs.filter((x, i) => xs.findIndex((y) => y.toLowerCase() === x.toLowerCase()) === i)),
 );
 
+/** A Notion database (or data source) id or link, as its canonical dashed lower-case id. */
+const optionalNotionDatabaseId = optionalString.pipe(
+  z
+    .string()
+    .transform((v, ctx) => parseNotionDatabaseId(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not a Notion database id or link' }), v))
+    .optional(),
+);
+
 const envSchema = z.object({
   EXECUTOR_SHARED_SECRET: secret(16),
   APP_BASE_URL: httpUrl,
@@ -109,13 +117,8 @@ const envSchema = z.object({
     8,
     'is too short for a Notion integration secret (it starts with ntn_ or secret_; copy it from notion.so/profile/integrations → your integration → Internal Integration Secret)',
   ),
-  NOTION_MAILOUTS_DATABASE_ID: optionalString.pipe(
-    z
-      .string()
-      .transform((v, ctx) => parseNotionDatabaseId(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not a Notion database id or link' }), v))
-      .optional(),
-  ),
-  NOTION_ERRORS_DATABASE_ID: optionalString,
+  NOTION_MAILOUTS_DATABASE_ID: optionalNotionDatabaseId,
+  NOTION_ERRORS_DATABASE_ID: optionalNotionDatabaseId,
   NOTION_BASE_URL: optionalHttpUrl,
 
   RATE_LIMIT_PER_SEC: numIn(6, 0.1, 1000),

@@ -1,5 +1,4 @@
 import { type Client, isFullDatabase, isFullDataSource } from '@notionhq/client';
-import { parseNotionDatabaseId } from '../mailout-id';
 import { checkDataSourceRoles } from '../notion/schema';
 import { errorText, fail, isNotFound, ok, type Check } from './check';
 
@@ -15,9 +14,9 @@ export async function checkNotionDatabase(
 ): Promise<Check> {
   const name = `Notion ${input.title}`;
   const setup = `Run npm run setup:notion -- --parent <page> (it creates or fixes the database), then set ${input.envVar}.`;
-  const id = input.id ? (parseNotionDatabaseId(input.id) ?? undefined) : undefined;
-  if (!input.id) return fail(name, `${input.envVar} is not set`, setup);
-  if (!id) return fail(name, `${input.envVar} "${input.id}" is not a Notion database id`, setup);
+  // The configuration gives the id in its canonical form (lib/config.ts refuses anything else).
+  const id = input.id;
+  if (!id) return fail(name, `${input.envVar} is not set`, setup);
   try {
     const db = await notion.databases.retrieve({ database_id: id });
     const source = isFullDatabase(db) ? db.data_sources[0] : undefined;
