@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../lib/config';
 import { isAppError } from '../lib/errors';
-import { runDoctor } from '../lib/readiness/doctor';
+import { runDoctor } from './doctor/doctor';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = 'usage: npm run doctor   (reads .env; asks SES, SNS, DNS, Notion and the database)';

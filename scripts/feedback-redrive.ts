@@ -8,7 +8,7 @@ import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { redriveDeadLetters } from '../lib/feedback/redrive';
-import { DEFAULT_DEAD_LETTER_QUEUE } from '../lib/setup/aws';
+import { DEFAULT_DEAD_LETTER_QUEUE } from './setup/aws';
 import { loadCliEnv } from './lib/env';
 
 async function main(): Promise<void> {

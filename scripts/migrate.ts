@@ -1,5 +1,5 @@
 /** `npm run migrate`: apply pending migrations in supabase/migrations to DATABASE_URL. */
-import { migrate } from '../lib/db/migrate';
+import { migrate } from './db/migrate';
 import { loadCliEnv } from './lib/env';
 
 async function main(): Promise<void> {

@@ -30,7 +30,7 @@ import {
   policyOnly,
   sesEventsEndpoint,
   setupAws,
-} from '../lib/setup/aws';
+} from './setup/aws';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage: npm run setup:aws -- [--dry-run] [--policy-only [--account ID]] [--allow-http] [--topic NAME]

@@ -8,7 +8,7 @@
  * APP_BASE_URL, CRON_SECRET. Exit codes: 0 done, 1 the database refused, 2 bad usage.
  */
 import { parseArgs } from 'node:util';
-import { scheduleResume, unscheduleResume } from '../lib/setup/cron';
+import { scheduleResume, unscheduleResume } from './setup/cron';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage: npm run setup:cron -- [--every MINUTES] [--remove]

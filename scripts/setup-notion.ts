@@ -14,7 +14,7 @@ import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
 import { loadNotionConfig } from '../lib/config';
 import { DEFAULT_LANG, LANGS, type Lang } from '../lib/notion/schema';
-import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from '../lib/setup/notion';
+import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from './setup/notion';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage:

@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLocalStack } from '../lib/local/stack';
+import { startLocalStack } from './local/stack';
 import { loadConfig } from '../lib/config';
-import { readStackFile, removeStackFile, writeStackFile } from '../lib/local/stack-file';
+import { readStackFile, removeStackFile, writeStackFile } from './local/stack-file';
 import { loadCliEnv, localDataDir, ROOT_DIR } from './lib/env';
 
 function portFrom(name: string): number | undefined {
@@ -118,11 +118,11 @@ Send a mailout (a Notion page id, with NOTION_TOKEN set):
 `);
 
   // The local stack answers the sender readiness checks as the emulator is: ready.
-  const { runDoctor } = await import('../lib/readiness/doctor.js');
+  const { runDoctor } = await import('./doctor/doctor.js');
   console.log(`Sender readiness (npm run doctor):\n${(await runDoctor(loadConfig())).lines.map((l) => `  ${l}`).join('\n')}\n`);
 
   if (demo) {
-    const { runDemo } = await import('../lib/local/demo.js');
+    const { runDemo } = await import('./local/demo.js');
     await runDemo({ rootDir: ROOT_DIR, stack });
   }
   if (demo && process.env.DEMO_EXIT === '1') await shutdown(0);

@@ -98,8 +98,8 @@ async function child(): Promise<void> {
 }
 
 export async function run(): Promise<Figure[]> {
-  const { startEmbeddedPostgres } = await import('../../lib/db/embedded.js');
-  const { migrate } = await import('../../lib/db/migrate.js');
+  const { startEmbeddedPostgres } = await import('../db/embedded.js');
+  const { migrate } = await import('../db/migrate.js');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-import-'));
   const file = path.join(tmp, 'export-100k.csv');
   // Its own directory: when run as root, Postgres runs as another user, who cannot enter `tmp`.

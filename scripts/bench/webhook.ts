@@ -7,7 +7,7 @@
 import type { Figure } from '../bench';
 import { createApp } from '../../lib/app';
 import { loadConfig } from '../../lib/config';
-import { startSesEmulator } from '../../lib/local/stack';
+import { startSesEmulator } from '../local/stack';
 import { setLogLevel } from '../../lib/log';
 import { answerSendRequest } from '../../lib/send';
 import { makePage, nestBlocks, checkboxProperty, startFakeNotion, titleProperty } from '../../tests/send/notion-page';

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { startEmbeddedPostgres } from '../../lib/db/embedded';
-import { migrate } from '../../lib/db/migrate';
+import { startEmbeddedPostgres } from '../db/embedded';
+import { migrate } from '../db/migrate';
 
 /** A throw-away embedded Postgres (durable: fsync on, as in production) with every migration applied. */
 export async function withBenchDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {

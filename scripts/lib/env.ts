@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadDatabaseConfig } from '../../lib/config';
-import { readStackFile } from '../../lib/local/stack-file';
+import { readStackFile } from '../local/stack-file';
 
 /** The project's root folder (where `.env` and `.data/` are). */
 export const ROOT_DIR = path.resolve(__dirname, '../..');

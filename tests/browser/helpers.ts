@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { getConfig, resetConfig, type Config } from '../../lib/config';
 import { getDb } from '../../lib/db';
-import { startApiServer, type ApiServer } from '../../lib/server/api-server';
+import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

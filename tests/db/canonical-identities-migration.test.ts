@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
+import { listMigrations, migrate, MIGRATIONS_DIR } from '../../scripts/db/migrate';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 

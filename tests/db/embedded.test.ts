@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canTraverse } from '../../lib/db/embedded';
+import { canTraverse } from '../../scripts/db/embedded';
 
 /**
  * Which folders the user Postgres runs as can enter decides where its binaries and data go
- * (see lib/db/embedded.ts; the whole path is tested in tests/e2e/private-clone.test.ts).
+ * (see scripts/db/embedded.ts; the whole path is tested in tests/e2e/private-clone.test.ts).
  */
 const me = { uid: process.getuid!(), gid: process.getgid!() };
 const stranger = { uid: me.uid + 4242, gid: me.gid + 4242 };

@@ -1,5 +1,5 @@
 import { mailoutOrigin } from '../../lib/db/ledger';
-import { migrate } from '../../lib/db/migrate';
+import { migrate } from '../../scripts/db/migrate';
 import { createTestDatabase, migrateBefore, type TestDatabase } from '../helpers/db';
 
 /**

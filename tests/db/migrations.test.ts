@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { listMigrations, migrate } from '../../lib/db/migrate';
+import { listMigrations, migrate } from '../../scripts/db/migrate';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 describe('migrations', () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Client } from 'pg';
-import { listMigrations, migrate } from '../../lib/db/migrate';
+import { listMigrations, migrate } from '../../scripts/db/migrate';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { startPgBouncer, type PgBouncer } from '../helpers/pgbouncer';
 import { cleanCliEnv, runCommand } from '../helpers/run';

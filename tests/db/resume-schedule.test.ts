@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { cronSchedule, scheduleResume, unscheduleResume } from '../../lib/setup/cron';
+import { cronSchedule, scheduleResume, unscheduleResume } from '../../scripts/setup/cron';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { installSupabaseExtensionStubs } from '../fakes/supabase-extensions';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { listMigrations, MIGRATIONS_DIR } from '../../lib/db/migrate';
+import { listMigrations, MIGRATIONS_DIR } from '../../scripts/db/migrate';
 
 /**
  * Through a transaction pooler (Supabase's port 6543) each transaction may run on another

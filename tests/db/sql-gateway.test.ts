@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { listMigrations } from '../../lib/db/migrate';
+import { listMigrations } from '../../scripts/db/migrate';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**
@@ -18,9 +18,9 @@ const GATEWAY = [
   'lib/feedback/store.ts',
   'lib/feedback/dead-letter.ts',
   'lib/import/store.ts',
-  'lib/readiness/store.ts',
+  'scripts/doctor/store.ts',
   // The pg_cron schedule is installed over a direct connection (npm run setup:cron).
-  'lib/setup/cron.ts',
+  'scripts/setup/cron.ts',
 ];
 
 /** Database adapters: they implement `Db.rpc` itself. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { claimBatch, claimMailout } from '../../lib/db/ledger';
-import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
+import { listMigrations, migrate, MIGRATIONS_DIR } from '../../scripts/db/migrate';
 import { createTestDatabase, STORED_LETTER, type TestDatabase } from '../helpers/db';
 
 /** 20261201164500_subscriber_name: the recipient's name column is `name`; nothing stored is lost. */

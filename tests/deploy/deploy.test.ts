@@ -5,8 +5,8 @@ import { waitUntil } from '@vercel/functions';
 import { createSesEventsHandler } from '../../api/ses-events';
 import { getConfig, resetConfig } from '../../lib/config';
 import { getDb } from '../../lib/db';
-import { freePort } from '../../lib/db/embedded';
-import { startApiServer } from '../../lib/server/api-server';
+import { freePort } from '../../scripts/db/embedded';
+import { startApiServer } from '../../scripts/local/api-server';
 import { notionCountsRefresher } from '../../lib/app';
 import { createSnsSigner } from '../fakes/sns';
 import {
@@ -37,7 +37,7 @@ import { makeWorld, PAGE, REPORT_SECRET, runSession, type Step } from './scenari
  * deployment gets, then every built function loaded by Node 22 (what Vercel runs) and by the
  * local Node from its own files, outside the repository, and called over HTTP through a
  * harness that invokes it as Vercel's Node runtime does. The same session runs against the
- * local server (lib/server/api-server.ts over the .ts sources); any difference fails.
+ * local server (scripts/local/api-server.ts over the .ts sources); any difference fails.
  * Figures (cold start, bundle size) are printed, not asserted.
  */
 
@@ -113,7 +113,7 @@ test('each built function carries its own files (no link out of its folder)', ()
   }
 });
 
-/** The local server's session (lib/server/api-server.ts over the .ts sources), run once. */
+/** The local server's session (scripts/local/api-server.ts over the .ts sources), run once. */
 async function localSession(): Promise<Step[]> {
   const sns = createSnsSigner();
   const world = await makeWorld(sns);

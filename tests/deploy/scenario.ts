@@ -4,11 +4,11 @@ import { reportUrl } from '../../lib/report';
 import { viewUrl } from '../../lib/view';
 import { unsubscribeToken } from '../../lib/unsubscribe/token';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { startSesEmulator } from '../../lib/local/stack';
-import { freePort } from '../../lib/db/embedded';
+import { startSesEmulator } from '../../scripts/local/stack';
+import { freePort } from '../../scripts/db/embedded';
 import { createSnsSigner, type SnsSigner } from '../fakes/sns';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../send/notion-page';
-import { scheduleResume } from '../../lib/setup/cron';
+import { scheduleResume } from '../../scripts/setup/cron';
 import { installSupabaseExtensionStubs } from '../fakes/supabase-extensions';
 import { ROOT } from './built-functions';
 
@@ -73,7 +73,7 @@ export async function makeWorld(sns: SnsSigner = createSnsSigner()): Promise<Wor
     ses,
     sns,
     env: (origin) => {
-      // The emulator's ready sender (lib/local/ready-sender.ts) answers for this origin and topic.
+      // The emulator's ready sender (scripts/local/ready-sender.ts) answers for this origin and topic.
       ses.subscribe(origin, sns.topicArn);
       return {
         PATH: process.env.PATH,

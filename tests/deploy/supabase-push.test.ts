@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { listMigrations } from '../../lib/db/migrate';
+import { listMigrations } from '../../scripts/db/migrate';
 import { createTestDatabase } from '../helpers/db';
 import { ROOT, tempDir } from './built-functions';
 

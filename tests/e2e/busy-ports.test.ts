@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startLocalStack } from '../../lib/local/stack';
+import { startLocalStack } from '../../scripts/local/stack';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

@@ -7,7 +7,7 @@ import { waitUntil } from '@vercel/functions';
 import { createSesEventsHandler } from '../../api/ses-events';
 import { getConfig, resetConfig } from '../../lib/config';
 import { getDb } from '../../lib/db';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack';
+import { startLocalStack, type LocalStack } from '../../scripts/local/stack';
 import { notionCountsRefresher } from '../../lib/app';
 import { createSnsSigner } from '../fakes/sns';
 import {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
-import { startSesEmulator } from '../../lib/local/stack';
+import { startSesEmulator } from '../../scripts/local/stack';
 import { unsubscribeUrl } from '../../lib/unsubscribe';
 import { viewUrl } from '../../lib/view';
 import { solidPng, startFakeStorage, type FakeStorage } from '../content/fake-storage';
@@ -44,7 +44,7 @@ interface StoredEmail {
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  // The emulator with its ready sender (lib/local/ready-sender.ts): a live send passes readiness.
+  // The emulator with its ready sender (scripts/local/ready-sender.ts): a live send passes readiness.
   emulator = await startSesEmulator(0);
   sesUrl = emulator.url;
   emulator.subscribe(APP);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { linkOrCopyTree } from '../../lib/db/embedded';
+import { linkOrCopyTree } from '../../scripts/db/embedded';
 import { runCommand } from '../helpers/run';
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { claimMailout } from '../../lib/db/ledger';
-import { migrate } from '../../lib/db/migrate';
+import { migrate } from '../../scripts/db/migrate';
 import { applySesEvent } from '../../lib/feedback/store';
 import { parseSesMessage } from '../../lib/feedback/ses';
 import { importSubscriberRows } from '../../lib/import/store';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
-import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
+import { listMigrations, migrate, MIGRATIONS_DIR } from '../../scripts/db/migrate';
 import { createPostgresDb } from '../../lib/db/postgres';
 import type { Db } from '../../lib/db/types';
 

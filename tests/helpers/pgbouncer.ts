@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../lib/db/embedded';
+import { freePort } from '../../scripts/db/embedded';
 
 /**
  * A real PgBouncer in transaction mode in front of the test Postgres, as Supabase's pooler

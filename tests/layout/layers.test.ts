@@ -169,7 +169,7 @@ describe('the checks themselves', () => {
   test('type imports, re-exports and dynamic imports are arrows; a JSON file is not a source', () => {
     expect(importsOf('lib/db/ledger.ts')).toContain('lib/db/types.ts');
     expect(importsOf('lib/send/index.ts')).toContain('lib/send/loop.ts');
-    expect(importsOf('scripts/start.ts')).toContain('lib/local/demo.ts');
+    expect(importsOf('scripts/start.ts')).toContain('scripts/local/demo.ts');
     expect(importsOf('lib/vercel-functions.ts')).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
-import { listMigrations } from '../../lib/db/migrate';
-import { checkMigrations, checkResumeSafetyNet } from '../../lib/readiness/settings';
-import { readinessFacts } from '../../lib/readiness/store';
+import { listMigrations } from '../../scripts/db/migrate';
+import { checkMigrations, checkResumeSafetyNet } from '../../scripts/doctor/settings';
+import { readinessFacts } from '../../scripts/doctor/store';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 
 /** readiness_facts(): what the doctor asks the database, and the checks it feeds (a real migrated Postgres). */

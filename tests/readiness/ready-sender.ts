@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../../lib/config';
-import { startTxtDnsServer, type TxtDnsServer } from '../../lib/local/dns-server';
+import { startTxtDnsServer, type TxtDnsServer } from '../../scripts/local/dns-server';
 import { readinessClients, type ReadinessClients } from '../../lib/readiness';
 import { createSesClient } from '../../lib/ses';
 import { FakeAws } from '../setup-tools/fake-aws';

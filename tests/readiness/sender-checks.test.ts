@@ -1,7 +1,7 @@
 import { senderChecks, type Check } from '../../lib/readiness';
-import { startTxtDnsServer } from '../../lib/local/dns-server';
+import { startTxtDnsServer } from '../../scripts/local/dns-server';
 import { checkDmarc, createTxtResolver } from '../../lib/readiness/dmarc';
-import { executorPolicy } from '../../lib/setup/aws';
+import { executorPolicy } from '../../scripts/setup/aws';
 import { APP, startReadySender, type ReadySender } from './ready-sender';
 
 /**

@@ -1,6 +1,6 @@
 import { resetConfig } from '../../lib/config';
-import type { startSesEmulator } from '../../lib/local/stack';
-import type { ApiServer } from '../../lib/server/api-server';
+import type { startSesEmulator } from '../../scripts/local/stack';
+import type { ApiServer } from '../../scripts/local/api-server';
 import type { TestDatabase } from '../helpers/db';
 import type { FakeNotion } from '../fakes/notion';
 
@@ -23,7 +23,7 @@ export function apiBedEnv(
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
     SES_ENDPOINT: bed.ses.url,
-    ...bed.ses.env, // the emulator's ready sender (lib/local/ready-sender.ts)
+    ...bed.ses.env, // the emulator's ready sender (scripts/local/ready-sender.ts)
     SES_FROM_EMAIL: 'news@example.com',
     DATABASE_URL: bed.t.url,
     NOTION_TOKEN: 'secret_notion_test',

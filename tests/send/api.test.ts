@@ -1,6 +1,6 @@
 import { resetConfig } from '../../lib/config';
-import { startSesEmulator } from '../../lib/local/stack';
-import { startApiServer, type ApiServer } from '../../lib/server/api-server';
+import { startSesEmulator } from '../../scripts/local/stack';
+import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { apiBedEnv, closeApiBed } from './api-bed';

@@ -1,7 +1,7 @@
 import { resetConfig } from '../../lib/config';
-import { startSesEmulator } from '../../lib/local/stack';
+import { startSesEmulator } from '../../scripts/local/stack';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, STATUS_NAMES } from '../../lib/notion/schema';
-import { startApiServer, type ApiServer } from '../../lib/server/api-server';
+import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { apiBedEnv, closeApiBed } from './api-bed';
 import { block, dataSourceProperties, makePage, nestBlocks, newId, richText, rowProperties, startFakeNotion, type FakeNotion } from './notion-page';

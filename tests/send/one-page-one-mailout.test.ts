@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resetConfig } from '../../lib/config';
-import { freePort } from '../../lib/db/embedded';
-import { startSesEmulator } from '../../lib/local/stack';
+import { freePort } from '../../scripts/db/embedded';
+import { startSesEmulator } from '../../scripts/local/stack';
 import { mailoutIdFromName } from '../../lib/mailout-id';
-import { startApiServer, type ApiServer } from '../../lib/server/api-server';
+import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { closeApiBed } from './api-bed';
 import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
@@ -72,7 +72,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local-secret',
     SES_ENDPOINT: ses.url,
-    ...ses.env, // the emulator's ready sender (lib/local/ready-sender.ts)
+    ...ses.env, // the emulator's ready sender (scripts/local/ready-sender.ts)
     SES_FROM_EMAIL: 'news@example.com',
     FOOTER_ADDRESS: 'Example Publishing, 1 Main St',
     DATABASE_URL: t.url,

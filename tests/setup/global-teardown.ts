@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { EmbeddedServer } from '../../lib/db/embedded';
+import type { EmbeddedServer } from '../../scripts/db/embedded';
 
 export default async function globalTeardown(): Promise<void> {
   const state = (globalThis as Record<string, unknown>).__TEST_PG__ as { server: EmbeddedServer; dataDir: string } | undefined;

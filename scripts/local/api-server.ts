@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { log } from '../log';
+import { log } from '../../lib/log';
 
 /**
  * Serves the `api/` folder the way Vercel does, for the local stack and the end-to-end

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
-import { resetConfig } from '../config';
+import { resetConfig } from '../../lib/config';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
 import { migrate } from '../db/migrate';
-import { startApiServer, type ApiServer, type ApiServerOptions } from '../server/api-server';
+import { startApiServer, type ApiServer, type ApiServerOptions } from './api-server';
 import { startLocalSender, type LocalSenderEnv } from './ready-sender';
 
 /**
@@ -106,7 +106,7 @@ export async function startSesEmulator(
     await closeServer(server).catch(() => undefined);
     throw new PortInUseError('The SES emulator', port, 'SES_PORT');
   }
-  // The readiness checks' answers (lib/local/ready-sender.ts): the emulator sends as anyone.
+  // The readiness checks' answers (scripts/local/ready-sender.ts): the emulator sends as anyone.
   const sender = await startLocalSender(server);
   return {
     url: `http://127.0.0.1:${address.port}`,

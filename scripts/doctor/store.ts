@@ -1,4 +1,4 @@
-import type { Db } from '../db';
+import type { Db } from '../../lib/db';
 
 /** readiness_facts(): what the doctor asks the database. */
 export interface ReadinessFacts {

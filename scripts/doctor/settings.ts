@@ -1,5 +1,5 @@
-import type { Config } from '../config';
-import { fail, ok, warn, type Check } from './check';
+import type { Config } from '../../lib/config';
+import { fail, ok, warn, type Check } from '../../lib/readiness/check';
 import type { ReadinessFacts } from './store';
 
 export function checkFooterAddress(config: Pick<Config, 'footerAddress'>): Check {

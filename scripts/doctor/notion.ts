@@ -1,6 +1,6 @@
 import { type Client, isFullDatabase, isFullDataSource } from '@notionhq/client';
-import { checkDataSourceRoles } from '../notion/schema';
-import { errorText, fail, isNotFound, ok, type Check } from './check';
+import { checkDataSourceRoles } from '../../lib/notion/schema';
+import { errorText, fail, isNotFound, ok, type Check } from '../../lib/readiness/check';
 
 /**
  * A Notion database is shared with the integration and its (first) data source has a property

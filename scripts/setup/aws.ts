@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-sesv2';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
-import { AppError } from '../errors';
+import { AppError } from '../../lib/errors';
 import { ensureDeadLetterQueue, ensureSubscriptionPolicies, subscriptionAttributes } from './dead-letter-queue';
 import type { SetupStep } from './types';
 
@@ -48,7 +48,7 @@ export interface AwsClients {
   sns: SNSClient;
   ses: SESv2Client;
   sts: STSClient;
-  /** The dead-letter queue of the subscription (lib/setup/dead-letter-queue). */
+  /** The dead-letter queue of the subscription (scripts/setup/dead-letter-queue). */
   sqs: SQSClient;
 }
 

@@ -1,10 +1,10 @@
 import type { Client } from '@notionhq/client';
-import { createApp } from '../app';
-import type { Config } from '../config';
-import type { Db } from '../db';
+import { createApp } from '../../lib/app';
+import type { Config } from '../../lib/config';
+import type { Db } from '../../lib/db';
 import { listMigrations } from '../db/migrate';
-import { errorText, warn, type Check } from './check';
-import { readinessClients, senderChecks, type ReadinessClients } from './checks';
+import { errorText, warn, type Check } from '../../lib/readiness/check';
+import { readinessClients, senderChecks, type ReadinessClients } from '../../lib/readiness/checks';
 import { checkNotionDatabase } from './notion';
 import { checkFooterAddress, checkMigrations, checkResumeSafetyNet } from './settings';
 import { readinessFacts, type ReadinessFacts } from './store';

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { getApp } from '../app';
-import { importSubscribersFromFile } from '../import';
-import { letterSource, mailoutIdOf } from '../render/pipeline';
-import { startMailout } from '../send';
+import { getApp } from '../../lib/app';
+import { importSubscribersFromFile } from '../../lib/import';
+import { letterSource, mailoutIdOf } from '../../lib/render/pipeline';
+import { startMailout } from '../../lib/send';
 import type { LocalStack } from './stack';
 
 /**

@@ -1,5 +1,5 @@
 import { type Client, extractNotionId, isFullDatabase, isFullDataSource, isNotionClientError, APIErrorCode } from '@notionhq/client';
-import { AppError } from '../errors';
+import { AppError } from '../../lib/errors';
 import {
   DATABASE_TITLES,
   DEFAULT_LANG,
@@ -12,7 +12,7 @@ import {
   type Lang,
   type PropertySpec,
   type StatusKey,
-} from '../notion/schema';
+} from '../../lib/notion/schema';
 import type { SetupStep } from './types';
 
 /**
