@@ -11,7 +11,7 @@ import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { readMailoutPage } from '../../lib/notion/read';
 import { personalise, renderMailout } from '../../lib/render';
 import { setLogLevel } from '../../lib/log';
-import { block, checkboxProperty, makePage, richText, startFakeNotion, textRun, titleProperty, type FakeNotion } from '../../tests/fakes/notion';
+import { block, checkboxProperty, makePage, richText, startFakeNotion, textRun, titleProperty, type FakeNotion } from '../fakes/notion';
 
 type Json = Record<string, any>;
 

@@ -17,7 +17,7 @@ import { createPostgresDb } from '../../lib/db/postgres';
 import { handleSnsRequest } from '../../lib/feedback';
 import { setLogSink } from '../../lib/log';
 import { unsubscribeToken } from '../../lib/unsubscribe';
-import { createSnsSigner } from '../../tests/fakes/sns';
+import { createSnsSigner } from '../fakes/sns';
 import type { Figure } from '../bench';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 

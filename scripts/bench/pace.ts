@@ -10,9 +10,9 @@
  * - Database: the embedded Postgres (fsync on) behind a TCP proxy on loopback that delays
  *   every chunk by half the round trip each way (scripts/lib/latency-proxy.ts). Adapter `pg`:
  *   DATABASE_URL through the proxy; adapter `supabase`: supabase-js → the proxy → the PostgREST
- *   fake of tests/fakes/postgrest.ts → Postgres (the latency sits where it does on a deploy:
+ *   fake of scripts/fakes/postgrest.ts → Postgres (the latency sits where it does on a deploy:
  *   between the function and Supabase's API).
- * - SES: the fake of tests/fakes/ses.ts, answering after a log-normal time (median 80 ms,
+ * - SES: the fake of scripts/fakes/ses.ts, answering after a log-normal time (median 80 ms,
  *   p99 400 ms), account MaxSendRate = the rate, and a throttle (429 TooManyRequestsException)
  *   every ⌈rate × 30 s⌉-th call (at most N), half-way through each interval: twice in a 60 s
  *   cell, once in a shorter one.
@@ -88,7 +88,7 @@ const percentile = (xs: number[], p: number) => {
 };
 
 async function runCell(url: string, dbTarget: { url: string; postgrestUrl: string }, cell: Cell, letterFile: string): Promise<CellResult> {
-  const { startFakeSes } = await import('../../tests/fakes/ses.js');
+  const { startFakeSes } = await import('../fakes/ses.js');
   await resetTables(url);
   await seed(url, cell.n);
   const proxy = await startLatencyProxy(
@@ -201,7 +201,7 @@ function cellFigures(c: CellResult, seconds: number): Figure[] {
 
 /** Issue 17's throttling, in virtual time: the curve of the pace, calls per second. */
 async function recoveryCurve(): Promise<Figure[]> {
-  const { runThrottleScenario, everyNthOfFirst, callsPerSecond, rateAt } = await import('../../tests/ses/throttle-scenario.js');
+  const { runThrottleScenario, everyNthOfFirst, callsPerSecond, rateAt } = await import('../fakes/throttle-scenario.js');
   const run = await runThrottleScenario({ rate: 40, recipients: 240, throttled: everyNthOfFirst(7, 120) });
   const last = run.throttles[run.throttles.length - 1] ?? 0;
   const back = run.rates.find(([t, r]) => t >= last && r >= 40)?.[0] ?? Number.POSITIVE_INFINITY;
@@ -237,7 +237,7 @@ export async function run(): Promise<Figure[]> {
   const loadBefore = load();
   try {
     await withBenchDatabase(async (url) => {
-      const { startFakePostgrest } = await import('../../tests/fakes/postgrest.js');
+      const { startFakePostgrest } = await import('../fakes/postgrest.js');
       const postgrest = await startFakePostgrest(url, SERVICE_KEY);
       const results: CellResult[] = [];
       try {

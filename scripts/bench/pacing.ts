@@ -2,7 +2,7 @@
  * Pacing against a fake SES over real HTTP, in real time: `npm run bench -- pacing`.
  *
  * 600 SendEmail calls through the real SESv2 client (createSesClient) to the fake SES of
- * tests/fakes/ses.ts answering after 20-150 ms (uniform), paced by createPacer as the send loop
+ * scripts/fakes/ses.ts answering after 20-150 ms (uniform), paced by createPacer as the send loop
  * uses it: adaptive places up to the loop's ceiling (one second of sending, at least 4), a place
  * held from before the slot until the answer, every retry on a slot of its own (`again()`).
  * At 6/s (RATE_LIMIT_PER_SEC's default; ~100 s) and at 50/s (~12 s).
@@ -17,7 +17,7 @@ import { createSesClient } from '../../lib/ses/client';
 import { concurrencyCeiling } from '../../lib/send/loop';
 import { createPacer } from '../../lib/ses/pacer';
 import { sendWithRetry } from '../../lib/ses/retry';
-import { startFakeSes } from '../../tests/fakes/ses';
+import { startFakeSes } from '../fakes/ses';
 import type { Figure } from '../bench';
 import { busiestWindow } from '../lib/window';
 

@@ -8,7 +8,7 @@
  * pre-flight over HTTP, `claim_mailout`) and then `run()` = `runSendLoop` (`claim_batch`,
  * `begin_sends` marking each message, personalise per recipient, SESv2 `SendEmail` over real
  * HTTP, `record_results` through the recorder, feedback stats, `finish_mailout`). The fake SES
- * of tests/fakes/ses.ts runs here, in the bench process, with `keepCalls: false` (it counts
+ * of scripts/fakes/ses.ts runs here, in the bench process, with `keepCalls: false` (it counts
  * and sees each call, keeps nothing); Postgres is the embedded server of
  * scripts/lib/bench-db.ts (fsync on). All three share the machine's cores.
  *
@@ -342,7 +342,7 @@ async function overhead(letterFile: string): Promise<Figure[]> {
   const CONCURRENCY = 16;
   const BATCH = 50;
   const RATE = 100_000;
-  const { startFakeSes } = await import('../../tests/fakes/ses.js');
+  const { startFakeSes } = await import('../fakes/ses.js');
   return withBenchDatabase(async (url) => {
     await seed(url, N);
     const recipients = new Set<string>();
@@ -473,7 +473,7 @@ async function paced(letterFile: string, concurrency: number | undefined): Promi
   const N = 1_000;
   const RATE = 14;
   const c = concurrency ?? N; // unset: as many as the rate needs
-  const { startFakeSes } = await import('../../tests/fakes/ses.js');
+  const { startFakeSes } = await import('../fakes/ses.js');
   return withBenchDatabase(async (url) => {
     await seed(url, N);
     const arrivals: number[] = [];

@@ -10,8 +10,8 @@ import { loadConfig } from '../../lib/config';
 import { startSesEmulator } from '../local/stack';
 import { setLogLevel } from '../../lib/log';
 import { answerSendRequest } from '../../lib/send';
-import { makePage, nestBlocks, checkboxProperty, startFakeNotion, titleProperty } from '../../tests/send/notion-page';
-import { apiBedEnv } from '../../tests/send/api-bed';
+import { makePage, nestBlocks, checkboxProperty, startFakeNotion, titleProperty } from '../fakes/notion-page';
+import { apiBedEnv } from '../fakes/api-bed';
 import { seedBenchSubscribers, withBenchDatabase } from '../lib/bench-db';
 
 const LATENCY_MS = 300;

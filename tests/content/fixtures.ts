@@ -3,7 +3,7 @@
  * text runs, annotations, mentions, equations, files and captions follow the samples of
  * developers.notion.com/reference/block and /reference/rich-text.
  */
-import { block, checkboxProperty, makePage, richText, richTextProperty, selectProperty, textRun, titleProperty, type FakeNotion } from '../fakes/notion';
+import { block, checkboxProperty, makePage, richText, richTextProperty, selectProperty, textRun, titleProperty, type FakeNotion } from '../../scripts/fakes/notion';
 
 import richTextFixtures from './fixtures/notion/rich-text.json';
 

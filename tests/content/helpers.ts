@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
-import type { FakeNotion } from '../fakes/notion';
+import type { FakeNotion } from '../../scripts/fakes/notion';
 
 export const TOKEN = 'secret_content_tests_token';
 

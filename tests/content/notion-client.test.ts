@@ -1,6 +1,6 @@
 import { createNotionClient, notionRateLimiter, parseNotionPageId, TokenBucket, withNotionRate } from '../../lib/notion/client';
 import { isAppError } from '../../lib/errors';
-import { makePage, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
+import { makePage, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion';
 import { TOKEN } from './helpers';
 
 describe('parseNotionPageId', () => {

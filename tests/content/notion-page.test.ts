@@ -4,7 +4,7 @@ import { pageContent, renderLetter } from '../../lib/render/pipeline';
 import { createSupabaseStorage } from '../../lib/images';
 import { clearRehostCache } from '../../lib/images';
 import { isAppError } from '../../lib/errors';
-import { block, checkboxProperty, makePage, richText, richTextProperty, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
+import { block, checkboxProperty, makePage, richText, richTextProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion';
 import { buildEveryBlockPage, buildLongPage, EXTERNAL_IMAGE_URL, minimumCalls, NOTION_FILE_URL } from './fixtures';
 import { PNG_1x1, redirectingFetch, startFakeStorage, type FakeStorage } from './fake-storage';
 import { expectGolden, fakeClient, TOKEN, urlsIn } from './helpers';

@@ -1,6 +1,6 @@
 import { readMailoutPage } from '../../lib/notion/read';
 import { renderMailout } from '../../lib/render';
-import { checkboxProperty, makePage, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
+import { checkboxProperty, makePage, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion';
 import blockFixtures from './fixtures/notion/blocks.json';
 import richTextFixtures from './fixtures/notion/rich-text.json';
 import { fakeClient, TOKEN } from './helpers';

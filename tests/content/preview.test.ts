@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
-import { startFakeNotion, type FakeNotion } from '../fakes/notion';
+import { startFakeNotion, type FakeNotion } from '../../scripts/fakes/notion';
 import { buildEveryBlockPage } from './fixtures';
 import { TOKEN } from './helpers';
 

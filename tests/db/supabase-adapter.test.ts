@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { createSupabaseDb } from '../../lib/db/supabase';
 import { claimBatch, claimMailout, finishMailout, recordResults, unsubscribeSubscriber } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
-import { startFakePostgrest, type FakePostgrest } from '../fakes/postgrest';
+import { startFakePostgrest, type FakePostgrest } from '../../scripts/fakes/postgrest';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 const KEY = 'service-role-key-for-tests-0123456789';

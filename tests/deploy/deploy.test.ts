@@ -8,7 +8,7 @@ import { getDb } from '../../lib/db';
 import { freePort } from '../../scripts/db/embedded';
 import { startApiServer } from '../../scripts/local/api-server';
 import { notionCountsRefresher } from '../../lib/app';
-import { createSnsSigner } from '../fakes/sns';
+import { createSnsSigner } from '../../scripts/fakes/sns';
 import {
   builtRoutes,
   dirSize,

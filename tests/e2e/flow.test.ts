@@ -9,7 +9,7 @@ import { getConfig, resetConfig } from '../../lib/config';
 import { getDb } from '../../lib/db';
 import { startLocalStack, type LocalStack } from '../../scripts/local/stack';
 import { notionCountsRefresher } from '../../lib/app';
-import { createSnsSigner } from '../fakes/sns';
+import { createSnsSigner } from '../../scripts/fakes/sns';
 import {
   block,
   checkboxProperty,
@@ -20,7 +20,7 @@ import {
   startFakeNotion,
   titleProperty,
   type FakeNotion,
-} from '../fakes/notion';
+} from '../../scripts/fakes/notion';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

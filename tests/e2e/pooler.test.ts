@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { resetConfig } from '../../lib/config';
 import { listMigrations } from '../../scripts/db/migrate';
 import { startLocalStack, type LocalStack } from '../../scripts/local/stack';
-import { block, checkboxProperty, makePage, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
+import { block, checkboxProperty, makePage, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { startPgBouncer, type PgBouncer } from '../helpers/pgbouncer';
 

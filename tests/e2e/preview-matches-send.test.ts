@@ -8,7 +8,7 @@ import { startSesEmulator } from '../../scripts/local/stack';
 import { unsubscribeUrl } from '../../lib/unsubscribe';
 import { viewUrl } from '../../lib/view';
 import { solidPng, startFakeStorage, type FakeStorage } from '../content/fake-storage';
-import { block, checkboxProperty, makePage, richText, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../fakes/notion';
+import { block, checkboxProperty, makePage, richText, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

@@ -1,4 +1,4 @@
-import { startFakePostgrest, type FakePostgrest } from './postgrest';
+import { startFakePostgrest, type FakePostgrest } from '../../scripts/fakes/postgrest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**

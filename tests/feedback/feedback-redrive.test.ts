@@ -5,7 +5,7 @@ import type { Db } from '../../lib/db/types';
 import { AppError } from '../../lib/errors';
 import { redriveDeadLetters } from '../../lib/feedback/redrive';
 import { handleSnsRequest, type SnsDeps } from '../../lib/feedback/sns-handler';
-import { createSnsSigner } from '../fakes/sns';
+import { createSnsSigner } from '../../scripts/fakes/sns';
 import { startFakeSqs, type FakeSqs } from '../fakes/sqs';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 

@@ -8,7 +8,7 @@ import { createPostgresDb } from '../../lib/db/postgres';
 import { autoPauseReason, handleSnsRequest, mailoutFeedbackStats, type SnsDeps, type SubscribeUrlFetcher } from '../../lib/feedback';
 import { claimPendingNotionRefreshes } from '../../lib/feedback/store';
 import { setLogSink } from '../../lib/log';
-import { createSnsSigner, type SnsEnvelopeFields } from '../fakes/sns';
+import { createSnsSigner, type SnsEnvelopeFields } from '../../scripts/fakes/sns';
 import { createTestDatabase, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 const FIXTURES = path.join(__dirname, 'fixtures');

@@ -10,7 +10,7 @@ import {
   type SnsEnvelope,
 } from '../../lib/feedback/sns';
 import { AppError } from '../../lib/errors';
-import { createRsaKey, createSnsSigner, selfSignedCertificate, snsStringToSign } from '../fakes/sns';
+import { createRsaKey, createSnsSigner, selfSignedCertificate, snsStringToSign } from '../../scripts/fakes/sns';
 import docsNotification from './fixtures/sns-notification.json';
 import docsSubscription from './fixtures/sns-subscription-confirmation.json';
 import docsUnsubscribe from './fixtures/sns-unsubscribe-confirmation.json';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beginSends, claimBatch, claimMailout, mailoutReportPage, recordResults } from '../../lib/db/ledger';
 import { handleSnsRequest, mailoutFeedbackStats } from '../../lib/feedback';
 import { mailoutIdFromName } from '../../lib/mailout-id';
-import { createSnsSigner } from '../fakes/sns';
+import { createSnsSigner } from '../../scripts/fakes/sns';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type PropertySpec } from '../../lib/notion/schema';
-import { startFakeNotion, type FakeNotion } from '../fakes/notion';
+import { startFakeNotion, type FakeNotion } from '../../scripts/fakes/notion';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { cleanCliEnv, runCommand, type CommandResult } from '../helpers/run';
 import { startReadySender, type ReadySender } from './ready-sender';

@@ -3,7 +3,7 @@ import { isAppError } from '../../lib/errors';
 import { senderChecks, type ReadinessClients } from '../../lib/readiness';
 import { startMailout, type SendDeps } from '../../lib/send';
 import { silentReporter, type MailoutReporter } from '../../lib/mailout-reporter';
-import type { FakeSes } from '../fakes/ses';
+import type { FakeSes } from '../../scripts/fakes/ses';
 import { seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig, useSendTestBed } from '../send/helpers';
 import { startReadySender, type ReadySender } from './ready-sender';

@@ -1,6 +1,6 @@
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { createNotionReporter } from '../../lib/notion/writeback';
-import { makePage, richTextProperty, selectProperty, startFakeNotion, type FakeNotion } from '../fakes/notion';
+import { makePage, richTextProperty, selectProperty, startFakeNotion, type FakeNotion } from '../../scripts/fakes/notion';
 
 /** What the Notion page says about readiness: why a live send was refused, and the warnings of one that went ahead. */
 

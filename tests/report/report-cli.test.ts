@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { claimMailout } from '../../lib/db/ledger';
 import { verifyReportLink } from '../../lib/report';
-import { startFakePostgrest } from '../fakes/postgrest';
+import { startFakePostgrest } from '../../scripts/fakes/postgrest';
 import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
 import { readReport } from './read-report';
 

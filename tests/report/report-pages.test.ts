@@ -2,7 +2,7 @@ import { claimMailout } from '../../lib/db/ledger';
 import { createSupabaseDb } from '../../lib/db/supabase';
 import type { Db } from '../../lib/db/types';
 import { openMailoutReport, reportStream } from '../../lib/report';
-import { startFakePostgrest, type FakePostgrest } from '../fakes/postgrest';
+import { startFakePostgrest, type FakePostgrest } from '../../scripts/fakes/postgrest';
 import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
 import { readReport } from './read-report';
 

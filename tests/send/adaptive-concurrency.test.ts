@@ -1,6 +1,6 @@
 import type { Db } from '../../lib/db';
 import { startMailout } from '../../lib/send';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 

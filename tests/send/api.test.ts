@@ -1,9 +1,9 @@
 import { resetConfig } from '../../lib/config';
 import { startSesEmulator } from '../../scripts/local/stack';
 import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
-import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { apiBedEnv, closeApiBed } from './api-bed';
+import { apiBedEnv, closeApiBed } from '../../scripts/fakes/api-bed';
 
 /**
  * POST /api/send-mailout over real HTTP: the api/ folder served as Vercel serves it, a real

@@ -2,8 +2,8 @@ import { createSupabaseDb } from '../../lib/db/supabase';
 import { beginSends, claimBatch, claimMailout, finishMailout, recordResults } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
 import { startMailout } from '../../lib/send';
-import { startFakePostgrest, type FakePostgrest } from '../fakes/postgrest';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakePostgrest, type FakePostgrest } from '../../scripts/fakes/postgrest';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 

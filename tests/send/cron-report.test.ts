@@ -2,7 +2,7 @@ import { resetConfig } from '../../lib/config';
 import { reportUrl } from '../../lib/report';
 import { startMailout } from '../../lib/send';
 import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { claimMailout } from '../../lib/db/ledger';
 import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
 import { letter, sendDeps, testConfig } from './helpers';

@@ -1,6 +1,6 @@
 import { startMailout, type SendDeps } from '../../lib/send';
 import type { Db } from '../../lib/db';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 import { mailoutIdFromName } from '../../lib/mailout-id';

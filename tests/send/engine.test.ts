@@ -1,5 +1,5 @@
 import { startMailout, type LoopSummary, type SendDeps } from '../../lib/send';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { letter, sendDeps, testConfig } from './helpers';
 

@@ -3,8 +3,8 @@ import { startSesEmulator } from '../../scripts/local/stack';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, STATUS_NAMES } from '../../lib/notion/schema';
 import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { apiBedEnv, closeApiBed } from './api-bed';
-import { block, dataSourceProperties, makePage, nestBlocks, newId, richText, rowProperties, startFakeNotion, type FakeNotion } from './notion-page';
+import { apiBedEnv, closeApiBed } from '../../scripts/fakes/api-bed';
+import { block, dataSourceProperties, makePage, nestBlocks, newId, richText, rowProperties, startFakeNotion, type FakeNotion } from '../../scripts/fakes/notion-page';
 
 /**
  * A Notion automation's webhook is answered once the request is authenticated, the id parsed

@@ -1,6 +1,6 @@
 import { startMailout, type SendRequest } from '../../lib/send';
 import { silentReporter } from '../../lib/mailout-reporter';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 

@@ -4,7 +4,7 @@ import { renderMailout } from '../../lib/render';
 import { silentReporter, type MailoutReporter } from '../../lib/mailout-reporter';
 import type { LoadedLetter, SendDeps } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /** The environment of a test sender (for loadConfig, or for a sender in its own process). */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { startMailout, type LoopSummary } from '../../lib/send';
 import { notionCountsRefresher } from '../../lib/app';
 import { resumeExpiredMailouts } from '../../lib/send/resume';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig, testEnv } from './helpers';
 

@@ -2,7 +2,7 @@ import { startMailout, type SendDeps } from '../../lib/send';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startLatencyProxy, throughProxy, type LatencyProxy } from '../../scripts/lib/latency-proxy';
-import type { FakeSes } from '../fakes/ses';
+import type { FakeSes } from '../../scripts/fakes/ses';
 import { seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, sendTestBed, testConfig } from './helpers';
 

@@ -6,8 +6,8 @@ import { recipientMessage } from '../../lib/send/recipient-message';
 import { pacedRecipientSender } from '../../lib/send/recipient-sender';
 import { createSesClient } from '../../lib/ses';
 import { createSendEmail } from '../../lib/ses/send-email';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { memoryLoopStore, type MemoryLoopStore } from './memory-loop-store';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
+import { memoryLoopStore, type MemoryLoopStore } from '../../scripts/fakes/memory-loop-store';
 
 /**
  * The send loop on its own: its ledger is a `LoopStore` kept in memory (no Postgres), SES is

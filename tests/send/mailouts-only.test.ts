@@ -3,8 +3,8 @@ import { loadConfig, resetConfig, type Config } from '../../lib/config';
 import { membershipOf } from '../../lib/notion/membership';
 import { startMailout, type SendRequest } from '../../lib/send';
 import { POST } from '../../api/send-mailout';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { block, checkboxProperty, makePage, newId, richText, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
+import { block, checkboxProperty, makePage, newId, richText, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { readySender, testEnv } from './helpers';
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { createApp } from '../../lib/app';
 import { loadConfig } from '../../lib/config';
 import { startMailout } from '../../lib/send';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
-import { makePage, richTextProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
+import { makePage, richTextProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { testEnv, readySender } from './helpers';
 

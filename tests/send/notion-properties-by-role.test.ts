@@ -4,10 +4,10 @@ import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type Lang } from '../../lib/notion/schema';
 import { loadLetter } from '../../lib/render/pipeline';
 import { startMailout, type SendDeps } from '../../lib/send';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
-import { block, dataSourceProperties, makePage, newId, richText, rowProperties, startFakeNotion, type FakeNotion } from './notion-page';
+import { block, dataSourceProperties, makePage, newId, richText, rowProperties, startFakeNotion, type FakeNotion } from '../../scripts/fakes/notion-page';
 
 /**
  * The executor finds a database's properties by role, not by the names a user sees: a send

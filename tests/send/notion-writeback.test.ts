@@ -5,9 +5,9 @@ import { notionCountsRefresher, notionReporter } from '../../lib/app';
 import { verifyReportLink } from '../../lib/report';
 import { readReport } from '../report/read-report';
 import { setLogSink } from '../../lib/log';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { ERROR_PROPERTIES } from '../../lib/notion/schema';
-import { checkboxProperty, dataSourceProperties, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { checkboxProperty, dataSourceProperties, makePage, numberPropertyValue, richTextProperty, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion-page';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, testConfig } from './helpers';
 

@@ -8,8 +8,8 @@ import { startSesEmulator } from '../../scripts/local/stack';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
-import { closeApiBed } from './api-bed';
-import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from './notion-page';
+import { closeApiBed } from '../../scripts/fakes/api-bed';
+import { block, checkboxProperty, makePage, numberPropertyValue, richText, selectProperty, startFakeNotion, titleProperty, type FakeNotion } from '../../scripts/fakes/notion-page';
 
 /**
  * One Notion page is one mailout, whatever spelling of it arrives: through the real HTTP

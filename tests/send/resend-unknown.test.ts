@@ -4,7 +4,7 @@ import { parseSesMessage } from '../../lib/feedback/ses';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startMailout } from '../../lib/send';
 import { planResend, resendUnknown } from '../../lib/send/resend-unknown';
-import type { FakeSes } from '../fakes/ses';
+import type { FakeSes } from '../../scripts/fakes/ses';
 import { seedSubscribers, type TestDatabase } from '../helpers/db';
 import path from 'node:path';
 import { cleanCliEnv, runCommand } from '../helpers/run';

@@ -1,6 +1,6 @@
 import { createBreaker } from '../../lib/ses/breaker';
 import { createPacer } from '../../lib/ses/pacer';
-import { FakeClock } from './fake-clock';
+import { FakeClock } from '../../scripts/fakes/fake-clock';
 
 /** One failure streak per run: the pacer's places and the loop's pause read the same breaker. */
 describe('the failure breaker a pacer shares', () => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import { createSesClient } from '../../lib/ses/client';
 import { classifySesError, SesError, type SesErrorInfo } from '../../lib/ses/errors';
-import { SES_ERRORS, startFakeSes, type FakeSes, type FailureSpec, type SesErrorName } from '../fakes/ses';
+import { SES_ERRORS, startFakeSes, type FakeSes, type FailureSpec, type SesErrorName } from '../../scripts/fakes/ses';
 
 const FROM = 'news@example.com';
 

@@ -2,7 +2,7 @@ import { MessageRejected, TooManyRequestsException } from '@aws-sdk/client-sesv2
 import { SesError } from '../../lib/ses/errors';
 import { createPacer } from '../../lib/ses/pacer';
 import { sendWithRetry } from '../../lib/ses/retry';
-import { busiestWindow, FakeClock, seededRandom } from './fake-clock';
+import { busiestWindow, FakeClock, seededRandom } from '../../scripts/fakes/fake-clock';
 
 /**
  * The composition the send loop uses (lib/send/loop.ts `sendAndRecord` / `sendOne`): a place

@@ -1,5 +1,5 @@
 import { createPacer, PacerClosedError, type Pacer } from '../../lib/ses/pacer';
-import { busiestWindow, FakeClock, seededRandom } from './fake-clock';
+import { busiestWindow, FakeClock, seededRandom } from '../../scripts/fakes/fake-clock';
 
 interface RunResult {
   starts: number[];

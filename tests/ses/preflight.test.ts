@@ -3,7 +3,7 @@ import { AppError } from '../../lib/errors';
 import { setLogLevel, setLogSink } from '../../lib/log';
 import { createSesClient } from '../../lib/ses/client';
 import { preflight } from '../../lib/ses/preflight';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 
 let ses: FakeSes;
 let client: SESv2Client;

@@ -5,7 +5,7 @@ import { SendEmailCommand, type SendEmailCommandInput } from '@aws-sdk/client-se
 import { buildSendEmailInput } from '../../lib/message';
 import { classifySesError, createSesClient } from '../../lib/ses';
 import { createSendEmail } from '../../lib/ses/send-email';
-import { startFakeSes, type FailureSpec } from '../fakes/ses';
+import { startFakeSes, type FailureSpec } from '../../scripts/fakes/ses';
 
 /**
  * The send loop's SendEmail (lib/ses/send-email.ts) sends what the SDK sends, signed as AWS

@@ -1,6 +1,6 @@
 import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { createSesClient, hasEndpointOverride } from '../../lib/ses/client';
-import { startFakeSes, type FakeSes } from '../fakes/ses';
+import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 
 let ses: FakeSes;
 beforeAll(async () => {

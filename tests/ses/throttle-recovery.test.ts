@@ -1,5 +1,5 @@
-import { busiestWindow } from './fake-clock';
-import { callsPerSecond, everyNthOfFirst, rateAt, runThrottleScenario, spikeUntil } from './throttle-scenario';
+import { busiestWindow } from '../../scripts/fakes/fake-clock';
+import { callsPerSecond, everyNthOfFirst, rateAt, runThrottleScenario, spikeUntil } from '../../scripts/fakes/throttle-scenario';
 
 /**
  * Issue 17: at 40/s, an SESv2 fake throttles every 7th of its first 120 calls and then never

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { baseAccount } from '../fakes/ses';
+import { baseAccount } from '../../scripts/fakes/ses';
 
 /**
  * A stateful fake of the AWS APIs the setup helper calls, at their HTTP boundary:

@@ -1,5 +1,5 @@
 import { checkDataSourceRoles, ERROR_PROPERTIES, findRoles, MAILOUT_PROPERTIES, statusOption } from '../../lib/notion/schema';
-import { dataSourceProperties } from '../fakes/notion';
+import { dataSourceProperties } from '../../scripts/fakes/notion';
 
 /** lib/notion/schema's role finder, as the reader, the write-back, setup and the doctor use it. */
 

@@ -3,7 +3,7 @@ import { silentReporter } from '../../lib/mailout-reporter';
 import { createRunState, sendOne } from '../../lib/send/loop';
 import { pacedRecipientSender } from '../../lib/send/recipient-sender';
 import type { PreparedSend } from '../../lib/ses/send-email';
-import { memoryLoopStore } from '../send/memory-loop-store';
+import { memoryLoopStore } from './memory-loop-store';
 import { FakeClock, seededRandom } from './fake-clock';
 
 /**

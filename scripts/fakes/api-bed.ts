@@ -1,12 +1,17 @@
 import { resetConfig } from '../../lib/config';
-import type { startSesEmulator } from '../../scripts/local/stack';
-import type { ApiServer } from '../../scripts/local/api-server';
-import type { TestDatabase } from '../helpers/db';
-import type { FakeNotion } from '../fakes/notion';
+import type { startSesEmulator } from '../local/stack';
+import type { ApiServer } from '../local/api-server';
+import type { FakeNotion } from './notion';
+
+/** What the bed needs of its database (tests/helpers/db's TestDatabase is one). */
+interface BedDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
 
 /** What a test of POST /api/send-mailout over HTTP runs: the api/ folder, a Postgres, the SES emulator, the fake Notion. */
 export interface ApiBed {
-  t: TestDatabase;
+  t: BedDatabase;
   notion: FakeNotion;
   ses: Awaited<ReturnType<typeof startSesEmulator>>;
   api: ApiServer;
@@ -14,7 +19,7 @@ export interface ApiBed {
 
 /** The environment of that sender; `env` adds to it or overrides it. */
 export function apiBedEnv(
-  bed: { t: Pick<TestDatabase, 'url'>; notion: Pick<FakeNotion, 'url'>; ses: Pick<ApiBed['ses'], 'url' | 'env'>; api: Pick<ApiServer, 'url'> },
+  bed: { t: Pick<BedDatabase, 'url'>; notion: Pick<FakeNotion, 'url'>; ses: Pick<ApiBed['ses'], 'url' | 'env'>; api: Pick<ApiServer, 'url'> },
   secret: string, mailoutsDatabaseId: string, env: Record<string, string> = {}): Record<string, string> {
   return {
     EXECUTOR_SHARED_SECRET: secret,

@@ -1,5 +1,5 @@
-export * from '../fakes/notion';
-import { block, richText, type FakeNotion } from '../fakes/notion';
+export * from './notion';
+import { block, richText, type FakeNotion } from './notion';
 
 /** A number property as the API returns it. */
 export function numberPropertyValue(n: number | null): Record<string, unknown> {
