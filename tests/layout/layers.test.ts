@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { architectureSection, fileIn, importGraph, importsOf, pathsNamed, ROOT, sourceFiles, type Graph } from './import-graph';
 
 /**
  * The layers of docs/ARCHITECTURE.md ("## Layers"), held: a file imports only from its own
  * layer or a lower one, and no import cycle exists (type imports count: they tie the files'
- * meanings together just the same).
+ * meanings together just the same). What ships (lib/, api/) imports no tool or test, and no
+ * tool imports a test.
  */
-
-const ROOT = path.resolve(__dirname, '../..');
-const SOURCES = ['lib', 'api', 'scripts'];
 
 interface Layer {
   rank: number;
@@ -16,15 +15,11 @@ interface Layer {
   paths: string[];
 }
 
-type Graph = Map<string, string[]>;
-
 function documentedLayers(): Layer[] {
-  const doc = fs.readFileSync(path.join(ROOT, 'docs/ARCHITECTURE.md'), 'utf8');
-  const section = /^## Layers\n([\s\S]*?)(?=^## )/m.exec(doc)?.[1] ?? '';
-  return [...section.matchAll(/^(\d+)\. \*\*([^*]+)\*\*:(.*)$/gm)].map((m) => ({
+  return [...architectureSection('Layers').matchAll(/^(\d+)\. \*\*([^*]+)\*\*:(.*)$/gm)].map((m) => ({
     rank: Number(m[1]),
     name: m[2]!,
-    paths: [...m[3]!.matchAll(/`([^`]+)`/g)].map((p) => p[1]!).filter((p) => /^[a-z]+\/([\w./-]*)$/.test(p)),
+    paths: pathsNamed(m[3]!),
   }));
 }
 
@@ -33,40 +28,27 @@ function layerOf(layers: Layer[], file: string): Layer | undefined {
   let best: { layer: Layer; length: number } | undefined;
   for (const layer of layers) {
     for (const p of layer.paths) {
-      const hit = p.endsWith('/') ? file.startsWith(p) : file === p;
-      if (hit && (!best || p.length > best.length)) best = { layer, length: p.length };
+      if (fileIn(file, p) && (!best || p.length > best.length)) best = { layer, length: p.length };
     }
   }
   return best?.layer;
 }
 
-function sourceFiles(): string[] {
-  return SOURCES.flatMap((dir) =>
-    fs
-      .readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => `${dir}/${f}`),
-  );
-}
+/** Folders a folder's files may never import from, whatever the layers say. */
+const FORBIDDEN: { from: string; to: string[] }[] = [
+  { from: 'lib/', to: ['scripts/', 'tests/'] },
+  { from: 'api/', to: ['scripts/', 'tests/'] },
+  { from: 'scripts/', to: ['tests/'] },
+];
 
-/** A relative specifier as the file it names (`.js` written for `.ts`, a folder for its index.ts); null for other files. */
-function resolve(from: string, specifier: string): string | null {
-  const base = path.posix.join(path.posix.dirname(from), specifier.replace(/\.js$/, ''));
-  for (const candidate of [`${base}.ts`, `${base}/index.ts`, base]) {
-    if (candidate.endsWith('.ts') && fs.existsSync(path.join(ROOT, candidate))) return candidate;
+function forbiddenArrows(graph: Graph): string[] {
+  const arrows: string[] = [];
+  for (const [from, targets] of graph) {
+    for (const rule of FORBIDDEN.filter((r) => from.startsWith(r.from))) {
+      for (const to of targets) if (rule.to.some((dir) => to.startsWith(dir))) arrows.push(`${from} → ${to}`);
+    }
   }
-  return null;
-}
-
-/** Every relative import of a file: static, re-exports and dynamic `import('…')`. */
-function importsOf(file: string): string[] {
-  const code = fs.readFileSync(path.join(ROOT, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
-  const specifiers = [...code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1]!);
-  return [...new Set(specifiers.map((s) => resolve(file, s)).filter((f): f is string => f !== null))];
-}
-
-function importGraph(): Graph {
-  return new Map(sourceFiles().map((f) => [f, importsOf(f)]));
+  return arrows.sort();
 }
 
 function upwardArrows(graph: Graph, layers: Layer[]): string[] {
@@ -132,6 +114,18 @@ test('no import cycle', () => {
   expect(importCycles(importGraph())).toEqual([]);
 });
 
+test('lib/ and api/ import nothing from scripts/ or tests/, and scripts/ nothing from tests/', () => {
+  expect(forbiddenArrows(importGraph())).toEqual([]);
+});
+
+test('the tools sit above the endpoints and below the commands', () => {
+  const rank = (file: string) => layerOf(documentedLayers(), file)!.rank;
+  expect(rank('api/send-mailout.ts')).toBeLessThan(rank('scripts/local/stack.ts'));
+  for (const tool of ['scripts/local/stack.ts', 'scripts/db/migrate.ts', 'scripts/setup/aws.ts', 'scripts/doctor/doctor.ts', 'scripts/fakes/ses.ts', 'scripts/lib/env.ts']) {
+    expect(rank(tool)).toBeLessThan(rank('scripts/start.ts'));
+  }
+});
+
 describe('the checks themselves', () => {
   const layers: Layer[] = [
     { rank: 1, name: 'low', paths: ['lib/'] },
@@ -164,6 +158,15 @@ describe('the checks themselves', () => {
     ]);
     expect(importCycles(graph)).toEqual(expect.arrayContaining([['a', 'b'], ['c', 'd', 'e']]));
     expect(importCycles(graph)).toHaveLength(2);
+  });
+
+  test('an arrow from lib/ or api/ into scripts/ or tests/, or from scripts/ into tests/, is reported', () => {
+    const graph: Graph = new Map([
+      ['lib/a.ts', ['scripts/local/stack.ts', 'lib/b.ts']],
+      ['api/x.ts', ['tests/helpers/db.ts', 'lib/a.ts']],
+      ['scripts/bench/y.ts', ['tests/fakes/sqs.ts', 'scripts/fakes/ses.ts', 'lib/a.ts']],
+    ]);
+    expect(forbiddenArrows(graph)).toEqual(['api/x.ts → tests/helpers/db.ts', 'lib/a.ts → scripts/local/stack.ts', 'scripts/bench/y.ts → tests/fakes/sqs.ts']);
   });
 
   test('type imports, re-exports and dynamic imports are arrows; a JSON file is not a source', () => {
