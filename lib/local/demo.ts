@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { getApp } from '../app';
 import { importSubscribersFromFile } from '../import';
-import { letterSource, mailoutIdOf } from '../render/pipeline';
+import { letterSource, mailoutIdOf } from '../letter';
 import { startMailout } from '../send';
 import type { LocalStack } from './stack';
 

@@ -58,11 +58,35 @@ function resolve(from: string, specifier: string): string | null {
   return null;
 }
 
-/** Every relative import of a file: static, re-exports and dynamic `import('…')`. */
-function importsOf(file: string): string[] {
+/** Every import of a file as written, a package or a relative path: static, re-exports and dynamic `import('…')`. */
+function specifiersOf(file: string): string[] {
   const code = fs.readFileSync(path.join(ROOT, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
-  const specifiers = [...code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1]!);
+  return [...new Set([...code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'([^']+)'/gm)].map((m) => m[1]!))];
+}
+
+/** Every relative import of a file, as the file it names. */
+function importsOf(file: string): string[] {
+  const specifiers = specifiersOf(file).filter((s) => /^\.{1,2}\//.test(s));
   return [...new Set(specifiers.map((s) => resolve(file, s)).filter((f): f is string => f !== null))];
+}
+
+/** The only packages the renderer uses: Markdown's lexer and the HTML sanitiser. */
+const RENDERER_PACKAGES = ['marked', 'sanitize-html'];
+
+/**
+ * The imports of lib/render that leave the pure renderer: anything but lib/render itself, the
+ * foundation and its two packages (so no node:fs, lib/notion, lib/db, lib/images, no network).
+ */
+function impureRendererImports(imports: Map<string, string[]>, layers: Layer[]): string[] {
+  const allowed = (file: string, specifier: string): boolean => {
+    if (!/^\.{1,2}\//.test(specifier)) return RENDERER_PACKAGES.some((p) => specifier === p || specifier.startsWith(`${p}/`));
+    const target = path.posix.join(path.posix.dirname(file), specifier);
+    return target.startsWith('lib/render/') || layerOf(layers, resolve(file, specifier) ?? `${target}.ts`)?.rank === 1;
+  };
+  return [...imports]
+    .filter(([file]) => file.startsWith('lib/render/'))
+    .flatMap(([file, specifiers]) => specifiers.filter((s) => !allowed(file, s)).map((s) => `${file} → ${s}`))
+    .sort();
 }
 
 function importGraph(): Graph {
@@ -132,6 +156,12 @@ test('no import cycle', () => {
   expect(importCycles(importGraph())).toEqual([]);
 });
 
+test('lib/render is the pure renderer: it imports only lib/render, the foundation, marked and sanitize-html', () => {
+  const renderer = sourceFiles().filter((f) => f.startsWith('lib/render/'));
+  expect(renderer.length).toBeGreaterThan(0);
+  expect(impureRendererImports(new Map(renderer.map((f) => [f, specifiersOf(f)])), documentedLayers())).toEqual([]);
+});
+
 describe('the checks themselves', () => {
   const layers: Layer[] = [
     { rank: 1, name: 'low', paths: ['lib/'] },
@@ -164,6 +194,17 @@ describe('the checks themselves', () => {
     ]);
     expect(importCycles(graph)).toEqual(expect.arrayContaining([['a', 'b'], ['c', 'd', 'e']]));
     expect(importCycles(graph)).toHaveLength(2);
+  });
+
+  test("a renderer's import of the file system, Notion, the database or image hosting is reported", () => {
+    const foundation: Layer[] = [{ rank: 1, name: 'foundation', paths: ['lib/errors.ts', 'lib/letter/types.ts'] }, ...layers.map((l) => ({ ...l, rank: l.rank + 1 }))];
+    const imports = new Map([
+      ['lib/render/a.ts', ['./b', '../errors', '../letter/types', 'marked', 'sanitize-html', 'node:fs', 'fs', '../notion/read', '../db/ledger', '../images/hosts', '@notionhq/client']],
+      ['lib/notion/read.ts', ['node:fs']],
+    ]);
+    expect(impureRendererImports(imports, foundation)).toEqual(
+      ['lib/render/a.ts → ../db/ledger', 'lib/render/a.ts → ../images/hosts', 'lib/render/a.ts → ../notion/read', 'lib/render/a.ts → @notionhq/client', 'lib/render/a.ts → fs', 'lib/render/a.ts → node:fs'].sort(),
+    );
   });
 
   test('type imports, re-exports and dynamic imports are arrows; a JSON file is not a source', () => {

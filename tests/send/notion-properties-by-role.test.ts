@@ -2,7 +2,7 @@ import { letterOptionsFromConfig, notionReporter } from '../../lib/app';
 import { isAppError } from '../../lib/errors';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type Lang } from '../../lib/notion/schema';
-import { loadLetter } from '../../lib/render/pipeline';
+import { loadLetter } from '../../lib/letter';
 import { startMailout, type SendDeps } from '../../lib/send';
 import { startFakeSes, type FakeSes } from '../fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
