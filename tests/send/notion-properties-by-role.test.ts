@@ -69,7 +69,7 @@ function deps(env: Record<string, string> = {}): SendDeps {
   const options = letterOptionsFromConfig(config, client);
   return sendDeps(config, t, {
     reporter: notionReporter(config, t.db, client),
-    loadLetter: async (mailoutId) => ({ ...(await loadLetter({ kind: 'notion', pageId: mailoutId }, options)), origin: 'notion' as const }),
+    loadLetter: (mailoutId) => loadLetter({ kind: 'notion', pageId: mailoutId }, options),
   });
 }
 
