@@ -14,7 +14,7 @@ import { admitStoredMailoutPage, mailoutPageGate } from './notion/membership';
 import { readPageMode } from './notion/read';
 import { createNotionReporter } from './notion/writeback';
 import { readinessClients, senderChecks, type ReadinessClients } from './readiness';
-import { loadLetter, type LetterOptions, type LetterSource } from './render/pipeline';
+import { loadLetter, type LetterOptions, type LetterSource } from './letter';
 import type { SendDeps } from './send';
 import { silentReporter, type MailoutReporter } from './mailout-reporter';
 import { createSesClient } from './ses';
@@ -43,7 +43,7 @@ export interface App {
   reporter(): MailoutReporter;
   /** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */
   countsRefresher(): ((mailoutId: string) => Promise<void>) | undefined;
-  /** How the configuration shapes every letter (lib/render/pipeline): the same for a send and a preview. */
+  /** How the configuration shapes every letter (lib/letter): the same for a send and a preview. */
   readonly letterOptions: LetterOptions;
   /** Ask a fresh invocation to continue this mailout: the same endpoint, authenticated. */
   continueMailout(mailoutId: string): Promise<void>;
@@ -101,8 +101,7 @@ export function createApp(config: Config, fn?: FunctionName): App {
           // from it (mailoutIdOf); the web version is found under the id the mailout is claimed as.
           const source: LetterSource = letterFile ? { kind: 'file', path: letterFile } : { kind: 'notion', pageId: mailoutId };
           const admitPage = source.kind === 'notion' ? mailoutPageGate(requireNotion(notion()), config.notion) : undefined;
-          const loaded = await loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId), ...(admitPage ? { admitPage } : {}) });
-          return { ...loaded, origin: source.kind };
+          return loadLetter(source, { ...letterOptions(), viewUrl: () => viewUrl(config, mailoutId), ...(admitPage ? { admitPage } : {}) });
         },
         ...(letterFile
           ? {}
@@ -152,7 +151,7 @@ export function getApp(fn: FunctionName): App {
   return app;
 }
 
-/** How the configuration shapes every letter (lib/render/pipeline): the same for a send and a preview. */
+/** How the configuration shapes every letter (lib/letter): the same for a send and a preview. */
 export function letterOptionsFromConfig(config: Config, notion: Client | null): LetterOptions {
   const storage = imageStorageFromConfig(config);
   return {

@@ -2,7 +2,7 @@
  * `npm run preview -- PAGE|FILE.md [--out DIR] [--name NAME] [--to EMAIL]`
  *
  * Renders a mailout to DIR/<name>.html, .txt and .eml (default DIR: ./out) without sending,
- * through the very pipeline a send uses (lib/render/pipeline): what it writes is what the
+ * through the very pipeline a send uses (lib/letter): what it writes is what the
  * subscriber named NAME receives, byte for byte, but for their own unsubscribe link.
  *
  * A Markdown file is read with its front matter (`subject:`, `preheader:`, `id:`); no Notion.
@@ -19,7 +19,7 @@ import { isAppError } from '../lib/errors';
 import { buildEml } from '../lib/message';
 import { createNotionClient } from '../lib/notion/client';
 import { personalise } from '../lib/render';
-import { letterSource, loadLetter, type LetterOptions, type LetterSource } from '../lib/render/pipeline';
+import { letterSource, loadLetter, type LetterOptions, type LetterSource } from '../lib/letter';
 import { letterOptionsFromConfig } from '../lib/app';
 import { setLogLevel } from '../lib/log';
 import { footerAddressWarnings } from '../lib/send/footer';

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { loadConfig, loadDatabaseConfig } from '../lib/config';
 import { createDb, describeDb } from '../lib/db';
 import { mailoutExists } from '../lib/db/ledger';
-import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
+import { letterSource, mailoutIdOf } from '../lib/letter';
 import { openMailoutReport, reportUrl } from '../lib/report';
 import { cliDatabaseConfig, loadCliEnv } from './lib/env';
 

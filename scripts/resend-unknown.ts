@@ -8,7 +8,7 @@
 import { createApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { createDb } from '../lib/db';
-import { letterSource, mailoutIdOf } from '../lib/render/pipeline';
+import { letterSource, mailoutIdOf } from '../lib/letter';
 import { DEFAULT_QUIET_MINUTES, planResend, resendUnknown } from '../lib/send/resend-unknown';
 import { cliDatabaseConfig, loadCliEnv } from './lib/env';
 

@@ -1,12 +1,12 @@
 /**
  * `npm run send -- PAGE|FILE.md [--test] [--dry-run]`: the webhook's path, for operators.
  * PAGE is a Notion page id or URL (NOTION_TOKEN set); a Markdown file is sent as the letter,
- * read exactly as `npm run preview` reads it (lib/render/pipeline: front matter `subject:`,
+ * read exactly as `npm run preview` reads it (lib/letter: front matter `subject:`,
  * `preheader:`, `id:`).
  */
 import { createApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
-import { letterSource, mailoutIdOf, type LetterSource } from '../lib/render/pipeline';
+import { letterSource, mailoutIdOf, type LetterSource } from '../lib/letter';
 import { startMailout } from '../lib/send';
 import { loadCliEnv } from './lib/env';
 

@@ -1,5 +1,5 @@
 import type { Db } from './types';
-import type { RenderedMailout } from '../letter';
+import type { Recipient, RenderedMailout } from '../letter/types';
 
 /** Typed calls of the SQL functions in supabase/migrations, one per atomic state change. */
 
@@ -26,12 +26,8 @@ export interface ClaimResult {
   content: unknown;
 }
 
-export interface BatchRecipient {
-  subscriberId: string;
-  email: string;
-  /** The recipient's own name (subscribers.name), for the greeting. */
-  name: string | null;
-}
+/** A recipient of a live send: every delivery row has its subscriber. */
+export type BatchRecipient = Required<Recipient>;
 
 export type SendResult =
   /** sesMessageId: SES's MessageId; null if an answer ever lacked one (never a made-up id). */

@@ -3,7 +3,8 @@ import type { Config } from '../config';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { findNotionHostedUrls } from './hosts';
-import { IMAGE_HEADER_BYTES, readImageSize, type ImageSize } from './size';
+import type { ImageSize } from '../letter/types';
+import { IMAGE_HEADER_BYTES, readImageSize } from './size';
 
 /**
  * Re-hosting of images uploaded to Notion. Notion's file URLs are signed for one hour, so

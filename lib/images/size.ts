@@ -5,10 +5,7 @@
  * attribute, and only the file knows the right number.
  */
 
-export interface ImageSize {
-  width: number;
-  height: number;
-}
+import type { ImageSize } from '../letter/types';
 
 /** How many leading bytes `readImageSize` may need (a JPEG's frame header can sit behind its EXIF block). */
 export const IMAGE_HEADER_BYTES = 256 * 1024;
@@ -66,10 +63,4 @@ export function readImageSize(bytes: Uint8Array): ImageSize | null {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const size = png(b) ?? gif(b) ?? jpeg(b) ?? webp(b);
   return size && size.width > 0 && size.height > 0 ? size : null;
-}
-
-/** The `width`/`height` attributes of an image shown in a column `column` pixels wide: its own size, never wider. */
-export function displaySize(size: ImageSize, column: number): ImageSize {
-  if (size.width <= column) return size;
-  return { width: column, height: Math.max(1, Math.round((size.height * column) / size.width)) };
 }

@@ -1,6 +1,6 @@
 import type { Token, Tokens } from 'marked';
-import { displaySize } from '../images/size';
 import { escapeHtml } from '../html';
+import type { ImageSize } from '../letter/types';
 import { absoluteLink, decodeEntities, encodeHref, escapeKeepEntities, isEmptyRow, type RenderContext } from './markdown-tokens';
 import { COLUMN_WIDTH, STYLE as S } from './letter-style';
 import { inlineText } from './text-body';
@@ -133,6 +133,12 @@ function figure(img: Tokens.Image, ctx: RenderContext): string {
   const alt = decodeEntities(img.text ?? '');
   const caption = img.title ? `<p class="n-muted" style="${S.caption}">${escapeHtml(decodeEntities(img.title))}</p>` : '';
   return `<div style="${S.figure}"><img src="${encodeHref(src)}"${sizeAttributes(src, ctx)} alt="${escapeHtml(alt)}" style="${S.img}">${caption}</div>\n`;
+}
+
+/** The `width`/`height` attributes of an image shown in a column `column` pixels wide: its own size, never wider. */
+export function displaySize(size: ImageSize, column: number): ImageSize {
+  if (size.width <= column) return size;
+  return { width: column, height: Math.max(1, Math.round((size.height * column) / size.width)) };
 }
 
 /** The width an image is shown at: the author's, or its real size, never wider than the column. */

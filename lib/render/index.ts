@@ -1,2 +1,1 @@
 export * from './mailout';
-export type { RenderedMailout } from '../letter';

@@ -1,7 +1,5 @@
 import { AppError } from '../errors';
-import type { RenderedMailout, Segment, Template } from '../letter';
-import { findNotionHostedUrls } from '../images/hosts';
-import type { ImageSize } from '../images/size';
+import type { ImageSize, Recipient, RenderedMailout, Segment, Template } from '../letter/types';
 import { sanitizeBody } from './sanitize';
 import { frameHtml, frameText, READER_LINKS_END, READER_LINKS_START } from './template';
 import { renderBody, shownWidth } from './html-body';
@@ -23,24 +21,14 @@ export interface RenderInput {
   listName?: string;
   /** 'ru' or 'en' for the footer's words and `<html lang>`; guessed from the text when absent. */
   lang?: 'ru' | 'en';
-  /** Files uploaded to Notion that the page references (from `readMailoutPage`). */
-  notionFileUrls?: string[];
-  /**
-   * A Notion-hosted URL left in the output is refused (AppError 'unprocessable') unless
-   * this is set (previews only: the links die within the hour).
-   */
-  allowNotionHostedUrls?: boolean;
   /** Pixel sizes of the letter's images by URL: each image gets `width`/`height` attributes. */
   imageSizes?: Record<string, ImageSize>;
   /** The signed link to the letter's web version (footer and text part). */
   viewUrl?: string;
 }
 
-export interface Recipient {
-  unsubscribeUrl: string;
-  /** The subscriber's name; `{{name}}` without a name becomes its fallback, or nothing. */
-  name?: string | null;
-}
+/** What fills a recipient's copy: their unsubscribe link and name (`{{name}}` without a name becomes its fallback, or nothing). */
+type ReaderFill = { unsubscribeUrl: string } & Partial<Pick<Recipient, 'name'>>;
 
 const PLACEHOLDER = /\{\{\s*(unsubscribe_url|name|имя)\s*(?:\|([^{}]*?)\s*)?\}\}/gi;
 
@@ -109,18 +97,6 @@ export function renderMailout(input: RenderInput): RenderedMailout {
   const html = frameHtml(frame);
   const text = frameText(frame);
 
-  const leaked = findNotionHostedUrls(`${html}\n${text}`, input.notionFileUrls ?? []);
-  if (leaked.length > 0) {
-    if (!input.allowNotionHostedUrls) {
-      throw new AppError(
-        'unprocessable',
-        `This email would contain ${leaked.length} file link(s) hosted by Notion, which expire within an hour. Re-host the images first (set SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY and SUPABASE_STORAGE_BUCKET), or use external image URLs.`,
-        { details: { urls: leaked.length } },
-      );
-    }
-    ctx.warnings.push(`${leaked.length} Notion-hosted file link(s) left in place: they expire within an hour (preview only)`);
-  }
-
   const usesName = /\{\{\s*(name|имя)\s*(\|[^{}]*)?\}\}/i.test(`${html}${subject}`);
   return {
     subject,
@@ -149,7 +125,7 @@ function subjectName(name: string): string {
 }
 
 /** The recipient's copy: placeholders filled in, no re-rendering. */
-export function personalise(rendered: RenderedMailout, recipient: Recipient): { subject: string; html: string; text: string } {
+export function personalise(rendered: RenderedMailout, recipient: ReaderFill): { subject: string; html: string; text: string } {
   if (!/^https:\/\/|^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?\//.test(recipient.unsubscribeUrl)) {
     throw new AppError('internal', 'The unsubscribe URL must be an absolute https URL.');
   }

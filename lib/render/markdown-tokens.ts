@@ -1,6 +1,6 @@
 import { Lexer, type Token, type Tokens } from 'marked';
 import { escapeHtml } from '../html';
-import type { ImageSize } from '../images/size';
+import type { ImageSize } from '../letter/types';
 
 /** Markdown parsed once by `marked`'s lexer, and what both renderings (HTML, text) share. */
 

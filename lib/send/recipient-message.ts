@@ -1,16 +1,8 @@
 import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import { buildSendEmailInput } from '../message';
-import { personalise, type RenderedMailout } from '../render';
-
-export interface Recipient {
-  email: string;
-  /** The recipient's own name (subscribers.name), for the greeting. */
-  name: string | null;
-  unsubscribeUrl: string;
-  /** The delivery row's subscriber id (a live send; a test send has none). */
-  subscriberId?: string;
-}
+import type { Recipient, RenderedMailout } from '../letter/types';
+import { personalise } from '../render';
 
 /**
  * One recipient's copy of the letter as a SESv2 SendEmail input: the one builder, for a live
@@ -20,7 +12,7 @@ export function recipientMessage(
   config: Pick<Config, 'ses'>,
   letter: RenderedMailout,
   mailoutId: string,
-  to: Recipient,
+  to: Recipient & { unsubscribeUrl: string },
   opts: { test?: boolean } = {},
 ): SendEmailCommandInput {
   const message = personalise(letter, { unsubscribeUrl: to.unsubscribeUrl, name: to.name });

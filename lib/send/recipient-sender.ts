@@ -1,5 +1,6 @@
 import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import type { BatchRecipient } from '../db/ledger';
+import type { Recipient } from '../letter/types';
 import { createBreaker, createPacer, sendWithRetry, type ClassifyContext, type FailureBreaker, type Pacer, type Place } from '../ses';
 import { MAX_CONSECUTIVE_FAILURES } from './outcome';
 import type { PreparedSend, SendEmail } from '../ses/send-email';
@@ -11,10 +12,7 @@ import type { PreparedSend, SendEmail } from '../ses/send-email';
  * reached SES is never sent again), each retry in a slot of its own, a throttle slowing the pace.
  * The pacer and the run's failure breaker come with it, built once per run.
  */
-/** Whom a message goes to: a delivery row's subscriber, or a test address (no subscriber id). */
-export type MessageRecipient = Pick<BatchRecipient, 'email' | 'name'> & { subscriberId?: string };
-
-export interface RecipientSender<R extends MessageRecipient = BatchRecipient> {
+export interface RecipientSender<R extends Recipient = BatchRecipient> {
   readonly pacer: Pacer;
   readonly breaker: FailureBreaker;
   prepare(recipient: R): Promise<PreparedSend>;
@@ -26,7 +24,7 @@ export interface RecipientSender<R extends MessageRecipient = BatchRecipient> {
   send(prepared: PreparedSend, place: Place, beforeAttempt: () => void): Promise<{ MessageId?: string }>;
 }
 
-export interface RecipientSenderOptions<R extends MessageRecipient> {
+export interface RecipientSenderOptions<R extends Recipient> {
   sendEmail: Pick<SendEmail, 'prepare' | 'send'>;
   pacer: Pacer;
   breaker: FailureBreaker;
@@ -40,7 +38,7 @@ export interface RecipientSenderOptions<R extends MessageRecipient> {
   random?: () => number;
 }
 
-export function createRecipientSender<R extends MessageRecipient>(o: RecipientSenderOptions<R>): RecipientSender<R> {
+export function createRecipientSender<R extends Recipient>(o: RecipientSenderOptions<R>): RecipientSender<R> {
   const { sendEmail, pacer } = o;
   const retry = {
     // At most once per recipient: a request that may have reached SES is not sent again.
@@ -74,7 +72,7 @@ export function createRecipientSender<R extends MessageRecipient>(o: RecipientSe
  * with adaptive places within `maxConcurrency` that reads that breaker. `now`: the pacer's
  * clock (monotonic; performance.now by default).
  */
-export function pacedRecipientSender<R extends MessageRecipient>(
+export function pacedRecipientSender<R extends Recipient>(
   o: Omit<RecipientSenderOptions<R>, 'pacer' | 'breaker'> & { rate: number; maxConcurrency: number; now?: () => number },
 ): RecipientSender<R> {
   const { rate, maxConcurrency, now, ...rest } = o;
@@ -87,7 +85,7 @@ export function pacedRecipientSender<R extends MessageRecipient>(
  * One message with no ledger step between its place and its slot (the test send): a place,
  * the message prepared, its slot, the send, the place released. Rejects with an `SesError`.
  */
-export async function sendPaced<R extends MessageRecipient>(sender: RecipientSender<R>, recipient: R): Promise<{ MessageId?: string }> {
+export async function sendPaced<R extends Recipient>(sender: RecipientSender<R>, recipient: R): Promise<{ MessageId?: string }> {
   const place = await sender.pacer.place();
   try {
     const prepared = await sender.prepare(recipient);

@@ -2,19 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { claimMailout, mailoutPendingCount, recordTestSends, type BatchRecipient, type ClaimResult, type LetterOrigin, type TestSendResult } from '../db/ledger';
+import { claimMailout, mailoutPendingCount, recordTestSends, type BatchRecipient, type ClaimResult, type TestSendResult } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
 import { readinessWarnings, requireReady, type Check } from '../readiness';
-import type { RenderedMailout } from '../render';
+import type { LoadedLetter, Recipient, RenderedMailout } from '../letter/types';
 import { classifySesError, isSesError, preflight } from '../ses';
 import { createSendEmail } from '../ses/send-email';
 import { testUnsubscribeUrl, unsubscribeUrl } from '../unsubscribe/token';
 import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { concurrencyCeiling, runSendLoop, type LoopDeps, type LoopSummary } from './loop';
 import { ledgerLoopStore } from './loop-store';
-import { pacedRecipientSender, sendPaced, type MessageRecipient } from './recipient-sender';
+import { pacedRecipientSender, sendPaced } from './recipient-sender';
 import { recipientMessage } from './recipient-message';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
@@ -24,16 +24,6 @@ import type { SendRequest } from './request';
  *   load the letter → (test: send to TEST_EMAILS) → pre-flight → claim → answer,
  * with the sending itself returned as `run`, for the caller to keep alive (`waitUntil`).
  */
-
-/** The letter and what the page says about the send. */
-export interface LoadedLetter {
-  letter: RenderedMailout;
-  /** The page's Test checkbox. */
-  test: boolean;
-  warnings: string[];
-  /** Stored with the letter: only a mailout from a Notion page writes back to it. */
-  origin: LetterOrigin;
-}
 
 export interface SendDeps {
   config: Config;
@@ -101,7 +91,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter,
   const runId = randomUUID();
   const classify = { fromEmail: config.ses.fromEmail };
   // The bulk send's path (lib/send/recipient-sender.ts), one message at a time.
-  const sender = pacedRecipientSender<MessageRecipient>({
+  const sender = pacedRecipientSender<Recipient>({
     sendEmail: createSendEmail(deps.ses),
     rate: config.sending.ratePerSec,
     maxConcurrency: 1,

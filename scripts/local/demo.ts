@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { getApp } from '../../lib/app';
 import { importSubscribersFromFile } from '../../lib/import';
-import { letterSource, mailoutIdOf } from '../../lib/render/pipeline';
+import { letterSource, mailoutIdOf } from '../../lib/letter';
 import { startMailout } from '../../lib/send';
 import type { LocalStack } from './stack';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { claimMailout } from '../../lib/db/ledger';
 import { getDb } from '../../lib/db';
 import { personalise } from '../../lib/render';
-import { loadLetter } from '../../lib/render/pipeline';
+import { loadLetter } from '../../lib/letter';
 import { letterOptionsFromConfig } from '../../lib/app';
 import { unsubscribeUrl } from '../../lib/unsubscribe';
 import { viewUrl } from '../../lib/view';

@@ -1,5 +1,6 @@
 import { personalise, renderMailout } from '../../lib/render';
-import { displaySize, readImageSize } from '../../lib/images/size';
+import { readImageSize } from '../../lib/images/size';
+import { displaySize } from '../../lib/render/html-body';
 import { solidPng } from './fake-storage';
 
 /**

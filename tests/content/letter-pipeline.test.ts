@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clearRehostCache, createSupabaseStorage } from '../../lib/images';
-import { personalise } from '../../lib/render';
-import { letterSource, loadLetter, mailoutIdOf, pageContent, renderLetter } from '../../lib/render/pipeline';
+import { isAppError } from '../../lib/errors';
+import { personalise, renderMailout } from '../../lib/render';
+import { letterSource, loadLetter, mailoutIdOf, pageContent, refuseNotionHostedUrls, renderLetter } from '../../lib/letter';
 import { NOTION_FILE_URL } from './fixtures';
 import { redirectingFetch, solidPng, startFakeStorage, type FakeStorage } from './fake-storage';
 
@@ -69,6 +70,17 @@ describe('a Markdown file with front matter', () => {
     expect(mailoutIdOf(letterSource(write('y.md', '---\nid: spring-2026\n---\nText\n')))).toMatch(UUID);
   });
 
+  it('keeps the id every earlier version gave it (a mailout already sent is never a new one)', async () => {
+    // Pinned: these are the ids earlier versions claimed these files under (SQL twin: mailout_id_from_name).
+    const demo = path.resolve(__dirname, '../../scripts/demo/mailout.md');
+    expect(mailoutIdOf(letterSource(demo))).toBe('880b3b2d-5f8d-862a-9ef7-a30bf16a20a6');
+    expect((await loadLetter(letterSource(demo))).mailoutId).toBe('880b3b2d-5f8d-862a-9ef7-a30bf16a20a6');
+    expect(mailoutIdOf(letterSource(write('newsletter-nov.md', source)))).toBe('fdb467b8-1edc-83e2-a87f-18337f4d4ddc');
+    expect(mailoutIdOf(letterSource(write('Выпуск №12.md', source)))).toBe('0ba5bab5-dea2-83dc-88e0-bb7ce1a7957a');
+    expect(mailoutIdOf(letterSource(write('s.md', '---\nid: spring-2026\n---\nText\n')))).toBe('f65c8046-6cf5-8c56-b815-d4d8c0ee4442');
+    expect(mailoutIdOf(letterSource(write('u.md', '---\nid: 11111111222243338444555555555555\n---\nText\n')))).toBe('11111111-2222-4333-8444-555555555555');
+  });
+
   it('says which front matter lines it ignored', async () => {
     const loaded = await loadLetter(letterSource(write('z.md', '---\nsubject: S\nauthor: Анна\n---\nText\n')));
     expect(loaded.warnings).toEqual([expect.stringContaining('author: Анна')]);
@@ -107,5 +119,29 @@ describe('image sizes', () => {
       ['Нет такого', null],
     ]);
     expect(loaded.warnings).toEqual([expect.stringMatching(/size of an image could not be read.*missing\.png/)]);
+  });
+});
+
+describe('Notion-hosted files left in a rendered letter', () => {
+  it('refuse the letter: their links expire within an hour', () => {
+    let err: unknown;
+    try {
+      refuseNotionHostedUrls(renderMailout({ markdown: `![photo](<${NOTION_FILE_URL}>)`, subject: 'x' }), [], false);
+    } catch (e) {
+      err = e;
+    }
+    expect(isAppError(err, 'unprocessable')).toBe(true);
+    expect((err as Error).message).toMatch(/expire within an hour/);
+  });
+
+  it('are kept (with a warning) only for previews', () => {
+    const r = refuseNotionHostedUrls(renderMailout({ markdown: `![photo](<${NOTION_FILE_URL}>)`, subject: 'x' }), [], true);
+    expect(r.warnings.join()).toMatch(/preview only/);
+  });
+
+  it('are kept with a warning in a Notion page a preview renders without image storage', async () => {
+    const page = { pageId: '11111111-2222-4333-8444-555555555555', subject: 'S', test: false, markdown: `Фото: ${NOTION_FILE_URL}\n`, warnings: [], notionFileUrls: [] };
+    const previewed = await renderLetter(pageContent(page), { allowNotionHostedUrls: true });
+    expect(previewed.warnings.join()).toMatch(/preview only/);
   });
 });

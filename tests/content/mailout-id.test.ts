@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isAppError } from '../../lib/errors';
 import { isCanonicalMailoutId, mailoutIdForFile, mailoutIdFromName, mailoutIdOfNotionWebhook, parseMailoutId } from '../../lib/mailout-id';
-import { parseMarkdownLetter } from '../../lib/render/markdown-file';
+import { parseMarkdownLetter } from '../../lib/letter/markdown-file';
 
 /**
  * The one parser of a Notion page reference: every spelling a person or Notion produces is

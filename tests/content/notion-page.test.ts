@@ -1,6 +1,6 @@
 import { readMailoutPage } from '../../lib/notion/read';
 import { personalise } from '../../lib/render';
-import { pageContent, renderLetter } from '../../lib/render/pipeline';
+import { pageContent, renderLetter } from '../../lib/letter';
 import { createSupabaseStorage } from '../../lib/images';
 import { clearRehostCache } from '../../lib/images';
 import { isAppError } from '../../lib/errors';

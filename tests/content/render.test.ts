@@ -1,7 +1,5 @@
 import { detectLanguage, personalise, renderMailout } from '../../lib/render';
-import { isAppError } from '../../lib/errors';
 import { urlsIn } from './helpers';
-import { NOTION_FILE_URL } from './fixtures';
 
 const UNSUB = 'https://mail.example.com/api/unsubscribe?token=t0k.sig';
 
@@ -162,23 +160,5 @@ describe('personalisation', () => {
 
   it('refuses an unsubscribe URL that is not absolute https', () => {
     expect(() => personalise(r, { unsubscribeUrl: '/api/unsubscribe?token=x' })).toThrow(/https/);
-  });
-});
-
-describe('Notion-hosted files', () => {
-  it('refuses to render an email that still links a Notion-hosted file', () => {
-    let err: unknown;
-    try {
-      renderMailout({ markdown: `![photo](<${NOTION_FILE_URL}>)`, subject: 'x' });
-    } catch (e) {
-      err = e;
-    }
-    expect(isAppError(err, 'unprocessable')).toBe(true);
-    expect((err as Error).message).toMatch(/expire within an hour/);
-  });
-
-  it('keeps them (with a warning) only for previews', () => {
-    const r = renderMailout({ markdown: `![photo](<${NOTION_FILE_URL}>)`, subject: 'x', allowNotionHostedUrls: true });
-    expect(r.warnings.join()).toMatch(/preview only/);
   });
 });

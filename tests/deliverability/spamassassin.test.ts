@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildEml } from '../../lib/message';
 import { personalise } from '../../lib/render';
-import { loadLetter, type LetterOptions } from '../../lib/render/pipeline';
+import { loadLetter, type LetterOptions } from '../../lib/letter';
 import { viewUrl } from '../../lib/view';
 import { solidPng } from '../content/fake-storage';
 

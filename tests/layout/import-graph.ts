@@ -19,7 +19,7 @@ export function sourceFiles(dirs: string[] = SOURCES): string[] {
 }
 
 /** A relative specifier as the file it names (`.js` written for `.ts`, a folder for its index.ts); null for other files. */
-function resolve(from: string, specifier: string): string | null {
+export function resolve(from: string, specifier: string): string | null {
   const base = path.posix.join(path.posix.dirname(from), specifier.replace(/\.js$/, ''));
   for (const candidate of [`${base}.ts`, `${base}/index.ts`, base]) {
     if (candidate.endsWith('.ts') && fs.existsSync(path.join(ROOT, candidate))) return candidate;
@@ -27,10 +27,15 @@ function resolve(from: string, specifier: string): string | null {
   return null;
 }
 
-/** Every relative import of a file: static, re-exports and dynamic `import('…')`. */
-export function importsOf(file: string): string[] {
+/** Every import of a file as written, a package or a relative path: static, re-exports and dynamic `import('…')`. */
+export function specifiersOf(file: string): string[] {
   const code = fs.readFileSync(path.join(ROOT, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
-  const specifiers = [...code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1]!);
+  return [...new Set([...code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'([^']+)'/gm)].map((m) => m[1]!))];
+}
+
+/** Every relative import of a file, as the file it names. */
+export function importsOf(file: string): string[] {
+  const specifiers = specifiersOf(file).filter((s) => /^\.{1,2}\//.test(s));
   return [...new Set(specifiers.map((s) => resolve(file, s)).filter((f): f is string => f !== null))];
 }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { architectureSection, fileIn, importGraph, importsOf, pathsNamed, ROOT, sourceFiles, type Graph } from './import-graph';
+import { architectureSection, fileIn, importGraph, importsOf, pathsNamed, resolve, ROOT, sourceFiles, specifiersOf, type Graph } from './import-graph';
 
 /**
  * The layers of docs/ARCHITECTURE.md ("## Layers"), held: a file imports only from its own
@@ -49,6 +49,25 @@ function forbiddenArrows(graph: Graph): string[] {
     }
   }
   return arrows.sort();
+}
+
+/** The only packages the renderer uses: Markdown's lexer and the HTML sanitiser. */
+const RENDERER_PACKAGES = ['marked', 'sanitize-html'];
+
+/**
+ * The imports of lib/render that leave the pure renderer: anything but lib/render itself, the
+ * foundation and its two packages (so no node:fs, lib/notion, lib/db, lib/images, no network).
+ */
+function impureRendererImports(imports: Map<string, string[]>, layers: Layer[]): string[] {
+  const allowed = (file: string, specifier: string): boolean => {
+    if (!/^\.{1,2}\//.test(specifier)) return RENDERER_PACKAGES.some((p) => specifier === p || specifier.startsWith(`${p}/`));
+    const target = path.posix.join(path.posix.dirname(file), specifier);
+    return target.startsWith('lib/render/') || layerOf(layers, resolve(file, specifier) ?? `${target}.ts`)?.rank === 1;
+  };
+  return [...imports]
+    .filter(([file]) => file.startsWith('lib/render/'))
+    .flatMap(([file, specifiers]) => specifiers.filter((s) => !allowed(file, s)).map((s) => `${file} → ${s}`))
+    .sort();
 }
 
 function upwardArrows(graph: Graph, layers: Layer[]): string[] {
@@ -126,6 +145,12 @@ test('the tools sit above the endpoints and below the commands', () => {
   }
 });
 
+test('lib/render is the pure renderer: it imports only lib/render, the foundation, marked and sanitize-html', () => {
+  const renderer = sourceFiles().filter((f) => f.startsWith('lib/render/'));
+  expect(renderer.length).toBeGreaterThan(0);
+  expect(impureRendererImports(new Map(renderer.map((f) => [f, specifiersOf(f)])), documentedLayers())).toEqual([]);
+});
+
 describe('the checks themselves', () => {
   const layers: Layer[] = [
     { rank: 1, name: 'low', paths: ['lib/'] },
@@ -167,6 +192,17 @@ describe('the checks themselves', () => {
       ['scripts/bench/y.ts', ['tests/fakes/sqs.ts', 'scripts/fakes/ses.ts', 'lib/a.ts']],
     ]);
     expect(forbiddenArrows(graph)).toEqual(['api/x.ts → tests/helpers/db.ts', 'lib/a.ts → scripts/local/stack.ts', 'scripts/bench/y.ts → tests/fakes/sqs.ts']);
+});
+
+  test("a renderer's import of the file system, Notion, the database or image hosting is reported", () => {
+    const foundation: Layer[] = [{ rank: 1, name: 'foundation', paths: ['lib/errors.ts', 'lib/letter/types.ts'] }, ...layers.map((l) => ({ ...l, rank: l.rank + 1 }))];
+    const imports = new Map([
+      ['lib/render/a.ts', ['./b', '../errors', '../letter/types', 'marked', 'sanitize-html', 'node:fs', 'fs', '../notion/read', '../db/ledger', '../images/hosts', '@notionhq/client']],
+      ['lib/notion/read.ts', ['node:fs']],
+    ]);
+    expect(impureRendererImports(imports, foundation)).toEqual(
+      ['lib/render/a.ts → ../db/ledger', 'lib/render/a.ts → ../images/hosts', 'lib/render/a.ts → ../notion/read', 'lib/render/a.ts → @notionhq/client', 'lib/render/a.ts → fs', 'lib/render/a.ts → node:fs'].sort(),
+    );
   });
 
   test('type imports, re-exports and dynamic imports are arrows; a JSON file is not a source', () => {

@@ -47,3 +47,11 @@ test('one link signer (lib/signed-link.ts) and one constant-time comparison (lib
 test('one email validator, lib/email.ts checkEmail: no anchored address pattern or zod .email() elsewhere', () => {
   expect(filesMatching(/\/\^[^/\n]*@[^/\n]*\$\/|\.email\(/)).toEqual([]);
 });
+
+test("one letter as loaded, one as stored and one recipient, in lib/letter/types.ts; one rule for a file's mailout id", () => {
+  expect(filesMatching(/\b(interface|type) (LoadedLetter|RenderedMailout|LetterSource|Recipient)\s*[={<]/)).toEqual(['lib/letter/types.ts']);
+  // Any other recipient type is that one: a live send's (BatchRecipient) only makes its subscriber id required.
+  expect(filesMatching(/\b(interface|type) \w*Recipient\b(?! = Required<Recipient>)\s*[={<]/)).toEqual(['lib/letter/types.ts']);
+  // lib/mailout-id.ts holds the rule (front matter `id:`, else the file name), lib/letter/load-file.ts alone applies it to a file.
+  expect(filesMatching(/\bmailoutIdForFile\(/)).toEqual(['lib/letter/load-file.ts', 'lib/mailout-id.ts']);
+});

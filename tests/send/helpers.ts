@@ -2,7 +2,9 @@ import { loadConfig, type Config } from '../../lib/config';
 import type { Check } from '../../lib/readiness';
 import { renderMailout } from '../../lib/render';
 import { silentReporter, type MailoutReporter } from '../../lib/mailout-reporter';
-import type { LoadedLetter, SendDeps } from '../../lib/send';
+import type { LoadedLetter } from '../../lib/letter';
+import { mailoutIdFromName } from '../../lib/mailout-id';
+import type { SendDeps } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
 import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -33,7 +35,8 @@ export function testConfig(t: TestDatabase, sesUrl: string, env: Record<string, 
 
 export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, this is **the** letter.\n\n- one\n- two'): LoadedLetter {
   const rendered = renderMailout({ markdown: body, subject, footerAddress: 'Example Publishing, 1 Main St' });
-  return { letter: rendered, test: false, warnings: [], origin: 'notion' };
+  // The send takes its mailout id from the request, not from the letter.
+  return { mailoutId: mailoutIdFromName(subject), letter: rendered, test: false, warnings: [], origin: 'notion' };
 }
 
 /** These tests are about sending: a sender that passes its readiness checks (tests/readiness tests the checks). */

@@ -2,7 +2,7 @@ import { letterOptionsFromConfig, notionReporter } from '../../lib/app';
 import { isAppError } from '../../lib/errors';
 import { createNotionClient, TokenBucket } from '../../lib/notion/client';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type Lang } from '../../lib/notion/schema';
-import { loadLetter } from '../../lib/render/pipeline';
+import { loadLetter } from '../../lib/letter';
 import { startMailout, type SendDeps } from '../../lib/send';
 import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
 import { createTestDatabase, seedSubscribers, type TestDatabase } from '../helpers/db';
@@ -69,7 +69,7 @@ function deps(env: Record<string, string> = {}): SendDeps {
   const options = letterOptionsFromConfig(config, client);
   return sendDeps(config, t, {
     reporter: notionReporter(config, t.db, client),
-    loadLetter: async (mailoutId) => ({ ...(await loadLetter({ kind: 'notion', pageId: mailoutId }, options)), origin: 'notion' as const }),
+    loadLetter: (mailoutId) => loadLetter({ kind: 'notion', pageId: mailoutId }, options),
   });
 }
 

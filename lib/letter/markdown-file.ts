@@ -7,7 +7,7 @@ import path from 'node:path';
  *   subject:    the subject; without it the first `# heading` (which stays in the letter),
  *               else the file name
  *   preheader:  the line an inbox shows after the subject
- *   id:         the mailout's identity (see `mailoutIdOfFile` in ./pipeline)
+ *   id:         the mailout's identity (see `fileMailoutId` in ./load-file)
  *
  * The front matter never reaches the letter itself.
  */
