@@ -112,7 +112,7 @@ export interface ChildResult {
 async function child(): Promise<void> {
   const input = JSON.parse(process.env.SEND_BENCH_CHILD!) as ChildInput;
   const out = process.env.SEND_BENCH_OUT!;
-  const { loadConfig } = await import('../../lib/config.js');
+  const { loadConfig } = await import('../../lib/config/index.js');
   const { startMailout } = await import('../../lib/send/index.js');
   const { createApp } = await import('../../lib/app.js');
 
