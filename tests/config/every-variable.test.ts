@@ -14,39 +14,50 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 /** A valid value of each variable, and one it refuses (none: any text is accepted). */
 const ROWS: Record<Variable, { valid: string; invalid?: string }> = {
+  // links.ts
   EXECUTOR_SHARED_SECRET: { valid: 'every-variable-executor-secret-01', invalid: 'Zq9-short' },
   APP_BASE_URL: { valid: 'https://mailout.example.com/', invalid: 'mailout' },
   UNSUBSCRIBE_SECRET: { valid: 'every-variable-unsubscribe-secret', invalid: 'Zq9-short' },
   REPORT_SECRET: { valid: 'every-variable-report-secret-0123', invalid: 'Zq9-short' },
   REPORT_LINK_DAYS: { valid: '7', invalid: 'forever' },
   CRON_SECRET: { valid: 'every-variable-cron-secret-012345', invalid: 'Zq9-short' },
+  // logging.ts
   LOG_LEVEL: { valid: 'error', invalid: 'loud' },
+  // database.ts
   DATABASE_URL: { valid: 'postgres://u:p@127.0.0.1:5432/db', invalid: 'mysql://u:p@127.0.0.1/db' },
   SUPABASE_URL: { valid: 'https://project.supabase.co', invalid: 'project.supabase.co' },
   SUPABASE_SERVICE_ROLE_KEY: { valid: 'every-variable-service-role-key-0123', invalid: 'Zq9-short' },
+  // ses.ts: AWS
   AWS_REGION: { valid: 'eu-west-1', invalid: 'the-moon' },
   AWS_ACCESS_KEY_ID: { valid: 'AKIDEVERYVARIABLE' },
   AWS_SECRET_ACCESS_KEY: { valid: 'every-variable-aws-secret' },
   AWS_SESSION_TOKEN: { valid: 'every-variable-session-token' },
+  // ses.ts: the sender
   SES_ENDPOINT: { valid: 'http://127.0.0.1:9', invalid: 'ftp://ses' },
   SES_FROM_EMAIL: { valid: 'news@example.com', invalid: 'not an address' },
   SES_FROM_NAME: { valid: 'Новости' },
   SES_REPLY_TO: { valid: 'editor@example.com', invalid: 'editor@localhost' },
   SES_CONFIGURATION_SET: { valid: 'mailout' },
+  // ses.ts: the readiness checks' SNS and DNS
   SNS_ENDPOINT: { valid: 'http://127.0.0.1:9', invalid: 'nowhere' },
   DNS_SERVERS: { valid: '127.0.0.1:53', invalid: 'dns.example' },
+  // notion.ts
   NOTION_TOKEN: { valid: 'ntn_every_variable_token', invalid: 'Zq9-sh' },
   NOTION_MAILOUTS_DATABASE_ID: { valid: '11111111222243338444555555555555', invalid: 'not-an-id' },
   NOTION_ERRORS_DATABASE_ID: { valid: '22222222333344448555666666666666', invalid: 'not-an-id' },
   NOTION_BASE_URL: { valid: 'http://127.0.0.1:9', invalid: 'nowhere' },
+  // sending.ts: pace and time
   RATE_LIMIT_PER_SEC: { valid: '14', invalid: 'fast' },
   BATCH_SIZE: { valid: '20', invalid: '0' },
   SEND_CONCURRENCY: { valid: '4', invalid: '1.5' },
   LEASE_SECONDS: { valid: '60', invalid: '5' },
   MAX_DURATION_SECONDS: { valid: '120', invalid: '901' },
+  // sending.ts: test recipients
   TEST_EMAILS: { valid: 'editor@example.com, Editor@example.com', invalid: 'editor@' },
+  // sns.ts
   SNS_ALLOWED_TOPIC_ARNS: { valid: 'arn:aws:sns:eu-west-1:123456789012:ses-feedback', invalid: 'topic' },
   SOFT_BOUNCE_LIMIT: { valid: '2', invalid: '0' },
+  // letter.ts
   FOOTER_ADDRESS: { valid: 'ООО «Пример», Москва' },
   LIST_NAME: { valid: 'Новости недели' },
   SUPABASE_STORAGE_BUCKET: { valid: 'mailout-images' },
