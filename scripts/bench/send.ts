@@ -215,7 +215,7 @@ export function runChild(vars: Record<string, string>, input: ChildInput, label:
   ];
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...vars, SEND_BENCH_CHILD: JSON.stringify(input), SEND_BENCH_OUT: out };
   for (const k of ['SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY', 'NOTION_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
-    if (!(k in env)) delete childEnv[k];
+    if (!(k in vars)) delete childEnv[k];
   }
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, nodeArgs, { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });

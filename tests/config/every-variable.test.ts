@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, loadServedConfig } from '../../lib/config';
 import type { AppError } from '../../lib/errors';
+import { log, setLogSink } from '../../lib/log';
 import { allVariables, type Variable } from '../../lib/config/variables';
 
 /**
@@ -130,6 +131,23 @@ test('each valid value is taken trimmed, and the configuration of every variable
   expect(outcome(everySet).strict).toMatch(/^\{/);
   const config = loadConfig(everySet);
   expect(config).toMatchObject({ appBaseUrl: 'https://mailout.example.com', testEmails: ['editor@example.com'], listName: 'Новости недели' });
+});
+
+test('every secret the configuration reads is masked in the logs once it is loaded', () => {
+  const secrets = NAMES.filter(isSecret);
+  expect(secrets).toHaveLength(8);
+  loadConfig(everySet);
+  const lines: string[] = [];
+  const previous = setLogSink((line) => lines.push(line));
+  try {
+    for (const name of secrets) log.error('config.secret', { name, value: ROWS[name].valid });
+  } finally {
+    setLogSink(previous);
+  }
+  expect(lines).toHaveLength(secrets.length);
+  for (const [i, name] of secrets.entries()) {
+    expect({ name, masked: !lines[i]!.includes(ROWS[name].valid) && lines[i]!.includes('***') }).toEqual({ name, masked: true });
+  }
 });
 
 test('.env.example lists every variable the configuration reads', () => {
