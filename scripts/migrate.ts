@@ -1,10 +1,11 @@
 /** `npm run migrate`: apply pending migrations in supabase/migrations to DATABASE_URL. */
+import { env } from '../lib/config';
 import { migrate } from './db/migrate';
 import { loadCliEnv } from './lib/env';
 
 async function main(): Promise<void> {
   loadCliEnv({ database: true });
-  const url = process.env.DATABASE_URL;
+  const url = env('DATABASE_URL');
   if (!url) {
     console.error(
       'Set DATABASE_URL to the Postgres to migrate (Supabase → Connect: the session pooler, port 5432, or the direct connection), or use `supabase db push`.',

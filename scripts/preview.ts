@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, loadNotionConfig, type Config } from '../lib/config';
+import { env, loadConfig, loadNotionConfig, type Config } from '../lib/config';
 import { isAppError } from '../lib/errors';
 import { buildEml } from '../lib/message';
 import { createNotionClient } from '../lib/notion/client';
@@ -69,8 +69,6 @@ function tryConfig(): Config | null {
   }
 }
 
-const optional = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
-
 interface Setup {
   options: LetterOptions;
   appBaseUrl: string;
@@ -80,7 +78,6 @@ interface Setup {
 }
 
 function setup(config: Config | null, source: LetterSource): Setup {
-  const env = process.env;
   const { token, baseUrl } = config?.notion ?? loadNotionConfig();
   if (source.kind === 'notion' && !token) usage('Previewing a Notion page needs NOTION_TOKEN (the integration secret).');
   const notion = token ? createNotionClient({ token, ...(baseUrl ? { baseUrl } : {}) }) : null;
@@ -94,11 +91,11 @@ function setup(config: Config | null, source: LetterSource): Setup {
       notes: [],
     };
   }
-  const appBaseUrl = (optional(env.APP_BASE_URL) ?? 'https://example.com').replace(/\/+$/, '');
-  const footerAddress = optional(env.FOOTER_ADDRESS);
-  const listName = optional(env.LIST_NAME);
-  const fromName = optional(env.SES_FROM_NAME);
-  const replyTo = optional(env.SES_REPLY_TO);
+  const appBaseUrl = (env('APP_BASE_URL') ?? 'https://example.com').replace(/\/+$/, '');
+  const footerAddress = env('FOOTER_ADDRESS');
+  const listName = env('LIST_NAME');
+  const fromName = env('SES_FROM_NAME');
+  const replyTo = env('SES_REPLY_TO');
   return {
     options: {
       notion,
@@ -109,7 +106,7 @@ function setup(config: Config | null, source: LetterSource): Setup {
       viewUrl: (id) => linkUrl(appBaseUrl, 'view', { m: id, sig: 'preview' }),
     },
     appBaseUrl,
-    from: { email: optional(env.SES_FROM_EMAIL) ?? 'newsletter@example.com', ...(fromName ? { name: fromName } : {}) },
+    from: { email: env('SES_FROM_EMAIL') ?? 'newsletter@example.com', ...(fromName ? { name: fromName } : {}) },
     ...(replyTo ? { replyTo } : {}),
     notes: ['the configuration of a send is incomplete (see .env.example), so the "view in browser" link is a placeholder and Notion images are not re-hosted'],
   };

@@ -22,6 +22,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { checkEmail } from '../lib/email';
+import { env } from '../lib/config';
 import { isAppError } from '../lib/errors';
 import {
   DEFAULT_CONFIGURATION_SET,
@@ -42,11 +43,6 @@ function usage(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
   process.exit(2);
 }
-
-const env = (name: string): string | undefined => {
-  const v = process.env[name]?.trim();
-  return v ? v : undefined;
-};
 
 /** Whether the SDK's default provider chain has anything to find, short of instance metadata. */
 function hasAwsCredentials(): boolean {

@@ -8,6 +8,7 @@
  * APP_BASE_URL, CRON_SECRET. Exit codes: 0 done, 1 the database refused, 2 bad usage.
  */
 import { parseArgs } from 'node:util';
+import { env } from '../lib/config';
 import { scheduleResume, unscheduleResume } from './setup/cron';
 import { loadCliEnv } from './lib/env';
 
@@ -27,7 +28,6 @@ async function main(): Promise<void> {
   } catch (err) {
     usage((err as Error).message);
   }
-  const env = (name: string) => process.env[name]?.trim() || undefined;
   const databaseUrl = env('DATABASE_URL');
   if (!databaseUrl) usage('Set DATABASE_URL to the Supabase database (Project Settings -> Database -> connection string).');
   if (values.remove) {

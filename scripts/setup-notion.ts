@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
-import { loadNotionConfig } from '../lib/config';
+import { env, loadNotionConfig } from '../lib/config';
 import { DEFAULT_LANG, LANGS, type Lang } from '../lib/notion/schema';
 import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from './setup/notion';
 import { loadCliEnv } from './lib/env';
@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   out('\nSet these environment variables (.env locally, the Vercel dashboard in production):');
   for (const line of envLines(result)) out(`  ${line}`);
   out('\nThen, in Notion:');
-  for (const line of notionReminders(process.env.APP_BASE_URL?.trim() || undefined)) out(`  ${line}`);
+  for (const line of notionReminders(env('APP_BASE_URL'))) out(`  ${line}`);
 
   if (!result.ok) {
     process.stderr.write('\nSome properties need fixing by hand in Notion (see ✗ above).\n');

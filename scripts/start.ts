@@ -9,12 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLocalStack } from './local/stack';
-import { loadConfig } from '../lib/config';
+import { env, loadConfig } from '../lib/config';
 import { readStackFile, removeStackFile, writeStackFile } from './local/stack-file';
 import { loadCliEnv, localDataDir, ROOT_DIR } from './lib/env';
 
 function portFrom(name: string): number | undefined {
-  const raw = process.env[name]?.trim();
+  const raw = env(name);
   if (!raw) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0 to 65535; 0 picks a free one), not "${raw}".`);
@@ -36,7 +36,7 @@ function parentOf(pid: number): number | undefined {
 /** This process and, when npm started it, its shell: each with the parent it has now. */
 function launcherChain(): { pid: number; ppid: number }[] {
   const chain = [{ pid: process.pid, ppid: process.ppid }];
-  const shellsParent = process.env.npm_lifecycle_event ? parentOf(process.ppid) : undefined;
+  const shellsParent = env('npm_lifecycle_event') ? parentOf(process.ppid) : undefined;
   if (shellsParent !== undefined) chain.push({ pid: process.ppid, ppid: shellsParent });
   return chain;
 }
@@ -125,7 +125,7 @@ Send a mailout (a Notion page id, with NOTION_TOKEN set):
     const { runDemo } = await import('./local/demo.js');
     await runDemo({ rootDir: ROOT_DIR, stack });
   }
-  if (demo && process.env.DEMO_EXIT === '1') await shutdown(0);
+  if (demo && env('DEMO_EXIT') === '1') await shutdown(0);
 }
 
 main().catch((err: Error) => {

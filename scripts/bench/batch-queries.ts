@@ -13,6 +13,7 @@ import { beginSends, claimBatch, claimMailout, mailoutCounts, recordResults } fr
 import { createPostgresDb } from '../../lib/db/postgres';
 import { claimNotionRefresh, mailoutFeedbackStats } from '../../lib/feedback/store';
 import { mailoutIdFromName } from '../../lib/mailout-id';
+import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 import { withBenchDatabase } from '../lib/bench-db';
 
@@ -97,7 +98,7 @@ async function timeBatches(url: string, m: { id: string; token: string }): Promi
 }
 
 export async function run(): Promise<Figure[]> {
-  const sizes = (process.env.BATCH_BENCH_SIZES ?? '100000,1000000').split(',').map(Number);
+  const sizes = (env('BATCH_BENCH_SIZES') ?? '100000,1000000').split(',').map(Number);
   const results: { n: number; ms: Record<Query, number> }[] = [];
   for (const n of sizes) {
     results.push({ n, ms: await withBenchDatabase(async (url) => timeBatches(url, await midSend(url, n))) });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 
 const ROWS = 100_000;
@@ -63,8 +64,8 @@ function runChild(file: string, databaseUrl: string | null, dryRun: boolean): Pr
 async function child(): Promise<void> {
   const { importSubscribersFromFile } = await import('../../lib/import/index.js');
   const { createPostgresDb } = await import('../../lib/db/postgres.js');
-  const file = process.env.IMPORT_BENCH_FILE!;
-  const url = process.env.DATABASE_URL;
+  const file = env('IMPORT_BENCH_FILE')!;
+  const url = env('DATABASE_URL');
   const db = url ? createPostgresDb(url, { max: 2 }) : null;
   const baselineRss = process.memoryUsage().rss;
   let peakRss = process.memoryUsage().rss;
@@ -76,7 +77,7 @@ async function child(): Promise<void> {
   };
   const timer = setInterval(sample, 10);
   const started = process.hrtime.bigint();
-  const s = await importSubscribersFromFile(db, file, { dryRun: Boolean(process.env.IMPORT_BENCH_DRY_RUN) });
+  const s = await importSubscribersFromFile(db, file, { dryRun: Boolean(env('IMPORT_BENCH_DRY_RUN')) });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(timer);
   sample();
@@ -153,7 +154,7 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-if (process.env.IMPORT_BENCH_CHILD) {
+if (env('IMPORT_BENCH_CHILD')) {
   child().catch((err) => {
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);

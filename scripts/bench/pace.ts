@@ -34,6 +34,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
+import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 import { withBenchDatabase } from '../lib/bench-db';
 import { startLatencyProxy, throughProxy } from '../lib/latency-proxy';
@@ -225,11 +226,11 @@ async function recoveryCurve(): Promise<Figure[]> {
 }
 
 export async function run(): Promise<Figure[]> {
-  const quick = Boolean(process.env.PACE_BENCH_QUICK);
-  const seconds = Number(process.env.PACE_BENCH_SECONDS ?? (quick ? 10 : 60));
-  const rates = list(process.env.PACE_BENCH_RATES, [6, 14, 50, 200]);
-  const rtts = list(process.env.PACE_BENCH_RTTS, [1, 20, 90]);
-  const adapters = (process.env.PACE_BENCH_ADAPTERS ?? 'pg,supabase').split(',').filter((a): a is Adapter => a === 'pg' || a === 'supabase');
+  const quick = Boolean(env('PACE_BENCH_QUICK'));
+  const seconds = Number(env('PACE_BENCH_SECONDS') ?? (quick ? 10 : 60));
+  const rates = list(env('PACE_BENCH_RATES'), [6, 14, 50, 200]);
+  const rtts = list(env('PACE_BENCH_RTTS'), [1, 20, 90]);
+  const adapters = (env('PACE_BENCH_ADAPTERS') ?? 'pg,supabase').split(',').filter((a): a is Adapter => a === 'pg' || a === 'supabase');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-pace-letter-'));
   const letterFile = path.join(tmp, 'letter.md');
   fs.writeFileSync(letterFile, LETTER);

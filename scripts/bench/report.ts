@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 import { withBenchDatabase } from '../lib/bench-db';
 
@@ -111,8 +112,8 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-if (process.env.REPORT_BENCH_CHILD) {
-  const rssFile = process.env.REPORT_BENCH_CHILD;
+const rssFile = env('REPORT_BENCH_CHILD');
+if (rssFile) {
   process.on('exit', () => fs.writeFileSync(rssFile, String(process.resourceUsage().maxRSS * 1024)));
   process.argv = [process.argv[0]!, path.resolve(__dirname, '../report.ts'), ...process.argv.slice(2)];
   void import('../report.js');

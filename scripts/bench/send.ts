@@ -36,6 +36,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
+import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 import { busiestWindow } from '../lib/window';
 import { withBenchDatabase } from '../lib/bench-db';
@@ -110,20 +111,20 @@ export interface ChildResult {
 /* ------------------------------------------------------------------ child: the sender */
 
 async function child(): Promise<void> {
-  const input = JSON.parse(process.env.SEND_BENCH_CHILD!) as ChildInput;
-  const out = process.env.SEND_BENCH_OUT!;
-  const { loadConfig } = await import('../../lib/config.js');
+  const input = JSON.parse(env('SEND_BENCH_CHILD')!) as ChildInput;
+  const out = env('SEND_BENCH_OUT')!;
+  const { loadConfig } = await import('../../lib/config/index.js');
   const { startMailout } = await import('../../lib/send/index.js');
   const { createApp } = await import('../../lib/app.js');
 
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   if (input.rateOverride !== undefined) config.sending.ratePerSec = input.rateOverride;
   const startedAt = Date.now();
   const deps = createApp(config).sendDeps({ startedAt, letterFile: input.letterFile });
   // The SES fake has no identities, topics or DNS: the bench times the send; tests/readiness checks the checks.
   deps.readiness = async () => [{ status: 'ok', name: 'Sender readiness', detail: 'not measured by the bench', fix: '' }];
   // As if Notion showed the progress (counts every 5 batches, which then finish first).
-  if (process.env.SEND_BENCH_PROGRESS) deps.reporter = { ...deps.reporter, wantsProgress: true };
+  if (env('SEND_BENCH_PROGRESS')) deps.reporter = { ...deps.reporter, wantsProgress: true };
   // Count the round trips by SQL function (a counter in front of the real adapter).
   const rpc: Record<string, number> = {};
   const rpcMs: Record<string, number> = {};
@@ -201,10 +202,10 @@ async function child(): Promise<void> {
 
 /* ------------------------------------------------------------------ parent: the bench */
 
-export function runChild(env: Record<string, string>, input: ChildInput, label: string): Promise<ChildResult> {
+export function runChild(vars: Record<string, string>, input: ChildInput, label: string): Promise<ChildResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-send-'));
   const out = path.join(tmp, 'result.json');
-  const prof = process.env.SEND_BENCH_CPU_PROF;
+  const prof = env('SEND_BENCH_CPU_PROF');
   const nodeArgs = [
     ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`, `--cpu-prof-name=send-${label}-${Date.now()}.cpuprofile`] : []),
     '--expose-gc',
@@ -212,9 +213,9 @@ export function runChild(env: Record<string, string>, input: ChildInput, label: 
     'tsx',
     __filename,
   ];
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, SEND_BENCH_CHILD: JSON.stringify(input), SEND_BENCH_OUT: out };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...vars, SEND_BENCH_CHILD: JSON.stringify(input), SEND_BENCH_OUT: out };
   for (const k of ['SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY', 'NOTION_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
-    if (!(k in env)) delete childEnv[k];
+    if (!(k in vars)) delete childEnv[k];
   }
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, nodeArgs, { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -338,7 +339,7 @@ export const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 /** 1. Executor overhead: 100,000 recipients, pacing off, zero-latency SES. */
 async function overhead(letterFile: string): Promise<Figure[]> {
-  const N = Number(process.env.SEND_BENCH_RECIPIENTS ?? 100_000); // a smaller N: development aid only
+  const N = Number(env('SEND_BENCH_RECIPIENTS') ?? 100_000); // a smaller N: development aid only
   const CONCURRENCY = 16;
   const BATCH = 50;
   const RATE = 100_000;
@@ -565,7 +566,7 @@ export async function run(): Promise<Figure[]> {
   const letterFile = path.join(tmp, 'letter.md');
   fs.writeFileSync(letterFile, LETTER);
   try {
-    const only = process.env.SEND_BENCH_ONLY ?? ''; // 'overhead', 'paced', 'paced-auto', 'paced-4' (development aid)
+    const only = env('SEND_BENCH_ONLY') ?? ''; // 'overhead', 'paced', 'paced-auto', 'paced-4' (development aid)
     const want = (name: string) => only === '' || name.startsWith(only);
     return [
       ...(want('overhead') ? await overhead(letterFile) : []),
@@ -577,7 +578,7 @@ export async function run(): Promise<Figure[]> {
   }
 }
 
-if (process.env.SEND_BENCH_CHILD) {
+if (env('SEND_BENCH_CHILD')) {
   child().catch((err: unknown) => {
     console.error(err);
     process.exit(1);

@@ -14,7 +14,7 @@ export async function checkNotionDatabase(
 ): Promise<Check> {
   const name = `Notion ${input.title}`;
   const setup = `Run npm run setup:notion -- --parent <page> (it creates or fixes the database), then set ${input.envVar}.`;
-  // The configuration gives the id in its canonical form (lib/config.ts refuses anything else).
+  // The configuration gives the id in its canonical form (lib/config/ refuses anything else).
   const id = input.id;
   if (!id) return fail(name, `${input.envVar} is not set`, setup);
   try {

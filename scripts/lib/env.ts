@@ -1,16 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadDatabaseConfig } from '../../lib/config';
+import { env, loadDatabaseConfig } from '../../lib/config';
 import { readStackFile } from '../local/stack-file';
 
 /** The project's root folder (where `.env` and `.data/` are). */
 export const ROOT_DIR = path.resolve(__dirname, '../..');
 
-const isSet = (v: string | undefined) => Boolean(v && v.trim());
-
 /** Where `npm start` keeps its Postgres data, secret and stack.json: LOCAL_DATA_DIR, else `.data/`. */
 export function localDataDir(rootDir = ROOT_DIR): string {
-  const set = process.env.LOCAL_DATA_DIR?.trim();
+  const set = env('LOCAL_DATA_DIR');
   return set ? path.resolve(rootDir, set) : path.join(rootDir, '.data');
 }
 
@@ -24,7 +22,7 @@ export function loadCliEnv(opts: { database?: boolean; rootDir?: string } = {}):
   const rootDir = opts.rootDir ?? ROOT_DIR;
   const file = path.join(rootDir, '.env');
   if (fs.existsSync(file)) process.loadEnvFile(file);
-  if (!opts.database || isSet(process.env.DATABASE_URL) || isSet(process.env.SUPABASE_URL)) return;
+  if (!opts.database || env('DATABASE_URL') || env('SUPABASE_URL')) return;
   const stack = readStackFile(localDataDir(rootDir));
   if (!stack?.databaseUrl) return;
   process.env.DATABASE_URL = stack.databaseUrl;

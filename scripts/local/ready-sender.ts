@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { env } from '../../lib/config';
 import { startTxtDnsServer } from './dns-server';
 
 /**
@@ -33,7 +34,6 @@ export interface LocalSender {
 }
 
 const LOCAL_ACCOUNT = '000000000000';
-const env = (name: string) => process.env[name]?.trim() || undefined;
 const topicArn = () => env('SNS_ALLOWED_TOPIC_ARNS')?.split(/[,\s]+/)[0] ?? `arn:aws:sns:${env('AWS_REGION') ?? 'us-east-1'}:${LOCAL_ACCOUNT}:mailout-local-feedback`;
 /** The topics the local event destinations publish to: this process's, and each one `subscribe`d. */
 const topicsOf = (extra: Set<string>) => [...new Set([topicArn(), ...extra])];

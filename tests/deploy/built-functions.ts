@@ -295,19 +295,22 @@ export async function startDeployment(nodeBinary: string, isolatedDir: string, e
   };
 }
 
-/** The environment variables the built functions read: lib/config.js's schema and any `process.env.X`. */
+/** The environment variables the built functions read: each table of lib/config/ (`…Variables = {`) and any `process.env.X`. */
 export function envReadByBuild(functionsDir: string): Set<string> {
   const names = new Set<string>();
   for (const dir of builtRoutes(functionsDir).values()) {
     for (const file of listFiles(dir).filter((f) => f.endsWith('.js') && !f.startsWith('node_modules/'))) {
-      const code = fs.readFileSync(path.join(dir, file), 'utf8');
-      for (const m of code.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]!);
-      const schema = code.indexOf('envSchema = ');
-      if (schema >= 0) {
-        const block = code.slice(schema, code.indexOf('\n});', schema));
-        for (const m of block.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]!);
-      }
+      for (const name of envReadByCode(fs.readFileSync(path.join(dir, file), 'utf8'))) names.add(name);
     }
+  }
+  return names;
+}
+
+/** The variables one built file reads: the keys of its configuration tables, and any `process.env.X`. */
+export function envReadByCode(code: string): string[] {
+  const names = [...code.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
+  for (const table of code.matchAll(/\w+Variables = \{([\s\S]*?)\n\}/g)) {
+    for (const m of table[1]!.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)) names.push(m[1]!);
   }
   return names;
 }

@@ -63,7 +63,7 @@ test('the build publishes public/ and nothing else as static files', () => {
 
 test('a deployment from a working copy leaves out local data, every .env file, tests and scripts', () => {
   const privatePaths = ['.data/postgres/base/1/1259', '.data/executor-secret', '.env', '.env.production', '.env.local', 'tests/deploy/deploy.test.ts', 'scripts/start.ts', '.ci/run', 'test-artifacts/browser/x.png', '.vercel/project.json', 'supabase/.temp/cli-latest'];
-  const needed = ['api/health.ts', 'lib/config.ts', 'package.json', 'package-lock.json', 'tsconfig.json', 'vercel.json', 'public/robots.txt'];
+  const needed = ['api/health.ts', 'lib/config/index.ts', 'package.json', 'package-lock.json', 'tsconfig.json', 'vercel.json', 'public/robots.txt'];
   const ignored = ignoredByVercel([...privatePaths, ...needed]);
   expect(privatePaths.filter((p) => !ignored.has(p))).toEqual([]);
   expect(needed.filter((p) => ignored.has(p))).toEqual([]);
