@@ -43,6 +43,7 @@ export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<Sen
   return {
     config,
     db: t.db,
+    ledger: t.ledger,
     ses: createSesClient(config),
     reporter: silentReporter as MailoutReporter,
     loadLetter: async () => letter(),
