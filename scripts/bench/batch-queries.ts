@@ -79,14 +79,15 @@ async function timeBatches(url: string, m: { id: string; token: string }): Promi
     times[q].push(performance.now() - t0);
     return out;
   };
+  const run = createLedger(db).run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 });
   try {
     for (let i = 0; i < ROUNDS; i++) {
-      const batch = await timed('claim_batch', () => createLedger(db).run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 }).claimBatch({ limit: BATCH }));
+      const batch = await timed('claim_batch', () => run.claimBatch({ limit: BATCH }));
       const ids = batch.map((b) => b.subscriberId);
-      await timed('begin_sends', () => createLedger(db).run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 }).begin(ids));
-      await timed('record_results', () => createLedger(db).run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 60 }).record(ids.map((s) => ({ subscriberId: s, status: 'sent' as const, sesMessageId: `bench-r-${s}` }))));
+      await timed('begin_sends', () => run.begin(ids));
+      await timed('record_results', () => run.record(ids.map((s) => ({ subscriberId: s, status: 'sent' as const, sesMessageId: `bench-r-${s}` }))));
       await timed('mailout_feedback_stats', () => mailoutFeedbackStats(db, m.id));
-      await timed('mailout_counts', () => createLedger(db).counts(m.id));
+      await timed('mailout_counts', () => run.counts());
       // For scale: the floor of any write here (one row, committed with fsync on).
       await timed('one-row write', () => claimNotionRefresh(db, m.id, 0));
     }

@@ -31,11 +31,12 @@ export async function run(): Promise<Figure[]> {
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         const w = createPostgresDb(url, { max: 1 });
+        const worker = createLedger(w).run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 600 });
         try {
           for (;;) {
-            const batch = await createLedger(w).run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 600 }).claimBatch({ limit: batchSize });
+            const batch = await worker.claimBatch({ limit: batchSize });
             if (batch.length === 0) break;
-            await createLedger(w).run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 60 }).record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })));
+            await worker.record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })));
             processed += batch.length;
           }
         } finally {
