@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import type { SendResult } from '../../lib/db/ledger';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * The chunked claim and the ledger's counters together (20261203150000, 20261203170100): a
@@ -88,7 +88,7 @@ test('while the copy is unfinished, mailout_counts and mailout_pending_count rep
   });
 
   // A batch handed out but not recorded yet, from the chunk its claim_batch copied.
-  const handed = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 600 }).claimBatch({ limit: 100 });
+  const handed = await t.ledger.run(leaseOf(c, 600)).claimBatch({ limit: 100 });
   expect(await expectCountsOfTheClaim('second chunk copied')).toMatchObject({
     rows: 2 * CHUNK - 1,
     counts: { queued: LIST - CHUNK - handed.length, sending: handed.length },
@@ -100,12 +100,12 @@ test('finish_mailout complete is refused while the copy is not done, even with n
   await sendBatch(c.leaseToken, CHUNK);
   expect((await ledger()).byStatus).toMatchObject({ queued: 0, sending: 0, sent: CHUNK });
 
-  await expect(t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 60 }).finish({ outcome: 'complete' })).rejects.toMatchObject({ code: 'unfinished' });
+  await expect(t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' })).rejects.toMatchObject({ code: 'unfinished' });
   const { rows } = await t.pool.query(`select status, snapshot_done from mailouts where id = $1`, [MAILOUT]);
   expect(rows[0]).toEqual({ status: 'sending', snapshot_done: false });
 
   await sendAll(c.leaseToken);
-  expect(await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 60 }).finish({ outcome: 'complete' })).toMatchObject({
+  expect(await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' })).toMatchObject({
     status: 'sent',
     recipients: LIST,
     sent: LIST,
@@ -188,7 +188,7 @@ test('after the whole send, with every kind of outcome and a leaver, the counts 
         ? { subscriberId: id, status: 'unknown', errorCode: 'TimeoutError', errorMessage: 'timed out' }
         : sent(id);
   await sendAll(c.leaseToken, outcome);
-  const fin = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 60 }).finish({ outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' });
 
   const l = await ledger();
   expect(l).toMatchObject({ rows: LIST, uncopied: 0, byStatus: { queued: 0, sending: 0, skipped: 1 } });
@@ -205,9 +205,9 @@ test('after the whole send, with every kind of outcome and a leaver, the counts 
 
 test('a resume answers the ledger\'s counters: a row its takeover settles as sent through an SES event already stored is not counted unknown', async () => {
   const c = await claim();
-  const batch = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 600 }).claimBatch({ limit: 3 });
+  const batch = await t.ledger.run(leaseOf(c, 600)).claimBatch({ limit: 3 });
   const ids = batch.map((b) => b.subscriberId);
-  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 600 }).begin(ids);
+  await t.ledger.run(leaseOf(c, 600)).begin(ids);
   // SES accepted the first one (its Send event, tagged, came in) but the run died before its answer.
   await t.pool.query(
     `select * from apply_ses_event('sns-resume-send', 'Send', 'ses-resume-1', array[$1], null, null, null, null, null, null, null, null, 3, '{}', $2, $3)`,

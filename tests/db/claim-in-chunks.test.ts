@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * A list longer than one chunk of the copy (private.snapshot_recipients copies 2,000 at a
@@ -75,7 +75,7 @@ test('a claim of a list longer than a chunk copies only the first chunk, and the
   const rows = await ledger();
   expect(rows.size).toBe(LIST);
   expect([...rows.values()].every((r) => r.status === 'sent')).toBe(true);
-  const fin = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 60 }).finish({ outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', recipients: LIST, sent: LIST, queued: 0 });
 });
 
@@ -99,7 +99,7 @@ test('whoever leaves the list after the claim, before their chunk is copied, is 
   expect(rows.get(unsubscribed)).toEqual({ status: 'skipped', error_code: 'subscriber_unsubscribed' });
   expect(rows.get(bounced)).toEqual({ status: 'skipped', error_code: 'subscriber_bounced' });
   expect(rows.get(deleted)).toEqual({ status: 'skipped', error_code: 'subscriber_deleted' });
-  const fin = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: c.leaseToken, leaseSeconds: 60 }).finish({ outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', recipients: LIST, sent: LIST - 3, skipped: 3 });
 });
 

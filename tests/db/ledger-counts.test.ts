@@ -1,7 +1,7 @@
 import { applySesEvent, mailoutFeedbackStats } from '../../lib/feedback/store';
 import { parseSesMessage } from '../../lib/feedback/ses';
 import { mailoutIdFromName } from '../../lib/mailout-id';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * Counts are always the ledger's (issue 26 item 2): every path that changes a delivery row
@@ -75,14 +75,14 @@ test('claim, batch, marks, records, takeover, finish, feedback, a stray write an
   const c = await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER });
   expect(await expectCountsEqualLedger(id, 'claim')).toMatchObject({ recipients: 20, queued: 20 });
 
-  const batch = await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 10 });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: 10 });
   await expectCountsEqualLedger(id, 'claim_batch');
   const [a, b, f, u, q, left, stuck, ...rest] = batch;
   await t.pool.query(`update subscribers set status = 'unsubscribed' where id = $1`, [left!.subscriberId]);
-  await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).begin([a, b, f, u, q, left, stuck].map((x) => x!.subscriberId));
+  await t.ledger.run(leaseOf(c)).begin([a, b, f, u, q, left, stuck].map((x) => x!.subscriberId));
   expect(await expectCountsEqualLedger(id, 'begin_sends (one skipped)')).toMatchObject({ skipped: 1 });
 
-  await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).record([
+  await t.ledger.run(leaseOf(c)).record([
     { subscriberId: a!.subscriberId, status: 'sent', sesMessageId: 'counts-a' },
     { subscriberId: b!.subscriberId, status: 'sent', sesMessageId: 'counts-b' },
     { subscriberId: f!.subscriberId, status: 'failed', errorCode: 'MessageRejected', errorMessage: 'no' },
@@ -98,12 +98,12 @@ test('claim, batch, marks, records, takeover, finish, feedback, a stray write an
   expect(rest.length).toBeGreaterThan(0);
 
   for (;;) {
-    const next = await t.ledger.run({ mailoutId: id, leaseToken: r.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 50 });
+    const next = await t.ledger.run(leaseOf(r)).claimBatch({ limit: 50 });
     if (next.length === 0) break;
-    await t.ledger.run({ mailoutId: id, leaseToken: r.leaseToken!, leaseSeconds: 60 }).begin(next.map((x) => x.subscriberId));
-    await t.ledger.run({ mailoutId: id, leaseToken: r.leaseToken!, leaseSeconds: 60 }).record(next.map((x) => ({ subscriberId: x.subscriberId, status: 'sent' as const, sesMessageId: `counts-${x.subscriberId}` })));
+    await t.ledger.run(leaseOf(r)).begin(next.map((x) => x.subscriberId));
+    await t.ledger.run(leaseOf(r)).record(next.map((x) => ({ subscriberId: x.subscriberId, status: 'sent' as const, sesMessageId: `counts-${x.subscriberId}` })));
   }
-  const fin = await t.ledger.run({ mailoutId: id, leaseToken: r.leaseToken!, leaseSeconds: 60 }).finish({ outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(r)).finish({ outcome: 'complete' });
   const done = await expectCountsEqualLedger(id, 'finish');
   expect(fin).toMatchObject({ status: 'sent', sent: done.sent, unknown: done.unknown, failed: 1, skipped: 1 });
 

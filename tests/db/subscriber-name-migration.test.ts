@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
-import { createTestDatabase, STORED_LETTER, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, STORED_LETTER, type TestDatabase, leaseOf } from '../helpers/db';
 
 /** 20261201164500_subscriber_name: the recipient's name column is `name`; nothing stored is lost. */
 
@@ -28,7 +28,7 @@ test('a name stored before the rename is the subscriber name, and claim_batch ha
   const { rows } = await t.pool.query('select email, name from subscribers');
   expect(rows).toEqual([{ email: 'anna@example.com', name: 'Анна' }]);
   const claim = await t.ledger.claim(MAILOUT, { subject: 'Hi', leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: claim.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 10 });
+  const batch = await t.ledger.run(leaseOf(claim)).claimBatch({ limit: 10 });
   expect(batch.map((r) => [r.email, r.name])).toEqual([['anna@example.com', 'Анна']]);
 });
 

@@ -8,7 +8,7 @@ import { autoPauseReason, handleSnsRequest, mailoutFeedbackStats, type SnsDeps, 
 import { claimPendingNotionRefreshes } from '../../lib/feedback/store';
 import { setLogSink } from '../../lib/log';
 import { createSnsSigner, type SnsEnvelopeFields } from '../fakes/sns';
-import { createTestDatabase, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const fixture = (name: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8'));
@@ -484,9 +484,9 @@ async function sentMailout(id: string, extra = 0): Promise<Map<string, string>> 
     );
   }
   const c = await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 1000 });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: 1000 });
   const ids = new Map(batch.map((b) => [b.email, `ses-${id}-${b.subscriberId}`]));
-  await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: ids.get(b.email)! })));
+  await t.ledger.run(leaseOf(c)).record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: ids.get(b.email)! })));
   return ids;
 }
 
@@ -497,7 +497,7 @@ function eventFor(name: string, sesMessageId: string, extra: Record<string, unkn
 
 test('feedback stats count recipients per mailout, also when the event arrived before the send was recorded', async () => {
   const c = await t.ledger.claim('bfd3bd2a-0329-8e44-9c70-78353640e723', { leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await t.ledger.run({ mailoutId: 'bfd3bd2a-0329-8e44-9c70-78353640e723', leaseToken: c.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 100 });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: 100 });
   const byEmail = new Map(batch.map((b) => [b.email, b.subscriberId]));
   const rid = byEmail.get('recipient@example.com')!;
   const jid = byEmail.get('jane@example.com')!;
@@ -508,7 +508,7 @@ test('feedback stats count recipients per mailout, also when the event arrived b
   await post(wrap(eventFor('notification-complaint-with-feedback', 'early-x')));
   expect(await mailoutFeedbackStats(t.db, 'bfd3bd2a-0329-8e44-9c70-78353640e723')).toEqual({ sends: 0, delivered: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
 
-  await t.ledger.run({ mailoutId: 'bfd3bd2a-0329-8e44-9c70-78353640e723', leaseToken: c.leaseToken!, leaseSeconds: 60 }).record([
+  await t.ledger.run(leaseOf(c)).record([
     { subscriberId: rid, status: 'sent', sesMessageId: 'early-r' },
     { subscriberId: jid, status: 'sent', sesMessageId: 'early-j' },
   ]);

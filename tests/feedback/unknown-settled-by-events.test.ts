@@ -3,7 +3,7 @@ import path from 'node:path';
 import { handleSnsRequest, mailoutFeedbackStats } from '../../lib/feedback';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { createSnsSigner } from '../fakes/sns';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * "Unknown" resolved by SES's own events (issue 26, item 3): each message carries the tags
@@ -54,8 +54,8 @@ const signed = (e: Sample) => sns.notification({ Message: JSON.stringify(e) });
 async function withMarks(name: string, marked: number) {
   const id = mailoutIdFromName(name);
   const c = await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: marked });
-  await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).begin(batch.map((b) => b.subscriberId));
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: marked });
+  await t.ledger.run(leaseOf(c)).begin(batch.map((b) => b.subscriberId));
   return { id, token: c.leaseToken!, rows: batch.map((b, i) => ({ mailoutId: id, subscriberId: b.subscriberId, email: b.email, sesMessageId: `0100018c-${name}-${i}` })) };
 }
 async function takeOver(id: string) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client, Pool } from 'pg';
 import { listMigrations, migrate, MIGRATIONS_DIR } from '../../lib/db/migrate';
 import { createPostgresDb } from '../../lib/db/postgres';
-import { createLedger, type Ledger } from '../../lib/db/ledger';
+import { createLedger, type ClaimResult, type Lease, type Ledger } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
 
 export interface TestDatabase {
@@ -74,6 +74,12 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
       await adminQuery(`drop database if exists ${name}`).catch(() => undefined);
     },
   };
+}
+
+/** The lease a claim handed out, for `t.ledger.run(…)`. */
+export function leaseOf(claim: Pick<ClaimResult, 'mailoutId' | 'leaseToken'>, leaseSeconds = 60): Lease {
+  if (!claim.leaseToken) throw new Error(`The claim of ${claim.mailoutId} holds no lease.`);
+  return { mailoutId: claim.mailoutId, leaseToken: claim.leaseToken, leaseSeconds };
 }
 
 /** Insert `n` active subscribers (sub0@example.com ...); returns their ids in order. */

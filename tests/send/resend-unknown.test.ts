@@ -4,7 +4,7 @@ import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startMailout } from '../../lib/send';
 import { planResend, resendUnknown } from '../../lib/send/resend-unknown';
 import type { FakeSes } from '../fakes/ses';
-import { seedSubscribers, type TestDatabase } from '../helpers/db';
+import { seedSubscribers, type TestDatabase, leaseOf } from '../helpers/db';
 import path from 'node:path';
 import { cleanCliEnv, runCommand } from '../helpers/run';
 import { letter, sendDeps, sendTestBed, testConfig, testEnv } from './helpers';
@@ -31,8 +31,8 @@ const callsTo = (email: string) => ses.calls.filter((c) => c.to[0] === email).le
 async function finishedWithUnknown(name: string) {
   const id = mailoutIdFromName(name);
   const c = await t.ledger.claim(id, { leaseSeconds: 60, content: { ...letter().letter, origin: 'file' } });
-  const marked = (await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 3 })).map((b) => ({ id: b.subscriberId, email: b.email }));
-  await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds: 60 }).begin(marked.map((m) => m.id));
+  const marked = (await t.ledger.run(leaseOf(c)).claimBatch({ limit: 3 })).map((b) => ({ id: b.subscriberId, email: b.email }));
+  await t.ledger.run(leaseOf(c)).begin(marked.map((m) => m.id));
   await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [id]);
   const resumed = await (await startMailout(deps(), { mailoutId: id, fromNotion: false, dryRun: false, continuation: true })).run!();
   expect(resumed.final).toMatchObject({ status: 'sent', unknown: 3 });
