@@ -28,7 +28,8 @@ export type ClaimOutcome = (typeof CLAIM_OUTCOMES)[number];
 export interface ClaimResult {
   outcome: ClaimOutcome;
   mailoutId: string;
-  status: MailoutStatus;
+  /** Null only for `no_letter` on an id never claimed: there is no mailout. */
+  status: MailoutStatus | null;
   /** Present when this caller holds the lease (claimed or resumed). */
   leaseToken: string | null;
   leaseUntil: Date | null;
@@ -46,7 +47,7 @@ export function toClaimResult(row: Record<string, unknown>): ClaimResult {
   return {
     outcome: c.oneOf('outcome', CLAIM_OUTCOMES),
     mailoutId: c.text('mailout_id'),
-    status: c.oneOf('status', MAILOUT_STATUSES),
+    status: c.oneOfOrNull('status', MAILOUT_STATUSES),
     leaseToken: c.textOrNull('lease_token'),
     leaseUntil: c.dateOrNull('lease_until'),
     recipients: c.count('recipients'),

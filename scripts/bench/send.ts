@@ -39,6 +39,7 @@ import { Pool } from 'pg';
 import type { Figure } from '../bench';
 import { busiestWindow } from '../lib/window';
 import { withBenchDatabase } from '../lib/bench-db';
+import { createLedger } from '../../lib/db/ledger';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 
 const REPO = path.resolve(__dirname, '../..');
@@ -141,6 +142,7 @@ async function child(): Promise<void> {
     },
     close: () => realDb.close(),
   };
+  deps.ledger = createLedger(deps.db);
 
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();

@@ -192,3 +192,8 @@ test('a bigint beyond the exact range of a number is refused, not rounded', () =
 test('a function that must answer one row and answers none says which', () => {
   expect(() => onlyRow([], 'finish_mailout')).toThrow(/^finish_mailout returned no row\.$/);
 });
+
+test("claim_mailout's no_letter answer for an id never claimed has no status (there is no mailout)", () => {
+  const row = { outcome: 'no_letter', mailout_id: MAILOUT, status: null, lease_token: null, lease_until: null, recipients: 0, queued: 0, unknown: 0, last_error: 'no letter', content: null };
+  expect(toClaimResult(row)).toMatchObject({ outcome: 'no_letter', status: null, leaseToken: null, content: null });
+});
