@@ -1,5 +1,4 @@
 import { getApp } from '../lib/app';
-import { healthCheck } from '../lib/db/ledger';
 import { handle, json } from '../lib/http';
 
 /** GET /api/health: 200 once the configuration is valid and the database answers. */
@@ -7,6 +6,6 @@ export const GET = handle('health', async () => {
   const app = getApp('health');
   const { config } = app;
   const started = Date.now();
-  await healthCheck(app.db);
+  await app.ledger.health();
   return json(200, { ok: true, database: config.db.kind, latency_ms: Date.now() - started });
 });

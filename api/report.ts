@@ -9,7 +9,7 @@ import { openMailoutReport, reportStream, verifyReportLink } from '../lib/report
 export const GET = handle('report', async (request) => {
   const app = getApp('report');
   const mailoutId = verifyReportLink(app.config, new URL(request.url).searchParams);
-  const report = await openMailoutReport(app.db, mailoutId);
+  const report = await openMailoutReport(app.ledger, mailoutId);
   return new Response(reportStream(report), {
     status: 200,
     headers: {

@@ -32,7 +32,7 @@ export function createUnsubscribeHandlers(makeDeps: () => UnsubscribeDeps): {
 
 const handlers = createUnsubscribeHandlers(() => {
   const app = getApp('unsubscribe');
-  return { db: app.db, config: app.config };
+  return { ledger: app.ledger, config: app.config };
 });
 
 export const GET = handlers.GET;

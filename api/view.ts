@@ -7,7 +7,7 @@ export const GET = handle('view', async (request) => {
   const app = getApp('view');
   const url = new URL(request.url);
   const r = await viewLetter(
-    { db: app.db, config: app.config },
+    { ledger: app.ledger, config: app.config },
     { mailoutId: url.searchParams.get('m'), sig: url.searchParams.get('sig'), ifNoneMatch: request.headers.get('if-none-match') },
   );
   return new Response(request.method === 'HEAD' ? null : r.body, { status: r.status, headers: r.headers });

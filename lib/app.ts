@@ -4,7 +4,7 @@ import { getDeadline } from '@vercel/functions';
 import { getConfig, requireFeature, type Config, type Feature } from './config';
 import { getDb, type Db } from './db';
 import type { FunctionName } from './db/pool-budget';
-import { mailoutCounts, mailoutOrigin } from './db/ledger';
+import { createLedger, type Ledger } from './db/ledger';
 import { AppError } from './errors';
 import { feedbackCountsOrNull } from './feedback/store';
 import { imageStorageFromConfig } from './images';
@@ -33,6 +33,8 @@ export interface App {
   readonly config: Config;
   /** One database adapter per process (a warm Vercel function reuses its pool). */
   readonly db: Db;
+  /** The typed SQL calls on that database (lib/db/ledger.ts), built once. */
+  readonly ledger: Ledger;
   readonly ses: SESv2Client;
   /** The Notion client, or null when NOTION_TOKEN is not set. */
   readonly notion: Client | null;
@@ -63,9 +65,10 @@ function lazy<T>(make: () => T): () => T {
 export function createApp(config: Config, fn?: FunctionName): App {
   const notion = lazy(() => (config.notion.token ? createNotionClient(config) : null));
   const db = lazy(() => getDb(config, fn));
+  const ledger = lazy(() => createLedger(db()));
   const ses = lazy(() => createSesClient(config));
   const readiness = lazy((): ReadinessClients => readinessClients(config, ses()));
-  const reporter = () => notionReporter(config, db(), notion());
+  const reporter = () => notionReporter(config, db(), ledger(), notion());
   const letterOptions = lazy(() => letterOptionsFromConfig(config, notion()));
   const continueMailout = (mailoutId: string) => selfContinue(config, mailoutId);
 
@@ -73,6 +76,9 @@ export function createApp(config: Config, fn?: FunctionName): App {
     config,
     get db() {
       return db();
+    },
+    get ledger() {
+      return ledger();
     },
     get ses() {
       return ses();
@@ -82,7 +88,7 @@ export function createApp(config: Config, fn?: FunctionName): App {
     },
     reporter,
     // SES feedback and the cron still work while the Notion write-back is misconfigured.
-    countsRefresher: () => (config.refusals.writeback ? undefined : countsRefresher(config, db(), notion())),
+    countsRefresher: () => (config.refusals.writeback ? undefined : countsRefresher(config, db(), ledger(), notion())),
     get letterOptions() {
       return letterOptions();
     },
@@ -93,6 +99,7 @@ export function createApp(config: Config, fn?: FunctionName): App {
       return {
         config,
         db: db(),
+        ledger: ledger(),
         ses: ses(),
         // A Markdown letter has no Notion page to write back to.
         reporter: letterFile ? silentReporter : reporter(),
@@ -108,7 +115,7 @@ export function createApp(config: Config, fn?: FunctionName): App {
           : { readPageMode: (mailoutId: string) => readPageMode(requireNotion(notion()), mailoutId, { admit: mailoutPageGate(requireNotion(notion()), config.notion) }) }),
         admitContinuation: async (mailoutId) => {
           // A Markdown mailout has no page; with no stored letter the claim sends nothing (no_letter).
-          const origin = letterFile ? 'file' : await mailoutOrigin(db(), mailoutId);
+          const origin = letterFile ? 'file' : await ledger().origin(mailoutId);
           if (origin === 'file' || origin === null) return;
           await admitStoredMailoutPage(requireNotion(notion()), config.notion, mailoutId);
         },
@@ -164,24 +171,24 @@ export function letterOptionsFromConfig(config: Config, notion: Client | null): 
 }
 
 /** The Notion reporter for a mailout page, with the SES feedback counts read from the database. */
-export function notionReporter(config: Config, db: Db, client: Client | null): MailoutReporter {
-  return client ? pageReporter(config, db, client) : silentReporter;
+export function notionReporter(config: Config, db: Db, ledger: Ledger, client: Client | null): MailoutReporter {
+  return client ? pageReporter(config, db, ledger, client) : silentReporter;
 }
 
-function pageReporter(config: Config, db: Db, client: Client) {
-  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id), origin: (id) => mailoutOrigin(db, id) });
+function pageReporter(config: Config, db: Db, ledger: Ledger, client: Client) {
+  return createNotionReporter(client, config, { feedback: (id) => feedbackCountsOrNull(db, id), origin: (id) => ledger.origin(id) });
 }
 
 /** Writes a mailout's counts (ledger and SES feedback) onto its Notion page; undefined without Notion. */
-export function countsRefresher(config: Config, db: Db, client: Client | null): ((mailoutId: string) => Promise<void>) | undefined {
+export function countsRefresher(config: Config, db: Db, ledger: Ledger, client: Client | null): ((mailoutId: string) => Promise<void>) | undefined {
   if (!client) return undefined;
-  const reporter = pageReporter(config, db, client);
-  return async (mailoutId) => reporter.refreshCounts(mailoutId, await mailoutCounts(db, mailoutId));
+  const reporter = pageReporter(config, db, ledger, client);
+  return async (mailoutId) => reporter.refreshCounts(mailoutId, await ledger.counts(mailoutId));
 }
 
 /** `countsRefresher` with a Notion client of its own (tests, and callers without an App). */
 export function notionCountsRefresher(config: Config, db: Db): ((mailoutId: string) => Promise<void>) | undefined {
-  return countsRefresher(config, db, config.notion.token ? createNotionClient(config) : null);
+  return countsRefresher(config, db, createLedger(db), config.notion.token ? createNotionClient(config) : null);
 }
 
 /** Ask a fresh invocation to continue this mailout: the same endpoint, authenticated. */

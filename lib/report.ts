@@ -1,7 +1,6 @@
 import type { Config } from './config';
 import { csvCell } from './csv';
-import type { Db } from './db';
-import { mailoutExists, mailoutReportPage, type ReportCursor, type ReportRow } from './db/ledger';
+import type { Ledger, ReportCursor, ReportRow } from './db/ledger';
 import { AppError } from './errors';
 import { log } from './log';
 import { parseMailoutId } from './mailout-id';
@@ -72,14 +71,14 @@ function reportLine(row: ReportRow): string {
 }
 
 /** The report's rows, page by page: each page starts after the last row of the previous one; an empty page ends it. */
-export async function* mailoutReportPages(db: Db, mailoutId: string, pageRows = REPORT_PAGE_ROWS): AsyncGenerator<ReportRow[]> {
+export async function* mailoutReportPages(ledger: Ledger, mailoutId: string, pageRows = REPORT_PAGE_ROWS): AsyncGenerator<ReportRow[]> {
   let after: ReportCursor | null = null;
   for (;;) {
-    const page = await mailoutReportPage(db, mailoutId, after, pageRows);
+    const page = await ledger.reports.page(mailoutId, { after, limit: pageRows });
     if (page.length === 0) return;
     yield page;
     const last = page[page.length - 1]!;
-    after = { status: last.status, subscriberId: String(last.subscriber_id) };
+    after = { status: last.status, subscriberId: last.subscriber_id };
   }
 }
 
@@ -95,10 +94,10 @@ export interface ReportCsv {
  * Open a mailout's per-recipient CSV (failures first). The first page is read here, so a
  * mailout that was never claimed is a not_found before any byte of an answer is written.
  */
-export async function openMailoutReport(db: Db, mailoutId: string, pageRows = REPORT_PAGE_ROWS): Promise<ReportCsv> {
-  const pages = mailoutReportPages(db, mailoutId, pageRows);
+export async function openMailoutReport(ledger: Ledger, mailoutId: string, pageRows = REPORT_PAGE_ROWS): Promise<ReportCsv> {
+  const pages = mailoutReportPages(ledger, mailoutId, pageRows);
   const first = await pages.next();
-  if (first.done && !(await mailoutExists(db, mailoutId))) {
+  if (first.done && !(await ledger.exists(mailoutId))) {
     throw new AppError('not_found', `No mailout ${mailoutId.slice(0, 100)} has been sent or claimed.`);
   }
   let rows = 0;

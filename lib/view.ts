@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from './config';
-import type { Db } from './db';
-import { mailoutLetter } from './db/ledger';
+import type { Ledger } from './db/ledger';
 import { noticePage, pageHeaders } from './html';
 import { parseMailoutId } from './mailout-id';
 import { webVersion } from './render';
@@ -69,7 +68,7 @@ export interface ViewRequest {
 }
 
 /** The web version of a mailout's letter, or a page that says why not. */
-export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscribeSecret'> }, req: ViewRequest): Promise<ViewResponse> {
+export async function viewLetter(deps: { ledger: Ledger; config: Pick<Config, 'unsubscribeSecret'> }, req: ViewRequest): Promise<ViewResponse> {
   // Signed over the canonical id (lib/mailout-id): any spelling of the page is the same letter.
   const mailoutId = canonicalOrEmpty(req.mailoutId);
   if (!mailoutId || !verify('mailout-view:v1', deps.config.unsubscribeSecret, req.sig, mailoutId)) {
@@ -81,7 +80,7 @@ export async function viewLetter(deps: { db: Db; config: Pick<Config, 'unsubscri
       'This link to the letter is damaged or incomplete. Open it again from the email, in full.',
     );
   }
-  const row = await mailoutLetter(deps.db, mailoutId);
+  const row = await deps.ledger.letter(mailoutId);
   if (!row?.content?.templates) {
     return notice(
       404,

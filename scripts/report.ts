@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { loadConfig, loadDatabaseConfig } from '../lib/config';
 import { createDb, describeDb } from '../lib/db';
-import { mailoutExists } from '../lib/db/ledger';
+import { createLedger } from '../lib/db/ledger';
 import { letterSource, mailoutIdOf } from '../lib/letter';
 import { openMailoutReport, reportUrl } from '../lib/report';
 import { cliDatabaseConfig, loadCliEnv } from './lib/env';
@@ -45,17 +45,18 @@ async function main(): Promise<void> {
   // The report needs the database only, not the sender's settings.
   const target = cliDatabaseConfig();
   const db = createDb({ db: target }, { maxConnections: 2 });
+  const ledger = createLedger(db);
   try {
     if (linkOnly) {
       const link = freshLink(mailoutId, true);
-      const known = await mailoutExists(db, mailoutId);
+      const known = await ledger.exists(mailoutId);
       if (!known) throw new Error(`No mailout ${mailoutId} has been sent or claimed.`);
       process.stdout.write(`${link!.url}\n`);
       console.error(`A fresh report link, valid for ${link!.days} days.`);
       return;
     }
     // Page by page, waiting for the terminal or file to take each piece: one page in memory.
-    const report = await openMailoutReport(db, mailoutId);
+    const report = await openMailoutReport(ledger, mailoutId);
     for await (const chunk of report.chunks) {
       if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     }

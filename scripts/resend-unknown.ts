@@ -8,6 +8,7 @@
 import { createApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { createDb } from '../lib/db';
+import { createLedger } from '../lib/db/ledger';
 import { letterSource, mailoutIdOf } from '../lib/letter';
 import { DEFAULT_QUIET_MINUTES, planResend, resendUnknown } from '../lib/send/resend-unknown';
 import { cliDatabaseConfig, loadCliEnv } from './lib/env';
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   const db = createDb({ db: target }, { maxConnections: 2 });
   let plan;
   try {
-    plan = await planResend(db, mailoutId, opts.quietMinutes);
+    plan = await planResend(createLedger(db), mailoutId, opts.quietMinutes);
   } finally {
     await db.close();
   }

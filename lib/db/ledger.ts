@@ -1,20 +1,35 @@
 import type { Db } from './types';
 import type { Recipient, RenderedMailout } from '../letter/types';
+import { columns, onlyRow } from './rows';
+import { reportQueries, type ReportQueries } from './report';
+import { subscriberQueries, type SubscriberQueries } from './subscribers';
 
-/** Typed calls of the SQL functions in supabase/migrations, one per atomic state change. */
+/**
+ * Typed calls of the SQL functions in supabase/migrations, one per atomic state change, as one
+ * object built once from a `Db` (`createLedger`). One argument style throughout: what a call is
+ * about (a mailout id, the ids or results it acts on) comes first, any further input in one
+ * object of named options. The calls of one run go through `ledger.run(lease)`, which holds
+ * the lease: none of them takes it as an argument. Every answer row goes through its mapper
+ * (`toClaimResult`, …), which checks and converts each column (lib/db/rows.ts).
+ */
+
+export type { DeliveryStatus, ReportCursor, ReportRow, UnknownRow } from './report';
+export type { SubscriberChange } from './subscribers';
 
 /** Where a mailout's letter came from: a page of the Mailouts database, or a Markdown file (the CLI, the demo). */
 export type LetterOrigin = 'notion' | 'file';
 
-export type MailoutStatus = 'sending' | 'paused' | 'sent' | 'failed';
-export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown';
+export const MAILOUT_STATUSES = ['sending', 'paused', 'sent', 'failed'] as const;
+export type MailoutStatus = (typeof MAILOUT_STATUSES)[number];
 /** `no_letter`: no letter was given and none is stored; nothing was claimed (see claim_mailout). */
-export type ClaimOutcome = 'claimed' | 'resumed' | 'already_sent' | 'in_progress' | 'no_letter';
+export const CLAIM_OUTCOMES = ['claimed', 'resumed', 'already_sent', 'in_progress', 'no_letter'] as const;
+export type ClaimOutcome = (typeof CLAIM_OUTCOMES)[number];
 
 export interface ClaimResult {
   outcome: ClaimOutcome;
   mailoutId: string;
-  status: MailoutStatus;
+  /** Null only for `no_letter` on an id never claimed: there is no mailout. */
+  status: MailoutStatus | null;
   /** Present when this caller holds the lease (claimed or resumed). */
   leaseToken: string | null;
   leaseUntil: Date | null;
@@ -26,8 +41,31 @@ export interface ClaimResult {
   content: unknown;
 }
 
+/** A row of claim_mailout. */
+export function toClaimResult(row: Record<string, unknown>): ClaimResult {
+  const c = columns('claim_mailout', row);
+  return {
+    outcome: c.oneOf('outcome', CLAIM_OUTCOMES),
+    mailoutId: c.text('mailout_id'),
+    status: c.oneOfOrNull('status', MAILOUT_STATUSES),
+    leaseToken: c.textOrNull('lease_token'),
+    leaseUntil: c.dateOrNull('lease_until'),
+    recipients: c.count('recipients'),
+    queued: c.count('queued'),
+    unknown: c.count('unknown'),
+    lastError: c.textOrNull('last_error'),
+    content: c.json('content'),
+  };
+}
+
 /** A recipient of a live send: every delivery row has its subscriber. */
 export type BatchRecipient = Required<Recipient>;
+
+/** A row of claim_batch. */
+export function toBatchRecipient(row: Record<string, unknown>): BatchRecipient {
+  const c = columns('claim_batch', row);
+  return { subscriberId: c.text('subscriber_id'), email: c.text('email'), name: c.textOrNull('name') };
+}
 
 export type SendResult =
   /** sesMessageId: SES's MessageId; null if an answer ever lacked one (never a made-up id). */
@@ -38,6 +76,17 @@ export type SendResult =
   /** Taken but never sent: hand it back to the queue. */
   | { subscriberId: string; status: 'queued' };
 
+export interface RecordedResults {
+  recorded: number;
+  requeued: number;
+}
+
+/** A row of record_results. */
+export function toRecordedResults(row: Record<string, unknown>): RecordedResults {
+  const c = columns('record_results', row);
+  return { recorded: c.count('recorded'), requeued: c.count('requeued') };
+}
+
 export interface MailoutCounts {
   recipients: number;
   queued: number;
@@ -46,6 +95,20 @@ export interface MailoutCounts {
   failed: number;
   skipped: number;
   unknown: number;
+}
+
+/** A row of mailout_counts. */
+export function toMailoutCounts(row: Record<string, unknown>): MailoutCounts {
+  const c = columns('mailout_counts', row);
+  return {
+    recipients: c.count('recipients'),
+    queued: c.count('queued'),
+    sending: c.count('sending'),
+    sent: c.count('sent'),
+    failed: c.count('failed'),
+    skipped: c.count('skipped'),
+    unknown: c.count('unknown'),
+  };
 }
 
 export type FinishOutcome = 'complete' | 'paused' | 'failed' | 'released';
@@ -63,190 +126,54 @@ export interface FinishResult {
   lastError: string | null;
 }
 
-export interface SubscriberChange {
-  subscriberId: string;
-  email: string;
-  status: 'active' | 'unsubscribed' | 'bounced' | 'complained';
-  changed: boolean;
-}
-
-function toDate(v: unknown): Date | null {
-  if (v === null || v === undefined) return null;
-  return v instanceof Date ? v : new Date(String(v));
-}
-
-function first<T>(rows: T[], fn: string): T {
-  const row = rows[0];
-  if (row === undefined) throw new Error(`${fn} returned no row`);
-  return row;
-}
-
-export async function claimMailout(
-  db: Db,
-  /** content: the rendered letter; null only to resume a mailout whose letter is stored. */
-  args: { mailoutId: string; subject?: string | null; leaseSeconds: number; content: object | null },
-): Promise<ClaimResult> {
-  const r = first(
-    await db.rpc<Record<string, unknown>>('claim_mailout', {
-      p_mailout_id: args.mailoutId,
-      p_subject: args.subject ?? null,
-      p_lease_seconds: args.leaseSeconds,
-      p_content: args.content ?? null,
-    }),
-    'claim_mailout',
-  );
+/** A row of finish_mailout. */
+export function toFinishResult(row: Record<string, unknown>): FinishResult {
+  const c = columns('finish_mailout', row);
   return {
-    outcome: r.outcome as ClaimOutcome,
-    mailoutId: String(r.mailout_id),
-    status: r.status as MailoutStatus,
-    leaseToken: (r.lease_token as string | null) ?? null,
-    leaseUntil: toDate(r.lease_until),
-    recipients: Number(r.recipients),
-    queued: Number(r.queued),
-    unknown: Number(r.unknown),
-    lastError: (r.last_error as string | null) ?? null,
-    content: r.content ?? null,
+    mailoutId: c.text('mailout_id'),
+    status: c.oneOf('status', MAILOUT_STATUSES),
+    recipients: c.count('recipients'),
+    sent: c.count('sent'),
+    failed: c.count('failed'),
+    skipped: c.count('skipped'),
+    unknown: c.count('unknown'),
+    queued: c.count('queued'),
+    sentAt: c.dateOrNull('sent_at'),
+    lastError: c.textOrNull('last_error'),
   };
 }
 
-export async function claimBatch(
-  db: Db,
-  args: { mailoutId: string; leaseToken: string; limit: number; leaseSeconds: number },
-): Promise<BatchRecipient[]> {
-  const rows = await db.rpc<{ subscriber_id: string; email: string; name: string | null }>('claim_batch', {
-    p_mailout_id: args.mailoutId,
-    p_lease_token: args.leaseToken,
-    p_limit: args.limit,
-    p_lease_seconds: args.leaseSeconds,
-  });
-  return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, name: r.name }));
+export const BEGIN_SEND_DECISIONS = ['send', 'skip', 'lost'] as const;
+export type BeginSendDecision = (typeof BEGIN_SEND_DECISIONS)[number];
+
+/** A row of begin_sends. */
+export function toBeginDecision(row: Record<string, unknown>): [subscriberId: string, decision: BeginSendDecision] {
+  const c = columns('begin_sends', row);
+  return [c.text('subscriber_id'), c.oneOf('decision', BEGIN_SEND_DECISIONS)];
 }
 
-export async function recordResults(
-  db: Db,
-  mailoutId: string,
-  leaseToken: string,
-  results: SendResult[],
-): Promise<{ recorded: number; requeued: number }> {
-  if (results.length === 0) return { recorded: 0, requeued: 0 };
-  const payload = results.map((r) => ({
-    subscriber_id: r.subscriberId,
-    status: r.status,
-    ses_message_id: r.status === 'queued' ? null : (r.sesMessageId ?? null),
-    error_code: r.status === 'failed' || r.status === 'unknown' ? r.errorCode : null,
-    error_message: r.status === 'failed' || r.status === 'unknown' ? r.errorMessage : null,
-  }));
-  const r = first(
-    await db.rpc<{ recorded: number; requeued: number }>('record_results', {
-      p_mailout_id: mailoutId,
-      p_lease_token: leaseToken,
-      p_results: payload,
-    }),
-    'record_results',
-  );
-  return { recorded: Number(r.recorded), requeued: Number(r.requeued) };
+export interface MailoutState {
+  status: MailoutStatus;
+  leaseUntil: Date | null;
 }
 
-export async function mailoutCounts(db: Db, mailoutId: string): Promise<MailoutCounts> {
-  const r = first(await db.rpc<Record<string, unknown>>('mailout_counts', { p_mailout_id: mailoutId }), 'mailout_counts');
-  return {
-    recipients: Number(r.recipients),
-    queued: Number(r.queued),
-    sending: Number(r.sending),
-    sent: Number(r.sent),
-    failed: Number(r.failed),
-    skipped: Number(r.skipped),
-    unknown: Number(r.unknown),
-  };
-}
-
-export async function finishMailout(
-  db: Db,
-  args: { mailoutId: string; leaseToken: string; outcome: FinishOutcome; reason?: string | null },
-): Promise<FinishResult> {
-  const r = first(
-    await db.rpc<Record<string, unknown>>('finish_mailout', {
-      p_mailout_id: args.mailoutId,
-      p_lease_token: args.leaseToken,
-      p_outcome: args.outcome,
-      p_reason: args.reason ?? null,
-    }),
-    'finish_mailout',
-  );
-  return {
-    mailoutId: String(r.mailout_id),
-    status: r.status as MailoutStatus,
-    recipients: Number(r.recipients),
-    sent: Number(r.sent),
-    failed: Number(r.failed),
-    skipped: Number(r.skipped),
-    unknown: Number(r.unknown),
-    queued: Number(r.queued),
-    sentAt: toDate(r.sent_at),
-    lastError: (r.last_error as string | null) ?? null,
-  };
-}
-
-async function changeSubscriber(db: Db, fn: 'unsubscribe' | 'resubscribe', subscriberId: string): Promise<SubscriberChange | null> {
-  const rows = await db.rpc<{ subscriber_id: string; email: string; status: SubscriberChange['status']; changed: boolean }>(fn, {
-    p_subscriber_id: subscriberId,
-  });
-  const r = rows[0];
-  return r ? { subscriberId: r.subscriber_id, email: r.email, status: r.status, changed: Boolean(r.changed) } : null;
-}
-
-/** active -> unsubscribed. Null when no such subscriber. */
-export const unsubscribeSubscriber = (db: Db, subscriberId: string) => changeSubscriber(db, 'unsubscribe', subscriberId);
-/** unsubscribed -> active only. Null when no such subscriber. */
-export const resubscribeSubscriber = (db: Db, subscriberId: string) => changeSubscriber(db, 'resubscribe', subscriberId);
-
-export type BeginSendDecision = 'send' | 'skip' | 'lost';
-
-/**
- * Mark messages as handed to SES now, in one call (one transaction): the decision for each id,
- * in the order given (an id given twice: later copies lost). `skip` (left the list) and
- * `lost` (lease gone) mean: do not send. Marks are made only while the lease is live, and
- * extend it to leaseSeconds from the transaction's start.
- */
-export async function beginSends(
-  db: Db,
-  mailoutId: string,
-  leaseToken: string,
-  subscriberIds: string[],
-  leaseSeconds: number,
-): Promise<Map<string, BeginSendDecision>> {
-  if (subscriberIds.length === 0) return new Map();
-  const rows = await db.rpc<{ subscriber_id: string; decision: BeginSendDecision }>('begin_sends', {
-    p_mailout_id: mailoutId,
-    p_lease_token: leaseToken,
-    p_subscriber_ids: subscriberIds,
-    p_lease_seconds: leaseSeconds,
-  });
-  return new Map(rows.map((r) => [r.subscriber_id, r.decision]));
-}
-
-/** Where a claimed mailout stands: its status and lease (get_mailout, a one-row read); null when never claimed. */
-export async function mailoutState(db: Db, mailoutId: string): Promise<{ status: MailoutStatus; leaseUntil: Date | null } | null> {
-  const r = (await db.rpc<Record<string, unknown>>('get_mailout', { p_mailout_id: mailoutId }))[0];
-  return r ? { status: r.status as MailoutStatus, leaseUntil: toDate(r.lease_until) } : null;
-}
-
-/** Whether a mailout with this id was ever claimed (get_mailout). */
-export async function mailoutExists(db: Db, mailoutId: string): Promise<boolean> {
-  return (await mailoutState(db, mailoutId)) !== null;
+/** A row of get_mailout (the columns the callers read). */
+export function toMailoutState(row: Record<string, unknown>): MailoutState {
+  const c = columns('get_mailout', row);
+  return { status: c.oneOf('status', MAILOUT_STATUSES), leaseUntil: c.dateOrNull('lease_until') };
 }
 
 export interface PendingCount {
   claimed: boolean;
-  status: string | null;
+  status: MailoutStatus | null;
   /** Recipients still queued (what a dry run or a resume would send). */
   pending: number;
 }
 
-/** How many recipients a send of this mailout would reach now (mailout_pending_count); changes nothing. */
-export async function mailoutPendingCount(db: Db, mailoutId: string): Promise<PendingCount> {
-  const r = (await db.rpc<PendingCount>('mailout_pending_count', { p_mailout_id: mailoutId }))[0];
-  return r ? { claimed: Boolean(r.claimed), status: r.status, pending: Number(r.pending) } : { claimed: false, status: null, pending: 0 };
+/** A row of mailout_pending_count. */
+export function toPendingCount(row: Record<string, unknown>): PendingCount {
+  const c = columns('mailout_pending_count', row);
+  return { claimed: c.flag('claimed'), status: c.oneOfOrNull('status', MAILOUT_STATUSES), pending: c.count('pending') };
 }
 
 /** One result of a test send, as record_test_sends stores it. */
@@ -254,53 +181,25 @@ export type TestSendResult =
   | { email: string; status: 'sent'; ses_message_id: string | null }
   | { email: string; status: 'failed'; error_code: string; error_message: string };
 
-/** Keep a test send's results (they never touch the live ledger). */
-export async function recordTestSends(db: Db, mailoutId: string, runId: string, results: TestSendResult[]): Promise<void> {
-  await db.rpc('record_test_sends', { p_mailout_id: mailoutId, p_run_id: runId, p_results: results });
+/** A row of mailouts_to_resume: the mailout's id. */
+export function toResumeId(row: Record<string, unknown>): string {
+  return columns('mailouts_to_resume', row).text('mailout_id');
 }
 
-/** `sending` mailouts whose lease expired: the cron hands each to a fresh invocation. */
-export async function mailoutsToResume(db: Db, limit = 10): Promise<string[]> {
-  const rows = await db.rpc<{ mailout_id: string }>('mailouts_to_resume', { p_limit: limit });
-  return rows.map((r) => r.mailout_id);
+export interface StoredLetter {
+  subject: string | null;
+  content: RenderedMailout | null;
 }
 
-/** The letter stored at a mailout's first claim (its web version), or null before that. */
-export async function mailoutLetter(db: Db, mailoutId: string): Promise<{ subject: string | null; content: RenderedMailout | null } | null> {
-  return (await db.rpc<{ subject: string | null; content: RenderedMailout | null }>('mailout_letter', { p_mailout_id: mailoutId }))[0] ?? null;
+/** A row of mailout_letter; the content is the letter claim_mailout stored. */
+export function toStoredLetter(row: Record<string, unknown>): StoredLetter {
+  const c = columns('mailout_letter', row);
+  return { subject: c.textOrNull('subject'), content: c.json('content') as RenderedMailout | null };
 }
 
-/** Where a report page ends: the next page starts after this row. */
-export interface ReportCursor {
-  status: DeliveryStatus;
-  subscriberId: string;
-}
-
-/** One row of the report as mailout_report_page gives it (the CSV picks its columns by name). */
-export type ReportRow = Record<string, unknown> & { subscriber_id: string; status: DeliveryStatus };
-
-/**
- * Up to `limit` rows of the mailout's per-recipient report after `after` (null: from the
- * start), failures first, then by subscriber id (mailout_report_page). An empty page is the end.
- */
-export async function mailoutReportPage(db: Db, mailoutId: string, after: ReportCursor | null, limit: number): Promise<ReportRow[]> {
-  return db.rpc<ReportRow>('mailout_report_page', {
-    p_mailout_id: mailoutId,
-    p_after_status: after?.status ?? null,
-    p_after_subscriber: after?.subscriberId ?? null,
-    p_limit: limit,
-  });
-}
-
-/** A round trip to the database (health_check). */
-export async function healthCheck(db: Db): Promise<void> {
-  await db.rpc('health_check');
-}
-
-/** Where a mailout's stored letter came from (mailout_origin); null: no letter is stored, so there is nothing to send. */
-export async function mailoutOrigin(db: Db, mailoutId: string): Promise<LetterOrigin | 'unknown' | null> {
-  const rows = await db.rpc<{ origin: string | null }>('mailout_origin', { p_mailout_id: mailoutId });
-  const origin = rows[0]?.origin ?? null;
+/** A row of mailout_origin: 'unknown' for an origin this code does not know. */
+export function toLetterOrigin(row: Record<string, unknown>): LetterOrigin | 'unknown' | null {
+  const origin = columns('mailout_origin', row).textOrNull('origin');
   return origin === 'notion' || origin === 'file' || origin === null ? origin : 'unknown';
 }
 
@@ -316,45 +215,172 @@ export interface ResendWindow {
   neverReported: number;
 }
 
-/** Whether the mailout's never-reported unknown rows may be resent now (resend_window); changes nothing. */
-export async function resendWindow(db: Db, mailoutId: string, quietMinutes: number): Promise<ResendWindow> {
-  const r = first(await db.rpc<Record<string, unknown>>('resend_window', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'resend_window');
+/** A row of resend_window. */
+export function toResendWindow(row: Record<string, unknown>): ResendWindow {
+  const c = columns('resend_window', row);
   return {
-    found: Boolean(r.found),
-    status: (r.status as MailoutStatus | null) ?? null,
-    lastActivityAt: toDate(r.last_activity_at),
-    quietUntil: toDate(r.quiet_until),
-    ready: Boolean(r.ready),
-    neverReported: Number(r.never_reported),
+    found: c.flag('found'),
+    status: c.oneOfOrNull('status', MAILOUT_STATUSES),
+    lastActivityAt: c.dateOrNull('last_activity_at'),
+    quietUntil: c.dateOrNull('quiet_until'),
+    ready: c.flag('ready'),
+    neverReported: c.count('never_reported'),
   };
 }
 
-export interface UnknownRow {
-  subscriberId: string;
-  email: string;
-  errorCode: string | null;
-  updatedAt: Date | null;
+export const REQUEUE_OUTCOMES = ['requeued', 'nothing', 'not_found', 'not_finished', 'not_quiet'] as const;
+export type RequeueOutcome = (typeof REQUEUE_OUTCOMES)[number];
+
+export interface RequeueResult {
+  outcome: RequeueOutcome;
+  requeued: number;
 }
 
-/** The unknown rows SES never reported, every page (unknown_never_reported, keyset on the subscriber id). */
-export async function unknownNeverReported(db: Db, mailoutId: string): Promise<UnknownRow[]> {
-  const out: UnknownRow[] = [];
-  for (let after: string | null = null; ; ) {
-    const rows: { subscriber_id: string; email: string; error_code: string | null; updated_at: unknown }[] = await db.rpc(
-      'unknown_never_reported',
-      { p_mailout_id: mailoutId, p_after: after, p_limit: UNKNOWN_PAGE },
-    );
-    out.push(...rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, errorCode: r.error_code, updatedAt: toDate(r.updated_at) })));
-    if (rows.length < UNKNOWN_PAGE) return out;
-    after = rows[rows.length - 1]!.subscriber_id;
-  }
+/** A row of requeue_unknown. */
+export function toRequeueResult(row: Record<string, unknown>): RequeueResult {
+  const c = columns('requeue_unknown', row);
+  return { outcome: c.oneOf('outcome', REQUEUE_OUTCOMES), requeued: c.count('requeued') };
 }
-const UNKNOWN_PAGE = 1000;
 
-export type RequeueOutcome = 'requeued' | 'nothing' | 'not_found' | 'not_finished' | 'not_quiet';
+/** The lease a claim handed to this run: every call of the run is made under it. */
+export interface Lease {
+  mailoutId: string;
+  leaseToken: string;
+  leaseSeconds: number;
+}
 
-/** Queue the never-reported unknown rows once more (requeue_unknown); the mailout becomes paused for the resume. */
-export async function requeueUnknown(db: Db, mailoutId: string, quietMinutes: number): Promise<{ outcome: RequeueOutcome; requeued: number }> {
-  const r = first(await db.rpc<{ outcome: RequeueOutcome; requeued: number }>('requeue_unknown', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'requeue_unknown');
-  return { outcome: r.outcome, requeued: Number(r.requeued) };
+/** The ledger's calls of one run, bound to its mailout and lease. */
+export interface LeaseRun {
+  readonly lease: Lease;
+  /** The next rows to send (claim_batch), at most `limit`; extends the lease. */
+  claimBatch(opts: { limit: number }): Promise<BatchRecipient[]>;
+  /**
+   * Mark messages as handed to SES now, in one call (one transaction): the decision for each id,
+   * in the order given (an id given twice: later copies lost). `skip` (left the list) and
+   * `lost` (lease gone) mean: do not send. Marks are made only while the lease is live, and
+   * extend it to leaseSeconds from the transaction's start.
+   */
+  begin(subscriberIds: string[]): Promise<Map<string, BeginSendDecision>>;
+  /** Record SES's answers (record_results). */
+  record(results: SendResult[]): Promise<RecordedResults>;
+  /** The mailout's counts (mailout_counts). */
+  counts(): Promise<MailoutCounts>;
+  /** End this run (finish_mailout). */
+  finish(opts: { outcome: FinishOutcome; reason?: string | null }): Promise<FinishResult>;
+}
+
+export interface Ledger {
+  /**
+   * Claim a mailout, or resume it (claim_mailout). `content`: the rendered letter; null only to
+   * resume a mailout whose letter is stored.
+   */
+  claim(mailoutId: string, opts: { subject?: string | null; leaseSeconds: number; content: object | null }): Promise<ClaimResult>;
+  /** The calls of the run that holds this lease. */
+  run(lease: Lease): LeaseRun;
+  /** Where a claimed mailout stands: its status and lease (get_mailout, a one-row read); null when never claimed. */
+  state(mailoutId: string): Promise<MailoutState | null>;
+  /** Whether a mailout with this id was ever claimed (get_mailout). */
+  exists(mailoutId: string): Promise<boolean>;
+  /** The letter stored at a mailout's first claim (its web version), or null before that. */
+  letter(mailoutId: string): Promise<StoredLetter | null>;
+  /** Where a mailout's stored letter came from (mailout_origin); null: no letter is stored, so there is nothing to send. */
+  origin(mailoutId: string): Promise<LetterOrigin | 'unknown' | null>;
+  counts(mailoutId: string): Promise<MailoutCounts>;
+  /** How many recipients a send of this mailout would reach now (mailout_pending_count); changes nothing. */
+  pendingCount(mailoutId: string): Promise<PendingCount>;
+  /** `sending` mailouts whose lease expired: the cron hands each to a fresh invocation. */
+  toResume(opts?: { limit?: number }): Promise<string[]>;
+  /** Whether the mailout's never-reported unknown rows may be resent now (resend_window); changes nothing. */
+  resendWindow(mailoutId: string, opts: { quietMinutes: number }): Promise<ResendWindow>;
+  /** Queue the never-reported unknown rows once more (requeue_unknown); the mailout becomes paused for the resume. */
+  requeueUnknown(mailoutId: string, opts: { quietMinutes: number }): Promise<RequeueResult>;
+  /** Keep a test send's results (they never touch the live ledger). */
+  recordTestSends(mailoutId: string, opts: { runId: string; results: TestSendResult[] }): Promise<void>;
+  /** A round trip to the database (health_check). */
+  health(): Promise<void>;
+  readonly subscribers: SubscriberQueries;
+  readonly reports: ReportQueries;
+}
+
+export function createLedger(db: Db): Ledger {
+  const counts = async (mailoutId: string) => toMailoutCounts(onlyRow(await db.rpc('mailout_counts', { p_mailout_id: mailoutId }), 'mailout_counts'));
+  const state = async (mailoutId: string) => {
+    const row = (await db.rpc('get_mailout', { p_mailout_id: mailoutId }))[0];
+    return row ? toMailoutState(row) : null;
+  };
+  return {
+    async claim(mailoutId, { subject = null, leaseSeconds, content }) {
+      const rows = await db.rpc('claim_mailout', { p_mailout_id: mailoutId, p_subject: subject, p_lease_seconds: leaseSeconds, p_content: content });
+      return toClaimResult(onlyRow(rows, 'claim_mailout'));
+    },
+    run: (lease) => leaseRun(db, lease, counts),
+    state,
+    exists: async (mailoutId) => (await state(mailoutId)) !== null,
+    async letter(mailoutId) {
+      const row = (await db.rpc('mailout_letter', { p_mailout_id: mailoutId }))[0];
+      return row ? toStoredLetter(row) : null;
+    },
+    async origin(mailoutId) {
+      const row = (await db.rpc('mailout_origin', { p_mailout_id: mailoutId }))[0];
+      return row ? toLetterOrigin(row) : null;
+    },
+    counts,
+    async pendingCount(mailoutId) {
+      const row = (await db.rpc('mailout_pending_count', { p_mailout_id: mailoutId }))[0];
+      return row ? toPendingCount(row) : { claimed: false, status: null, pending: 0 };
+    },
+    async toResume({ limit = 10 } = {}) {
+      return (await db.rpc('mailouts_to_resume', { p_limit: limit })).map(toResumeId);
+    },
+    async resendWindow(mailoutId, { quietMinutes }) {
+      return toResendWindow(onlyRow(await db.rpc('resend_window', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'resend_window'));
+    },
+    async requeueUnknown(mailoutId, { quietMinutes }) {
+      return toRequeueResult(onlyRow(await db.rpc('requeue_unknown', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'requeue_unknown'));
+    },
+    async recordTestSends(mailoutId, { runId, results }) {
+      await db.rpc('record_test_sends', { p_mailout_id: mailoutId, p_run_id: runId, p_results: results });
+    },
+    async health() {
+      await db.rpc('health_check');
+    },
+    subscribers: subscriberQueries(db),
+    reports: reportQueries(db),
+  };
+}
+
+function leaseRun(db: Db, lease: Lease, counts: (mailoutId: string) => Promise<MailoutCounts>): LeaseRun {
+  const { mailoutId, leaseToken, leaseSeconds } = lease;
+  const bound = { p_mailout_id: mailoutId, p_lease_token: leaseToken };
+  return {
+    lease,
+    async claimBatch({ limit }) {
+      return (await db.rpc('claim_batch', { ...bound, p_limit: limit, p_lease_seconds: leaseSeconds })).map(toBatchRecipient);
+    },
+    async begin(subscriberIds) {
+      if (subscriberIds.length === 0) return new Map();
+      const rows = await db.rpc('begin_sends', { ...bound, p_subscriber_ids: subscriberIds, p_lease_seconds: leaseSeconds });
+      return new Map(rows.map(toBeginDecision));
+    },
+    async record(results) {
+      if (results.length === 0) return { recorded: 0, requeued: 0 };
+      return toRecordedResults(onlyRow(await db.rpc('record_results', { ...bound, p_results: results.map(resultPayload) }), 'record_results'));
+    },
+    counts: () => counts(mailoutId),
+    async finish({ outcome, reason = null }) {
+      return toFinishResult(onlyRow(await db.rpc('finish_mailout', { ...bound, p_outcome: outcome, p_reason: reason }), 'finish_mailout'));
+    },
+  };
+}
+
+/** One result as record_results reads it. */
+function resultPayload(r: SendResult) {
+  const error = r.status === 'failed' || r.status === 'unknown';
+  return {
+    subscriber_id: r.subscriberId,
+    status: r.status,
+    ses_message_id: r.status === 'queued' ? null : (r.sesMessageId ?? null),
+    error_code: error ? r.errorCode : null,
+    error_message: error ? r.errorMessage : null,
+  };
 }

@@ -1,12 +1,11 @@
-import type { Db } from '../db';
-import { claimBatch, finishMailout, mailoutCounts, type BatchRecipient, type FinishOutcome, type FinishResult, type MailoutCounts, type SendResult } from '../db/ledger';
-import { mailoutFeedbackStats, type FeedbackStats } from '../feedback/store';
+import type { BatchRecipient, FinishOutcome, FinishResult, LeaseRun, MailoutCounts, SendResult } from '../db/ledger';
+import type { FeedbackStats } from '../feedback/store';
 import { createResultRecorder, createSendStarter, type Mark } from './recorder';
 
 /**
  * What the send loop asks of the ledger, every call bound to one mailout and its lease: the
- * loop knows no SQL and no `Db`. `ledgerLoopStore` is the real one (the typed wrappers of
- * lib/db/ledger.ts); tests/send/loop-steps.test.ts drives the loop with one in memory.
+ * loop knows no SQL and no `Db`. `ledgerLoopStore` is the real one (a view of the run's
+ * `LeaseRun`, lib/db/ledger.ts); tests/send/loop-steps.test.ts drives the loop with one in memory.
  */
 export interface LoopStore {
   /** The next rows to send (claim_batch), at most `limit`; empty when none is left. */
@@ -24,24 +23,20 @@ export interface LoopStore {
   finish(outcome: FinishOutcome, reason?: string | null): Promise<FinishResult>;
 }
 
-export interface Lease {
-  mailoutId: string;
-  leaseToken: string;
-  leaseSeconds: number;
-}
-
-/** The ledger as the loop sees it; `now` is the run's clock (when each mark was asked for). */
-export function ledgerLoopStore(db: Db, lease: Lease, now: () => number): LoopStore {
-  const { mailoutId, leaseToken, leaseSeconds } = lease;
-  const recorder = createResultRecorder(db, mailoutId, leaseToken);
-  const starter = createSendStarter(db, lease, now);
+/**
+ * The ledger as the loop sees it: `run` is the run's calls under its lease, `stats` the
+ * mailout's feedback figures, `now` the run's clock (when each mark was asked for).
+ */
+export function ledgerLoopStore(run: LeaseRun, stats: () => Promise<FeedbackStats>, now: () => number): LoopStore {
+  const recorder = createResultRecorder(run);
+  const starter = createSendStarter(run, now);
   return {
-    claim: (limit) => claimBatch(db, { mailoutId, leaseToken, limit, leaseSeconds }),
+    claim: (limit) => run.claimBatch({ limit }),
     begin: (subscriberId) => starter.begin(subscriberId),
     record: (result) => recorder.record(result),
     drain: () => recorder.drain(),
-    stats: () => mailoutFeedbackStats(db, mailoutId),
-    counts: () => mailoutCounts(db, mailoutId),
-    finish: (outcome, reason = null) => finishMailout(db, { mailoutId, leaseToken, outcome, reason }),
+    stats,
+    counts: () => run.counts(),
+    finish: (outcome, reason = null) => run.finish({ outcome, reason }),
   };
 }

@@ -1,5 +1,4 @@
-import type { Db } from '../db';
-import { beginSends, recordResults, type BeginSendDecision, type SendResult } from '../db/ledger';
+import type { BeginSendDecision, LeaseRun, SendResult } from '../db/ledger';
 
 /**
  * The send engine's two ledger writes per message, each grouped while a write is running
@@ -68,9 +67,9 @@ function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>) {
   };
 }
 
-export function createResultRecorder(db: Db, mailoutId: string, leaseToken: string): ResultRecorder {
+export function createResultRecorder(run: LeaseRun): ResultRecorder {
   const group = groupCommit<SendResult, void>(async (results) => {
-    await recordResults(db, mailoutId, leaseToken, results);
+    await run.record(results);
     return results.map(() => undefined);
   });
   return {
@@ -79,14 +78,10 @@ export function createResultRecorder(db: Db, mailoutId: string, leaseToken: stri
   };
 }
 
-export function createSendStarter(
-  db: Db,
-  lease: { mailoutId: string; leaseToken: string; leaseSeconds: number },
-  now: () => number,
-): SendStarter {
+export function createSendStarter(run: LeaseRun, now: () => number): SendStarter {
   const group = groupCommit<string, Mark>(async (ids) => {
     const requestedAt = now();
-    const decisions = await beginSends(db, lease.mailoutId, lease.leaseToken, ids, lease.leaseSeconds);
+    const decisions = await run.begin(ids);
     // An id the database did not answer for was not marked: it must not be sent.
     return ids.map((id) => ({ decision: decisions.get(id) ?? 'lost', requestedAt }));
   });

@@ -1,5 +1,4 @@
-import { requeueUnknown, resendWindow, unknownNeverReported, type RequeueOutcome, type ResendWindow, type UnknownRow } from '../db/ledger';
-import type { Db } from '../db';
+import type { Ledger, RequeueOutcome, ResendWindow, UnknownRow } from '../db/ledger';
 import { log } from '../log';
 import type { LoopSummary } from './loop';
 import { startMailout, type SendDeps } from './start';
@@ -20,9 +19,9 @@ export interface ResendPlan {
 }
 
 /** What a resend would send now; changes nothing. */
-export async function planResend(db: Db, mailoutId: string, quietMinutes: number): Promise<ResendPlan> {
-  const window = await resendWindow(db, mailoutId, quietMinutes);
-  return { window, rows: window.found ? await unknownNeverReported(db, mailoutId) : [] };
+export async function planResend(ledger: Ledger, mailoutId: string, quietMinutes: number): Promise<ResendPlan> {
+  const window = await ledger.resendWindow(mailoutId, { quietMinutes });
+  return { window, rows: window.found ? await ledger.reports.unknownNeverReported(mailoutId) : [] };
 }
 
 export interface ResendResult {
@@ -34,7 +33,7 @@ export interface ResendResult {
 
 /** Queue the never-reported rows once more and send them (each at most once more, ever). */
 export async function resendUnknown(deps: SendDeps, mailoutId: string, quietMinutes: number): Promise<ResendResult> {
-  const { outcome, requeued } = await requeueUnknown(deps.db, mailoutId, quietMinutes);
+  const { outcome, requeued } = await deps.ledger.requeueUnknown(mailoutId, { quietMinutes });
   log.info('resend_unknown.requeued', { mailout_id: mailoutId, outcome, requeued, quiet_minutes: quietMinutes });
   if (outcome !== 'requeued') return { outcome, requeued, summary: null };
   const started = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: true });

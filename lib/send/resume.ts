@@ -1,5 +1,5 @@
 import type { Db } from '../db/types';
-import { mailoutsToResume } from '../db/ledger';
+import type { Ledger } from '../db/ledger';
 import { log } from '../log';
 import { flushPendingNotionRefreshes } from '../feedback';
 
@@ -9,6 +9,7 @@ import { flushPendingNotionRefreshes } from '../feedback';
  */
 export interface ResumeDeps {
   db: Db;
+  ledger: Ledger;
   /** Ask a fresh invocation to continue this mailout (App.continueMailout). */
   continueMailout(mailoutId: string): Promise<void>;
   /** The Notion counts writer, or undefined without Notion (App.countsRefresher). */
@@ -17,7 +18,7 @@ export interface ResumeDeps {
 
 export async function resumeExpiredMailouts(app: ResumeDeps): Promise<string[]> {
   const { db } = app;
-  const due = await mailoutsToResume(db, 10);
+  const due = await app.ledger.toResume({ limit: 10 });
   const resumed: string[] = [];
   for (const mailoutId of due) {
     try {

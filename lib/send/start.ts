@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { claimMailout, mailoutPendingCount, recordTestSends, type BatchRecipient, type ClaimResult, type TestSendResult } from '../db/ledger';
+import type { BatchRecipient, ClaimResult, Ledger, LetterOrigin, TestSendResult } from '../db/ledger';
+import { mailoutFeedbackStats } from '../feedback/store';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
@@ -28,6 +29,8 @@ import type { SendRequest } from './request';
 export interface SendDeps {
   config: Config;
   db: Db;
+  /** The typed SQL calls (lib/db/ledger.ts), built once by the composition root. */
+  ledger: Ledger;
   ses: SESv2Client;
   reporter: MailoutReporter;
   /** Reads and renders the mailout (Notion page, or a Markdown file for the CLI and demo). */
@@ -114,7 +117,7 @@ async function sendTest(deps: SendDeps, mailoutId: string, loaded: LoadedLetter,
   } finally {
     sender.pacer.close();
   }
-  await recordTestSends(deps.db, mailoutId, runId, results);
+  await deps.ledger.recordTestSends(mailoutId, { runId, results });
   const sent = results.filter((r) => r.status === 'sent').length;
   const warnings = [...loaded.warnings, ...footerAddressWarnings(config), ...readiness];
   if (loaded.origin === 'notion') await deps.reporter.testSent(mailoutId, { sent, failed: results.length - sent, recipients: config.testEmails, warnings });
@@ -154,7 +157,7 @@ function sendLoopDeps(
     ...(deps.random ? { random: deps.random } : {}),
   });
   return {
-    store: ledgerLoopStore(deps.db, { mailoutId, leaseToken: run.leaseToken, leaseSeconds }, now),
+    store: ledgerLoopStore(deps.ledger.run({ mailoutId, leaseToken: run.leaseToken, leaseSeconds }), () => mailoutFeedbackStats(deps.db, mailoutId), now),
     sender,
     settings: { mailoutId, batchSize: config.sending.batchSize, maxConcurrency, leaseSeconds, deadline: deps.deadline(), safetyMarginMs: deps.safetyMarginMs ?? 10_000 },
     reporter: deps.reporter,
@@ -166,7 +169,7 @@ function sendLoopDeps(
 export const SEND_CONNECTIONS = 4;
 
 export async function startMailout(deps: SendDeps, req: SendRequest): Promise<StartResult> {
-  const { config, db } = deps;
+  const { config, db, ledger } = deps;
   // Every caller (webhook, CLI, demo) gets the canonical id, so one page is one claim.
   const mailoutId = parseMailoutId(req.mailoutId);
 
@@ -180,7 +183,7 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
   const mode = req.mode === 'test' || loaded?.test ? 'test' : 'live';
 
   if (req.dryRun) {
-    const pending = await mailoutPendingCount(db, mailoutId);
+    const pending = await ledger.pendingCount(mailoutId);
     const recipients = mode === 'test' ? config.testEmails.length : pending.pending;
     return {
       status: 200,
@@ -202,15 +205,14 @@ export async function startMailout(deps: SendDeps, req: SendRequest): Promise<St
 
   // Pre-flight before the claim: a refusal changes nothing. A continuation sends the stored letter.
   if (!req.continuation) requireFooterAddress(config);
-  const pending = await mailoutPendingCount(db, mailoutId);
+  const pending = await ledger.pendingCount(mailoutId);
   // Once per mailout: a continuation of a claimed mailout was checked at its first invocation.
   const readiness = req.continuation && pending.claimed ? [] : await requireReady(await deps.readiness(pending.pending), mailoutId, deps.reporter);
   const flight = await preflight(deps.ses, { recipients: pending.pending, requestedRate: config.sending.ratePerSec });
   const rate = flight.rate;
   const leaseSeconds = leaseSecondsFor(config, rate);
 
-  const claim = await claimMailout(db, {
-    mailoutId,
+  const claim = await ledger.claim(mailoutId, {
     subject: loaded?.letter.subject ?? null,
     leaseSeconds,
     content: loaded ? { ...loaded.letter, origin: loaded.origin } : null,

@@ -1,4 +1,4 @@
-import { mailoutPendingCount, mailoutState, type ClaimOutcome } from '../db/ledger';
+import type { ClaimOutcome, MailoutState } from '../db/ledger';
 import { AppError } from '../errors';
 import { log } from '../log';
 import { parseMailoutId } from '../mailout-id';
@@ -30,7 +30,7 @@ export async function answerSendRequest(deps: SendDeps, req: SendRequest): Promi
 }
 
 /** What the one-row read says about a claimed mailout; null: a claim may be tried. */
-function claimedAlready(state: Awaited<ReturnType<typeof mailoutState>>, now: number): ClaimOutcome | null {
+function claimedAlready(state: MailoutState | null, now: number): ClaimOutcome | null {
   if (state?.status === 'sent') return 'already_sent';
   // A clock apart from the database's errs either way safely: the claim itself decides.
   if (state?.status === 'sending' && state.leaseUntil && state.leaseUntil.getTime() > now) return 'in_progress';
@@ -39,7 +39,7 @@ function claimedAlready(state: Awaited<ReturnType<typeof mailoutState>>, now: nu
 
 async function acceptWebhook(deps: SendDeps, req: SendRequest, readPageMode: (id: string) => Promise<{ test: boolean }>): Promise<SendAnswer> {
   const { mailoutId } = req;
-  const state = await mailoutState(deps.db, mailoutId);
+  const state = await deps.ledger.state(mailoutId);
   const outcome = claimedAlready(state, (deps.now ?? Date.now)());
   if (state && outcome) return duplicateAnswer(req, { outcome, mailoutId, status: state.status, leaseUntil: state.leaseUntil }, deps);
 
@@ -47,7 +47,7 @@ async function acceptWebhook(deps: SendDeps, req: SendRequest, readPageMode: (id
   const mode = (await readPageMode(mailoutId)).test ? 'test' : 'live';
   let readiness = deps.readiness;
   if (mode === 'live') {
-    const checks = await deps.readiness((await mailoutPendingCount(deps.db, mailoutId)).pending);
+    const checks = await deps.readiness((await deps.ledger.pendingCount(mailoutId)).pending);
     await refuseUnready(deps, mailoutId, checks);
     // Once per mailout: the run after the answer reuses this verdict.
     readiness = async () => checks;

@@ -1,7 +1,6 @@
 import type { Config } from '../config';
 import { escapeHtml, noticePage, pageHeaders } from '../html';
-import { resubscribeSubscriber, unsubscribeSubscriber } from '../db/ledger';
-import type { Db } from '../db/types';
+import type { Ledger } from '../db/ledger';
 import { log } from '../log';
 import { verifyUnsubscribeToken, type UnsubscribeTarget } from './token';
 
@@ -20,7 +19,7 @@ import { verifyUnsubscribeToken, type UnsubscribeTarget } from './token';
 export type UnsubscribeAction = 'unsubscribe' | 'resubscribe';
 
 export interface UnsubscribeDeps {
-  db: Db;
+  ledger: Ledger;
   config: Pick<Config, 'unsubscribeSecret' | 'listName'>;
 }
 
@@ -74,12 +73,12 @@ async function applyToSubscriber(
   deps: UnsubscribeDeps,
 ): Promise<PageResult> {
   if (action === 'unsubscribe') {
-    const r = await unsubscribeSubscriber(deps.db, target.subscriberId);
+    const r = await deps.ledger.subscribers.unsubscribe(target.subscriberId);
     log.info('unsubscribe.done', { subscriberId: target.subscriberId, found: r !== null, changed: r?.changed ?? false });
     // Already unsubscribed, bounced, or no longer on the list: the same page.
     return page(200, 'unsubscribed', deps.config, token);
   }
-  const r = await resubscribeSubscriber(deps.db, target.subscriberId);
+  const r = await deps.ledger.subscribers.resubscribe(target.subscriberId);
   log.info('unsubscribe.resubscribe', { subscriberId: target.subscriberId, found: r !== null, changed: r?.changed ?? false });
   if (!r) return page(404, 'not_found', deps.config, null);
   if (r.status === 'active') return page(200, 'resubscribed', deps.config, token);

@@ -9,7 +9,7 @@
  * `BATCH_BENCH_SIZES=10000,100000` to run other sizes.
  */
 import { Pool } from 'pg';
-import { beginSends, claimBatch, claimMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { claimNotionRefresh, mailoutFeedbackStats } from '../../lib/feedback/store';
 import { mailoutIdFromName } from '../../lib/mailout-id';
@@ -31,7 +31,7 @@ async function midSend(url: string, n: number): Promise<{ id: string; token: str
     await pool.query('analyze subscribers');
     const db = createPostgresDb(url, { max: 1 });
     const id = mailoutIdFromName(`bench-batch-${n}`);
-    const claim = await claimMailout(db, { mailoutId: id, leaseSeconds: 3600, content: { subject: 'Bench' } });
+    const claim = await createLedger(db).claim(id, { leaseSeconds: 3600, content: { subject: 'Bench' } });
     await db.close();
     // The rest of the copy at once (claim_batch would copy it chunk by chunk as the send goes).
     await pool.query(
@@ -80,14 +80,15 @@ async function timeBatches(url: string, m: { id: string; token: string }): Promi
     times[q].push(performance.now() - t0);
     return out;
   };
+  const run = createLedger(db).run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 });
   try {
     for (let i = 0; i < ROUNDS; i++) {
-      const batch = await timed('claim_batch', () => claimBatch(db, { mailoutId: m.id, leaseToken: m.token, limit: BATCH, leaseSeconds: 3600 }));
+      const batch = await timed('claim_batch', () => run.claimBatch({ limit: BATCH }));
       const ids = batch.map((b) => b.subscriberId);
-      await timed('begin_sends', () => beginSends(db, m.id, m.token, ids, 3600));
-      await timed('record_results', () => recordResults(db, m.id, m.token, ids.map((s) => ({ subscriberId: s, status: 'sent' as const, sesMessageId: `bench-r-${s}` }))));
+      await timed('begin_sends', () => run.begin(ids));
+      await timed('record_results', () => run.record(ids.map((s) => ({ subscriberId: s, status: 'sent' as const, sesMessageId: `bench-r-${s}` }))));
       await timed('mailout_feedback_stats', () => mailoutFeedbackStats(db, m.id));
-      await timed('mailout_counts', () => mailoutCounts(db, m.id));
+      await timed('mailout_counts', () => run.counts());
       // For scale: the floor of any write here (one row, committed with fsync on).
       await timed('one-row write', () => claimNotionRefresh(db, m.id, 0));
     }

@@ -5,7 +5,7 @@
  * (2,000); claim_batch copies the next chunk whenever the copied queue runs dry.
  */
 import { Pool } from 'pg';
-import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import type { Db } from '../../lib/db/types';
 import type { Figure } from '../bench';
@@ -41,17 +41,18 @@ function statementFigure(name: string, ms: number, note?: string): Figure {
 async function claimAndFirstBatches(db: Db, n: number): Promise<Figure[]> {
   const mailoutId = mailoutIdFromName(`bench-claim-${n}`);
   const size = n.toLocaleString('en');
-  const claim = await timed(() => claimMailout(db, { mailoutId, leaseSeconds: 3600, content: { subject: 'Bench' } }));
-  const token = claim.value.leaseToken!;
+  const ledger = createLedger(db);
+  const claim = await timed(() => ledger.claim(mailoutId, { leaseSeconds: 3600, content: { subject: 'Bench' } }));
+  const run = ledger.run({ mailoutId, leaseToken: claim.value.leaseToken!, leaseSeconds: 3600 });
   const batches: number[] = [];
   const records: number[] = [];
   const handedOut: string[] = [];
   for (let i = 0; i < BATCHES; i += 1) {
-    const batch = await timed(() => claimBatch(db, { mailoutId, leaseToken: token, limit: BATCH, leaseSeconds: 3600 }));
+    const batch = await timed(() => run.claimBatch({ limit: BATCH }));
     batches.push(batch.ms);
     handedOut.push(...batch.value.map((b) => b.subscriberId));
     const results = batch.value.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` }));
-    records.push((await timed(() => recordResults(db, mailoutId, token, results))).ms);
+    records.push((await timed(() => run.record(results))).ms);
   }
   const sorted = [...batches].sort((a, b) => a - b);
   return [

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createUnsubscribeHandlers } from '../../api/unsubscribe';
-import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { migrate } from '../db/migrate';
 import { createPostgresDb } from '../../lib/db/postgres';
@@ -58,13 +58,15 @@ export async function run(): Promise<Figure[]> {
     );
 
     // A sent mailout: every subscriber has a delivery with an SES message id.
-    const claim = await claimMailout(db, { mailoutId: MAILOUT, leaseSeconds: 600, content: { subject: 'Bench' } });
+    const ledger = createLedger(db);
+    const claim = await ledger.claim(MAILOUT, { leaseSeconds: 600, content: { subject: 'Bench' } });
+    const run = ledger.run({ mailoutId: MAILOUT, leaseToken: claim.leaseToken!, leaseSeconds: 600 });
     const recipients: { subscriberId: string; email: string; sesId: string }[] = [];
     for (;;) {
-      const batch = await claimBatch(db, { mailoutId: MAILOUT, leaseToken: claim.leaseToken!, limit: 1000, leaseSeconds: 600 });
+      const batch = await run.claimBatch({ limit: 1000 });
       if (batch.length === 0) break;
       const rows = batch.map((b) => ({ subscriberId: b.subscriberId, email: b.email, sesId: `bench-${randomUUID()}` }));
-      await recordResults(db, MAILOUT, claim.leaseToken!, rows.map((r) => ({ subscriberId: r.subscriberId, status: 'sent' as const, sesMessageId: r.sesId })));
+      await run.record(rows.map((r) => ({ subscriberId: r.subscriberId, status: 'sent' as const, sesMessageId: r.sesId })));
       recipients.push(...rows);
     }
 
@@ -116,7 +118,7 @@ export async function run(): Promise<Figure[]> {
     // --- Unsubscribe POSTs (RFC 8058 one-click) through the exported handler.
     await c.query(`update subscribers set status = 'active'`);
     const secret = 'bench-unsubscribe-secret-0123456789';
-    const { POST } = createUnsubscribeHandlers(() => ({ db, config: { unsubscribeSecret: secret, listName: 'Bench' } }));
+    const { POST } = createUnsubscribeHandlers(() => ({ ledger, config: { unsubscribeSecret: secret, listName: 'Bench' } }));
     const targets = recipients.slice(0, UNSUBSCRIBES).map((r) => unsubscribeToken(secret, r.subscriberId));
     let badStatus = 0;
     const t1 = process.hrtime.bigint();

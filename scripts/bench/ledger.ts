@@ -1,5 +1,5 @@
 /** The exactly-once core: time to claim a large list, and ledger throughput with 4 workers (SES not involved). */
-import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import type { Figure } from '../bench';
 import { seedBenchSubscribers, withBenchDatabase } from '../lib/bench-db';
@@ -14,7 +14,7 @@ export async function run(): Promise<Figure[]> {
     const db = createPostgresDb(url);
 
     const t0 = performance.now();
-    const claim = await claimMailout(db, { mailoutId: MAILOUT, leaseSeconds: 600, content: { subject: 'Bench' } });
+    const claim = await createLedger(db).claim(MAILOUT, { leaseSeconds: 600, content: { subject: 'Bench' } });
     const claimMs = performance.now() - t0;
     figures.push({
       name: `claim_mailout, ${claim.recipients.toLocaleString('en')} active subscribers`,
@@ -31,16 +31,12 @@ export async function run(): Promise<Figure[]> {
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         const w = createPostgresDb(url, { max: 1 });
+        const worker = createLedger(w).run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 600 });
         try {
           for (;;) {
-            const batch = await claimBatch(w, { mailoutId: MAILOUT, leaseToken: token, limit: batchSize, leaseSeconds: 600 });
+            const batch = await worker.claimBatch({ limit: batchSize });
             if (batch.length === 0) break;
-            await recordResults(
-              w,
-              MAILOUT,
-              token,
-              batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })),
-            );
+            await worker.record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })));
             processed += batch.length;
           }
         } finally {

@@ -40,6 +40,7 @@ import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 import { busiestWindow } from '../lib/window';
 import { withBenchDatabase } from '../lib/bench-db';
+import { createLedger } from '../../lib/db/ledger';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 
 const REPO = path.resolve(__dirname, '../..');
@@ -142,6 +143,7 @@ async function child(): Promise<void> {
     },
     close: () => realDb.close(),
   };
+  deps.ledger = createLedger(deps.db);
 
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { claimMailout } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { getDb } from '../../lib/db';
 import { personalise } from '../../lib/render';
 import { loadLetter } from '../../lib/letter';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   // The letter as a live send stores it at the claim (lib/send: loadLetter, then claim_mailout).
   const loaded = await loadLetter({ kind: 'file', path: file }, letterOptionsFromConfig(s.config, null));
   expect(loaded.mailoutId).toBe(MAILOUT);
-  const claim = await claimMailout(getDb(s.config), { mailoutId: MAILOUT, subject: loaded.letter.subject, leaseSeconds: 60, content: loaded.letter });
+  const claim = await createLedger(getDb(s.config)).claim(MAILOUT, { subject: loaded.letter.subject, leaseSeconds: 60, content: loaded.letter });
   expect(claim.outcome).toBe('claimed');
   email = personalise(loaded.letter, { unsubscribeUrl: unsubscribeUrl(s.config, subscriberId), name: 'Анна' }).html;
 });

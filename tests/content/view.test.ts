@@ -1,7 +1,7 @@
-import { claimMailout } from '../../lib/db/ledger';
 import { renderMailout, webVersion } from '../../lib/render';
 import { PAGE_HEADERS, unsubscribePage } from '../../lib/unsubscribe';
 import { viewLetter, viewSignature, viewUrl } from '../../lib/view';
+import { createLedger } from '../../lib/db/ledger';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /** The web version (lib/view behind api/view.ts) against a real database; the browser test opens it in Chromium. */
@@ -18,13 +18,13 @@ beforeAll(async () => {
     listName: 'Пример',
     viewUrl: viewUrl(CONFIG, MAILOUT),
   });
-  await claimMailout(t.db, { mailoutId: MAILOUT, subject: letter.subject, leaseSeconds: 60, content: letter });
+  await t.ledger.claim(MAILOUT, { subject: letter.subject, leaseSeconds: 60, content: letter });
 });
 afterAll(async () => {
   await t.drop();
 });
 
-const deps = () => ({ db: t.db, config: CONFIG });
+const deps = () => ({ ledger: t.ledger, config: CONFIG });
 const sig = (id: string) => viewSignature(CONFIG.unsubscribeSecret, id);
 
 test('serves the stored letter with no reader in it, cacheable, and a 304 for its ETag', async () => {
@@ -40,11 +40,11 @@ test('serves the stored letter with no reader in it, cacheable, and a 304 for it
 test('a signature for another mailout, a changed one or none is refused before the database is asked', async () => {
   const refusingDb = { ...t.db, rpc: () => Promise.reject(new Error('the database must not be asked')) };
   for (const s of [sig('55555555-6666-4777-8888-999999999999'), `${sig(MAILOUT).slice(0, -2)}AA`, '', null]) {
-    const r = await viewLetter({ db: refusingDb, config: CONFIG }, { mailoutId: MAILOUT, sig: s, ifNoneMatch: null });
+    const r = await viewLetter({ ledger: createLedger(refusingDb), config: CONFIG }, { mailoutId: MAILOUT, sig: s, ifNoneMatch: null });
     expect(r.status).toBe(403);
     expect(r.headers['cache-control']).toBe('no-store');
   }
-  const other = await viewLetter({ db: t.db, config: { unsubscribeSecret: 'another-secret-entirely-0123456789' } }, { mailoutId: MAILOUT, sig: sig(MAILOUT), ifNoneMatch: null });
+  const other = await viewLetter({ ledger: t.ledger, config: { unsubscribeSecret: 'another-secret-entirely-0123456789' } }, { mailoutId: MAILOUT, sig: sig(MAILOUT), ifNoneMatch: null });
   expect(other.status).toBe(403);
 });
 

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
-import { beginSends, claimBatch, claimMailout, finishMailout, mailoutCounts, mailoutPendingCount, recordResults, type SendResult } from '../../lib/db/ledger';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import type { SendResult } from '../../lib/db/ledger';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * The chunked claim and the ledger's counters together (20261203150000, 20261203170100): a
@@ -27,16 +27,16 @@ beforeEach(async () => {
 });
 
 async function claim() {
-  const c = await claimMailout(t.db, { mailoutId: MAILOUT, leaseSeconds: 600, content: STORED_LETTER });
+  const c = await t.ledger.claim(MAILOUT, { leaseSeconds: 600, content: STORED_LETTER });
   return { ...c, leaseToken: c.leaseToken! };
 }
 
 /** One batch as the send loop makes it: handed out, marked, then `outcome` recorded for each. */
 async function sendBatch(token: string, limit: number, outcome: (id: string, i: number) => SendResult = sent): Promise<string[]> {
-  const ids = (await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: token, limit, leaseSeconds: 600 })).map((b) => b.subscriberId);
+  const ids = (await t.ledger.run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 600 }).claimBatch({ limit })).map((b) => b.subscriberId);
   if (ids.length === 0) return ids;
-  await beginSends(t.db, MAILOUT, token, ids, 600);
-  await recordResults(t.db, MAILOUT, token, ids.map(outcome));
+  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 600 }).begin(ids);
+  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: token, leaseSeconds: 60 }).record(ids.map(outcome));
   return ids;
 }
 const sent = (id: string): SendResult => ({ subscriberId: id, status: 'sent', sesMessageId: `m-${id}` });
@@ -63,12 +63,12 @@ async function ledger() {
 /** mailout_counts and mailout_pending_count against the ledger: the claim's recipients, the uncopied ones queued. */
 async function expectCountsOfTheClaim(step: string) {
   const l = await ledger();
-  const counts = await mailoutCounts(t.db, MAILOUT);
+  const counts = await t.ledger.counts(MAILOUT);
   expect({ step, counts }).toEqual({
     step,
     counts: { recipients: LIST, ...l.byStatus, queued: l.byStatus.queued! + l.uncopied },
   });
-  expect({ step, pending: (await mailoutPendingCount(t.db, MAILOUT)).pending }).toEqual({ step, pending: counts.queued });
+  expect({ step, pending: (await t.ledger.pendingCount(MAILOUT)).pending }).toEqual({ step, pending: counts.queued });
   return { ...l, counts };
 }
 
@@ -88,7 +88,7 @@ test('while the copy is unfinished, mailout_counts and mailout_pending_count rep
   });
 
   // A batch handed out but not recorded yet, from the chunk its claim_batch copied.
-  const handed = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, limit: 100, leaseSeconds: 600 });
+  const handed = await t.ledger.run(leaseOf(c, 600)).claimBatch({ limit: 100 });
   expect(await expectCountsOfTheClaim('second chunk copied')).toMatchObject({
     rows: 2 * CHUNK - 1,
     counts: { queued: LIST - CHUNK - handed.length, sending: handed.length },
@@ -100,12 +100,12 @@ test('finish_mailout complete is refused while the copy is not done, even with n
   await sendBatch(c.leaseToken, CHUNK);
   expect((await ledger()).byStatus).toMatchObject({ queued: 0, sending: 0, sent: CHUNK });
 
-  await expect(finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, outcome: 'complete' })).rejects.toMatchObject({ code: 'unfinished' });
+  await expect(t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' })).rejects.toMatchObject({ code: 'unfinished' });
   const { rows } = await t.pool.query(`select status, snapshot_done from mailouts where id = $1`, [MAILOUT]);
   expect(rows[0]).toEqual({ status: 'sending', snapshot_done: false });
 
   await sendAll(c.leaseToken);
-  expect(await finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, outcome: 'complete' })).toMatchObject({
+  expect(await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' })).toMatchObject({
     status: 'sent',
     recipients: LIST,
     sent: LIST,
@@ -142,15 +142,15 @@ async function beforeTheSecondChunk() {
 async function expectSkippedNotSent(s: { token: string; handed: string[]; leaver: string }, batch: { subscriber_id: string }[]) {
   const ids = batch.map((b) => b.subscriber_id);
   expect(ids).toHaveLength(50);
-  await beginSends(t.db, MAILOUT, s.token, ids, 600);
-  await recordResults(t.db, MAILOUT, s.token, ids.map(sent));
+  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: s.token, leaseSeconds: 600 }).begin(ids);
+  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: s.token, leaseSeconds: 60 }).record(ids.map(sent));
   const handed = [...s.handed, ...ids, ...(await sendAll(s.token))];
   expect(handed).not.toContain(s.leaver);
   const { rows } = await t.pool.query(`select status, error_code from deliveries where mailout_id = $1 and subscriber_id = $2`, [MAILOUT, s.leaver]);
   expect(rows).toEqual([{ status: 'skipped', error_code: 'subscriber_unsubscribed' }]);
   const l = await ledger();
   expect(l).toMatchObject({ rows: LIST, uncopied: 0, byStatus: { sent: LIST - 1, skipped: 1, queued: 0, sending: 0 } });
-  expect(await mailoutCounts(t.db, MAILOUT)).toEqual({ recipients: LIST, ...l.byStatus });
+  expect(await t.ledger.counts(MAILOUT)).toEqual({ recipients: LIST, ...l.byStatus });
 }
 
 test('an unsubscribe of a recipient not copied yet, while claim_batch copies their chunk, waits for the copy: no deadlock, the skip kept', async () => {
@@ -188,7 +188,7 @@ test('after the whole send, with every kind of outcome and a leaver, the counts 
         ? { subscriberId: id, status: 'unknown', errorCode: 'TimeoutError', errorMessage: 'timed out' }
         : sent(id);
   await sendAll(c.leaseToken, outcome);
-  const fin = await finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' });
 
   const l = await ledger();
   expect(l).toMatchObject({ rows: LIST, uncopied: 0, byStatus: { queued: 0, sending: 0, skipped: 1 } });
@@ -199,30 +199,30 @@ test('after the whole send, with every kind of outcome and a leaver, the counts 
     [MAILOUT],
   );
   expect(rows[0]).toEqual({ recipients: LIST, ...l.byStatus, snapshot_done: true });
-  expect(await mailoutCounts(t.db, MAILOUT)).toEqual({ recipients: LIST, ...l.byStatus });
+  expect(await t.ledger.counts(MAILOUT)).toEqual({ recipients: LIST, ...l.byStatus });
   expect(fin).toMatchObject({ status: 'sent', recipients: LIST, sent: l.byStatus.sent, failed: l.byStatus.failed, skipped: 1, unknown: l.byStatus.unknown, queued: 0 });
 });
 
 test('a resume answers the ledger\'s counters: a row its takeover settles as sent through an SES event already stored is not counted unknown', async () => {
   const c = await claim();
-  const batch = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, limit: 3, leaseSeconds: 600 });
+  const batch = await t.ledger.run(leaseOf(c, 600)).claimBatch({ limit: 3 });
   const ids = batch.map((b) => b.subscriberId);
-  await beginSends(t.db, MAILOUT, c.leaseToken, ids, 600);
+  await t.ledger.run(leaseOf(c, 600)).begin(ids);
   // SES accepted the first one (its Send event, tagged, came in) but the run died before its answer.
   await t.pool.query(
     `select * from apply_ses_event('sns-resume-send', 'Send', 'ses-resume-1', array[$1], null, null, null, null, null, null, null, null, 3, '{}', $2, $3)`,
     [batch[0]!.email, MAILOUT, ids[0]],
   );
-  expect(await claimMailout(t.db, { mailoutId: MAILOUT, leaseSeconds: 600, content: null })).toMatchObject({
+  expect(await t.ledger.claim(MAILOUT, { leaseSeconds: 600, content: null })).toMatchObject({
     outcome: 'in_progress',
     recipients: LIST,
     queued: LIST - 3,
   });
 
   await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [MAILOUT]);
-  const resumed = await claimMailout(t.db, { mailoutId: MAILOUT, leaseSeconds: 600, content: null });
+  const resumed = await t.ledger.claim(MAILOUT, { leaseSeconds: 600, content: null });
   const l = await ledger();
   expect(l.byStatus).toMatchObject({ sent: 1, unknown: 2, sending: 0 });
   expect(resumed).toMatchObject({ outcome: 'resumed', recipients: LIST, queued: LIST - 3, unknown: 2 });
-  expect(await mailoutCounts(t.db, MAILOUT)).toMatchObject({ recipients: LIST, queued: LIST - 3, sent: 1, unknown: 2 });
+  expect(await t.ledger.counts(MAILOUT)).toMatchObject({ recipients: LIST, queued: LIST - 3, sent: 1, unknown: 2 });
 });

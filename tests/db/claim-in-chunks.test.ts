@@ -1,6 +1,5 @@
 import type { Client } from 'pg';
-import { claimBatch, claimMailout, finishMailout, mailoutPendingCount, recordResults } from '../../lib/db/ledger';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * A list longer than one chunk of the copy (private.snapshot_recipients copies 2,000 at a
@@ -27,7 +26,7 @@ beforeEach(async () => {
 });
 
 async function claim() {
-  const c = await claimMailout(t.db, { mailoutId: MAILOUT, leaseSeconds: 600, content: STORED_LETTER });
+  const c = await t.ledger.claim(MAILOUT, { leaseSeconds: 600, content: STORED_LETTER });
   return { ...c, leaseToken: c.leaseToken! };
 }
 
@@ -37,15 +36,10 @@ async function drain(leaseToken: string, workers = 1): Promise<string[]> {
   await Promise.all(
     Array.from({ length: workers }, async () => {
       for (;;) {
-        const batch = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken, limit: 400, leaseSeconds: 600 });
+        const batch = await t.ledger.run({ mailoutId: MAILOUT, leaseToken, leaseSeconds: 600 }).claimBatch({ limit: 400 });
         if (batch.length === 0) return;
         handed.push(...batch.map((b) => b.subscriberId));
-        await recordResults(
-          t.db,
-          MAILOUT,
-          leaseToken,
-          batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })),
-        );
+        await t.ledger.run({ mailoutId: MAILOUT, leaseToken, leaseSeconds: 60 }).record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })));
       }
     }),
   );
@@ -81,7 +75,7 @@ test('a claim of a list longer than a chunk copies only the first chunk, and the
   const rows = await ledger();
   expect(rows.size).toBe(LIST);
   expect([...rows.values()].every((r) => r.status === 'sent')).toBe(true);
-  const fin = await finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', recipients: LIST, sent: LIST, queued: 0 });
 });
 
@@ -105,7 +99,7 @@ test('whoever leaves the list after the claim, before their chunk is copied, is 
   expect(rows.get(unsubscribed)).toEqual({ status: 'skipped', error_code: 'subscriber_unsubscribed' });
   expect(rows.get(bounced)).toEqual({ status: 'skipped', error_code: 'subscriber_bounced' });
   expect(rows.get(deleted)).toEqual({ status: 'skipped', error_code: 'subscriber_deleted' });
-  const fin = await finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: c.leaseToken, outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(c)).finish({ outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', recipients: LIST, sent: LIST - 3, skipped: 3 });
 });
 
@@ -130,15 +124,10 @@ test('whoever joins or comes back after the claim is not included, even in a chu
 
 test('a mailout paused before its copy is done counts the recipients not copied yet as pending; its resume queues them and hands out each once', async () => {
   const first = await claim();
-  const early = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: first.leaseToken, limit: 100, leaseSeconds: 600 });
-  await recordResults(
-    t.db,
-    MAILOUT,
-    first.leaseToken,
-    early.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })),
-  );
-  await finishMailout(t.db, { mailoutId: MAILOUT, leaseToken: first.leaseToken, outcome: 'paused', reason: 'test' });
-  expect(await mailoutPendingCount(t.db, MAILOUT)).toEqual({ claimed: true, status: 'paused', pending: LIST - 100 });
+  const early = await t.ledger.run({ mailoutId: MAILOUT, leaseToken: first.leaseToken, leaseSeconds: 600 }).claimBatch({ limit: 100 });
+  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: first.leaseToken, leaseSeconds: 60 }).record(early.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` })));
+  await t.ledger.run({ mailoutId: MAILOUT, leaseToken: first.leaseToken, leaseSeconds: 60 }).finish({ outcome: 'paused', reason: 'test' });
+  expect(await t.ledger.pendingCount(MAILOUT)).toEqual({ claimed: true, status: 'paused', pending: LIST - 100 });
 
   const resumed = await claim();
   expect(resumed).toMatchObject({ outcome: 'resumed', recipients: LIST, queued: LIST - 100 });

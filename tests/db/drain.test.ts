@@ -1,4 +1,4 @@
-import { claimBatch, claimMailout, finishMailout, recordResults } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 test('4 concurrent workers on separate connections drain 10,000 deliveries: each handed out and recorded exactly once', async () => {
-  const claim = await claimMailout(t.db, { mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseSeconds: 120, content: STORED_LETTER });
+  const claim = await t.ledger.claim('10b7bdec-f4a9-80f0-884a-586fb8fc0c88', { leaseSeconds: 120, content: STORED_LETTER });
   expect(claim.recipients).toBe(10_000);
   const token = claim.leaseToken!;
   const handedOut: string[][] = [[], [], [], []];
@@ -23,20 +23,15 @@ test('4 concurrent workers on separate connections drain 10,000 deliveries: each
       const db = createPostgresDb(t.url, { max: 1 });
       try {
         for (;;) {
-          const batch = await claimBatch(db, { mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, limit: 50, leaseSeconds: 120 });
+          const batch = await createLedger(db).run({ mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, leaseSeconds: 120 }).claimBatch({ limit: 50 });
           if (batch.length === 0) break;
           mine.push(...batch.map((b) => b.subscriberId));
           // Every 7th recipient fails, to exercise both outcomes.
-          await recordResults(
-            db,
-            '10b7bdec-f4a9-80f0-884a-586fb8fc0c88',
-            token,
-            batch.map((b, i) =>
+          await createLedger(db).run({ mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, leaseSeconds: 60 }).record(batch.map((b, i) =>
               i % 7 === 0
                 ? { subscriberId: b.subscriberId, status: 'failed' as const, errorCode: 'MessageRejected', errorMessage: `w${w}` }
                 : { subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `m-${b.subscriberId}` },
-            ),
-          );
+            ));
         }
       } finally {
         await db.close();
@@ -59,6 +54,6 @@ test('4 concurrent workers on separate connections drain 10,000 deliveries: each
   expect(byStatus.sent.n + byStatus.failed.n).toBe(10_000);
   expect(rows.every((r) => r.min_attempts === 1 && r.max_attempts === 1)).toBe(true);
 
-  const fin = await finishMailout(t.db, { mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, outcome: 'complete' });
+  const fin = await t.ledger.run({ mailoutId: '10b7bdec-f4a9-80f0-884a-586fb8fc0c88', leaseToken: token, leaseSeconds: 60 }).finish({ outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', recipients: 10_000, sent: byStatus.sent.n, failed: byStatus.failed.n, queued: 0 });
 });

@@ -1,4 +1,3 @@
-import { beginSends, claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
@@ -18,8 +17,8 @@ afterAll(async () => {
 
 async function claimed(name: string, leaseSeconds = 60) {
   const id = mailoutIdFromName(name);
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds, content: STORED_LETTER });
-  const batch = await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: 10, leaseSeconds });
+  const c = await t.ledger.claim(id, { leaseSeconds, content: STORED_LETTER });
+  const batch = await t.ledger.run({ mailoutId: id, leaseToken: c.leaseToken!, leaseSeconds }).claimBatch({ limit: 10 });
   return { id, token: c.leaseToken!, ids: batch.map((b) => b.subscriberId) };
 }
 
@@ -28,7 +27,7 @@ const expire = (id: string) => t.pool.query(`update mailouts set lease_until = n
 test('begin_sends marks nothing once the lease has passed, even before anyone took the mailout over', async () => {
   const m = await claimed('guard-expired');
   await expire(m.id);
-  const decisions = await beginSends(t.db, m.id, m.token, m.ids.slice(0, 3), 60);
+  const decisions = await t.ledger.run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 60 }).begin(m.ids.slice(0, 3));
   expect([...decisions.values()]).toEqual(['lost', 'lost', 'lost']);
   const { rows } = await t.pool.query(`select count(*)::int n from deliveries where mailout_id = $1 and attempted_at is not null`, [m.id]);
   expect(rows[0].n).toBe(0);
@@ -37,10 +36,10 @@ test('begin_sends marks nothing once the lease has passed, even before anyone to
 test('begin_sends extends the lease to its own start plus the lease seconds, never shortens it', async () => {
   const m = await claimed('guard-extends', 10);
   const before = (await t.pool.query(`select lease_until from mailouts where id = $1`, [m.id])).rows[0].lease_until as Date;
-  await beginSends(t.db, m.id, m.token, [m.ids[0]!], 3600);
+  await t.ledger.run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 }).begin([m.ids[0]!]);
   const after = (await t.pool.query(`select lease_until, lease_until - now() > interval '3500 seconds' as long from mailouts where id = $1`, [m.id])).rows[0];
   expect(after.long).toBe(true);
-  await beginSends(t.db, m.id, m.token, [m.ids[1]!], 1);
+  await t.ledger.run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 1 }).begin([m.ids[1]!]);
   const kept = (await t.pool.query(`select lease_until from mailouts where id = $1`, [m.id])).rows[0].lease_until as Date;
   expect(kept.getTime()).toBe((after.lease_until as Date).getTime());
   expect(kept.getTime()).toBeGreaterThan(before.getTime());
@@ -48,10 +47,10 @@ test('begin_sends extends the lease to its own start plus the lease seconds, nev
 
 test('records from a run whose lease was taken over change no row the takeover settled, and no count', async () => {
   const m = await claimed('guard-late-records');
-  const decisions = await beginSends(t.db, m.id, m.token, m.ids.slice(0, 4), 60);
+  const decisions = await t.ledger.run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 60 }).begin(m.ids.slice(0, 4));
   expect([...decisions.values()]).toEqual(['send', 'send', 'send', 'send']);
   await expire(m.id);
-  const takeover = await claimMailout(t.db, { mailoutId: m.id, leaseSeconds: 60, content: null });
+  const takeover = await t.ledger.claim(m.id, { leaseSeconds: 60, content: null });
   expect(takeover).toMatchObject({ outcome: 'resumed', unknown: 4 });
   const snapshot = async () => ({
     rows: (await t.pool.query(`select subscriber_id, status, ses_message_id, error_code from deliveries where mailout_id = $1 order by 1`, [m.id])).rows,
@@ -59,7 +58,7 @@ test('records from a run whose lease was taken over change no row the takeover s
   });
   const before = await snapshot();
 
-  const late = await recordResults(t.db, m.id, m.token, [
+  const late = await t.ledger.run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 60 }).record([
     { subscriberId: m.ids[0]!, status: 'sent', sesMessageId: 'late-0000-sent' },
     { subscriberId: m.ids[1]!, status: 'failed', errorCode: 'MessageRejected', errorMessage: 'late' },
     { subscriberId: m.ids[2]!, status: 'unknown', errorCode: 'TimeoutError', errorMessage: 'late' },

@@ -1,8 +1,7 @@
-import { beginSends, claimBatch, claimMailout, finishMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
 import { applySesEvent, mailoutFeedbackStats } from '../../lib/feedback/store';
 import { parseSesMessage } from '../../lib/feedback/ses';
 import { mailoutIdFromName } from '../../lib/mailout-id';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * Counts are always the ledger's (issue 26 item 2): every path that changes a delivery row
@@ -54,7 +53,7 @@ async function expectCountsEqualLedger(id: string, step: string) {
   ).rows[0];
   const { delivered, hard_bounces, soft_bounces, complaints, ...byStatus } = truth;
   expect({ step, stored }).toEqual({ step, stored: truth });
-  expect({ step, counts: await mailoutCounts(t.db, id) }).toEqual({ step, counts: byStatus });
+  expect({ step, counts: await t.ledger.counts(id) }).toEqual({ step, counts: byStatus });
   expect({ step, stats: await mailoutFeedbackStats(t.db, id) }).toEqual({
     step,
     stats: { sends: truth.sent, delivered, hardBounces: hard_bounces, softBounces: soft_bounces, complaints },
@@ -73,17 +72,17 @@ async function sesEvent(type: 'Delivery' | 'Bounce' | 'Complaint' | 'Send', emai
 
 test('claim, batch, marks, records, takeover, finish, feedback, a stray write and a delete: the counts equal the ledger after every step', async () => {
   const id = mailoutIdFromName('counts-every-path');
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: STORED_LETTER });
+  const c = await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER });
   expect(await expectCountsEqualLedger(id, 'claim')).toMatchObject({ recipients: 20, queued: 20 });
 
-  const batch = await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: 10, leaseSeconds: 60 });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: 10 });
   await expectCountsEqualLedger(id, 'claim_batch');
   const [a, b, f, u, q, left, stuck, ...rest] = batch;
   await t.pool.query(`update subscribers set status = 'unsubscribed' where id = $1`, [left!.subscriberId]);
-  await beginSends(t.db, id, c.leaseToken!, [a, b, f, u, q, left, stuck].map((x) => x!.subscriberId), 60);
+  await t.ledger.run(leaseOf(c)).begin([a, b, f, u, q, left, stuck].map((x) => x!.subscriberId));
   expect(await expectCountsEqualLedger(id, 'begin_sends (one skipped)')).toMatchObject({ skipped: 1 });
 
-  await recordResults(t.db, id, c.leaseToken!, [
+  await t.ledger.run(leaseOf(c)).record([
     { subscriberId: a!.subscriberId, status: 'sent', sesMessageId: 'counts-a' },
     { subscriberId: b!.subscriberId, status: 'sent', sesMessageId: 'counts-b' },
     { subscriberId: f!.subscriberId, status: 'failed', errorCode: 'MessageRejected', errorMessage: 'no' },
@@ -94,17 +93,17 @@ test('claim, batch, marks, records, takeover, finish, feedback, a stray write an
 
   // A takeover: the marked row becomes unknown, the claimed rows go back to the queue.
   await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [id]);
-  const r = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: null });
+  const r = await t.ledger.claim(id, { leaseSeconds: 60, content: null });
   expect(await expectCountsEqualLedger(id, 'takeover')).toMatchObject({ unknown: 2, sending: 0 });
   expect(rest.length).toBeGreaterThan(0);
 
   for (;;) {
-    const next = await claimBatch(t.db, { mailoutId: id, leaseToken: r.leaseToken!, limit: 50, leaseSeconds: 60 });
+    const next = await t.ledger.run(leaseOf(r)).claimBatch({ limit: 50 });
     if (next.length === 0) break;
-    await beginSends(t.db, id, r.leaseToken!, next.map((x) => x.subscriberId), 60);
-    await recordResults(t.db, id, r.leaseToken!, next.map((x) => ({ subscriberId: x.subscriberId, status: 'sent' as const, sesMessageId: `counts-${x.subscriberId}` })));
+    await t.ledger.run(leaseOf(r)).begin(next.map((x) => x.subscriberId));
+    await t.ledger.run(leaseOf(r)).record(next.map((x) => ({ subscriberId: x.subscriberId, status: 'sent' as const, sesMessageId: `counts-${x.subscriberId}` })));
   }
-  const fin = await finishMailout(t.db, { mailoutId: id, leaseToken: r.leaseToken!, outcome: 'complete' });
+  const fin = await t.ledger.run(leaseOf(r)).finish({ outcome: 'complete' });
   const done = await expectCountsEqualLedger(id, 'finish');
   expect(fin).toMatchObject({ status: 'sent', sent: done.sent, unknown: done.unknown, failed: 1, skipped: 1 });
 
@@ -132,18 +131,18 @@ test('claim, batch, marks, records, takeover, finish, feedback, a stray write an
 test('a new mailout starts at zero whatever its insert says', async () => {
   const id = mailoutIdFromName('counts-insert');
   await t.pool.query(`insert into mailouts (id, status, sent, unknown, recipients) values ($1, 'paused', 5, 6, 7)`, [id]);
-  expect(await mailoutCounts(t.db, id)).toEqual({ recipients: 0, queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 });
+  expect(await t.ledger.counts(id)).toEqual({ recipients: 0, queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 });
 });
 
 test('the counts of a mailout never claimed are zero', async () => {
-  expect(await mailoutCounts(t.db, mailoutIdFromName('counts-never'))).toEqual({ recipients: 0, queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 });
+  expect(await t.ledger.counts(mailoutIdFromName('counts-never'))).toEqual({ recipients: 0, queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 });
   expect(await mailoutFeedbackStats(t.db, mailoutIdFromName('counts-never'))).toEqual({ sends: 0, delivered: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
 });
 
 test('one statement over the rows of two mailouts counts each in its own mailout', async () => {
   const ids = [mailoutIdFromName('counts-two-a'), mailoutIdFromName('counts-two-b')];
   let n = 0;
-  for (const id of ids) n = (await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: STORED_LETTER })).recipients;
+  for (const id of ids) n = (await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER })).recipients;
   await t.pool.query(
     `update deliveries set status = case when mailout_id = $1 then 'failed' else 'skipped' end
       where mailout_id = any ($2) and subscriber_id in (select subscriber_id from deliveries where mailout_id = $1 order by subscriber_id limit 3)`,

@@ -1,4 +1,3 @@
-import { mailoutOrigin } from '../../lib/db/ledger';
 import { migrate } from '../../scripts/db/migrate';
 import { createTestDatabase, migrateBefore, type TestDatabase } from '../helpers/db';
 
@@ -28,10 +27,10 @@ afterAll(async () => {
 });
 
 test('a letter stored before the migration is a Notion page unless its id is a name-based (file) id; the letter itself is kept', async () => {
-  expect(await mailoutOrigin(t.db, PAGE)).toBe('notion');
-  expect(await mailoutOrigin(t.db, FILE)).toBe('file');
-  expect(await mailoutOrigin(t.db, LETTERLESS)).toBeNull();
-  expect(await mailoutOrigin(t.db, '00000000-0000-4000-8000-000000000000')).toBeNull();
+  expect(await t.ledger.origin(PAGE)).toBe('notion');
+  expect(await t.ledger.origin(FILE)).toBe('file');
+  expect(await t.ledger.origin(LETTERLESS)).toBeNull();
+  expect(await t.ledger.origin('00000000-0000-4000-8000-000000000000')).toBeNull();
   const { rows } = await t.pool.query(`select content->>'html' as html from mailouts where id = $1`, [PAGE]);
   expect(rows[0].html).toBe('<p>Old</p>');
 });

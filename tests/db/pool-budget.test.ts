@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import { getDb } from '../../lib/db';
-import { healthCheck } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { FUNCTION_POOLS, IDLE_TIMEOUT_MS, SMALLEST_COMPUTE, plannedPoolerClients } from '../../lib/db/pool-budget';
 import { SEND_CONNECTIONS } from '../../lib/send/start';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -56,7 +56,7 @@ describe('an idle Vercel instance releases its connections', () => {
     const db = getDb({ db: { kind: 'postgres', url: t.url } }, 'health');
     const pool = (db as unknown as { pool: Pool }).pool;
     expect(pool.options).toMatchObject({ max: FUNCTION_POOLS.health.connections, idleTimeoutMillis: IDLE_TIMEOUT_MS });
-    await healthCheck(db);
+    await createLedger(db).health();
     expect(pool.totalCount).toBe(1);
     expect(kept.length).toBeGreaterThan(0);
     await Promise.all(kept);

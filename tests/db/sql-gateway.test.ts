@@ -15,6 +15,8 @@ const ROOT = path.resolve(__dirname, '../..');
 /** The files that call SQL functions: each holds the typed wrappers of its feature. */
 const GATEWAY = [
   'lib/db/ledger.ts',
+  'lib/db/subscribers.ts',
+  'lib/db/report.ts',
   'lib/feedback/store.ts',
   'lib/feedback/dead-letter.ts',
   'lib/import/store.ts',

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { claimBatch, claimMailout } from '../../lib/db/ledger';
 import { listMigrations, migrate, MIGRATIONS_DIR } from '../../scripts/db/migrate';
-import { createTestDatabase, STORED_LETTER, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, STORED_LETTER, type TestDatabase, leaseOf } from '../helpers/db';
 
 /** 20261201164500_subscriber_name: the recipient's name column is `name`; nothing stored is lost. */
 
@@ -28,8 +27,8 @@ afterAll(async () => {
 test('a name stored before the rename is the subscriber name, and claim_batch hands it out', async () => {
   const { rows } = await t.pool.query('select email, name from subscribers');
   expect(rows).toEqual([{ email: 'anna@example.com', name: 'Анна' }]);
-  const claim = await claimMailout(t.db, { mailoutId: MAILOUT, subject: 'Hi', leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await claimBatch(t.db, { mailoutId: MAILOUT, leaseToken: claim.leaseToken!, limit: 10, leaseSeconds: 60 });
+  const claim = await t.ledger.claim(MAILOUT, { subject: 'Hi', leaseSeconds: 60, content: STORED_LETTER });
+  const batch = await t.ledger.run(leaseOf(claim)).claimBatch({ limit: 10 });
   expect(batch.map((r) => [r.email, r.name])).toEqual([['anna@example.com', 'Анна']]);
 });
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { createSupabaseDb } from '../../lib/db/supabase';
-import { claimBatch, claimMailout, finishMailout, recordResults, unsubscribeSubscriber } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
 import { startFakePostgrest, type FakePostgrest } from '../../scripts/fakes/postgrest';
 import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
@@ -24,7 +24,7 @@ afterAll(async () => {
 
 test('calls POST /rest/v1/rpc/<function> with the service key and the named arguments as JSON', async () => {
   rest.requests.length = 0;
-  await claimMailout(db, { mailoutId: 'a1a40483-161d-8853-b6d0-4bd2ffdc9622', subject: 'Привет 👋', leaseSeconds: 60, content: STORED_LETTER });
+  await createLedger(db).claim('a1a40483-161d-8853-b6d0-4bd2ffdc9622', { subject: 'Привет 👋', leaseSeconds: 60, content: STORED_LETTER });
   expect(rest.requests).toHaveLength(1);
   const r = rest.requests[0]!;
   expect(r.method).toBe('POST');
@@ -36,38 +36,33 @@ test('calls POST /rest/v1/rpc/<function> with the service key and the named argu
 });
 
 test('the whole ledger cycle works through the Supabase adapter, with typed results', async () => {
-  const c = await claimMailout(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseSeconds: 60, content: STORED_LETTER });
+  const c = await createLedger(db).claim('ebfc43a2-3d2e-890e-90a8-e0eabdee3952', { leaseSeconds: 60, content: STORED_LETTER });
   expect(c).toMatchObject({ outcome: 'claimed', recipients: 12, queued: 12 });
   expect(c.leaseUntil).toBeInstanceOf(Date);
-  const batch = await claimBatch(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, limit: 50, leaseSeconds: 60 });
+  const batch = await createLedger(db).run({ mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 50 });
   expect(batch).toHaveLength(12);
   expect(batch[0]).toEqual({ subscriberId: expect.any(String), email: expect.stringMatching(/@example\.com$/), name: expect.any(String) });
-  const rec = await recordResults(
-    db,
-    'ebfc43a2-3d2e-890e-90a8-e0eabdee3952',
-    c.leaseToken!,
-    batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `sb-${b.subscriberId}` })),
-  );
+  const rec = await createLedger(db).run({ mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, leaseSeconds: 60 }).record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: `sb-${b.subscriberId}` })));
   expect(rec).toEqual({ recorded: 12, requeued: 0 });
-  const fin = await finishMailout(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, outcome: 'complete' });
+  const fin = await createLedger(db).run({ mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: c.leaseToken!, leaseSeconds: 60 }).finish({ outcome: 'complete' });
   expect(fin).toMatchObject({ status: 'sent', sent: 12 });
   expect(fin.sentAt).toBeInstanceOf(Date);
-  expect((await claimMailout(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseSeconds: 60, content: STORED_LETTER })).outcome).toBe('already_sent');
+  expect((await createLedger(db).claim('ebfc43a2-3d2e-890e-90a8-e0eabdee3952', { leaseSeconds: 60, content: STORED_LETTER })).outcome).toBe('already_sent');
 });
 
 test('a lost lease comes back as the same error code as through a direct connection', async () => {
   await expect(
-    claimBatch(db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
+    createLedger(db).run({ mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: '00000000-0000-0000-0000-000000000000', leaseSeconds: 60 }).claimBatch({ limit: 5 }),
   ).rejects.toMatchObject({ code: 'lease_lost', message: expect.stringContaining('claim_batch') });
   await expect(
-    claimBatch(t.db, { mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: '00000000-0000-0000-0000-000000000000', limit: 5, leaseSeconds: 60 }),
+    t.ledger.run({ mailoutId: 'ebfc43a2-3d2e-890e-90a8-e0eabdee3952', leaseToken: '00000000-0000-0000-0000-000000000000', leaseSeconds: 60 }).claimBatch({ limit: 5 }),
   ).rejects.toMatchObject({ code: 'lease_lost' });
 });
 
 test('invalid arguments map to bad_request; a wrong key and a missing function to config errors that say what to fix', async () => {
-  await expect(claimMailout(db, { mailoutId: '', leaseSeconds: 60, content: STORED_LETTER })).rejects.toMatchObject({ code: 'bad_request' });
+  await expect(createLedger(db).claim('', { leaseSeconds: 60, content: STORED_LETTER })).rejects.toMatchObject({ code: 'bad_request' });
   const wrongKey = createSupabaseDb(rest.url, 'not-the-key-0123456789abcdef');
-  await expect(unsubscribeSubscriber(wrongKey, ids[0]!)).rejects.toMatchObject({
+  await expect(createLedger(wrongKey).subscribers.unsubscribe(ids[0]!)).rejects.toMatchObject({
     code: 'config',
     message: expect.stringContaining('SUPABASE_SERVICE_ROLE_KEY'),
   });
@@ -76,7 +71,7 @@ test('invalid arguments map to bad_request; a wrong key and a missing function t
 
 test('an unreachable PostgREST is a retryable database error, with the function named', async () => {
   const down = createSupabaseDb('http://127.0.0.1:9', KEY);
-  await expect(unsubscribeSubscriber(down, ids[0]!)).rejects.toMatchObject({
+  await expect(createLedger(down).subscribers.unsubscribe(ids[0]!)).rejects.toMatchObject({
     code: 'database',
     message: expect.stringContaining('unsubscribe'),
   });

@@ -27,7 +27,7 @@ import {
   type BuildResult,
   type Deployment,
 } from './built-functions';
-import { claimMailout } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { reportUrl } from '../../lib/report';
 import { seedSubscribers, STORED_LETTER, copyAllRecipients } from '../helpers/db';
 import { makeWorld, PAGE, REPORT_SECRET, runSession, type Step } from './scenario';
@@ -211,7 +211,7 @@ test('the built report function on Node 22 streams a report over 4.5 MB (40,000 
   const dir = builtRoutes(path.join(isolated, 'functions')).get('/api/report')!;
   const mailoutId = '0d4e5f60-7182-4394-a5b6-c7d8e9f0a1b2';
   await seedSubscribers(world.t.pool, 40_000, { prefix: 'a-rather-long-reader-address-for-the-report-' });
-  await claimMailout(world.t.db, { mailoutId, leaseSeconds: 60, content: STORED_LETTER });
+  await createLedger(world.t.db).claim(mailoutId, { leaseSeconds: 60, content: STORED_LETTER });
   await copyAllRecipients(world.t.pool, mailoutId);
   await world.t.pool.query(`update deliveries set status = 'sent', ses_message_id = '0100018c-' || subscriber_id || '-000000', attempts = 1 where mailout_id = $1`, [mailoutId]);
   const fn = await startFunction(node22(), path.join(isolated, 'harness.cjs'), '/api/report', dir, world.env('http://127.0.0.1:1'));

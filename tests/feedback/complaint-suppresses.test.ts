@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { claimMailout } from '../../lib/db/ledger';
 import { migrate } from '../../scripts/db/migrate';
 import { applySesEvent } from '../../lib/feedback/store';
 import { parseSesMessage } from '../../lib/feedback/ses';
@@ -47,7 +46,7 @@ test('after a complaint, the old link\'s "subscribe again", a re-import and a la
   expect(applied).toMatchObject({ applied: true, unsubscribed: 1 });
   expect(await status('anna@example.com')).toBe('complained');
 
-  const page = await applyUnsubscribe(unsubscribeToken(SECRET, id), 'resubscribe', { db: t.db, config });
+  const page = await applyUnsubscribe(unsubscribeToken(SECRET, id), 'resubscribe', { ledger: t.ledger, config });
   expect(page).toMatchObject({ status: 200, state: 'complained' });
   expect(page.html).toContain('отметили как спам');
   expect(page.html).not.toContain('name="action"');
@@ -57,7 +56,7 @@ test('after a complaint, the old link\'s "subscribe again", a re-import and a la
   await applySesEvent(t.db, { snsMessageId: 'sns-delivery-1', event: sesEvent('event-delivery', 'anna@example.com'), softBounceLimit: 3 });
   expect(await status('anna@example.com')).toBe('complained');
 
-  const claim = await claimMailout(t.db, { mailoutId: '2b3c4d5e-6f70-4a8b-9c0d-1e2f3a4b5c6e', leaseSeconds: 60, content: STORED_LETTER });
+  const claim = await t.ledger.claim('2b3c4d5e-6f70-4a8b-9c0d-1e2f3a4b5c6e', { leaseSeconds: 60, content: STORED_LETTER });
   expect(claim.recipients).toBe(0);
 });
 

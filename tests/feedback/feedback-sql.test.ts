@@ -1,4 +1,3 @@
-import { claimMailout } from '../../lib/db/ledger';
 import { claimNotionRefresh } from '../../lib/feedback/store';
 import { createTestDatabase, type TestDatabase, STORED_LETTER } from '../helpers/db';
 
@@ -51,7 +50,7 @@ test('notion_refresh has row level security on', async () => {
 });
 
 test('claim_notion_refresh: 30 concurrent callers on separate connections, exactly one refreshes', async () => {
-  await claimMailout(t.db, { mailoutId: '8027c6e1-cf8e-857a-a8be-12438c46eb13', leaseSeconds: 60, content: STORED_LETTER });
+  await t.ledger.claim('8027c6e1-cf8e-857a-a8be-12438c46eb13', { leaseSeconds: 60, content: STORED_LETTER });
   const clients = await Promise.all(Array.from({ length: 30 }, () => t.connect()));
   const rows = await Promise.all(
     clients.map((c) => c.query(`select * from claim_notion_refresh('8027c6e1-cf8e-857a-a8be-12438c46eb13', 10)`).then((r) => r.rows[0].should_refresh as boolean)),
@@ -63,7 +62,7 @@ test('claim_notion_refresh: 30 concurrent callers on separate connections, exact
 
 test('claim_notion_refresh is false for a mailout that does not exist, and true again once the interval passed', async () => {
   expect(await claimNotionRefresh(t.db, 'no-such-mailout')).toBe(false);
-  await claimMailout(t.db, { mailoutId: '4d9bd5f9-9341-8729-89c6-9efffb2de59c', leaseSeconds: 60, content: STORED_LETTER });
+  await t.ledger.claim('4d9bd5f9-9341-8729-89c6-9efffb2de59c', { leaseSeconds: 60, content: STORED_LETTER });
   expect(await claimNotionRefresh(t.db, '4d9bd5f9-9341-8729-89c6-9efffb2de59c', 10)).toBe(true);
   expect(await claimNotionRefresh(t.db, '4d9bd5f9-9341-8729-89c6-9efffb2de59c', 10)).toBe(false);
   await t.pool.query(`update notion_refresh set refreshed_at = now() - interval '10 seconds' where mailout_id = '4d9bd5f9-9341-8729-89c6-9efffb2de59c'`);

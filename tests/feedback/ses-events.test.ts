@@ -3,13 +3,12 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createSesEventsHandler } from '../../api/ses-events';
 import { loadConfig } from '../../lib/config';
-import { claimBatch, claimMailout, recordResults } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { autoPauseReason, handleSnsRequest, mailoutFeedbackStats, type SnsDeps, type SubscribeUrlFetcher } from '../../lib/feedback';
 import { claimPendingNotionRefreshes } from '../../lib/feedback/store';
 import { setLogSink } from '../../lib/log';
 import { createSnsSigner, type SnsEnvelopeFields } from '../../scripts/fakes/sns';
-import { createTestDatabase, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const fixture = (name: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8'));
@@ -484,15 +483,10 @@ async function sentMailout(id: string, extra = 0): Promise<Map<string, string>> 
       [extra],
     );
   }
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: 1000, leaseSeconds: 60 });
+  const c = await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: 1000 });
   const ids = new Map(batch.map((b) => [b.email, `ses-${id}-${b.subscriberId}`]));
-  await recordResults(
-    t.db,
-    id,
-    c.leaseToken!,
-    batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: ids.get(b.email)! })),
-  );
+  await t.ledger.run(leaseOf(c)).record(batch.map((b) => ({ subscriberId: b.subscriberId, status: 'sent' as const, sesMessageId: ids.get(b.email)! })));
   return ids;
 }
 
@@ -502,8 +496,8 @@ function eventFor(name: string, sesMessageId: string, extra: Record<string, unkn
 }
 
 test('feedback stats count recipients per mailout, also when the event arrived before the send was recorded', async () => {
-  const c = await claimMailout(t.db, { mailoutId: 'bfd3bd2a-0329-8e44-9c70-78353640e723', leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await claimBatch(t.db, { mailoutId: 'bfd3bd2a-0329-8e44-9c70-78353640e723', leaseToken: c.leaseToken!, limit: 100, leaseSeconds: 60 });
+  const c = await t.ledger.claim('bfd3bd2a-0329-8e44-9c70-78353640e723', { leaseSeconds: 60, content: STORED_LETTER });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: 100 });
   const byEmail = new Map(batch.map((b) => [b.email, b.subscriberId]));
   const rid = byEmail.get('recipient@example.com')!;
   const jid = byEmail.get('jane@example.com')!;
@@ -514,7 +508,7 @@ test('feedback stats count recipients per mailout, also when the event arrived b
   await post(wrap(eventFor('notification-complaint-with-feedback', 'early-x')));
   expect(await mailoutFeedbackStats(t.db, 'bfd3bd2a-0329-8e44-9c70-78353640e723')).toEqual({ sends: 0, delivered: 0, hardBounces: 0, softBounces: 0, complaints: 0 });
 
-  await recordResults(t.db, 'bfd3bd2a-0329-8e44-9c70-78353640e723', c.leaseToken!, [
+  await t.ledger.run(leaseOf(c)).record([
     { subscriberId: rid, status: 'sent', sesMessageId: 'early-r' },
     { subscriberId: jid, status: 'sent', sesMessageId: 'early-j' },
   ]);
@@ -606,7 +600,7 @@ test('events for a message that is no mailout\'s (and a duplicate) never call th
 });
 
 test('the mailout tag on configuration-set events names the mailout before the ledger has the SES id', async () => {
-  await claimMailout(t.db, { mailoutId: 'c44cd874-ea34-81d9-a1da-7a0d877acbd0', leaseSeconds: 60, content: STORED_LETTER });
+  await t.ledger.claim('c44cd874-ea34-81d9-a1da-7a0d877acbd0', { leaseSeconds: 60, content: STORED_LETTER });
   const calls: string[] = [];
   const ev = eventFor('event-delivery', 'not-yet-recorded');
   (ev.mail!.tags as Record<string, string[]>).mailout_id = ['c44cd874-ea34-81d9-a1da-7a0d877acbd0'];

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { beginSends, claimBatch, claimMailout, mailoutReportPage, recordResults } from '../../lib/db/ledger';
 import { handleSnsRequest, mailoutFeedbackStats } from '../../lib/feedback';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { createSnsSigner } from '../../scripts/fakes/sns';
-import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER } from '../helpers/db';
+import { createTestDatabase, seedSubscribers, type TestDatabase, STORED_LETTER, leaseOf } from '../helpers/db';
 
 /**
  * "Unknown" resolved by SES's own events (issue 26, item 3): each message carries the tags
@@ -54,14 +53,14 @@ const signed = (e: Sample) => sns.notification({ Message: JSON.stringify(e) });
 /** A mailout with `marked` rows marked (begin_sends) and the rest queued. */
 async function withMarks(name: string, marked: number) {
   const id = mailoutIdFromName(name);
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: STORED_LETTER });
-  const batch = await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: marked, leaseSeconds: 60 });
-  await beginSends(t.db, id, c.leaseToken!, batch.map((b) => b.subscriberId), 60);
+  const c = await t.ledger.claim(id, { leaseSeconds: 60, content: STORED_LETTER });
+  const batch = await t.ledger.run(leaseOf(c)).claimBatch({ limit: marked });
+  await t.ledger.run(leaseOf(c)).begin(batch.map((b) => b.subscriberId));
   return { id, token: c.leaseToken!, rows: batch.map((b, i) => ({ mailoutId: id, subscriberId: b.subscriberId, email: b.email, sesMessageId: `0100018c-${name}-${i}` })) };
 }
 async function takeOver(id: string) {
   await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [id]);
-  return claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: null });
+  return t.ledger.claim(id, { leaseSeconds: 60, content: null });
 }
 async function ledger(id: string) {
   const { rows } = await t.pool.query(`select subscriber_id, status, ses_message_id, error_code from deliveries where mailout_id = $1 order by subscriber_id`, [id]);
@@ -98,7 +97,7 @@ test('a Send, Delivery, Bounce or Complaint event settles an unknown row as sent
   expect(await countsEqualLedger(m.id)).toMatchObject({ sent: 4, unknown: 0, delivered: 1, hard_bounces: 1, complaints: 1 });
   expect(await mailoutFeedbackStats(t.db, m.id)).toEqual({ sends: 4, delivered: 1, hardBounces: 1, softBounces: 0, complaints: 1 });
   // The report says how each was settled.
-  const report = await mailoutReportPage(t.db, m.id, null, 1000);
+  const report = await t.ledger.reports.page(m.id, { after: null, limit: 1000 });
   const settled = report.filter((r) => r.error_code === 'answer_lost');
   expect(settled).toHaveLength(4);
   expect(settled.map((r) => r.error_message)).toEqual(expect.arrayContaining([expect.stringMatching(/SES's Send event settled it as sent/)]));
@@ -137,7 +136,7 @@ test('order does not matter: an event that arrives while the row is still sendin
 test('a run that records its own answer after the event came keeps one row, one message id, counted once', async () => {
   const m = await withMarks('settle-answer-too', 1);
   await post(signed(event('event-send', m.rows[0]!)));
-  await recordResults(t.db, m.id, m.token, [{ subscriberId: m.rows[0]!.subscriberId, status: 'sent', sesMessageId: m.rows[0]!.sesMessageId }]);
+  await t.ledger.run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 60 }).record([{ subscriberId: m.rows[0]!.subscriberId, status: 'sent', sesMessageId: m.rows[0]!.sesMessageId }]);
   expect(await ledger(m.id)).toEqual(
     expect.arrayContaining([expect.objectContaining({ subscriber_id: m.rows[0]!.subscriberId, status: 'sent', ses_message_id: m.rows[0]!.sesMessageId, error_code: null })]),
   );

@@ -1,4 +1,5 @@
 import { createUnsubscribeHandlers } from '../../api/unsubscribe';
+import { createLedger } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import {
   testUnsubscribeToken,
@@ -23,7 +24,7 @@ let handlers: ReturnType<typeof createUnsubscribeHandlers>;
 beforeAll(async () => {
   t = await createTestDatabase();
   restoreSink = setLogSink((line) => logs.push(line));
-  handlers = createUnsubscribeHandlers(() => ({ db: t.db, config }));
+  handlers = createUnsubscribeHandlers(() => ({ ledger: t.ledger, config }));
 });
 afterAll(async () => {
   setLogSink(restoreSink);
@@ -237,7 +238,7 @@ test('a subscriber that no longer exists: unsubscribe shows success, resubscribe
 
 test('a database fault is a 503 page (try again), never a stack trace', async () => {
   const down = createPostgresDb('postgres://postgres:postgres@127.0.0.1:1/none', { connectionTimeoutMillis: 500 });
-  const deps: UnsubscribeDeps = { db: down, config };
+  const deps: UnsubscribeDeps = { ledger: createLedger(down), config };
   const h = createUnsubscribeHandlers(() => deps);
   try {
     const res = await h.POST(new Request(url(unsubscribeToken(SECRET, ids[0]!)), { method: 'POST', body: new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }) }));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client, Pool } from 'pg';
 import { listMigrations, migrate, MIGRATIONS_DIR } from '../../scripts/db/migrate';
 import { createPostgresDb } from '../../lib/db/postgres';
+import { createLedger, type ClaimResult, type Lease, type Ledger } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
 
 export interface TestDatabase {
@@ -12,6 +13,8 @@ export interface TestDatabase {
   url: string;
   /** The executor's adapter (direct Postgres) on this database. */
   db: Db;
+  /** The typed SQL calls on `db`. */
+  ledger: Ledger;
   /** A pool for assertions and fixtures. */
   pool: Pool;
   /** A new, separate connection (for concurrency tests). */
@@ -53,6 +56,7 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
     name,
     url,
     db: adapter,
+    ledger: createLedger(adapter),
     pool,
     async connect() {
       const c = new Client({ connectionString: url });
@@ -70,6 +74,12 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
       await adminQuery(`drop database if exists ${name}`).catch(() => undefined);
     },
   };
+}
+
+/** The lease a claim handed out, for `t.ledger.run(…)`. */
+export function leaseOf(claim: Pick<ClaimResult, 'mailoutId' | 'leaseToken'>, leaseSeconds = 60): Lease {
+  if (!claim.leaseToken) throw new Error(`The claim of ${claim.mailoutId} holds no lease.`);
+  return { mailoutId: claim.mailoutId, leaseToken: claim.leaseToken, leaseSeconds };
 }
 
 /** Insert `n` active subscribers (sub0@example.com ...); returns their ids in order. */

@@ -1,4 +1,3 @@
-import { claimBatch, claimMailout } from '../../lib/db/ledger';
 import { importSubscribersFromFile } from '../../lib/import';
 import { personalise, renderMailout, SUBJECT_NAME_MAX } from '../../lib/render/mailout';
 import type { TestDatabase } from '../helpers/db';
@@ -24,8 +23,8 @@ test('a 230-character name is imported whole and greets the reader whole; the Su
   expect(rows[0].name).toBe(LONG);
 
   // The name the send loop hands to the letter is the stored one.
-  const claim = await claimMailout(t.db, { mailoutId: '5d6e7f80-9a1b-4c2d-8e3f-405162738495', leaseSeconds: 60, content: STORED_LETTER });
-  const [recipient] = await claimBatch(t.db, { mailoutId: claim.mailoutId, leaseToken: claim.leaseToken!, limit: 10, leaseSeconds: 60 });
+  const claim = await t.ledger.claim('5d6e7f80-9a1b-4c2d-8e3f-405162738495', { leaseSeconds: 60, content: STORED_LETTER });
+  const [recipient] = await t.ledger.run({ mailoutId: claim.mailoutId, leaseToken: claim.leaseToken!, leaseSeconds: 60 }).claimBatch({ limit: 10 });
   const letter = renderMailout({ markdown: 'Здравствуйте, {{name}}!', subject: 'Для вас, {{name}}', footerAddress: 'Москва' });
   const copy = personalise(letter, { unsubscribeUrl: 'https://mailout.example.com/api/unsubscribe?token=x', name: recipient!.name });
   expect(copy.text).toContain(`Здравствуйте, ${LONG}!`);

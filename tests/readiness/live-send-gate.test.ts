@@ -1,4 +1,3 @@
-import { mailoutExists } from '../../lib/db/ledger';
 import { isAppError } from '../../lib/errors';
 import { senderChecks, type ReadinessClients } from '../../lib/readiness';
 import { startMailout, type SendDeps } from '../../lib/send';
@@ -83,7 +82,7 @@ test.each([
   expect(r.message).toMatch(named);
   expect(r.message).toMatch(/→ \S/); // the fix follows each failure
   expect(r.message).toMatch(/Nothing was claimed or sent/);
-  expect(await mailoutExists(t.db, MAILOUT)).toBe(false);
+  expect(await t.ledger.exists(MAILOUT)).toBe(false);
   expect(ses.callCount).toBe(0);
   expect(refused).toHaveLength(1);
   expect(refused[0]).toMatch(named);
@@ -92,7 +91,7 @@ test.each([
 test('no feedback, no live send: without SES_CONFIGURATION_SET (and no default set on the identity) a live send is refused, naming it', async () => {
   const r = await refusal(deps({}, { SES_CONFIGURATION_SET: '' }));
   expect(r).toMatchObject({ status: 412, message: expect.stringContaining('SES_CONFIGURATION_SET is not set') });
-  expect(await mailoutExists(t.db, MAILOUT)).toBe(false);
+  expect(await t.ledger.exists(MAILOUT)).toBe(false);
 });
 
 test('warnings go into the answer and onto the page, and the send goes ahead', async () => {
@@ -126,7 +125,7 @@ test('checked once per mailout: a continuation does not ask again; a new press o
 test('a "continuation" of a mailout never claimed is checked like a first send', async () => {
   s.aws.identities.clear();
   expect((await refusal(deps(), { ...live, continuation: true })).status).toBe(412);
-  expect(await mailoutExists(t.db, MAILOUT)).toBe(false);
+  expect(await t.ledger.exists(MAILOUT)).toBe(false);
 });
 
 test('a test send and a dry run with a sender that is not ready refuse nothing and report every check that is not ✔', async () => {
@@ -139,5 +138,5 @@ test('a test send and a dry run with a sender that is not ready refuse nothing a
   const dry = await startMailout(deps({}, { SES_CONFIGURATION_SET: '' }), { ...live, dryRun: true });
   expect(dry.status).toBe(200);
   expect(dry.body.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/SES_CONFIGURATION_SET is not set/)]));
-  expect(await mailoutExists(t.db, MAILOUT)).toBe(false);
+  expect(await t.ledger.exists(MAILOUT)).toBe(false);
 });

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { claimMailout } from '../../lib/db/ledger';
 import { verifyReportLink } from '../../lib/report';
 import { startFakePostgrest } from '../../scripts/fakes/postgrest';
 import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
@@ -52,7 +51,7 @@ test('--link for a mailout that does not exist fails instead of printing a link 
 test('the CSV goes to standard output page by page through SUPABASE_URL: BOM, header and every row, the same bytes as through DATABASE_URL', async () => {
   const mailout = '6c7d8e9f-a0b1-4c2d-9e3f-4a5b6c7d8e9f';
   await seedSubscribers(t.pool, 2100, { prefix: 'cli' });
-  await claimMailout(t.db, { mailoutId: mailout, leaseSeconds: 60, content: STORED_LETTER });
+  await t.ledger.claim(mailout, { leaseSeconds: 60, content: STORED_LETTER });
   await copyAllRecipients(t.pool, mailout);
   const key = 'service-role-key-for-report-cli-0123456789';
   const rest = await startFakePostgrest(t.url, key);

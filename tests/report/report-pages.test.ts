@@ -1,4 +1,4 @@
-import { claimMailout } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import { createSupabaseDb } from '../../lib/db/supabase';
 import type { Db } from '../../lib/db/types';
 import { openMailoutReport, reportStream } from '../../lib/report';
@@ -20,7 +20,7 @@ let supabase: Db;
 beforeAll(async () => {
   t = await createTestDatabase();
   await seedSubscribers(t.pool, RECIPIENTS);
-  await claimMailout(t.db, { mailoutId: MAILOUT, leaseSeconds: 60, content: STORED_LETTER });
+  await t.ledger.claim(MAILOUT, { leaseSeconds: 60, content: STORED_LETTER });
   await copyAllRecipients(t.pool, MAILOUT);
   // Every status, scattered over the list, with text a CSV must quote and a formula to defuse.
   await t.pool.query(
@@ -85,7 +85,7 @@ test('pages of any size give the same file: each continues after the last row of
 
 test('the stream reads the next page only when its reader asks for more: one page in memory', async () => {
   const before = reportCalls();
-  const report = await openMailoutReport(supabase, MAILOUT);
+  const report = await openMailoutReport(createLedger(supabase), MAILOUT);
   expect(reportCalls() - before).toBe(1);
   const reader = reportStream(report).getReader();
   await reader.read(); // the BOM and header
@@ -106,13 +106,13 @@ test('a page that fails midway errors the stream: the reader never gets a short 
       return t.db.rpc(fn, args);
     },
   };
-  const report = await openMailoutReport(failing, MAILOUT);
+  const report = await openMailoutReport(createLedger(failing), MAILOUT);
   const read = new Response(reportStream(report)).text();
   await expect(read).rejects.toThrow();
 });
 
 test('a mailout that was never claimed is not_found before any byte; a claimed one without recipients is the header alone', async () => {
-  await expect(openMailoutReport(supabase, '00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'not_found' });
+  await expect(openMailoutReport(createLedger(supabase), '00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'not_found' });
   const empty = '1b2c3d4e-5f60-4172-8394-a5b6c7d8e9f0';
   await t.pool.query(`insert into mailouts (id, status) values ($1, 'sent')`, [empty]);
   const { csv, rows } = await readReport(supabase, empty);

@@ -5,6 +5,7 @@
  */
 import { loadConfig } from '../../lib/config';
 import { createDb } from '../../lib/db';
+import { createLedger } from '../../lib/db/ledger';
 import { startMailout, silentReporter } from '../../lib/send';
 import { createSesClient } from '../../lib/ses';
 import { letter, readySender } from './helpers';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
     {
       config,
       db,
+      ledger: createLedger(db),
       ses: createSesClient(config),
       reporter: silentReporter,
       loadLetter: async () => letter(),

@@ -1,5 +1,5 @@
 import { createSupabaseDb } from '../../lib/db/supabase';
-import { beginSends, claimBatch, claimMailout, finishMailout, recordResults } from '../../lib/db/ledger';
+import { createLedger } from '../../lib/db/ledger';
 import type { Db } from '../../lib/db/types';
 import { startMailout } from '../../lib/send';
 import { startFakePostgrest, type FakePostgrest } from '../../scripts/fakes/postgrest';
@@ -47,12 +47,12 @@ async function drainWithoutSes(db: Db, leaseToken: string, workers: number): Pro
   await Promise.all(
     Array.from({ length: workers }, async () => {
       for (;;) {
-        const batch = await claimBatch(db, { mailoutId: MAILOUT, leaseToken, limit: 250, leaseSeconds: 600 });
+        const batch = await createLedger(db).run({ mailoutId: MAILOUT, leaseToken, leaseSeconds: 600 }).claimBatch({ limit: 250 });
         if (batch.length === 0) return;
         const ids = batch.map((b) => b.subscriberId);
-        const decisions = await beginSends(db, MAILOUT, leaseToken, ids, 600);
+        const decisions = await createLedger(db).run({ mailoutId: MAILOUT, leaseToken, leaseSeconds: 600 }).begin(ids);
         expect([...decisions.values()].every((d) => d === 'send')).toBe(true);
-        await recordResults(db, MAILOUT, leaseToken, ids.map((id) => ({ subscriberId: id, status: 'sent' as const, sesMessageId: `drained-${id}` })));
+        await createLedger(db).run({ mailoutId: MAILOUT, leaseToken, leaseSeconds: 60 }).record(ids.map((id) => ({ subscriberId: id, status: 'sent' as const, sesMessageId: `drained-${id}` })));
         handed.push(...ids);
       }
     }),
@@ -98,12 +98,12 @@ test('a 300,000-subscriber mailout is claimed and sent through SUPABASE_URL with
   expect(await started.run!()).toMatchObject({ outcome: 'paused' });
   ses.clearFailures();
 
-  const resumed = await claimMailout(db, { mailoutId: MAILOUT, leaseSeconds: 600, content: null });
+  const resumed = await createLedger(db).claim(MAILOUT, { leaseSeconds: 600, content: null });
   expect(resumed).toMatchObject({ outcome: 'resumed', recipients: LIST, queued: LIST - VIA_SES });
   // Two at once, as the send loop's claim and its outcomes overlap: each call also updates the
   // mailout's row (its lease and the ledger's counters), so more workers only queue on it.
   const drained = await drainWithoutSes(db, resumed.leaseToken!, 2);
-  await finishMailout(db, { mailoutId: MAILOUT, leaseToken: resumed.leaseToken!, outcome: 'released' });
+  await createLedger(db).run({ mailoutId: MAILOUT, leaseToken: resumed.leaseToken!, leaseSeconds: 60 }).finish({ outcome: 'released' });
 
   const last = await startMailout(deps, { ...request, continuation: true });
   expect(await last.run!()).toMatchObject({ outcome: 'complete', final: { status: 'sent', recipients: LIST, sent: LIST, failed: 0, unknown: 0 } });

@@ -3,7 +3,6 @@ import { reportUrl } from '../../lib/report';
 import { startMailout } from '../../lib/send';
 import { startApiServer, type ApiServer } from '../../scripts/local/api-server';
 import { startFakeSes, type FakeSes } from '../../scripts/fakes/ses';
-import { claimMailout } from '../../lib/db/ledger';
 import { createTestDatabase, seedSubscribers, STORED_LETTER, type TestDatabase, copyAllRecipients } from '../helpers/db';
 import { letter, sendDeps, testConfig } from './helpers';
 
@@ -152,7 +151,7 @@ test('a report over 4.5 MB (40,000 recipients) is streamed whole: every row, whe
   await seedSubscribers(t.pool, 40_000, { prefix: 'a-rather-long-reader-address-for-the-report-' });
   const config = testConfig(t, ses.url, { EXECUTOR_SHARED_SECRET: SECRET, APP_BASE_URL: process.env.APP_BASE_URL! });
   const mailoutId = '0d4e5f60-7182-4394-a5b6-c7d8e9f0a1b2';
-  await claimMailout(t.db, { mailoutId, leaseSeconds: 60, content: STORED_LETTER });
+  await t.ledger.claim(mailoutId, { leaseSeconds: 60, content: STORED_LETTER });
   await copyAllRecipients(t.pool, mailoutId);
   await t.pool.query(`update deliveries set status = 'sent', ses_message_id = '0100018c-' || subscriber_id || '-000000', attempts = 1 where mailout_id = $1`, [mailoutId]);
   const res = await fetch(reportUrl(config, mailoutId));

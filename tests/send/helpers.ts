@@ -1,4 +1,5 @@
 import { loadConfig, type Config } from '../../lib/config';
+import { createLedger } from '../../lib/db/ledger';
 import type { Check } from '../../lib/readiness';
 import { renderMailout } from '../../lib/render';
 import { silentReporter, type MailoutReporter } from '../../lib/mailout-reporter';
@@ -42,10 +43,12 @@ export function letter(subject = 'Hello readers', body = 'Hi {{name|friend}}, th
 /** These tests are about sending: a sender that passes its readiness checks (tests/readiness tests the checks). */
 export const readySender = async (): Promise<Check[]> => [{ status: 'ok', name: 'Sender readiness', detail: 'ready (test double)', fix: '' }];
 
+/** `overrides.db` (a slow or failing database) is the ledger's database too. */
 export function sendDeps(config: Config, t: TestDatabase, overrides: Partial<SendDeps> = {}): SendDeps {
   return {
     config,
     db: t.db,
+    ledger: overrides.db ? createLedger(overrides.db) : t.ledger,
     ses: createSesClient(config),
     reporter: silentReporter as MailoutReporter,
     loadLetter: async () => letter(),

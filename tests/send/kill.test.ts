@@ -93,6 +93,7 @@ test('a sender killed mid-send and then resumed sends nobody twice, and only the
   const summaries: LoopSummary[] = [];
   const resumed = await resumeExpiredMailouts({
     db: t.db,
+    ledger: t.ledger,
     continueMailout: async (mailoutId) => {
       const res = await startMailout(deps, { mailoutId, fromNotion: false, dryRun: false, continuation: true });
       expect(res.status).toBe(202);

@@ -68,7 +68,7 @@ function deps(env: Record<string, string> = {}): SendDeps {
   const client = createNotionClient(config, { limiter: new TokenBucket({ ratePerSec: 1000, burst: 100 }), retry: false });
   const options = letterOptionsFromConfig(config, client);
   return sendDeps(config, t, {
-    reporter: notionReporter(config, t.db, client),
+    reporter: notionReporter(config, t.db, t.ledger, client),
     loadLetter: (mailoutId) => loadLetter({ kind: 'notion', pageId: mailoutId }, options),
   });
 }

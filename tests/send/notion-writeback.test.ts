@@ -74,7 +74,7 @@ function deps(env: Record<string, string> = {}, limiter = new TokenBucket({ rate
     ...env,
   });
   const client = createNotionClient(config, { limiter, retry: { maxRetries: 1, initialRetryDelayMs: 5, maxRetryDelayMs: 10 } });
-  return sendDeps(config, t, { reporter: notionReporter(config, t.db, client) });
+  return sendDeps(config, t, { reporter: notionReporter(config, t.db, t.ledger, client) });
 }
 
 async function send(d: SendDeps, continuation = false) {

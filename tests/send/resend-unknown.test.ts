@@ -1,11 +1,10 @@
-import { beginSends, claimBatch, claimMailout } from '../../lib/db/ledger';
 import { applySesEvent } from '../../lib/feedback/store';
 import { parseSesMessage } from '../../lib/feedback/ses';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import { startMailout } from '../../lib/send';
 import { planResend, resendUnknown } from '../../lib/send/resend-unknown';
 import type { FakeSes } from '../../scripts/fakes/ses';
-import { seedSubscribers, type TestDatabase } from '../helpers/db';
+import { seedSubscribers, type TestDatabase, leaseOf } from '../helpers/db';
 import path from 'node:path';
 import { cleanCliEnv, runCommand } from '../helpers/run';
 import { letter, sendDeps, sendTestBed, testConfig, testEnv } from './helpers';
@@ -31,9 +30,9 @@ const callsTo = (email: string) => ses.calls.filter((c) => c.to[0] === email).le
 /** A sent mailout whose first three marked rows were left unknown by a dead run. */
 async function finishedWithUnknown(name: string) {
   const id = mailoutIdFromName(name);
-  const c = await claimMailout(t.db, { mailoutId: id, leaseSeconds: 60, content: { ...letter().letter, origin: 'file' } });
-  const marked = (await claimBatch(t.db, { mailoutId: id, leaseToken: c.leaseToken!, limit: 3, leaseSeconds: 60 })).map((b) => ({ id: b.subscriberId, email: b.email }));
-  await beginSends(t.db, id, c.leaseToken!, marked.map((m) => m.id), 60);
+  const c = await t.ledger.claim(id, { leaseSeconds: 60, content: { ...letter().letter, origin: 'file' } });
+  const marked = (await t.ledger.run(leaseOf(c)).claimBatch({ limit: 3 })).map((b) => ({ id: b.subscriberId, email: b.email }));
+  await t.ledger.run(leaseOf(c)).begin(marked.map((m) => m.id));
   await t.pool.query(`update mailouts set lease_until = now() - interval '1 second' where id = $1`, [id]);
   const resumed = await (await startMailout(deps(), { mailoutId: id, fromNotion: false, dryRun: false, continuation: true })).run!();
   expect(resumed.final).toMatchObject({ status: 'sent', unknown: 3 });
@@ -60,7 +59,7 @@ test('only the rows SES never reported are resent, each once; a second run and a
   await quietFor(id, QUIET + 1);
 
   const before = ses.calls.length;
-  const plan = await planResend(t.db, id, QUIET);
+  const plan = await planResend(t.ledger, id, QUIET);
   expect(plan.window).toMatchObject({ found: true, status: 'sent', ready: true, neverReported: 1 });
   expect(plan.rows.map((r) => r.email)).toEqual([silent.email]);
   expect(ses.calls.length).toBe(before); // a plan sends nothing
@@ -100,7 +99,7 @@ test('a row resent once and lost again is never resent a second time', async () 
   const { rows } = await t.pool.query(`select status from deliveries where mailout_id = $1 and subscriber_id = $2`, [id, marked[0]!.id]);
   expect(rows[0].status).toBe('unknown');
   await quietFor(id, QUIET + 1);
-  expect((await planResend(t.db, id, QUIET)).rows).toEqual([]);
+  expect((await planResend(t.ledger, id, QUIET)).rows).toEqual([]);
   expect(await resendUnknown(deps(), id, QUIET)).toMatchObject({ outcome: 'nothing', requeued: 0 });
   expect(callsTo(marked[0]!.email)).toBe(1);
 });
@@ -109,7 +108,7 @@ test('inside the quiet window, or before the mailout is finished, nothing is que
   await seedSubscribers(t.pool, 5);
   const { id } = await finishedWithUnknown('resend-too-soon');
   const before = ses.calls.length;
-  expect((await planResend(t.db, id, QUIET)).window).toMatchObject({ ready: false, neverReported: 3 });
+  expect((await planResend(t.ledger, id, QUIET)).window).toMatchObject({ ready: false, neverReported: 3 });
   expect(await resendUnknown(deps(), id, QUIET)).toMatchObject({ outcome: 'not_quiet', requeued: 0 });
   await t.pool.query(`update mailouts set status = 'paused' where id = $1`, [id]);
   await quietFor(id, QUIET + 1);
