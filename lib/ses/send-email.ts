@@ -25,9 +25,12 @@ export interface PreparedSend {
   readonly request: unknown;
 }
 
+/** The input, or the input already serialized: the UTF-8 bytes of its JSON (lib/send/recipient-message.ts). */
+export type SendEmailPayload = SendEmailCommandInput | Buffer;
+
 export interface SendEmail {
-  (input: SendEmailCommandInput): Promise<{ MessageId?: string }>;
-  prepare(input: SendEmailCommandInput): Promise<PreparedSend>;
+  (input: SendEmailPayload): Promise<{ MessageId?: string }>;
+  prepare(input: SendEmailPayload): Promise<PreparedSend>;
   send(prepared: PreparedSend): Promise<{ MessageId?: string }>;
 }
 
@@ -105,12 +108,13 @@ export function createSendEmail(client: SESv2Client): SendEmail {
   // Built once: asking the client for its signer builds a new SignatureV4 from the whole
   // config each time. The signer still asks the credential provider on every sign().
   let signer: ReturnType<ClientParts['signer']> | undefined;
-  async function prepare(input: SendEmailCommandInput): Promise<PreparedSend> {
+  async function prepare(input: SendEmailPayload): Promise<PreparedSend> {
     const t = await (target ??= resolveTarget(cfg).catch((err: unknown) => {
       target = undefined; // try again next time
       throw err;
     }));
-    const body = JSON.stringify(input);
+    // Bytes, not a string: encoded once, for the length, the payload hash and the socket alike.
+    const body = Buffer.isBuffer(input) ? input : Buffer.from(JSON.stringify(input), 'utf8');
     const path = `${t.basePath.replace(/\/$/, '')}${PATH}`;
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
     const request = {
@@ -120,7 +124,7 @@ export function createSendEmail(client: SESv2Client): SendEmail {
       ...(t.port ? { port: t.port } : {}),
       path,
       query: {},
-      headers: { host, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      headers: { host, 'content-type': 'application/json', 'content-length': String(body.length) },
       body,
     };
     const s = await (signer ??= cfg.signer({ name: 'sigv4', signingName: 'ses', signingRegion: t.region, properties: {} }).catch((err: unknown) => {
@@ -136,5 +140,5 @@ export function createSendEmail(client: SESv2Client): SendEmail {
     const parsed = text ? (JSON.parse(text) as { MessageId?: string }) : {};
     return { ...(parsed.MessageId !== undefined ? { MessageId: parsed.MessageId } : {}) };
   }
-  return Object.assign(async (input: SendEmailCommandInput) => send(await prepare(input)), { prepare, send });
+  return Object.assign(async (input: SendEmailPayload) => send(await prepare(input)), { prepare, send });
 }
