@@ -1,0 +1,86 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/**
+ * AWS Signature Version 4 of one SendEmail request, as the SDK's SignatureV4 signs it (the same
+ * headers, in the same order, the same Authorization; tests/ses/sigv4.test.ts compares the two),
+ * without its per-request costs: the SDK clones the request, hashes the credentials to look its
+ * signing key up, and wraps every hash in promises. The signing key (four HMACs) is derived once
+ * per UTC day, region, service and credentials, as AWS scopes it
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html).
+ */
+
+export interface SigningCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SignedRequestParts {
+  method: string;
+  /** The request path as sent. */
+  path: string;
+  /** Lower-case names; every one is signed. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+const hex = (b: Buffer) => b.toString('hex');
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
+const escapeUri = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** The canonical URI as the SDK writes it for every service but S3: dot segments resolved, empty ones dropped, the path (already escaped) escaped once more. */
+export function canonicalPath(path: string): string {
+  const segments: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  const normal = `${path.startsWith('/') ? '/' : ''}${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
+  return escapeUri(normal).replace(/%2F/g, '/');
+}
+
+/** `20261203T113051Z`: the SDK's ISO 8601 basic form, whole seconds. */
+function longDate(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+}
+
+export interface SigV4Signer {
+  /** The headers to send: the request's, then x-amz-date, the session token, the payload hash and the Authorization. */
+  sign(request: SignedRequestParts, credentials: SigningCredentials, date: Date): Record<string, string>;
+}
+
+export function createSigV4Signer(region: string, service: string): SigV4Signer {
+  let cached: { day: string; credentials: SigningCredentials; key: Buffer } | undefined;
+  function signingKey(day: string, c: SigningCredentials): Buffer {
+    const k = cached;
+    if (k && k.day === day && k.credentials.accessKeyId === c.accessKeyId && k.credentials.secretAccessKey === c.secretAccessKey && k.credentials.sessionToken === c.sessionToken) {
+      return k.key;
+    }
+    const key = hmac(hmac(hmac(hmac(`AWS4${c.secretAccessKey}`, day), region), service), 'aws4_request');
+    cached = { day, credentials: { ...c }, key };
+    return key;
+  }
+  return {
+    sign(request, credentials, date) {
+      const amzDate = longDate(date);
+      const day = amzDate.slice(0, 8);
+      const scope = `${day}/${region}/${service}/aws4_request`;
+      const payloadHash = hex(createHash('sha256').update(request.body).digest());
+      const headers: Record<string, string> = {
+        ...request.headers,
+        'x-amz-date': amzDate,
+        ...(credentials.sessionToken ? { 'x-amz-security-token': credentials.sessionToken } : {}),
+        'x-amz-content-sha256': payloadHash,
+      };
+      const names = Object.keys(headers).sort();
+      const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, ' ')}`).join('\n');
+      const signedHeaders = names.join(';');
+      const canonicalRequest = `${request.method}\n${canonicalPath(request.path)}\n\n${canonicalHeaders}\n\n${signedHeaders}\n${payloadHash}`;
+      const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hex(createHash('sha256').update(canonicalRequest, 'utf8').digest())}`;
+      const signature = hex(createHmac('sha256', signingKey(day, credentials)).update(stringToSign, 'utf8').digest());
+      headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+      return headers;
+    },
+  };
+}
