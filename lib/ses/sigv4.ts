@@ -52,6 +52,12 @@ export interface SigV4Signer {
 
 export function createSigV4Signer(region: string, service: string): SigV4Signer {
   let cached: { day: string; credentials: SigningCredentials; key: Buffer } | undefined;
+  // Every request of a client goes to one path.
+  let path: { sent: string; canonical: string } | undefined;
+  function canonicalPathOf(sent: string): string {
+    if (path?.sent !== sent) path = { sent, canonical: canonicalPath(sent) };
+    return path.canonical;
+  }
   function signingKey(day: string, c: SigningCredentials): Buffer {
     const k = cached;
     if (k && k.day === day && k.credentials.accessKeyId === c.accessKeyId && k.credentials.secretAccessKey === c.secretAccessKey && k.credentials.sessionToken === c.sessionToken) {
@@ -76,7 +82,7 @@ export function createSigV4Signer(region: string, service: string): SigV4Signer 
       const names = Object.keys(headers).sort();
       const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, ' ')}`).join('\n');
       const signedHeaders = names.join(';');
-      const canonicalRequest = `${request.method}\n${canonicalPath(request.path)}\n\n${canonicalHeaders}\n\n${signedHeaders}\n${payloadHash}`;
+      const canonicalRequest = `${request.method}\n${canonicalPathOf(request.path)}\n\n${canonicalHeaders}\n\n${signedHeaders}\n${payloadHash}`;
       const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hex(createHash('sha256').update(canonicalRequest, 'utf8').digest())}`;
       const signature = hex(createHmac('sha256', signingKey(day, credentials)).update(stringToSign, 'utf8').digest());
       headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
