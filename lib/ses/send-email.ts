@@ -1,5 +1,5 @@
 import type { SendEmailCommandInput, SESv2Client } from '@aws-sdk/client-sesv2';
-import { createSigV4Signer, type SigningCredentials, type SigV4Signer } from './sigv4';
+import { createSigV4Signer, type Sha256Constructor, type SigningCredentials, type SigV4Signer } from './sigv4';
 
 /**
  * SESv2 `SendEmail` for the send loop, with the SDK's own parts but not its serializer.
@@ -51,6 +51,7 @@ interface ClientParts {
   endpointProvider: (params: Record<string, unknown>) => { url: URL };
   useFipsEndpoint?: () => Promise<boolean>;
   useDualstackEndpoint?: () => Promise<boolean>;
+  sha256: Sha256Constructor;
   /** The credentials chain, memoized and refreshed by the SDK. */
   credentials: () => Promise<SigningCredentials>;
   requestHandler: { handle(request: unknown, options?: Record<string, unknown>): Promise<{ response: HttpResponseLike }> };
@@ -73,7 +74,7 @@ async function resolveTarget(cfg: ClientParts): Promise<Target> {
   const region = await cfg.region();
   if (cfg.isCustomEndpoint && cfg.endpoint) {
     const e = await cfg.endpoint();
-    return { protocol: e.protocol, hostname: e.hostname, ...(e.port ? { port: e.port } : {}), basePath: e.path, region, signer: createSigV4Signer(region, 'ses') };
+    return { protocol: e.protocol, hostname: e.hostname, ...(e.port ? { port: e.port } : {}), basePath: e.path, region, signer: createSigV4Signer(region, 'ses', cfg.sha256) };
   }
   const { url } = cfg.endpointProvider({
     Region: region,
@@ -86,7 +87,7 @@ async function resolveTarget(cfg: ClientParts): Promise<Target> {
     ...(url.port ? { port: Number(url.port) } : {}),
     basePath: url.pathname,
     region,
-    signer: createSigV4Signer(region, 'ses'),
+    signer: createSigV4Signer(region, 'ses', cfg.sha256),
   };
 }
 
@@ -130,7 +131,7 @@ export function createSendEmail(client: SESv2Client): SendEmail {
     if (typeof credentials?.accessKeyId !== 'string' || typeof credentials.secretAccessKey !== 'string') {
       throw new Error('Resolved credential object is not valid'); // the SDK signer's words
     }
-    const headers = t.signer.sign(
+    const headers = await t.signer.sign(
       { method: 'POST', path, headers: { host, 'content-type': 'application/json', 'content-length': String(body.length) }, body },
       credentials,
       new Date(Date.now() + (cfg.systemClockOffset ?? 0)),

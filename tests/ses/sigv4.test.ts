@@ -1,5 +1,5 @@
 import { createSesClient } from '../../lib/ses';
-import { canonicalPath, createSigV4Signer, type SigningCredentials } from '../../lib/ses/sigv4';
+import { canonicalPath, createSigV4Signer, type Sha256Constructor, type SigningCredentials } from '../../lib/ses/sigv4';
 
 /**
  * lib/ses/sigv4.ts signs a SendEmail request exactly as the SDK's own SigV4 signer (the one
@@ -8,6 +8,8 @@ import { canonicalPath, createSigV4Signer, type SigningCredentials } from '../..
  * outlives the UTC day or the credentials it was derived from.
  */
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+/** The SESv2 client's own hash, as lib/ses/send-email.ts passes it. */
+const sha256 = (createSesClient({ aws: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', credentials: KEYS } }).config as unknown as { sha256: Sha256Constructor }).sha256;
 
 async function sdkHeaders(credentials: SigningCredentials, region: string, path: string, body: Buffer, date: Date): Promise<Record<string, string>> {
   const client = createSesClient({ aws: { region, endpoint: 'http://127.0.0.1:9', credentials } });
@@ -33,22 +35,22 @@ describe('createSigV4Signer', () => {
     ['ap-south-1', "/a b/(x)!*'/v2/email/outbound-emails", KEYS],
   ])('%s %s: the headers the SDK signer gives, in its order', async (region, path, credentials) => {
     const date = new Date('2026-12-03T11:30:51.789Z');
-    const ours = createSigV4Signer(region, 'ses').sign({ method: 'POST', path, headers: headersOf(body), body }, credentials, date);
+    const ours = await createSigV4Signer(region, 'ses', sha256).sign({ method: 'POST', path, headers: headersOf(body), body }, credentials, date);
     expect(ordered(ours)).toEqual(ordered(await sdkHeaders(credentials, region, path, body, date)));
   });
 
   it('a signing key derived before midnight UTC is not used after it', async () => {
-    const signer = createSigV4Signer('eu-west-1', 'ses');
+    const signer = createSigV4Signer('eu-west-1', 'ses', sha256);
     const path = '/v2/email/outbound-emails';
     for (const iso of ['2026-12-03T23:59:59.900Z', '2026-12-04T00:00:00.100Z', '2026-12-04T23:00:00.000Z', '2026-12-03T12:00:00.000Z']) {
       const date = new Date(iso);
-      const ours = signer.sign({ method: 'POST', path, headers: headersOf(body), body }, KEYS, date);
+      const ours = await signer.sign({ method: 'POST', path, headers: headersOf(body), body }, KEYS, date);
       expect(ours.authorization).toBe((await sdkHeaders(KEYS, 'eu-west-1', path, body, date)).authorization);
     }
   });
 
   it('a signing key is not used for other credentials (rotated keys, a new session token)', async () => {
-    const signer = createSigV4Signer('eu-west-1', 'ses');
+    const signer = createSigV4Signer('eu-west-1', 'ses', sha256);
     const path = '/v2/email/outbound-emails';
     const date = new Date('2026-12-03T10:00:00Z');
     const rotations: SigningCredentials[] = [
@@ -60,17 +62,17 @@ describe('createSigV4Signer', () => {
       KEYS,
     ];
     for (const c of rotations) {
-      const ours = signer.sign({ method: 'POST', path, headers: headersOf(body), body }, c, date);
+      const ours = await signer.sign({ method: 'POST', path, headers: headersOf(body), body }, c, date);
       expect(ordered(ours)).toEqual(ordered(await sdkHeaders(c, 'eu-west-1', path, body, date)));
     }
   });
 
-  it('a changed body changes the payload hash and the signature', () => {
-    const signer = createSigV4Signer('eu-west-1', 'ses');
+  it('a changed body changes the payload hash and the signature', async () => {
+    const signer = createSigV4Signer('eu-west-1', 'ses', sha256);
     const date = new Date('2026-12-03T10:00:00Z');
-    const a = signer.sign({ method: 'POST', path: '/p', headers: headersOf(body), body }, KEYS, date);
+    const a = await signer.sign({ method: 'POST', path: '/p', headers: headersOf(body), body }, KEYS, date);
     const other = Buffer.from(body.toString('utf8').replace('Привет', 'Пока'), 'utf8');
-    const b = signer.sign({ method: 'POST', path: '/p', headers: headersOf(other), body: other }, KEYS, date);
+    const b = await signer.sign({ method: 'POST', path: '/p', headers: headersOf(other), body: other }, KEYS, date);
     expect(b['x-amz-content-sha256']).not.toBe(a['x-amz-content-sha256']);
     expect(b.authorization).not.toBe(a.authorization);
   });
