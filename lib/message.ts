@@ -34,6 +34,11 @@ function canonicalAddress(raw: string, refuse: (shown: string) => AppError): str
 
 const notAnAddress = (shown: string) => new AppError('bad_request', `Not an email address: ${shown}`);
 
+/** A message's recipient in its canonical form, or the error the message builder throws. */
+export function recipientAddress(raw: string): string {
+  return canonicalAddress(raw, notAnAddress);
+}
+
 /** SES tag values: ASCII letters, digits, `_` and `-`, at most 256 characters. */
 export function sesTagValue(value: string): string {
   const v = value.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);
@@ -76,7 +81,8 @@ export function formatAddress(email: string, name?: string): string {
   return `${encodeWord(display).replace(/\r\n /g, ' ')} <${address}>`;
 }
 
-function checkUnsubscribeUrl(url: string): void {
+/** Throws unless `url` is one a message may carry in its List-Unsubscribe header. */
+export function checkUnsubscribeUrl(url: string): void {
   if (!/^https:\/\/[^\s<>]+$/.test(url) && !/^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?\/[^\s<>]*$/.test(url)) {
     throw new AppError('internal', 'The unsubscribe URL must be an absolute https URL (RFC 8058).');
   }
@@ -107,7 +113,7 @@ function replyToList(replyTo: MessageInput['replyTo']): string[] {
 
 /** The SESv2 `SendEmail` input for one recipient. */
 export function buildSendEmailInput(input: MessageInput): SendEmailCommandInput {
-  const to = canonicalAddress(input.to, notAnAddress);
+  const to = recipientAddress(input.to);
   const replyTo = replyToList(input.replyTo).map((r) => canonicalAddress(r, (shown) => new AppError('config', `SES_REPLY_TO is not an email address: ${shown}`)));
   return {
     FromEmailAddress: formatAddress(input.from.email, input.from.name),

@@ -59,3 +59,6 @@ export interface Recipient {
   name: string | null;
   subscriberId?: string;
 }
+
+/** A recipient with their own unsubscribe link: whom one copy of the letter is addressed to. */
+export type AddressedRecipient = Recipient & { unsubscribeUrl: string };

@@ -1,9 +1,8 @@
-import type { SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import type { BatchRecipient } from '../db/ledger';
 import type { Recipient } from '../letter/types';
 import { createBreaker, createPacer, sendWithRetry, type ClassifyContext, type FailureBreaker, type Pacer, type Place } from '../ses';
 import { MAX_CONSECUTIVE_FAILURES } from './outcome';
-import type { PreparedSend, SendEmail } from '../ses/send-email';
+import type { PreparedSend, SendEmail, SendEmailPayload } from '../ses/send-email';
 
 /**
  * The one way a recipient's message reaches SES: its SendEmail input built and signed
@@ -28,8 +27,8 @@ export interface RecipientSenderOptions<R extends Recipient> {
   sendEmail: Pick<SendEmail, 'prepare' | 'send'>;
   pacer: Pacer;
   breaker: FailureBreaker;
-  /** The recipient's copy of the letter (recipientMessage). */
-  message(recipient: R): SendEmailCommandInput;
+  /** The recipient's copy of the letter (recipientMessage, or serialized: recipientMessageJson). */
+  message(recipient: R): SendEmailPayload;
   /** For classification (a rejection naming the sender is account-level). */
   classify: ClassifyContext;
   /** Attempts in all (sendWithRetry's default when unset). */

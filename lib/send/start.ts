@@ -16,7 +16,7 @@ import { footerAddressWarnings, requireFooterAddress } from './footer';
 import { concurrencyCeiling, runSendLoop, type LoopDeps, type LoopSummary } from './loop';
 import { ledgerLoopStore } from './loop-store';
 import { pacedRecipientSender, sendPaced } from './recipient-sender';
-import { recipientMessage } from './recipient-message';
+import { recipientMessage, recipientMessageJson } from './recipient-message';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { SendRequest } from './request';
 
@@ -146,12 +146,12 @@ function sendLoopDeps(
   const { mailoutId, leaseSeconds } = run;
   const now = deps.now ?? Date.now;
   const maxConcurrency = concurrencyCeiling(config.sending.concurrency, run.rate);
+  const messageJson = recipientMessageJson(config, run.letter, mailoutId);
   const sender = pacedRecipientSender<BatchRecipient>({
     sendEmail: createSendEmail(deps.ses),
     rate: run.rate,
     maxConcurrency,
-    message: (r) =>
-      recipientMessage(config, run.letter, mailoutId, { email: r.email, name: r.name, unsubscribeUrl: unsubscribeUrl(config, r.subscriberId), subscriberId: r.subscriberId }),
+    message: (r) => messageJson({ email: r.email, name: r.name, unsubscribeUrl: unsubscribeUrl(config, r.subscriberId), subscriberId: r.subscriberId }),
     classify: { fromEmail: config.ses.fromEmail },
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     ...(deps.random ? { random: deps.random } : {}),

@@ -106,6 +106,17 @@ describe('createSendEmail', () => {
     client.destroy();
   });
 
+  it('a body already serialized (the send loop\'s) goes out as those bytes, signed', async () => {
+    const client = createSesClient({ aws: { region: 'eu-west-1', endpoint: url, credentials: KEYS } });
+    const bytes = Buffer.from(JSON.stringify(input), 'utf8');
+    await createSendEmail(client)(bytes);
+    const ours = seen[seen.length - 1]!;
+    expect(Buffer.from(ours.body, 'utf8').equals(bytes)).toBe(true);
+    expect(Number(ours.headers['content-length'])).toBe(bytes.length);
+    expect(verifySigV4(ours, KEYS.secretAccessKey)).toBe(true);
+    client.destroy();
+  });
+
   it('signs with a session token when the credentials have one', async () => {
     const client = createSesClient({ aws: { region: 'us-east-1', endpoint: url, credentials: { ...KEYS, sessionToken: 'TOKEN123' } } });
     await createSendEmail(client)(input);
