@@ -41,6 +41,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { canonicalNotionId } from '../../lib/mailout-id';
 import { propertyDescription, STATUS_NAMES, type Lang, type PropertySpec } from '../../lib/notion/schema';
 
 export interface RecordedRequest {
@@ -79,11 +80,9 @@ const ERROR_CODES: Record<number, string> = {
   504: 'gateway_timeout',
 };
 
-/** Dashed lowercase UUID of any Notion id form. */
+/** Dashed lowercase UUID of any Notion id form (lib/mailout-id.ts reads it); any other text lower-cased. */
 export function normaliseId(id: string): string {
-  const h = id.replace(/-/g, '').toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(h)) return id.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return canonicalNotionId(id) ?? id.toLowerCase();
 }
 
 export function newId(): string {
