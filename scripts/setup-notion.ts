@@ -10,9 +10,9 @@
  * Exit codes: 0 done, 1 a check or call failed, 2 bad usage.
  */
 import { parseArgs } from 'node:util';
-import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
 import { loadNotionConfig } from '../lib/config';
+import { createNotionClient } from '../lib/notion/client';
 import { DEFAULT_LANG, LANGS, type Lang } from '../lib/notion/schema';
 import { parseNotionDatabaseId, parsePageReference } from '../lib/mailout-id';
 import { envLines, notionReminders, setupNotion, type NotionSetupOptions } from './setup/notion';
@@ -79,11 +79,8 @@ async function main(): Promise<number> {
     options = { dryRun, mailoutsDatabaseId, errorsDatabaseId };
   }
 
-  const notion = new Client({
-    auth: token,
-    ...(notionConfig.baseUrl ? { baseUrl: notionConfig.baseUrl } : {}),
-    logLevel: LogLevel.ERROR,
-  });
+  // The executor's client: paced by the shared limiter under Notion's rate limit, 429 retried.
+  const notion = createNotionClient(notionConfig);
 
   const out = (line = '') => process.stdout.write(`${line}\n`);
   if (dryRun) out('Dry run: only read calls are made; nothing in Notion is changed.\n');

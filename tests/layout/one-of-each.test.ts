@@ -56,3 +56,7 @@ test('one parser of a pasted Notion id or link, lib/mailout-id.ts: no other file
   for (const spelling of ['/^[0-9a-f]{32}$/', '/([0-9A-Fa-f]{32})/', '/[\\da-f]{32}/i']) expect(hex32.test(spelling)).toBe(true);
   expect(hex32.test('[a-zA-Z0-9]{32}')).toBe(false);
 });
+
+test('one Notion client, lib/notion/client.ts createNotionClient: nothing else builds one, so every request is paced by the shared limiter', () => {
+  expect(filesMatching(/new Client\(\{\s*auth\b/)).toEqual(['lib/notion/client.ts']);
+});
