@@ -94,8 +94,8 @@ const ERROR_CODES: Record<number, string> = {
  *   {"object":"error","status":429,"code":"rate_limited","message":"You have been rate limited. Please try again in a few minutes.","request_id":"…"}
  * Notion does not say how big a burst is. The fake's bucket holds 6: the executor's own
  * bucket (3 a second, burst 3) twice over, because the requests a stalled event loop held
- * back arrive together with the 3 it lets out right after the stall. Anything faster than
- * the executor's limiter is refused.
+ * back arrive together with the 3 it lets out right after the stall. A client faster than
+ * 3 a second on average is refused as soon as that burst is spent.
  */
 export const NOTION_RATE_LIMIT = { perSecond: 3, burst: 6 } as const;
 
@@ -454,7 +454,7 @@ export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    // Notion counts a request when it arrives, whenever it is answered.
+    // A request is counted when it arrives, as a server counts it, not when a hold lets it be answered.
     let retryAfter: number | null = null;
     req.on('end', () => {
       const index = received++;
