@@ -66,18 +66,37 @@ function pageIdOfUrl(url: URL): string | null {
 }
 
 /**
+ * A Notion id as an API path carries it (32 hex digits, dashed or not, any case), as the
+ * canonical dashed lower-case UUID; null for anything else (a link included).
+ */
+export function canonicalNotionId(value: string): string | null {
+  const bare = bareId(value.trim());
+  return bare ? dash(bare) : null;
+}
+
+/**
+ * A Notion page reference in any spelling a person or Notion produces (the forms of
+ * ACCEPTED_MAILOUT_REFERENCES but the webhook body), as the canonical dashed lower-case
+ * UUID; null for anything else.
+ */
+export function parsePageReference(reference: unknown): string | null {
+  const input = typeof reference === 'string' ? reference.trim() : '';
+  const url = bareId(input) ? null : parseUrl(input);
+  const bare = bareId(input) ?? (url ? pageIdOfUrl(url) : null);
+  return bare ? dash(bare) : null;
+}
+
+/**
  * A Notion page reference in any spelling a person or Notion produces, as the canonical
  * dashed lower-case UUID. Anything else is a 400 that lists the accepted forms.
  */
 export function parseMailoutId(reference: unknown, what = 'mailout_id'): string {
-  const input = typeof reference === 'string' ? reference.trim() : '';
-  const url = bareId(input) ? null : parseUrl(input);
-  const bare = bareId(input) ?? (url ? pageIdOfUrl(url) : null);
-  if (!bare) {
+  const id = parsePageReference(reference);
+  if (!id) {
     const shown = typeof reference === 'string' ? `"${reference.slice(0, 200)}"` : typeof reference;
     throw new AppError('bad_request', `${what} is not a Notion page reference: ${shown}. ${ACCEPTED_MAILOUT_REFERENCES}`);
   }
-  return dash(bare);
+  return id;
 }
 
 /** The page of a Notion automation webhook body (`data` is the page object). */

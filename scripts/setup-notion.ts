@@ -10,18 +10,19 @@
  * Exit codes: 0 done, 1 a check or call failed, 2 bad usage.
  */
 import { parseArgs } from 'node:util';
-import { Client, LogLevel } from '@notionhq/client';
 import { isAppError } from '../lib/errors';
 import { env, loadNotionConfig } from '../lib/config';
+import { createNotionClient } from '../lib/notion/client';
 import { DEFAULT_LANG, LANGS, type Lang } from '../lib/notion/schema';
-import { envLines, notionReminders, parseNotionId, setupNotion, type NotionSetupOptions } from './setup/notion';
+import { parseNotionDatabaseId, parsePageReference } from '../lib/mailout-id';
+import { envLines, notionReminders, setupNotion, type NotionSetupOptions } from './setup/notion';
 import { loadCliEnv } from './lib/env';
 
 const USAGE = `Usage:
   npm run setup:notion -- --parent PAGE [--lang ru|en] [--dry-run]   create (or find) both databases under a page
                                                            (--lang: their language, default ru: «Письма», «Ошибки»)
   npm run setup:notion -- --mailouts DB --errors DB [--dry-run]   check existing databases, add what is missing
-PAGE and DB are ids or notion.so URLs. --mailouts/--errors default to NOTION_MAILOUTS_DATABASE_ID/NOTION_ERRORS_DATABASE_ID.
+PAGE and DB are ids or Notion links (notion.so, notion.site), read as the executor reads them (lib/mailout-id.ts). --mailouts/--errors default to NOTION_MAILOUTS_DATABASE_ID/NOTION_ERRORS_DATABASE_ID.
 Env: NOTION_TOKEN (required), NOTION_BASE_URL (optional).`;
 
 function usage(message: string): never {
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
 
   let options: NotionSetupOptions;
   if (args.parent !== undefined) {
-    const parentPageId = parseNotionId(args.parent);
+    const parentPageId = parsePageReference(args.parent);
     if (!parentPageId) usage(`--parent "${args.parent}" is not a Notion page id or URL.`);
     if (args.mailouts !== undefined || args.errors !== undefined) usage('Use either --parent or --mailouts/--errors, not both.');
     options = { dryRun, lang, parentPageId };
@@ -71,18 +72,15 @@ async function main(): Promise<number> {
     if (!mailoutsRaw || !errorsRaw) {
       usage('Give --parent PAGE to create the databases, or --mailouts DB and --errors DB (or the NOTION_*_DATABASE_ID variables) to check them.');
     }
-    const mailoutsDatabaseId = parseNotionId(mailoutsRaw);
-    const errorsDatabaseId = parseNotionId(errorsRaw);
+    const mailoutsDatabaseId = parseNotionDatabaseId(mailoutsRaw);
+    const errorsDatabaseId = parseNotionDatabaseId(errorsRaw);
     if (!mailoutsDatabaseId) usage(`"${mailoutsRaw}" is not a Notion database id or URL.`);
     if (!errorsDatabaseId) usage(`"${errorsRaw}" is not a Notion database id or URL.`);
     options = { dryRun, mailoutsDatabaseId, errorsDatabaseId };
   }
 
-  const notion = new Client({
-    auth: token,
-    ...(notionConfig.baseUrl ? { baseUrl: notionConfig.baseUrl } : {}),
-    logLevel: LogLevel.ERROR,
-  });
+  // The executor's client: paced by the shared limiter under Notion's rate limit, 429 retried.
+  const notion = createNotionClient(notionConfig);
 
   const out = (line = '') => process.stdout.write(`${line}\n`);
   if (dryRun) out('Dry run: only read calls are made; nothing in Notion is changed.\n');

@@ -78,8 +78,6 @@ export async function withNotionRate<T>(fn: () => Promise<T>, limiter: TokenBuck
 // ---------------------------------------------------------------------------------------
 
 export interface NotionClientOptions {
-  /** Defaults to the process-wide `notionRateLimiter`. Tests and benchmarks pass a faster one. */
-  limiter?: TokenBucket;
   /** Retry policy handed to @notionhq/client (429 / 529 always; 500 / 503 for GET and DELETE). */
   retry?: { maxRetries?: number; initialRetryDelayMs?: number; maxRetryDelayMs?: number } | false;
   timeoutMs?: number;
@@ -90,22 +88,23 @@ export interface NotionClientOptions {
 type NotionSettings = Pick<Config['notion'], 'token' | 'baseUrl'>;
 
 /**
- * A Notion client for `config.notion` (a whole `Config`, or just `{ token, baseUrl }`).
- * Throws AppError('config') without a token.
+ * A Notion client for `config.notion` (a whole `Config`, or just `{ token, baseUrl }`), paced
+ * by the process-wide `notionRateLimiter` whoever builds it: tests and benchmarks too, against
+ * a fake that refuses what Notion refuses (scripts/fakes/notion.ts), so a limiter faster than
+ * Notion allows fails them. Throws AppError('config') without a token.
  */
 export function createNotionClient(config: Config | { notion: NotionSettings } | NotionSettings, options: NotionClientOptions = {}): Client {
   const settings: NotionSettings = 'notion' in config ? config.notion : config;
   if (!settings.token) {
     throw new AppError('config', 'Notion is not configured: set NOTION_TOKEN (the integration secret, shared with the Mailouts database).');
   }
-  const limiter = options.limiter ?? notionRateLimiter;
   const onRequest = options.onRequest;
   const gatewayRetries = options.retry === false ? 0 : (options.retry?.maxRetries ?? 4);
   const gatewayDelay = options.retry === false ? 0 : (options.retry?.initialRetryDelayMs ?? 1000);
   const pacedFetch = async (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string | FormData }) => {
     const method = String(init?.method ?? 'GET').toUpperCase();
     for (let attempt = 0; ; attempt += 1) {
-      await limiter.take();
+      await notionRateLimiter.take();
       onRequest?.(method, url);
       const res = await fetch(url, { method, headers: init?.headers, body: init?.body });
       // The client retries 429, 500, 503 and 529 itself; Notion's 502 and 504 (gateway errors)

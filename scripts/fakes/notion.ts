@@ -35,12 +35,18 @@
  * 409 conflict_error, ...) and a `retry-after` header when given. Failed requests are
  * recorded too (with `failed: true`).
  *
+ * Rate limit, always on: Notion's, per integration token (NOTION_RATE_LIMIT below). A
+ * request over it is answered 429 with Notion's body and `retry-after`, recorded with
+ * `failed: true`. There is no way to turn it off or up: every test and benchmark talks to
+ * the fake through the product's own client and its shared limiter (lib/notion/client.ts).
+ *
  * Speed: `latencyMs` delays every answer; `hold(when)` keeps matching requests unanswered
  * until `release()` (e.g. "everything after the first request": what an answer needs).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { canonicalNotionId } from '../../lib/mailout-id';
 import { propertyDescription, STATUS_NAMES, type Lang, type PropertySpec } from '../../lib/notion/schema';
 
 export interface RecordedRequest {
@@ -79,11 +85,44 @@ const ERROR_CODES: Record<number, string> = {
   504: 'gateway_timeout',
 };
 
-/** Dashed lowercase UUID of any Notion id form. */
+/**
+ * Notion's request limit (https://developers.notion.com/reference/request-limits): "an average
+ * of three requests per second" per integration, "some bursts beyond the average rate are
+ * allowed"; over it, HTTP 429 `rate_limited` with a `Retry-After` header "set as an integer
+ * number of seconds". The body is the one Notion sends (quoted from a real 429 in
+ * https://github.com/2anki/2anki.net/issues/1522):
+ *   {"object":"error","status":429,"code":"rate_limited","message":"You have been rate limited. Please try again in a few minutes.","request_id":"…"}
+ * Notion does not say how big a burst is. The fake's bucket holds 6: the executor's own
+ * bucket (3 a second, burst 3) twice over, because the requests a stalled event loop held
+ * back arrive together with the 3 it lets out right after the stall. A client faster than
+ * 3 a second on average is refused as soon as that burst is spent.
+ */
+export const NOTION_RATE_LIMIT = { perSecond: 3, burst: 6 } as const;
+
+const RATE_LIMITED_MESSAGE = 'You have been rate limited. Please try again in a few minutes.';
+
+/** One token bucket per integration token; `admit` answers null (go on) or the seconds to wait. */
+function rateLimiter(clock: () => number) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return {
+    admit(key: string): number | null {
+      const now = clock();
+      const b = buckets.get(key) ?? { tokens: NOTION_RATE_LIMIT.burst, at: now };
+      b.tokens = Math.min(NOTION_RATE_LIMIT.burst, b.tokens + ((now - b.at) / 1000) * NOTION_RATE_LIMIT.perSecond);
+      b.at = now;
+      buckets.set(key, b);
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+        return null;
+      }
+      return Math.max(1, Math.ceil((1 - b.tokens) / NOTION_RATE_LIMIT.perSecond));
+    },
+  };
+}
+
+/** Dashed lowercase UUID of any Notion id form (lib/mailout-id.ts reads it); any other text lower-cased. */
 export function normaliseId(id: string): string {
-  const h = id.replace(/-/g, '').toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(h)) return id.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return canonicalNotionId(id) ?? id.toLowerCase();
 }
 
 export function newId(): string {
@@ -268,6 +307,8 @@ export interface FakeNotionOptions {
   token?: string;
   /** Each answer waits this long, as a distant or busy Notion does (the real one answers in 100 ms–1 s). */
   latencyMs?: number;
+  /** The rate limit's clock, in milliseconds (default Date.now): the fake's own tests step it. */
+  clock?: () => number;
 }
 
 export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<FakeNotion> {
@@ -283,6 +324,7 @@ export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<
   let queryFilter: ((page: Json, filter: unknown) => boolean) | undefined;
   let received = 0;
   let holding: { when: (r: { method: string; path: string }, index: number) => boolean; waiting: (() => void)[] } | undefined;
+  const limit = rateLimiter(options.clock ?? Date.now);
 
   const errorBody = (status: number, code: string, message: string) => ({
     object: 'error',
@@ -412,8 +454,11 @@ export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
+    // A request is counted when it arrives, as a server counts it, not when a hold lets it be answered.
+    let retryAfter: number | null = null;
     req.on('end', () => {
       const index = received++;
+      retryAfter = limit.admit(String(req.headers.authorization ?? ''));
       const answer = () => setTimeout(respond, options.latencyMs ?? 0);
       const target = { method: (req.method ?? 'GET').toUpperCase(), path: new URL(req.url ?? '/', 'http://127.0.0.1').pathname };
       if (holding?.when(target, index)) holding.waiting.push(answer);
@@ -445,7 +490,7 @@ export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<
         failure.remaining -= 1;
         const code = failure.code ?? ERROR_CODES[failure.status] ?? 'internal_server_error';
         const message =
-          failure.message ?? (failure.status === 429 ? 'You have been rate limited. Please try again in a few minutes.' : 'Unexpected error occurred.');
+          failure.message ?? (failure.status === 429 ? RATE_LIMITED_MESSAGE : 'Unexpected error occurred.');
         return send(
           failure.status,
           errorBody(failure.status, code, message),
@@ -455,6 +500,9 @@ export async function startFakeNotion(options: FakeNotionOptions = {}): Promise<
       }
       if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
         return send(401, errorBody(401, 'unauthorized', 'API token is invalid.'));
+      }
+      if (retryAfter !== null) {
+        return send(429, errorBody(429, 'rate_limited', RATE_LIMITED_MESSAGE), { 'retry-after': String(retryAfter) }, true);
       }
       const out = route(method, url.pathname, query, body);
       send(out.status, out.body);

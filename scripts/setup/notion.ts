@@ -1,4 +1,4 @@
-import { type Client, extractNotionId, isFullDatabase, isFullDataSource, isNotionClientError, APIErrorCode } from '@notionhq/client';
+import { type Client, isFullDatabase, isFullDataSource, isNotionClientError, APIErrorCode } from '@notionhq/client';
 import { AppError } from '../../lib/errors';
 import {
   DATABASE_TITLES,
@@ -80,14 +80,6 @@ const SELECT_COLORS: Record<StatusKey, 'default' | 'gray' | 'blue' | 'purple' | 
   paused: 'orange',
   failed: 'red',
 };
-
-/** A page or database id from a bare id (with or without dashes) or a notion.so URL. */
-export function parseNotionId(input: string): string | undefined {
-  const trimmed = input.trim();
-  if (!trimmed) return undefined;
-  const id = extractNotionId(trimmed);
-  return id ?? undefined;
-}
 
 type PropertyConfig = Record<string, unknown>;
 

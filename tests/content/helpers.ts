@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createNotionClient, TokenBucket } from '../../lib/notion/client';
+import { createNotionClient } from '../../lib/notion/client';
 import type { FakeNotion } from '../../scripts/fakes/notion';
 
 export const TOKEN = 'secret_content_tests_token';
 
-/** A client for the fake, with a fast limiter (the shared 3/s one is tested on its own). */
+/** A client for the fake, paced by the shared limiter as in production; fast retries of the failures a test injects. */
 export function fakeClient(fake: FakeNotion, options: { maxRetries?: number } = {}) {
   return createNotionClient(
     { token: TOKEN, baseUrl: fake.url },
-    { limiter: new TokenBucket({ ratePerSec: 1000, burst: 100 }), retry: { maxRetries: options.maxRetries ?? 3, initialRetryDelayMs: 5, maxRetryDelayMs: 50 } },
+    { retry: { maxRetries: options.maxRetries ?? 3, initialRetryDelayMs: 5, maxRetryDelayMs: 50 } },
   );
 }
 

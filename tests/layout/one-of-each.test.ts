@@ -55,3 +55,16 @@ test("one letter as loaded, one as stored and one recipient, in lib/letter/types
   // lib/mailout-id.ts holds the rule (front matter `id:`, else the file name), lib/letter/load-file.ts alone applies it to a file.
   expect(filesMatching(/\bmailoutIdForFile\(/)).toEqual(['lib/letter/load-file.ts', 'lib/mailout-id.ts']);
 });
+
+test('one parser of a pasted Notion id or link, lib/mailout-id.ts: no other file calls the SDK\'s extractors or matches 32 hex digits', () => {
+  const hex32 = /\[(?:0-9a-f|a-f0-9|0-9a-fA-F|0-9A-Fa-f|a-fA-F0-9|A-Fa-f0-9|\\da-f|a-f\\d)\]\{32\}/i;
+  expect(filesMatching(/\bextract(?:Notion|Page|Database|Block)Id\b/)).toEqual([]);
+  expect(filesMatching(hex32)).toEqual(['lib/mailout-id.ts']);
+  // The guard sees the spellings a second parser would use.
+  for (const spelling of ['/^[0-9a-f]{32}$/', '/([0-9A-Fa-f]{32})/', '/[\\da-f]{32}/i']) expect(hex32.test(spelling)).toBe(true);
+  expect(hex32.test('[a-zA-Z0-9]{32}')).toBe(false);
+});
+
+test('one Notion client, lib/notion/client.ts createNotionClient: nothing else builds one, so every request is paced by the shared limiter', () => {
+  expect(filesMatching(/new Client\(\{\s*auth\b/)).toEqual(['lib/notion/client.ts']);
+});

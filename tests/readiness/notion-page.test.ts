@@ -1,4 +1,4 @@
-import { createNotionClient, TokenBucket } from '../../lib/notion/client';
+import { createNotionClient } from '../../lib/notion/client';
 import { createNotionReporter } from '../../lib/notion/writeback';
 import { makePage, richTextProperty, selectProperty, startFakeNotion, type FakeNotion } from '../../scripts/fakes/notion';
 
@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 function reporter() {
-  const client = createNotionClient({ token: TOKEN, baseUrl: notion.url }, { limiter: new TokenBucket({ ratePerSec: 1000, burst: 100 }), retry: false });
+  const client = createNotionClient({ token: TOKEN, baseUrl: notion.url }, { retry: false });
   return createNotionReporter(client, { appBaseUrl: 'https://mailout.example.com', reportSecret: 'report-secret-0123456789', notion: {} }, { origin: async () => 'notion' });
 }
 type Update = { properties: Record<string, { rich_text: { text: { content: string } }[] }> };

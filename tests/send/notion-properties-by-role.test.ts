@@ -1,6 +1,6 @@
 import { letterOptionsFromConfig, notionReporter } from '../../lib/app';
 import { isAppError } from '../../lib/errors';
-import { createNotionClient, TokenBucket } from '../../lib/notion/client';
+import { createNotionClient } from '../../lib/notion/client';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type Lang } from '../../lib/notion/schema';
 import { loadLetter } from '../../lib/letter';
 import { startMailout, type SendDeps } from '../../lib/send';
@@ -65,7 +65,7 @@ function deps(env: Record<string, string> = {}): SendDeps {
     SEND_CONCURRENCY: '4',
     ...env,
   });
-  const client = createNotionClient(config, { limiter: new TokenBucket({ ratePerSec: 1000, burst: 100 }), retry: false });
+  const client = createNotionClient(config, { retry: false });
   const options = letterOptionsFromConfig(config, client);
   return sendDeps(config, t, {
     reporter: notionReporter(config, t.db, t.ledger, client),

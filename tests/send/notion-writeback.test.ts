@@ -1,5 +1,5 @@
 import { startMailout, type SendDeps } from '../../lib/send';
-import { createNotionClient, TokenBucket } from '../../lib/notion/client';
+import { createNotionClient } from '../../lib/notion/client';
 import { ERRORS_CAP } from '../../lib/notion/writeback';
 import { notionCountsRefresher, notionReporter } from '../../lib/app';
 import { verifyReportLink } from '../../lib/report';
@@ -65,7 +65,7 @@ beforeEach(async () => {
   await t.pool.query('truncate subscribers, mailouts, deliveries, test_sends, ses_events cascade');
 });
 
-function deps(env: Record<string, string> = {}, limiter = new TokenBucket({ ratePerSec: 1000, burst: 100 })): SendDeps {
+function deps(env: Record<string, string> = {}): SendDeps {
   const config = testConfig(t, ses.url, {
     NOTION_TOKEN: 'secret_writeback',
     NOTION_BASE_URL: notion.url,
@@ -73,7 +73,7 @@ function deps(env: Record<string, string> = {}, limiter = new TokenBucket({ rate
     SEND_CONCURRENCY: '4',
     ...env,
   });
-  const client = createNotionClient(config, { limiter, retry: { maxRetries: 1, initialRetryDelayMs: 5, maxRetryDelayMs: 10 } });
+  const client = createNotionClient(config, { retry: { maxRetries: 1, initialRetryDelayMs: 5, maxRetryDelayMs: 10 } });
   return sendDeps(config, t, { reporter: notionReporter(config, t.db, t.ledger, client) });
 }
 
@@ -207,12 +207,13 @@ test('Errors rows go through the shared Notion limit of about 3 requests a secon
   await seedSubscribers(t.pool, 40);
   const { rows } = await t.pool.query<{ email: string }>('select email from subscribers order by email limit 12');
   ses.setFailure({ to: rows.map((r) => r.email), error: 'MessageRejected' });
-  const limiter = new TokenBucket({ ratePerSec: 3, burst: 3 });
-  await send(deps({}, limiter));
+  await send(deps());
   const creates = notion.requests.filter((r) => r.method === 'POST' && r.path === '/v1/pages');
   expect(creates).toHaveLength(12);
   // A bucket of 3 a second with a burst of 3: the 12 rows (after the page updates before
   // them) cannot all go out in less than (12 - 3) / 3 seconds.
   const span = creates.at(-1)!.at - creates[0]!.at;
   expect(span).toBeGreaterThanOrEqual(((12 - 3) / 3) * 1000 - 50);
+  // And Notion (the fake keeps its limit) refused none of them.
+  expect(notion.requests.filter((r) => r.status === 429)).toEqual([]);
 }, 30_000);

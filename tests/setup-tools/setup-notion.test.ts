@@ -1,7 +1,8 @@
 import { Client, LogLevel } from '@notionhq/client';
 import { AppError } from '../../lib/errors';
 import { ERROR_PROPERTIES, MAILOUT_PROPERTIES, type PropertySpec } from '../../lib/notion/schema';
-import { envLines, parseNotionId, setupNotion } from '../../scripts/setup/notion';
+import { parseNotionDatabaseId, parsePageReference } from '../../lib/mailout-id';
+import { envLines, setupNotion } from '../../scripts/setup/notion';
 import { FakeNotion, specSchema, type FakeSchema } from './fake-notion';
 
 let fake: FakeNotion;
@@ -109,7 +110,7 @@ describe('setup:notion with --parent', () => {
 
   test('a page not shared with the integration fails with a message that says to share it', async () => {
     const missing = '0123456789abcdef0123456789abcdef';
-    const err = await setupNotion(notion, { dryRun: false, parentPageId: parseNotionId(missing)! }).catch((e: unknown) => e);
+    const err = await setupNotion(notion, { dryRun: false, parentPageId: parsePageReference(missing)! }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).message).toMatch(/Share the page .* with the integration/);
     expect(fake.writes()).toEqual([]);
@@ -216,15 +217,43 @@ describe('setup:notion checking existing databases', () => {
   });
 });
 
-describe('parseNotionId', () => {
-  test('reads bare ids, dashed ids and notion.so URLs, and rejects anything else', () => {
-    const id = '1f2e3d4c-5b6a-4978-8877-665544332211';
-    expect(parseNotionId(id)).toBe(id);
-    expect(parseNotionId(id.replace(/-/g, ''))).toBe(id);
-    expect(parseNotionId(`https://www.notion.so/acme/Newsletter-${id.replace(/-/g, '')}?pvs=4`)).toBe(id);
-    expect(parseNotionId(`https://www.notion.so/${id.replace(/-/g, '')}`)).toBe(id);
-    expect(parseNotionId('not a page')).toBeUndefined();
-    expect(parseNotionId('')).toBeUndefined();
+describe("setup's --parent and --mailouts/--errors, read by lib/mailout-id.ts", () => {
+  const id = '1f2e3d4c-5b6a-4978-8877-665544332211';
+  const bare = id.replace(/-/g, '');
+  const other = '0123456789abcdef0123456789abcdef';
+  const view = 'fedcba9876543210fedcba9876543210';
+
+  test.each([['page', parsePageReference], ['database', parseNotionDatabaseId]] as const)(
+    'a %s: bare ids, dashed ids and notion.so URLs are read, anything else is refused',
+    (_kind, parse) => {
+      expect(parse(id)).toBe(id);
+      expect(parse(bare)).toBe(id);
+      expect(parse(`https://www.notion.so/acme/Newsletter-${bare}?pvs=4`)).toBe(id);
+      expect(parse(`https://www.notion.so/${bare}`)).toBe(id);
+      expect(parse('not a page')).toBeNull();
+      expect(parse('')).toBeNull();
+    },
+  );
+
+  // Forms the SDK's extractNotionId took that are not a link Notion gives: any host, its own
+  // ?page_id= / ?database_id= parameters, 32 hex digits anywhere in a text. A pasted link
+  // from elsewhere is a mistake to name, not an id to guess.
+  test.each([
+    `https://evil.example.com/Title-${bare}`,
+    `https://www.notion.so/acme?page_id=${bare}`,
+    `https://www.notion.so/acme?database_id=${bare}`,
+    `id: ${bare}`,
+  ])('refuses %s as a page and as a database', (input) => {
+    expect(parsePageReference(input)).toBeNull();
+    expect(parseNotionDatabaseId(input)).toBeNull();
+  });
+
+  test('a database view link is a database, never a --parent page; a page open over a database (?p=) is that page', () => {
+    // The SDK read the view link's database as the parent page, and the peek link's database too.
+    expect(parsePageReference(`https://www.notion.so/acme/${other}?v=${view}`)).toBeNull();
+    expect(parseNotionDatabaseId(`https://www.notion.so/acme/${other}?v=${view}`)).toBe('01234567-89ab-cdef-0123-456789abcdef');
+    expect(parsePageReference(`https://www.notion.so/acme/${other}?v=${view}&p=${bare}&pm=s`)).toBe(id);
+    expect(parseNotionDatabaseId(`https://www.notion.so/acme/${other}?v=${view}&p=${bare}&pm=s`)).toBe('01234567-89ab-cdef-0123-456789abcdef');
   });
 });
 
