@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
-import { resetConfig } from '../../lib/config';
+import { env as variable, resetConfig } from '../../lib/config';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
 import { migrate } from '../db/migrate';
 import { startApiServer, type ApiServer, type ApiServerOptions } from './api-server';
@@ -133,6 +133,11 @@ async function onPreferredPort<T>(preferred: number | undefined, exact: number |
 
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
   const env = opts.env ?? process.env;
+  // Blank or spaces is unset here too, as everywhere in the configuration (lib/config env).
+  const given = (name: string): string | undefined => variable(name, env);
+  const fill = (name: string, value: string): void => {
+    if (given(name) === undefined) env[name] = value;
+  };
   const persistent = opts.persistent ?? true;
   const dataDir = path.resolve(opts.dataDir ?? path.join(opts.rootDir, '.data'));
   const stops: (() => Promise<void>)[] = [];
@@ -140,7 +145,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   try {
     let databaseUrl: string | undefined;
-    if (!env.DATABASE_URL && !env.SUPABASE_URL) {
+    if (!given('DATABASE_URL') && !given('SUPABASE_URL')) {
       const pg: EmbeddedServer = await startEmbeddedPostgres({
         dataDir: path.join(dataDir, 'postgres'),
         persistent,
@@ -149,38 +154,40 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       stops.push(() => pg.stop());
       env.DATABASE_URL = await ensureDatabase(pg.url, 'mailout');
     }
-    if (env.DATABASE_URL && !env.SUPABASE_URL) {
-      databaseUrl = env.DATABASE_URL;
+    const database = given('DATABASE_URL');
+    if (database && !given('SUPABASE_URL')) {
+      databaseUrl = database;
       const result = await migrate(databaseUrl);
       for (const f of result.applied) log(`migration applied: ${f}`);
     }
 
     let inboxUrl: string | undefined;
-    if (!env.SES_ENDPOINT) {
+    let sesUrl = given('SES_ENDPOINT');
+    if (!sesUrl) {
       const ses = await onPreferredPort(opts.preferredSesPort, opts.sesPort, startSesEmulator);
       if (opts.preferredSesPort !== undefined && opts.sesPort === undefined && ses.port !== opts.preferredSesPort) {
         log(`port ${opts.preferredSesPort} is busy: the SES emulator listens on ${ses.port}`);
       }
       stops.push(() => ses.close());
-      env.SES_ENDPOINT = ses.url;
-      for (const [name, value] of Object.entries(ses.env)) env[name] ||= value;
+      sesUrl = env.SES_ENDPOINT = ses.url;
+      for (const [name, value] of Object.entries(ses.env)) fill(name, value);
       inboxUrl = ses.url;
     }
 
-    const secret = env.EXECUTOR_SHARED_SECRET || localSecret(dataDir, persistent);
+    const secret = given('EXECUTOR_SHARED_SECRET') ?? localSecret(dataDir, persistent);
     env.EXECUTOR_SHARED_SECRET = secret;
     // The API's address is known once it listens; its base URL is filled in from it below.
-    const appBaseUrlSet = Boolean(env.APP_BASE_URL);
-    env.AWS_REGION ||= 'us-east-1';
+    const appBaseUrlSet = given('APP_BASE_URL') !== undefined;
+    fill('AWS_REGION', 'us-east-1');
     // The emulator accepts any credentials; these never leave the machine.
-    env.AWS_ACCESS_KEY_ID ||= 'local';
-    env.AWS_SECRET_ACCESS_KEY ||= 'local-secret';
-    env.SES_FROM_EMAIL ||= 'newsletter@example.com';
-    env.SES_FROM_NAME ||= 'Local Newsletter';
-    env.FOOTER_ADDRESS ||= 'Example Publishing, 1 Main Street, Springfield';
-    env.TEST_EMAILS ||= 'editor@example.com';
+    fill('AWS_ACCESS_KEY_ID', 'local');
+    fill('AWS_SECRET_ACCESS_KEY', 'local-secret');
+    fill('SES_FROM_EMAIL', 'newsletter@example.com');
+    fill('SES_FROM_NAME', 'Local Newsletter');
+    fill('FOOTER_ADDRESS', 'Example Publishing, 1 Main Street, Springfield');
+    fill('TEST_EMAILS', 'editor@example.com');
     // The local stack's own feedback topic: an empty allow-list trusts no SNS topic.
-    env.SNS_ALLOWED_TOPIC_ARNS ||= `arn:aws:sns:${env.AWS_REGION}:000000000000:mailout-local-feedback`;
+    fill('SNS_ALLOWED_TOPIC_ARNS', `arn:aws:sns:${given('AWS_REGION')}:000000000000:mailout-local-feedback`);
     const api = await onPreferredPort(opts.preferredPort, opts.port, async (port) => {
       try {
         return await startApiServer({ rootDir: opts.rootDir, port, maxDurationSeconds: opts.maxDurationSeconds, routes: opts.routes });
@@ -198,7 +205,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     return {
       apiUrl: api.url,
-      sesUrl: env.SES_ENDPOINT,
+      sesUrl,
       inboxUrl,
       databaseUrl,
       secret,
