@@ -362,3 +362,52 @@ export async function requeueUnknown(db: Db, mailoutId: string, quietMinutes: nu
   const r = first(await db.rpc<{ outcome: RequeueOutcome; requeued: number }>('requeue_unknown', { p_mailout_id: mailoutId, p_quiet_minutes: quietMinutes }), 'requeue_unknown');
   return { outcome: r.outcome, requeued: Number(r.requeued) };
 }
+
+export interface TripResult {
+  /** Each mark's decision, in the order asked (an id given twice: later copies lost). */
+  decisions: BeginSendDecision[];
+  recorded: number;
+  requeued: number;
+}
+
+/**
+ * One transaction for a group of messages (send_trip): the outcomes given are recorded (only
+ * rows still sending under this lease; `queued` hands a row back), then, while the lease is
+ * live (extending it to leaseSeconds from the transaction's start), the ids in `marks` are
+ * marked as handed to SES (`skip`: left the list; `lost`: lease gone or not this lease's row).
+ */
+export async function sendTrip(
+  db: Db,
+  lease: { mailoutId: string; leaseToken: string; leaseSeconds: number },
+  marks: string[],
+  results: SendResult[],
+): Promise<TripResult> {
+  const failure = (r: SendResult) => (r.status === 'failed' || r.status === 'unknown' ? r : null);
+  const r = first(
+    await db.rpc<Record<string, unknown>>('send_trip', {
+      p_mailout_id: lease.mailoutId,
+      p_lease_token: lease.leaseToken,
+      p_lease_seconds: lease.leaseSeconds,
+      p_marks: marks,
+      p_result_ids: results.map((x) => x.subscriberId),
+      p_result_statuses: results.map((x) => x.status),
+      p_result_message_ids: results.map((x) => (x.status === 'queued' ? null : (x.sesMessageId ?? null))),
+      p_result_error_codes: results.map((x) => failure(x)?.errorCode ?? null),
+      p_result_error_messages: results.map((x) => failure(x)?.errorMessage ?? null),
+    }),
+    'send_trip',
+  );
+  const marked = new Set(r.marked as string[]);
+  const skipped = new Set(r.skipped as string[]);
+  const seen = new Set<string>();
+  const decisions = marks.map((id): BeginSendDecision => {
+    if (seen.has(id)) return 'lost';
+    seen.add(id);
+    return marked.has(id) ? 'send' : skipped.has(id) ? 'skip' : 'lost';
+  });
+  return {
+    decisions,
+    recorded: Number(r.recorded),
+    requeued: Number(r.requeued),
+  };
+}

@@ -1,7 +1,7 @@
 import type { Db } from '../db';
 import { claimBatch, finishMailout, mailoutCounts, type BatchRecipient, type FinishOutcome, type FinishResult, type MailoutCounts, type SendResult } from '../db/ledger';
 import { mailoutFeedbackStats, type FeedbackStats } from '../feedback/store';
-import { createResultRecorder, createSendStarter, type Mark } from './recorder';
+import { createSendTrips, type Mark, type MarkAhead } from './recorder';
 
 /**
  * What the send loop asks of the ledger, every call bound to one mailout and its lease: the
@@ -11,9 +11,12 @@ import { createResultRecorder, createSendStarter, type Mark } from './recorder';
 export interface LoopStore {
   /** The next rows to send (claim_batch), at most `limit`; empty when none is left. */
   claim(limit: number): Promise<BatchRecipient[]>;
-  /** Marks one message as handed to SES (begin_sends, grouped); send only on `send`. */
-  begin(subscriberId: string): Promise<Mark>;
-  /** Records one outcome (record_results, grouped); resolves once committed. */
+  /**
+   * Marks one message as handed to SES; send only on `send`. `ahead`, read when the ledger is
+   * written, says how many of the next claimed rows may be marked with it (lib/send/recorder.ts).
+   */
+  begin(subscriberId: string, ahead?: () => MarkAhead): Promise<Mark>;
+  /** Hands one outcome to the ledger at once (synchronously); resolves once it is committed. */
   record(result: SendResult): Promise<void>;
   /** Resolves once every outcome handed in so far is written (or has failed). */
   drain(): Promise<void>;
@@ -22,6 +25,8 @@ export interface LoopStore {
   counts(): Promise<MailoutCounts>;
   /** Ends this run in the ledger (finish_mailout). */
   finish(outcome: FinishOutcome, reason?: string | null): Promise<FinishResult>;
+  /** The most rows marked and not recorded in the ledger at once, when the store marks ahead of `begin`. */
+  peakUnrecorded?(): number;
 }
 
 export interface Lease {
@@ -30,16 +35,25 @@ export interface Lease {
   leaseSeconds: number;
 }
 
-/** The ledger as the loop sees it; `now` is the run's clock (when each mark was asked for). */
+const NONE_AHEAD = (): MarkAhead => ({ rows: 0, gather: false });
+
+/**
+ * The ledger as the loop sees it; `now` is the run's clock (when each mark was asked for).
+ * Marks and outcomes travel together in send trips (lib/send/recorder.ts).
+ */
 export function ledgerLoopStore(db: Db, lease: Lease, now: () => number): LoopStore {
   const { mailoutId, leaseToken, leaseSeconds } = lease;
-  const recorder = createResultRecorder(db, mailoutId, leaseToken);
-  const starter = createSendStarter(db, lease, now);
+  const trips = createSendTrips(db, lease, now);
   return {
-    claim: (limit) => claimBatch(db, { mailoutId, leaseToken, limit, leaseSeconds }),
-    begin: (subscriberId) => starter.begin(subscriberId),
-    record: (result) => recorder.record(result),
-    drain: () => recorder.drain(),
+    async claim(limit) {
+      const batch = await claimBatch(db, { mailoutId, leaseToken, limit, leaseSeconds });
+      trips.claimed(batch.map((r) => r.subscriberId));
+      return batch;
+    },
+    begin: (subscriberId, ahead = NONE_AHEAD) => trips.begin(subscriberId, ahead),
+    record: (result) => trips.record(result),
+    drain: () => trips.drain(),
+    peakUnrecorded: () => trips.peakUnrecorded(),
     stats: () => mailoutFeedbackStats(db, mailoutId),
     counts: () => mailoutCounts(db, mailoutId),
     finish: (outcome, reason = null) => finishMailout(db, { mailoutId, leaseToken, outcome, reason }),
