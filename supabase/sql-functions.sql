@@ -1502,7 +1502,9 @@ begin
   -- One statement: the outcomes and, under a live lease, the marks. A row is either an
   -- outcome or a mark (the caller marks a row once and records it after); should one id come
   -- as both, one of them applies and the other reports nothing (a mark answered `lost`).
-  with src as (
+  -- Materialized: the join below may read it once per delivery row, and the subscribers are
+  -- then looked up once per mark, not once per mark and row.
+  with src as materialized (
     select r.id, false as mark, r.status, r.message_id, r.error_code, left(r.error_message, 2000) as error_message,
            null::text as left_as
       from unnest(p_result_ids, p_result_statuses, p_result_message_ids, p_result_error_codes, p_result_error_messages)
@@ -1534,6 +1536,9 @@ begin
            updated_at = case when src.mark and src.left_as is null then d.updated_at else now() end
       from src
      where d.mailout_id = p_mailout_id
+       -- Through the primary key, one probe per id: the join alone is planned as a scan of the
+       -- mailout's `sending` rows, whose index holds every row sent so far until a vacuum.
+       and d.subscriber_id = any (p_result_ids || p_marks)
        and d.subscriber_id = src.id
        and d.claimed_by = p_lease_token
        and d.status = 'sending'

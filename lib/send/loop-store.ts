@@ -35,7 +35,7 @@ export interface Lease {
   leaseSeconds: number;
 }
 
-const NONE_AHEAD = (): MarkAhead => ({ rows: 0, gather: false });
+const NONE_AHEAD = (): MarkAhead => ({ rows: 0, gather: false, rate: 1 });
 
 /**
  * The ledger as the loop sees it; `now` is the run's clock (when each mark was asked for).

@@ -106,11 +106,12 @@ export const AUTO_CONCURRENCY_SECONDS = 1;
 export const MIN_AUTO_CONCURRENCY = 4;
 
 /**
- * Rows are marked ahead of their send by up to this much sending (at 50/s, 20 rows: one trip
- * per 20 messages), at most MAX_MARK_GROUP, and only within the ceiling less the places held.
+ * Rows are marked ahead of their send by up to this much sending (at 50/s, 50 rows: about one
+ * trip per 40 messages), at most MAX_MARK_GROUP, and only within the ceiling less the places
+ * held: the headroom between the places the pace needs and the ceiling, which stays the bound.
  */
-export const MARK_AHEAD_SECONDS = 0.4;
-export const MAX_MARK_GROUP = 64;
+export const MARK_AHEAD_SECONDS = 1;
+export const MAX_MARK_GROUP = 100;
 
 /**
  * How the next trip may mark ahead: rows for MARK_AHEAD_SECONDS of sending, within the
@@ -125,6 +126,7 @@ export function markAhead(state: RunState): MarkAhead {
   return {
     rows: Math.max(0, Math.min(group, state.deps.settings.maxConcurrency - pacer.inFlight)),
     gather: (pacer.rate * pacer.latencyMs) / 1000 >= pacer.limit,
+    rate: pacer.rate,
   };
 }
 

@@ -24,7 +24,7 @@ import { sendTrip, type BeginSendDecision, type SendResult } from '../db/ledger'
  * What is due: a begin that found no mark made ahead, unless `gather` asks to wait until no
  *  marked message is still awaiting SES (the places, not the pace, are the limit: the answers
  *  then come back to one trip, with the marks of the places they free); marks ahead running
- *  low (half of `rows` or fewer left); outcomes when nothing is left to mark (no trip for a
+ *  low (no more left than two trips' time of sending, at most half of `rows`); outcomes when nothing is left to mark (no trip for a
  *  mark would come to carry them), when OUTCOMES_ALONE of them wait, or on `drain`.
  */
 
@@ -41,6 +41,8 @@ export interface MarkAhead {
   rows: number;
   /** Hold a begin until no marked message awaits SES (see above). */
   gather: boolean;
+  /** Messages per second now: how fast marks ahead are used up. */
+  rate: number;
 }
 
 export interface SendTrips {
@@ -86,14 +88,17 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
   let peak = 0;
   let begins: { id: string; mark: Deferred<Mark> }[] = [];
   let outcomes: { result: SendResult; done: Deferred<void>; retried?: boolean }[] = [];
-  let policy: () => MarkAhead = () => ({ rows: 0, gather: false });
+  let policy: () => MarkAhead = () => ({ rows: 0, gather: false, rate: 1 });
+  /** How long a trip takes, smoothed (ms): how early to mark ahead again. */
+  let tripMs = 0;
   let draining = false;
   let trip: Promise<void> | null = null;
 
   function due(): boolean {
     if (begins.length > 0 && (!policy().gather || awaitingSes.size === 0)) return true;
-    const { rows } = policy();
-    if (rows > 0 && unmarked.size > 0 && ahead.size <= rows / 2) return true;
+    const { rows, rate } = policy();
+    const lowWater = Math.min(rows / 2, Math.ceil((rate * 2 * tripMs) / 1000) + 1);
+    if (rows > 0 && unmarked.size > 0 && ahead.size <= lowWater) return true;
     if (outcomes.length === 0) return false;
     return draining || outcomes.length >= OUTCOMES_ALONE || (unmarked.size === 0 && ahead.size === 0 && begins.length === 0);
   }
@@ -126,6 +131,8 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
     const requestedAt = now();
     try {
       const r = await sendTrip(db, lease, marks.map((m) => m.id), given.map((g) => g.result));
+      const took = now() - requestedAt;
+      tripMs = tripMs === 0 ? took : 0.75 * tripMs + 0.25 * took;
       for (const g of given) {
         unrecorded.delete(g.result.subscriberId);
         g.done.resolve();

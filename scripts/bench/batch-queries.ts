@@ -1,6 +1,7 @@
 /**
  * The cost of each batch as the list grows (issue 21, item 5): every query the send loop makes
- * per batch (claim_batch, begin_sends, record_results, and the auto-pause and progress reads
+ * per batch (claim_batch, begin_sends, record_results, send_trip (which replaces the two: the
+ * outcomes of the previous batch and the marks of this one in one call), and the auto-pause and progress reads
  * mailout_feedback_stats and mailout_counts), timed in the middle of a send of 100,000 and of
  * 1,000,000 recipients (the whole list copied into the ledger, half of it already sent, 2% of
  * those with SES feedback), so that the ledger and its indexes hold N rows. Goal: each
@@ -9,14 +10,14 @@
  * `BATCH_BENCH_SIZES=10000,100000` to run other sizes.
  */
 import { Pool } from 'pg';
-import { beginSends, claimBatch, claimMailout, mailoutCounts, recordResults } from '../../lib/db/ledger';
+import { beginSends, claimBatch, claimMailout, mailoutCounts, recordResults, sendTrip, type SendResult } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { claimNotionRefresh, mailoutFeedbackStats } from '../../lib/feedback/store';
 import { mailoutIdFromName } from '../../lib/mailout-id';
 import type { Figure } from '../bench';
 import { withBenchDatabase } from '../lib/bench-db';
 
-const QUERIES = ['claim_batch', 'begin_sends', 'record_results', 'mailout_feedback_stats', 'mailout_counts', 'one-row write'] as const;
+const QUERIES = ['claim_batch', 'begin_sends', 'record_results', 'send_trip', 'mailout_feedback_stats', 'mailout_counts', 'one-row write'] as const;
 type Query = (typeof QUERIES)[number];
 const ROUNDS = 100;
 const BATCH = 50;
@@ -79,12 +80,19 @@ async function timeBatches(url: string, m: { id: string; token: string }): Promi
     times[q].push(performance.now() - t0);
     return out;
   };
+  const sent = (ids: string[]): SendResult[] => ids.map((s) => ({ subscriberId: s, status: 'sent', sesMessageId: `bench-r-${s}` }));
+  const lease = { mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 };
+  let marked: string[] = [];
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const batch = await timed('claim_batch', () => claimBatch(db, { mailoutId: m.id, leaseToken: m.token, limit: BATCH, leaseSeconds: 3600 }));
       const ids = batch.map((b) => b.subscriberId);
       await timed('begin_sends', () => beginSends(db, m.id, m.token, ids, 3600));
-      await timed('record_results', () => recordResults(db, m.id, m.token, ids.map((s) => ({ subscriberId: s, status: 'sent' as const, sesMessageId: `bench-r-${s}` }))));
+      await timed('record_results', () => recordResults(db, m.id, m.token, sent(ids)));
+      // The send loop's way since issue 24: the previous batch's outcomes ride with this batch's marks.
+      const next = (await claimBatch(db, { mailoutId: m.id, leaseToken: m.token, limit: BATCH, leaseSeconds: 3600 })).map((b) => b.subscriberId);
+      await timed('send_trip', () => sendTrip(db, lease, next, sent(marked)));
+      marked = next;
       await timed('mailout_feedback_stats', () => mailoutFeedbackStats(db, m.id));
       await timed('mailout_counts', () => mailoutCounts(db, m.id));
       // For scale: the floor of any write here (one row, committed with fsync on).
