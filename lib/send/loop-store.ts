@@ -16,6 +16,8 @@ export interface LoopStore {
    * written, says how many of the next claimed rows may be marked with it (lib/send/recorder.ts).
    */
   begin(subscriberId: string, ahead?: () => MarkAhead): Promise<Mark>;
+  /** The message of this row has taken its pacer slot (a store that groups marks reads it). */
+  started?(subscriberId: string): void;
   /** Hands one outcome to the ledger at once (synchronously); resolves once it is committed. */
   record(result: SendResult): Promise<void>;
   /** Resolves once every outcome handed in so far is written (or has failed). */
@@ -51,6 +53,7 @@ export function ledgerLoopStore(db: Db, lease: Lease, now: () => number): LoopSt
       return batch;
     },
     begin: (subscriberId, ahead = NONE_AHEAD) => trips.begin(subscriberId, ahead),
+    started: (subscriberId) => trips.started(subscriberId),
     record: (result) => trips.record(result),
     drain: () => trips.drain(),
     peakUnrecorded: () => trips.peakUnrecorded(),

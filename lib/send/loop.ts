@@ -113,6 +113,8 @@ export const MIN_AUTO_CONCURRENCY = 4;
 export const MARK_AHEAD_SECONDS = 1;
 export const MAX_MARK_GROUP = 100;
 
+const markGroup = (rate: number) => Math.min(MAX_MARK_GROUP, Math.ceil(rate * MARK_AHEAD_SECONDS));
+
 /**
  * How the next trip may mark ahead: rows for MARK_AHEAD_SECONDS of sending, within the
  * ceiling less the places held (so that marked and not recorded never passes the ceiling).
@@ -122,9 +124,8 @@ export const MAX_MARK_GROUP = 100;
  */
 export function markAhead(state: RunState): MarkAhead {
   const { pacer } = state.deps.sender;
-  const group = Math.min(MAX_MARK_GROUP, Math.ceil(pacer.rate * MARK_AHEAD_SECONDS));
   return {
-    rows: Math.max(0, Math.min(group, state.deps.settings.maxConcurrency - pacer.inFlight)),
+    rows: Math.max(0, Math.min(markGroup(pacer.rate), state.deps.settings.maxConcurrency - pacer.inFlight)),
     gather: (pacer.rate * pacer.latencyMs) / 1000 >= pacer.limit,
     rate: pacer.rate,
   };
@@ -311,6 +312,7 @@ async function markAndSend(state: RunState, r: BatchRecipient, place: Place, mar
     // The slot last, so that the pace is the pace of the requests SES sees, whatever the
     // database took above.
     await place.start();
+    store.started?.(r.subscriberId);
     if (stop.kind === 'paused' || stop.kind === 'lease_lost') {
       // Marked but never handed to SES: it goes back to the queue ('queued'), which changes
       // the row only while it is still this run's. (After a ledger fault the mark stands and
@@ -429,14 +431,14 @@ export async function settleBatch(state: RunState): Promise<void> {
 
 /**
  * Rows kept claimed and not finished: every place the pacer allows, the messages that go out
- * during one claim's round trip, and a batch. The next batch is claimed as soon as fewer are
+ * during one claim's round trip, a batch, and the rows that may be marked ahead (`markAhead`). The next batch is claimed as soon as fewer are
  * left, whether or not the oldest batch has finished: a batch waits for its slowest answer
  * (SES's p99 is 400 ms; one in 100 messages), and waiting for it before claiming more would
  * leave the places idle at 200/s.
  */
 function rowsAhead(state: RunState): number {
   const { pacer } = state.deps.sender;
-  return pacer.limit + Math.ceil(pacer.rate * (state.claimMs / 1000)) + state.deps.settings.batchSize;
+  return pacer.limit + Math.ceil(pacer.rate * (state.claimMs / 1000)) + state.deps.settings.batchSize + markAhead(state).rows;
 }
 
 /** Whether the next batch would not fit before the deadline, after the batches still going out. */

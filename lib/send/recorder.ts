@@ -21,10 +21,12 @@ import { sendTrip, type BeginSendDecision, type SendResult } from '../db/ledger'
  * - A row marked ahead and handed back unsent (`queued`: a stop, a lost lease, a mark too old)
  *   goes back to the queue in the ledger, never to `unknown`.
  *
- * What is due: a begin that found no mark made ahead, unless `gather` asks to wait until no
- *  marked message is still awaiting SES (the places, not the pace, are the limit: the answers
- *  then come back to one trip, with the marks of the places they free); marks ahead running
- *  low (no more left than two trips' time of sending, at most half of `rows`); outcomes when nothing is left to mark (no trip for a
+ * What is due: a begin that found no mark made ahead, once the marked messages in front of it
+ *  (begun and waiting for their slot, or marked ahead) are down to two trips' time of sending (so that
+ *  begins arriving one by one, as places free, go together), or with `gather` once none awaits
+ *  SES (the places, not the pace, are the limit: the answers then come back to one trip, with
+ *  the marks of the places they free); marks ahead running low (the same two trips' time, at
+ *  most half of `rows`); outcomes when nothing is left to mark (no trip for a
  *  mark would come to carry them), when OUTCOMES_ALONE of them wait, or on `drain`.
  */
 
@@ -50,6 +52,8 @@ export interface SendTrips {
   claimed(subscriberIds: string[]): void;
   /** Resolves once this row's mark is committed; rejects if the trip failed. */
   begin(subscriberId: string, ahead: () => MarkAhead): Promise<Mark>;
+  /** This row's message has taken its slot: it no longer stands in front of the next begins. */
+  started(subscriberId: string): void;
   /** Hands an outcome to the next trip (synchronously); resolves once it is committed. */
   record(result: SendResult): Promise<void>;
   /** Resolves once everything handed in so far is written (or has failed). */
@@ -81,8 +85,9 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
   const unmarked = new Set<string>();
   /** Marked ahead (or being marked), not begun yet. */
   const ahead = new Map<string, Deferred<Mark>>();
-  /** Begun with `send`, outcome not handed in yet. */
+  /** Begun with `send`, outcome not handed in yet; of those, the ones still waiting for their slot. */
   const awaitingSes = new Set<string>();
+  const awaitingSlot = new Set<string>();
   /** Marked `send` in a committed trip, not recorded in a committed trip: what a crash leaves unknown. */
   const unrecorded = new Set<string>();
   let peak = 0;
@@ -95,10 +100,11 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
   let trip: Promise<void> | null = null;
 
   function due(): boolean {
-    if (begins.length > 0 && (!policy().gather || awaitingSes.size === 0)) return true;
-    const { rows, rate } = policy();
-    const lowWater = Math.min(rows / 2, Math.ceil((rate * 2 * tripMs) / 1000) + 1);
-    if (rows > 0 && unmarked.size > 0 && ahead.size <= lowWater) return true;
+    const { rows, rate, gather } = policy();
+    // Marked messages are used up at the rate: keep two trips' worth in front.
+    const lowWater = Math.ceil((rate * 2 * tripMs) / 1000) + 1;
+    if (begins.length > 0 && (gather ? awaitingSes.size === 0 : awaitingSlot.size + ahead.size <= lowWater)) return true;
+    if (rows > 0 && unmarked.size > 0 && ahead.size <= Math.min(rows / 2, lowWater)) return true;
     if (outcomes.length === 0) return false;
     return draining || outcomes.length >= OUTCOMES_ALONE || (unmarked.size === 0 && ahead.size === 0 && begins.length === 0);
   }
@@ -140,7 +146,10 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
       marks.forEach((m, i) => {
         const decision = r.decisions[i]!;
         if (decision === 'send') unrecorded.add(m.id);
-        if (decision === 'send' && i < asked.length) awaitingSes.add(m.id);
+        if (decision === 'send' && i < asked.length) {
+          awaitingSes.add(m.id);
+          awaitingSlot.add(m.id);
+        }
         m.mark.resolve({ decision, requestedAt });
       });
       peak = Math.max(peak, unrecorded.size);
@@ -166,7 +175,10 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
         ahead.delete(id);
         kick(); // marks ahead may be running low
         return made.promise.then((mark) => {
-          if (mark.decision === 'send') awaitingSes.add(id);
+          if (mark.decision === 'send') {
+            awaitingSes.add(id);
+            awaitingSlot.add(id);
+          }
           return mark;
         });
       }
@@ -176,11 +188,16 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
       kick();
       return mark.promise;
     },
+    started(id) {
+      awaitingSlot.delete(id);
+      kick();
+    },
     record(result) {
       const id = result.subscriberId;
       unmarked.delete(id);
       ahead.delete(id);
       awaitingSes.delete(id);
+      awaitingSlot.delete(id);
       const done = deferred<void>();
       outcomes.push({ result, done });
       kick();
