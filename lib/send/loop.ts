@@ -39,8 +39,8 @@ import type { RecipientSender } from './recipient-sender';
  * from the ceiling less the places held. With SEND_CONCURRENCY unset, at rate r/s and mark
  * group g = min(MAX_MARK_GROUP, ceil(r × MARK_AHEAD_SECONDS)): at most max(4, ceil(r)) rows,
  * of which at most g marked ahead of their send (the rest in flight at SES); with
- * SEND_CONCURRENCY = c, at most c. On a pause or a lost lease, marks not yet sent go back to
- * the queue, not to `unknown`.
+ * SEND_CONCURRENCY = c, at most c. On a pause, marks not yet sent go back to the queue, not to
+ * `unknown`; on any stop, the rows not yet at their place go back unmarked.
  */
 
 /** The loop's own settings, for one run. */
@@ -313,11 +313,11 @@ async function markAndSend(state: RunState, r: BatchRecipient, place: Place, mar
     // database took above.
     await place.start();
     store.started?.(r.subscriberId);
-    if (stop.kind === 'paused' || stop.kind === 'lease_lost') {
-      // Marked but never handed to SES: it goes back to the queue ('queued'), which changes
-      // the row only while it is still this run's. (After a ledger fault the mark stands and
-      // a resume would count the row `unknown`, never to be sent: with its mark committed it
-      // goes, still only once.)
+    if (stop.kind === 'paused') {
+      // Marked but never handed to SES: it goes back to the queue ('queued'). (After a lost
+      // lease or a ledger fault the mark stands, and a takeover may already have counted the
+      // row `unknown`, never to be sent: with its mark committed and the guard above, it goes,
+      // still only once. Rows not yet at their place when the run stops go back unmarked.)
       return { subscriberId: r.subscriberId, status: 'queued' };
     }
     const out = await sender.send(prepared, place, () => {

@@ -18,7 +18,7 @@ import { sendTrip, type BeginSendDecision, type SendResult } from '../db/ledger'
  *   leave `unknown` (`peakUnrecorded` is the most there were after any trip).
  * - A trip that fails rejects its marks (the caller hands those rows back); its outcomes go
  *   once more in the next trip, so that a fault in a write that also marks loses no outcome.
- * - A row marked ahead and handed back unsent (`queued`: a stop, a lost lease, a mark too old)
+ * - A row marked ahead and handed back unsent (`queued`: a pause, a stop, a mark too old)
  *   goes back to the queue in the ledger, never to `unknown`.
  *
  * What is due: a begin that found no mark made ahead, once the marked messages in front of it
@@ -27,7 +27,9 @@ import { sendTrip, type BeginSendDecision, type SendResult } from '../db/ledger'
  *  SES (the places, not the pace, are the limit: the answers then come back to one trip, with
  *  the marks of the places they free); marks ahead running low (the same two trips' time, at
  *  most half of `rows`); outcomes when nothing is left to mark (no trip for a
- *  mark would come to carry them), when OUTCOMES_ALONE of them wait, or on `drain`.
+ *  mark would come to carry them), when OUTCOMES_ALONE of them wait, when the oldest has
+ *  waited OUTCOME_WAIT_MS (so an answered message is in the ledger within about a second,
+ *  whatever the marks do), or on `drain`.
  */
 
 /** begin's decision for one id, and when (by the caller's clock) the request that made it was sent. */
@@ -62,8 +64,10 @@ export interface SendTrips {
   peakUnrecorded(): number;
 }
 
-/** Outcomes waiting alone are written once this many have gathered. */
+/** Outcomes waiting alone are written once this many have gathered, */
 export const OUTCOMES_ALONE = 64;
+/** or once the oldest has waited this long for a trip (SES hanging on every place, say). */
+export const OUTCOME_WAIT_MS = 1000;
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -97,6 +101,8 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
   /** How long a trip takes, smoothed (ms): how early to mark ahead again. */
   let tripMs = 0;
   let draining = false;
+  let overdue = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
   let trip: Promise<void> | null = null;
 
   function due(): boolean {
@@ -106,7 +112,7 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
     if (begins.length > 0 && (gather ? awaitingSes.size === 0 : awaitingSlot.size + ahead.size <= lowWater)) return true;
     if (rows > 0 && unmarked.size > 0 && ahead.size <= Math.min(rows / 2, lowWater)) return true;
     if (outcomes.length === 0) return false;
-    return draining || outcomes.length >= OUTCOMES_ALONE || (unmarked.size === 0 && ahead.size === 0 && begins.length === 0);
+    return draining || overdue || outcomes.length >= OUTCOMES_ALONE || (unmarked.size === 0 && ahead.size === 0 && begins.length === 0);
   }
 
   function kick(): void {
@@ -119,6 +125,9 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
   }
 
   async function take(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    overdue = false;
     const asked = begins;
     const given = outcomes;
     begins = [];
@@ -201,6 +210,14 @@ export function createSendTrips(db: Db, lease: { mailoutId: string; leaseToken: 
       const done = deferred<void>();
       outcomes.push({ result, done });
       kick();
+      if (!timer) {
+        timer = setTimeout(() => {
+          timer = null;
+          overdue = true;
+          kick();
+        }, OUTCOME_WAIT_MS);
+        timer.unref?.();
+      }
       return done.promise;
     },
     async drain() {

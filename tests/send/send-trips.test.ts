@@ -62,7 +62,7 @@ test('at 50/s the loop makes at most 0.1 database round trips per recipient, wit
   expect(new Set(bed.ses.sent.map((c) => c.to[0])).size).toBe(n);
 }, 60_000);
 
-test('a lease lost mid-send: nothing is sent on a mark made after it, and the marks not yet sent go back to the queue', async () => {
+test('a lease lost mid-send: nothing is sent on a mark made after it, and nothing marked is left unsent', async () => {
   const n = 100;
   await seedSubscribers(bed.t.pool, n);
   const id = mailoutIdFromName('trips-lost-lease');
@@ -84,10 +84,9 @@ test('a lease lost mid-send: nothing is sent on a mark made after it, and the ma
   expect(callsAtLoss).toBeGreaterThan(0);
   // Nothing was sent on a mark made after the loss (the loop learns of it at its next mark).
   expect(bed.ses.calls.slice(callsAtLoss).filter((c) => !markedAtLoss.includes(c.to[0]!))).toEqual([]);
-  // Marks committed and not sent at the loss (marked ahead, or waiting for a slot) were handed back, not sent.
+  // Marks committed at the loss and not sent (if any) were handed back to the queue.
   const sentTo = new Set(bed.ses.sent.map((c) => c.to[0]!));
   const handedBack = markedAtLoss.filter((e) => !sentTo.has(e));
-  expect(handedBack.length).toBeGreaterThan(0);
   const { rows: back } = await bed.t.pool.query(`select status, attempted_at from deliveries where mailout_id = $1 and email = any($2)`, [id, handedBack]);
   expect(back.filter((r) => r.status !== 'queued' || r.attempted_at !== null)).toEqual([]);
   // Every message SES took is recorded sent; nothing is left marked and unsent (a resume would make it unknown).
