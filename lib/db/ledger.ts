@@ -263,6 +263,13 @@ export interface LeaseRun {
   begin(subscriberIds: string[]): Promise<Map<string, BeginSendDecision>>;
   /** Record SES's answers (record_results). */
   record(results: SendResult[]): Promise<RecordedResults>;
+  /**
+   * One transaction for a group of messages (send_trip): the outcomes given are recorded (only
+   * rows still sending under this lease; `queued` hands a row back), then, while the lease is
+   * live (extending it to leaseSeconds from the transaction's start), the ids in `marks` are
+   * marked as handed to SES (`skip`: left the list; `lost`: lease gone or not this lease's row).
+   */
+  trip(marks: string[], results: SendResult[]): Promise<TripResult>;
   /** The mailout's counts (mailout_counts). */
   counts(): Promise<MailoutCounts>;
   /** End this run (finish_mailout). */
@@ -366,6 +373,25 @@ function leaseRun(db: Db, lease: Lease, counts: (mailoutId: string) => Promise<M
       if (results.length === 0) return { recorded: 0, requeued: 0 };
       return toRecordedResults(onlyRow(await db.rpc('record_results', { ...bound, p_results: results.map(resultPayload) }), 'record_results'));
     },
+    async trip(marks, results) {
+      const failure = (r: SendResult) => (r.status === 'failed' || r.status === 'unknown' ? r : null);
+      const answer = toTripAnswer(
+        onlyRow(
+          await db.rpc('send_trip', {
+            ...bound,
+            p_lease_seconds: leaseSeconds,
+            p_marks: marks,
+            p_result_ids: results.map((x) => x.subscriberId),
+            p_result_statuses: results.map((x) => x.status),
+            p_result_message_ids: results.map((x) => (x.status === 'queued' ? null : (x.sesMessageId ?? null))),
+            p_result_error_codes: results.map((x) => failure(x)?.errorCode ?? null),
+            p_result_error_messages: results.map((x) => failure(x)?.errorMessage ?? null),
+          }),
+          'send_trip',
+        ),
+      );
+      return { decisions: tripDecisions(marks, answer), recorded: answer.recorded, requeued: answer.requeued };
+    },
     counts: () => counts(mailoutId),
     async finish({ outcome, reason = null }) {
       return toFinishResult(onlyRow(await db.rpc('finish_mailout', { ...bound, p_outcome: outcome, p_reason: reason }), 'finish_mailout'));
@@ -383,4 +409,29 @@ function resultPayload(r: SendResult) {
     error_code: error ? r.errorCode : null,
     error_message: error ? r.errorMessage : null,
   };
+}
+
+export interface TripResult {
+  /** Each mark's decision, in the order asked (an id given twice: later copies lost). */
+  decisions: BeginSendDecision[];
+  recorded: number;
+  requeued: number;
+}
+
+/** A row of send_trip: the ids it marked, those it skipped (left the list), and the outcomes it wrote. */
+export function toTripAnswer(row: Record<string, unknown>): { marked: string[]; skipped: string[]; recorded: number; requeued: number } {
+  const c = columns('send_trip', row);
+  return { marked: c.texts('marked'), skipped: c.texts('skipped'), recorded: c.count('recorded'), requeued: c.count('requeued') };
+}
+
+/** Each mark's decision, in the order asked: an id given twice is `lost` after its first copy. */
+function tripDecisions(marks: string[], answer: { marked: string[]; skipped: string[] }): BeginSendDecision[] {
+  const marked = new Set(answer.marked);
+  const skipped = new Set(answer.skipped);
+  const seen = new Set<string>();
+  return marks.map((id): BeginSendDecision => {
+    if (seen.has(id)) return 'lost';
+    seen.add(id);
+    return marked.has(id) ? 'send' : skipped.has(id) ? 'skip' : 'lost';
+  });
 }

@@ -18,6 +18,8 @@ export interface Columns {
   dateOrNull(col: string): Date | null;
   oneOf<T extends string>(col: string, values: readonly T[]): T;
   oneOfOrNull<T extends string>(col: string, values: readonly T[]): T | null;
+  /** A text or uuid array (an empty array when SQL null). */
+  texts(col: string): string[];
   /** A jsonb column, as the adapter parsed it (null when SQL null). */
   json(col: string): unknown;
 }
@@ -26,7 +28,7 @@ function kindOf(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (value instanceof Date) return 'an invalid date';
-  return `a ${typeof value}`;
+  return /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`;
 }
 
 /** The columns of `row`, an answer of SQL function `fn`. */
@@ -67,6 +69,10 @@ export function columns(fn: string, row: Record<string, unknown>): Columns {
     dateOrNull: nullable(date),
     oneOf,
     oneOfOrNull: <T extends string>(col: string, values: readonly T[]) => (row[col] === null ? null : oneOf(col, values)),
+    texts(col) {
+      const v = row[col] ?? [];
+      return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : bad(col, 'an array of text');
+    },
     json(col) {
       return col in row ? (row[col] ?? null) : bad(col, 'a json value');
     },

@@ -5,6 +5,7 @@ import { log } from '../log';
 import { classifySesError, DEFAULT_REQUEST_TIMEOUT_MS, isSesError, SesError, type Place } from '../ses';
 import type { MailoutReporter } from '../mailout-reporter';
 import type { LoopStore } from './loop-store';
+import type { MarkAhead } from './recorder';
 import { outcomeOf } from './outcome';
 import type { RecipientSender } from './recipient-sender';
 
@@ -26,9 +27,20 @@ import type { RecipientSender } from './recipient-sender';
  * reports are the ledger's after exactly those batches.)
  *
  * Concurrency finds itself: the pacer holds rate × (the time a message holds its place: mark,
- * SES, outcome) places, Little's law, within a ceiling (SEND_CONCURRENCY, or by default one
- * second of sending, at least 4). A place is held from the mark until the outcome is
- * committed, so the ceiling bounds what a crash can leave `unknown`.
+ * SES) places, Little's law, within a ceiling (SEND_CONCURRENCY, or by default one second of
+ * sending, at least 4). The ledger is written in trips (lib/send/recorder.ts): one call marks
+ * the next messages and records the outcomes handed in since the last, and marks up to
+ * `markAhead` rows before their turn, so that at 50/s and more a trip carries a group.
+ *
+ * What a crash can leave `unknown`: the rows marked and not recorded, never more than the
+ * ceiling. A place is held from its row's mark until its outcome is handed to the next trip;
+ * every trip takes every outcome handed in, so after a trip the unrecorded rows are those
+ * holding a place when it was taken plus those marked ahead, and marks ahead are only taken
+ * from the ceiling less the places held. With SEND_CONCURRENCY unset, at rate r/s and mark
+ * group g = min(MAX_MARK_GROUP, ceil(r × MARK_AHEAD_SECONDS)): at most max(4, ceil(r)) rows,
+ * of which at most g marked ahead of their send (the rest in flight at SES); with
+ * SEND_CONCURRENCY = c, at most c. On a pause, marks not yet sent go back to the queue, not to
+ * `unknown`; on any stop, the rows not yet at their place go back unmarked.
  */
 
 /** The loop's own settings, for one run. */
@@ -67,7 +79,7 @@ export interface LoopSummary {
   reason?: string;
   final?: FinishResult;
   /**
-   * The most messages that were marked (begin_sends committed) and not yet recorded at once:
+   * The most messages that were marked (the mark committed) and not yet recorded at once:
    * what a crash at the worst moment of this invocation would have left `unknown`.
    */
   peakUnrecorded: number;
@@ -92,6 +104,32 @@ export const FEEDBACK_CHECK_EVERY_MS = 1000;
  */
 export const AUTO_CONCURRENCY_SECONDS = 1;
 export const MIN_AUTO_CONCURRENCY = 4;
+
+/**
+ * Rows are marked ahead of their send by up to this much sending (at 50/s, 50 rows: about one
+ * trip per 40 messages), at most MAX_MARK_GROUP, and only within the ceiling less the places
+ * held: the headroom between the places the pace needs and the ceiling, which stays the bound.
+ */
+export const MARK_AHEAD_SECONDS = 1;
+export const MAX_MARK_GROUP = 100;
+
+const markGroup = (rate: number) => Math.min(MAX_MARK_GROUP, Math.ceil(rate * MARK_AHEAD_SECONDS));
+
+/**
+ * How the next trip may mark ahead: rows for MARK_AHEAD_SECONDS of sending, within the
+ * ceiling less the places held (so that marked and not recorded never passes the ceiling).
+ * When the places, not the pace, are the limit (rate × the time a place is held reaches the
+ * places), a begin waits for the answers still out, which free places whose next marks then
+ * go in the same trip.
+ */
+export function markAhead(state: RunState): MarkAhead {
+  const { pacer } = state.deps.sender;
+  return {
+    rows: Math.max(0, Math.min(markGroup(pacer.rate), state.deps.settings.maxConcurrency - pacer.inFlight)),
+    gather: (pacer.rate * pacer.latencyMs) / 1000 >= pacer.limit,
+    rate: pacer.rate,
+  };
+}
 
 /** The ceiling of the places in flight: SEND_CONCURRENCY, or one second of sending. */
 export function concurrencyCeiling(configured: number | undefined, rate: number): number {
@@ -217,9 +255,9 @@ export async function claimNext(state: RunState): Promise<BatchRecipient[]> {
 
 /**
  * One claimed row, from its place at the pacer to its outcome in the ledger. The place is held
- * from the mark (begin_sends) until the outcome is recorded: a crash leaves at most
- * maxConcurrency rows marked and not recorded, so at most that many `unknown`, however slow
- * the ledger is.
+ * from the mark until the outcome is handed to the ledger's next trip, which takes every
+ * outcome handed in: a crash leaves at most maxConcurrency rows marked and not recorded, so
+ * at most that many `unknown`, however slow the ledger is (see the top of this file).
  */
 export async function sendOne(state: RunState, r: BatchRecipient): Promise<RowOutcome> {
   const { sender } = state.deps;
@@ -227,12 +265,15 @@ export async function sendOne(state: RunState, r: BatchRecipient): Promise<RowOu
   const place = await sender.pacer.place();
   state.summary.peakConcurrency = Math.max(state.summary.peakConcurrency, sender.pacer.inFlight);
   const mark = { committed: false };
+  let recorded: Promise<RowOutcome>;
   try {
     const outcome = await markAndSend(state, r, place, mark);
-    return await record(state, outcome, mark.committed);
+    // Handed in synchronously: the place is freed only once the next trip will carry it.
+    recorded = record(state, outcome, mark.committed);
   } finally {
     place.release();
   }
+  return recorded;
 }
 
 /** One message, from its mark to SES's answer; the caller holds its place at the pacer. */
@@ -247,7 +288,7 @@ async function markAndSend(state: RunState, r: BatchRecipient, place: Place, mar
     // places in flight) are committed together.
     let decision, sendBy: number;
     try {
-      const marked = await store.begin(r.subscriberId);
+      const marked = await store.begin(r.subscriberId, () => markAhead(state));
       decision = marked.decision;
       sendBy = marked.requestedAt + state.leaseUsableMs;
     } catch (err) {
@@ -271,10 +312,12 @@ async function markAndSend(state: RunState, r: BatchRecipient, place: Place, mar
     // The slot last, so that the pace is the pace of the requests SES sees, whatever the
     // database took above.
     await place.start();
+    store.started?.(r.subscriberId);
     if (stop.kind === 'paused') {
-      // Marked but never handed to SES: it goes back to the queue (record_results 'queued').
-      // (After a lost lease or a ledger fault the mark stands and a resume would count the
-      // row `unknown`, never to be sent: with its mark committed it goes, still only once.)
+      // Marked but never handed to SES: it goes back to the queue ('queued'). (After a lost
+      // lease or a ledger fault the mark stands, and a takeover may already have counted the
+      // row `unknown`, never to be sent: with its mark committed and the guard above, it goes,
+      // still only once. Rows not yet at their place when the run stops go back unmarked.)
       return { subscriberId: r.subscriberId, status: 'queued' };
     }
     const out = await sender.send(prepared, place, () => {
@@ -388,14 +431,14 @@ export async function settleBatch(state: RunState): Promise<void> {
 
 /**
  * Rows kept claimed and not finished: every place the pacer allows, the messages that go out
- * during one claim's round trip, and a batch. The next batch is claimed as soon as fewer are
+ * during one claim's round trip, a batch, and the rows that may be marked ahead (`markAhead`). The next batch is claimed as soon as fewer are
  * left, whether or not the oldest batch has finished: a batch waits for its slowest answer
  * (SES's p99 is 400 ms; one in 100 messages), and waiting for it before claiming more would
  * leave the places idle at 200/s.
  */
 function rowsAhead(state: RunState): number {
   const { pacer } = state.deps.sender;
-  return pacer.limit + Math.ceil(pacer.rate * (state.claimMs / 1000)) + state.deps.settings.batchSize;
+  return pacer.limit + Math.ceil(pacer.rate * (state.claimMs / 1000)) + state.deps.settings.batchSize + markAhead(state).rows;
 }
 
 /** Whether the next batch would not fit before the deadline, after the batches still going out. */
@@ -504,6 +547,8 @@ export async function runSendLoop(deps: LoopDeps): Promise<LoopSummary> {
   } finally {
     sender.pacer.close();
     summary.durationMs = clock.now() - state.started;
+    // A store that marks ahead of `begin` knows better than the loop what the ledger held.
+    summary.peakUnrecorded = store.peakUnrecorded?.() ?? summary.peakUnrecorded;
   }
 
   await reportRun(state);

@@ -1,6 +1,7 @@
 /**
  * The cost of each batch as the list grows (issue 21, item 5): every query the send loop makes
- * per batch (claim_batch, begin_sends, record_results, and the auto-pause and progress reads
+ * per batch (claim_batch, begin_sends, record_results, send_trip (which replaces the two: the
+ * outcomes of the previous batch and the marks of this one in one call), and the auto-pause and progress reads
  * mailout_feedback_stats and mailout_counts), timed in the middle of a send of 100,000 and of
  * 1,000,000 recipients (the whole list copied into the ledger, half of it already sent, 2% of
  * those with SES feedback), so that the ledger and its indexes hold N rows. Goal: each
@@ -9,7 +10,7 @@
  * `BATCH_BENCH_SIZES=10000,100000` to run other sizes.
  */
 import { Pool } from 'pg';
-import { createLedger } from '../../lib/db/ledger';
+import { createLedger, type SendResult } from '../../lib/db/ledger';
 import { createPostgresDb } from '../../lib/db/postgres';
 import { claimNotionRefresh, mailoutFeedbackStats } from '../../lib/feedback/store';
 import { mailoutIdFromName } from '../../lib/mailout-id';
@@ -17,7 +18,7 @@ import { env } from '../../lib/config';
 import type { Figure } from '../bench';
 import { withBenchDatabase } from '../lib/bench-db';
 
-const QUERIES = ['claim_batch', 'begin_sends', 'record_results', 'mailout_feedback_stats', 'mailout_counts', 'one-row write'] as const;
+const QUERIES = ['claim_batch', 'begin_sends', 'record_results', 'send_trip', 'mailout_feedback_stats', 'mailout_counts', 'one-row write'] as const;
 type Query = (typeof QUERIES)[number];
 const ROUNDS = 100;
 const BATCH = 50;
@@ -81,12 +82,18 @@ async function timeBatches(url: string, m: { id: string; token: string }): Promi
     return out;
   };
   const run = createLedger(db).run({ mailoutId: m.id, leaseToken: m.token, leaseSeconds: 3600 });
+  const sent = (ids: string[]): SendResult[] => ids.map((s) => ({ subscriberId: s, status: 'sent', sesMessageId: `bench-r-${s}` }));
+  let marked: string[] = [];
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const batch = await timed('claim_batch', () => run.claimBatch({ limit: BATCH }));
       const ids = batch.map((b) => b.subscriberId);
       await timed('begin_sends', () => run.begin(ids));
-      await timed('record_results', () => run.record(ids.map((s) => ({ subscriberId: s, status: 'sent' as const, sesMessageId: `bench-r-${s}` }))));
+      await timed('record_results', () => run.record(sent(ids)));
+      // The send loop's way since issue 24: the previous batch's outcomes ride with this batch's marks.
+      const next = (await run.claimBatch({ limit: BATCH })).map((b) => b.subscriberId);
+      await timed('send_trip', () => run.trip(next, sent(marked)));
+      marked = next;
       await timed('mailout_feedback_stats', () => mailoutFeedbackStats(db, m.id));
       await timed('mailout_counts', () => run.counts());
       // For scale: the floor of any write here (one row, committed with fsync on).

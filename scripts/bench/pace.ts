@@ -187,7 +187,7 @@ function cellFigures(c: CellResult, seconds: number): Figure[] {
       name: `${label}: DB round trips per recipient`,
       value: c.roundTrips,
       unit: '',
-      note: `begin_sends ${per('begin_sends')} (${each('begin_sends')} ms each), record_results ${per('record_results')} (${each('record_results')} ms), claim_batch ${per('claim_batch')}`,
+      note: `send_trip ${per('send_trip')} (${each('send_trip')} ms each), claim_batch ${per('claim_batch')}`,
     },
     {
       name: `${label}: worst-case unknown after a crash`,

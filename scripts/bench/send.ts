@@ -430,7 +430,7 @@ async function overhead(letterFile: string): Promise<Figure[]> {
         name: '  database round trips per recipient',
         value: Object.values(r.rpc).reduce((a, b) => a + b, 0) / N,
         unit: '',
-        note: `begin_sends ${perRecipient('begin_sends')}, record_results ${perRecipient('record_results')}, claim_batch ${perRecipient('claim_batch')}, mailout_feedback_stats ${perRecipient('mailout_feedback_stats')}`,
+        note: `send_trip ${perRecipient('send_trip')}, begin_sends ${perRecipient('begin_sends')}, record_results ${perRecipient('record_results')}, claim_batch ${perRecipient('claim_batch')}, mailout_feedback_stats ${perRecipient('mailout_feedback_stats')}`,
       },
       {
         name: '  CPU per recipient: sending process',
@@ -551,7 +551,7 @@ async function paced(letterFile: string, concurrency: number | undefined): Promi
           reachable
             ? ''
             : `; information: N/rate is out of reach at concurrency ${c} (SES answers slower than one interval on average); the latencies drawn allow ${physicalS.toFixed(1)} s at best, ${pct(overPhysicalPct)} over that`
-        }; ${setup}; ledger calls: ${each('begin_sends')} × ${r.rpc.begin_sends ?? 0}, ${each('record_results')} × ${r.rpc.record_results ?? 0}`,
+        }; ${setup}; ledger calls: ${each('send_trip')} × ${r.rpc.send_trip ?? 0}, ${each('claim_batch')} × ${r.rpc.claim_batch ?? 0}`,
       },
       {
         name: `  busiest 1 s window of arrivals at SES (${label})`,

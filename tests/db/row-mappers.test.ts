@@ -12,6 +12,7 @@ import {
   toResendWindow,
   toResumeId,
   toStoredLetter,
+  toTripAnswer,
 } from '../../lib/db/ledger';
 import { toReportRow, toUnknownRow } from '../../lib/db/report';
 import { columns, onlyRow } from '../../lib/db/rows';
@@ -168,6 +169,14 @@ const cases: Case[] = [
     expected: { subscriberId: SUBSCRIBER, email: 'a@example.com', errorCode: 'Timeout', updatedAt: null },
     bad: { updated_at: 1733220000000 },
     error: /^unknown_never_reported: column updated_at is a number, expected a timestamp\.$/,
+  },
+  {
+    name: 'toTripAnswer (send_trip)',
+    map: toTripAnswer,
+    good: { lease_live: true, marked: [SUBSCRIBER], skipped: [], recorded: 2, requeued: '0' },
+    expected: { marked: [SUBSCRIBER], skipped: [], recorded: 2, requeued: 0 },
+    bad: { marked: [SUBSCRIBER, 7] },
+    error: /^send_trip: column marked is an object, expected an array of text\.$/,
   },
 ];
 

@@ -107,7 +107,7 @@ test('a ledger fault after SES paused the account keeps the mailout paused for a
   ses.setFailure({ afterSends: 20, error: 'SendingPausedException' });
   let failedOnce = false;
   const db = wrapDb((fn, args, next) => {
-    if (fn === 'record_results' && !failedOnce && JSON.stringify(args).includes('"queued"')) {
+    if (fn === 'send_trip' && !failedOnce && JSON.stringify(args).includes('"queued"')) {
       failedOnce = true;
       return Promise.reject(new Error('connection terminated unexpectedly'));
     }
@@ -126,7 +126,7 @@ test('a ledger fault after SES paused the account keeps the mailout paused for a
 test('a slow ledger never lets more than SEND_CONCURRENCY messages be marked and not yet recorded', async () => {
   await seedSubscribers(t.pool, 60);
   const db = wrapDb(async (fn, _args, next) => {
-    if (fn === 'record_results') await new Promise((r) => setTimeout(r, 100));
+    if (fn === 'send_trip') await new Promise((r) => setTimeout(r, 100));
     return next();
   });
   const run = start('f360e203-d923-843f-afe9-e7b8db6de24b', sendDeps(testConfig(t, ses.url, { SEND_CONCURRENCY: '3' }), t, { db }));
@@ -149,8 +149,8 @@ test('a database fault while marking a message fails nobody: the run stops, and 
   await seedSubscribers(t.pool, 120);
   const config = testConfig(t, ses.url, { SEND_CONCURRENCY: '2' });
   let calls = 0;
-  const db = wrapDb((fn, _args, next) => {
-    if (fn === 'begin_sends' && ++calls === 30) return Promise.reject(new Error('connection terminated unexpectedly'));
+  const db = wrapDb((fn, args, next) => {
+    if (fn === 'send_trip' && (args?.p_marks as unknown[]).length > 0 && ++calls === 30) return Promise.reject(new Error('connection terminated unexpectedly'));
     return next();
   });
   await expect(start('bc5b9ae0-12ed-843e-89b1-7e9895b9a67a', sendDeps(config, t, { db }))).rejects.toThrow(/connection terminated/);

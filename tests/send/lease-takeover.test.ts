@@ -7,7 +7,7 @@ import { seedSubscribers, type TestDatabase } from '../helpers/db';
 import { sendDeps, sendTestBed, testConfig } from './helpers';
 
 /**
- * Issue 26's chaos run, made deterministic: a run's begin_sends answer is held on the way back
+ * Issue 26's chaos run, made deterministic: a run's send_trip answer (its marks) is held on the way back
  * (the transaction committed, the run hears of it late), the lease passes, a fresh run takes
  * the mailout over and finishes it; then the stuck run gets its answer. Real Postgres behind
  * the project's latency proxy, the fake SES over HTTP.
@@ -56,7 +56,7 @@ test('a run whose mark is answered after its lease passed sends nothing after th
   const stuck = startMailout(stuckDeps, { mailoutId: id, fromNotion: false, dryRun: false, continuation: false }).then((r) => r.run!());
 
   await ses.whenCalls(20);
-  const answer = proxy.holdAnswerTo('begin_sends');
+  const answer = proxy.holdAnswerTo('send_trip');
   await answer.held; // the marks are committed; the run has not heard so yet
 
   // The lease passes; the cron's fresh run takes over, settles the stuck run's marks `unknown`, sends the rest, finishes.
