@@ -21,15 +21,23 @@
  *   wording is not documented for v2; it is modelled on v1's MessageRejected "Message length is
  *   more than 10485760 bytes long" (10 MiB), hence 40 MiB here.
  *
- * The rate: SES documents a per-second maximum and no burst allowance, so the fake keeps the
- * strictest reading, a rolling one-second window: a send is accepted only if its recipients plus
- * those accepted in the last 1,000 ms stay within MaxSendRate. A message to more recipients than
- * the rate is accepted only when the window is empty, and then fills it for recipients / rate
- * seconds, as the SES team described it ("if your send rate quota is one message per second, and
- * you send a message to five recipients at once, Amazon SES lets you do that. For the next five
- * seconds, though, Amazon will return errors"; quoted in https://github.com/django-ses/django-ses/issues/59).
+ * The rate is a token bucket, as the SES team described the limit ("if, at the rate you are
+ * sending, you have any emails left in your send rate quota, you can send to multiple
+ * recipients. However, you will not be able to send further emails until you have built up enough
+ * quota again. For example, if your send rate quota is one message per second, and you send a
+ * message to five recipients at once, Amazon SES lets you do that. For the next five seconds,
+ * though, Amazon will return errors for all send attempts"; quoted from the SES blog in
+ * https://github.com/django-ses/django-ses/issues/59). SES documents no burst allowance, so the
+ * bucket holds one second of the rate and no more: after any idle time at most MaxSendRate
+ * recipients pass at once, then MaxSendRate a second; a send is accepted while at least one
+ * recipient's worth is left, and its recipients are taken even into debt.
+ *
+ * Not a rolling one-second window at millisecond precision: SES documents none, and a sender
+ * paced exactly at the rate would be refused there for a few milliseconds of network jitter
+ * between two requests (the product's pacer leaves 5 ms, lib/ses/pacer.ts), which SES's refill does not do.
  */
 
+/** The bucket refills MaxSendRate per this many ms and holds as much. */
 export const RATE_WINDOW_MS = 1000;
 export const DAY_MS = 24 * 60 * 60 * 1000;
 /** SESv2's message size limit, 40 MB (after base64 encoding). */
@@ -47,6 +55,23 @@ export type LimitVerdict = 'ok' | 'rate' | 'daily';
 interface Entry {
   until: number;
   n: number;
+}
+
+/** MaxSendRate recipients a second, holding at most one second's worth. */
+function sendRateBucket() {
+  let tokens: number | undefined; // full until the first send
+  let at = 0;
+  return {
+    take(rate: number, now: number, n: number): boolean {
+      const refilled = tokens === undefined ? rate : tokens + (Math.max(0, now - at) * rate) / RATE_WINDOW_MS;
+      const level = Math.min(rate, refilled);
+      at = Math.max(at, now);
+      tokens = level;
+      if (level < Math.min(1, rate) - 1e-9) return false;
+      tokens = level - n;
+      return true;
+    },
+  };
 }
 
 /** A sum over entries that leave it at their `until` (pushed in time order). */
@@ -80,24 +105,15 @@ function expiringSum() {
 
 /** The account's limits as SES keeps them; `now` in ms (monotonic). */
 export function createSendingLimits() {
-  const rateWindow = expiringSum();
+  const rate = sendRateBucket();
   const day = expiringSum();
   return {
     /**
-     * A send of `n` recipients arriving at `now`: takes its place in the rate window if there is
-     * room (even if it is refused later for another reason: SES counted the request).
+     * A send of `n` recipients arriving at `now`: takes them from the bucket if at least one is
+     * left (even if it is refused later for another reason: SES counted the request).
      */
     admitRate(quota: SendQuota, now: number, n: number): boolean {
-      const inWindow = rateWindow.at(now);
-      if (inWindow + n <= quota.MaxSendRate) {
-        rateWindow.add(now + RATE_WINDOW_MS, n);
-        return true;
-      }
-      if (inWindow === 0 && n > quota.MaxSendRate) {
-        rateWindow.add(now + (RATE_WINDOW_MS * n) / quota.MaxSendRate, n);
-        return true;
-      }
-      return false;
+      return rate.take(quota.MaxSendRate, now, n);
     },
     /** Whether `n` more recipients fit in the 24-hour quota now. */
     fitsDaily(quota: SendQuota, now: number, n: number): boolean {
@@ -112,7 +128,7 @@ export function createSendingLimits() {
     sentLast24Hours(now: number): number {
       return day.at(now);
     },
-    /** Forget the accepted sends (the fake's `reset`); the rate window runs on. */
+    /** Forget the accepted sends (the fake's `reset`); the rate bucket runs on. */
     forgetSent(): void {
       day.clear();
     },

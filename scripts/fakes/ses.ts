@@ -10,8 +10,8 @@
  * - errors as SES sends them: status + `x-amzn-errortype: <Name>:<namespace>` + JSON `{"message"}`
  * - anything else → 404 UnknownOperationException; an unsigned request → 403
  *
- * It enforces the account it advertises, always (see `sendingLimits` below): the maximum send
- * rate over a rolling one-second window of recipients, the 24-hour quota (Max24HourSend, -1 =
+ * It enforces the account it advertises, always (scripts/fakes/ses-limits.ts): the maximum send
+ * rate in recipients (a bucket of one second's worth), the 24-hour quota (Max24HourSend, -1 =
  * unlimited) and SESv2's 40 MB message size. A test that wants more advertises more
  * (`account: { SendQuota: { MaxSendRate: 100000, Max24HourSend: -1 } }`); there is no switch.
  *
