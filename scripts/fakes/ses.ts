@@ -5,8 +5,9 @@
  *
  * - `POST /v2/email/outbound-emails` (SendEmail) → 200 `{"MessageId": "..."}`
  * - `GET  /v2/email/account` (GetAccount) → 200 with SendQuota / SendingEnabled /
- *   ProductionAccessEnabled / EnforcementStatus (configurable; `SentLast24Hours` grows with every
- *   accepted send), or 404 UnknownOperationException with `account: 'unimplemented'`
+ *   ProductionAccessEnabled / EnforcementStatus (configurable; `SentLast24Hours` adds the
+ *   recipients the fake accepted in the last 24 hours), or 404 UnknownOperationException with
+ *   `account: 'unimplemented'` (the base account's quota is still enforced: an SES always has one)
  * - errors as SES sends them: status + `x-amzn-errortype: <Name>:<namespace>` + JSON `{"message"}`
  * - anything else → 404 UnknownOperationException; an unsigned request → 403
  *
@@ -211,7 +212,7 @@ export interface FakeSes {
   releaseAnswers(): void;
   /** Resolves once `n` SendEmail calls have arrived. */
   whenCalls(n: number): Promise<void>;
-  /** Forget recorded calls and rules (keeps account and latency). */
+  /** Forget recorded calls, rules and the 24-hour count (keeps account and latency; the rate bucket runs on). */
   reset(): void;
   close(): Promise<void>;
 }
