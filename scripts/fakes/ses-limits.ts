@@ -12,7 +12,8 @@
  *   message quota exceeded" or "Maximum sending rate exceeded"
  *   (https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas-errors.html). SESv2's
  *   REST-JSON spelling of that error is TooManyRequestsException, HTTP 429 (the SendEmail errors of
- *   https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html; a real answer logged in
+ *   https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html#API_SendEmail_Errors, as
+ *   https://github.com/alphagov/notifications-api/pull/4310 switched to it; a real answer logged in
  *   https://github.com/pm-pmaas/etailors_amazon_ses/issues/117: `POST .../v2/email/outbound-emails`
  *   → `429 Too Many Requests` `{"message":"Maximum sending rate exceeded."}` TooManyRequestsException).
  *   The daily quota is the same error with the other message (SES_ERRORS.DailyQuotaExceeded).
@@ -32,9 +33,10 @@
  * recipients pass at once, then MaxSendRate a second; a send is accepted while at least one
  * recipient's worth is left, and its recipients are taken even into debt.
  *
- * Not a rolling one-second window at millisecond precision: SES documents none, and a sender
- * paced exactly at the rate would be refused there for a few milliseconds of network jitter
- * between two requests (the product's pacer leaves 5 ms, lib/ses/pacer.ts), which SES's refill does not do.
+ * Not a rolling one-second window at millisecond precision: SES documents none (its team
+ * describes quota that builds up again), and there a sender paced at exactly the rate would be
+ * refused whenever network jitter brings two requests closer than the pace (lib/ses/pacer.ts
+ * leaves 5 ms a second for that jitter).
  */
 
 /** The bucket refills MaxSendRate per this many ms and holds as much. */
@@ -49,8 +51,6 @@ export interface SendQuota {
   /** Sent before the fake started (the account's advertised value), counted in the 24 hours. */
   SentLast24Hours: number;
 }
-
-export type LimitVerdict = 'ok' | 'rate' | 'daily';
 
 interface Entry {
   until: number;
