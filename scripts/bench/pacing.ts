@@ -10,7 +10,8 @@
  * Figures: achieved / configured rate over the run ((n − 1) / (last start − first start)), goal
  * ≥ 0.98; the busiest one-second window of send starts, goal ≤ the rate; and, for information,
  * the busiest window as the server saw the requests arrive (network jitter can shift an
- * arrival by a millisecond or two, so it may read one above the rate).
+ * arrival by a millisecond or two, so it may read one above the rate); the throttled answers
+ * from the fake, whose account advertises and enforces the rate, goal 0.
  */
 import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { createSesClient } from '../../lib/ses/client';
@@ -29,7 +30,8 @@ function percentile(values: number[], p: number): number {
 }
 
 async function scenario(rate: number): Promise<Figure[]> {
-  const ses = await startFakeSes({ latencyMs: [20, 150] });
+  // The account advertises the rate the pacer is given, and the fake enforces it.
+  const ses = await startFakeSes({ latencyMs: [20, 150], account: { SendQuota: { MaxSendRate: rate, Max24HourSend: -1 } } });
   const client = createSesClient({ aws: { region: 'eu-west-1', endpoint: ses.url } });
   const ceiling = concurrencyCeiling(undefined, rate);
   const pacer = createPacer({ ratePerSec: rate, maxConcurrency: ceiling });
@@ -77,6 +79,7 @@ async function scenario(rate: number): Promise<Figure[]> {
   const ratio = achieved / rate;
   const clientBusiest = busiestWindow(starts);
   const serverBusiest = busiestWindow(ses.calls.map((c) => c.receivedAt));
+  const throttled = ses.calls.filter((c) => c.outcome.status === 429).length;
   const label = `${rate}/s, at most ${ceiling} places, ${SENDS} sends, 20-150 ms latency`;
   return [
     { name: `achieved / configured rate (${label})`, value: ratio, unit: '', goal: '>= 0.98', ok: ratio >= 0.98, note: `${achieved.toFixed(2)}/s, ${wallS.toFixed(1)} s` },
@@ -84,6 +87,7 @@ async function scenario(rate: number): Promise<Figure[]> {
     { name: `busiest 1 s window of arrivals at SES (${rate}/s, places ≤ ${ceiling})`, value: serverBusiest, unit: 'sends', note: 'information: includes network jitter' },
     { name: `start lateness vs slot, p99 (${rate}/s, places ≤ ${ceiling})`, value: percentile(lateness, 99), unit: 'ms' },
     { name: `failed sends (${rate}/s, places ≤ ${ceiling})`, value: failures, unit: '', goal: '= 0', ok: failures === 0 },
+    { name: `throttled answers from an account of ${rate}/s (${rate}/s, places ≤ ${ceiling})`, value: throttled, unit: '', goal: '= 0', ok: throttled === 0 },
   ];
 }
 

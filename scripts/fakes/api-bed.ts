@@ -34,7 +34,7 @@ export function apiBedEnv(
     NOTION_TOKEN: 'secret_notion_test',
     NOTION_BASE_URL: bed.notion.url,
     NOTION_MAILOUTS_DATABASE_ID: mailoutsDatabaseId,
-    RATE_LIMIT_PER_SEC: '500',
+    RATE_LIMIT_PER_SEC: '500', // within the MaxSendRate (1,000) the emulator's ready sender advertises: scripts/local/ready-sender.ts
     SEND_CONCURRENCY: '4',
     TEST_EMAILS: 'editor@example.com',
     FOOTER_ADDRESS: 'ООО «Пример», Москва, ул. Тверская, 1',

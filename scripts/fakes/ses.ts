@@ -5,10 +5,16 @@
  *
  * - `POST /v2/email/outbound-emails` (SendEmail) → 200 `{"MessageId": "..."}`
  * - `GET  /v2/email/account` (GetAccount) → 200 with SendQuota / SendingEnabled /
- *   ProductionAccessEnabled / EnforcementStatus (configurable; `SentLast24Hours` grows with every
- *   accepted send), or 404 UnknownOperationException with `account: 'unimplemented'`
+ *   ProductionAccessEnabled / EnforcementStatus (configurable; `SentLast24Hours` adds the
+ *   recipients the fake accepted in the last 24 hours), or 404 UnknownOperationException with
+ *   `account: 'unimplemented'` (the base account's quota is still enforced: an SES always has one)
  * - errors as SES sends them: status + `x-amzn-errortype: <Name>:<namespace>` + JSON `{"message"}`
  * - anything else → 404 UnknownOperationException; an unsigned request → 403
+ *
+ * It enforces the account it advertises, always (scripts/fakes/ses-limits.ts): the maximum send
+ * rate in recipients (a bucket of one second's worth), the 24-hour quota (Max24HourSend, -1 =
+ * unlimited) and SESv2's 40 MB message size. A test that wants more advertises more
+ * (`account: { SendQuota: { MaxSendRate: 100000, Max24HourSend: -1 } }`); there is no switch.
  *
  * Usage:
  *
@@ -35,6 +41,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createSendingLimits, MAX_MESSAGE_BYTES, messageBytes, type SendQuota } from './ses-limits';
 
 export interface FakeSesErrorSpec {
   status: number;
@@ -71,6 +78,8 @@ export const SES_ERRORS = {
     message: "The message can't be sent because the sending domain isn't verified.",
   },
   LimitExceededException: { status: 400, type: 'LimitExceededException', message: 'Daily message quota exceeded.' },
+  /** Over SESv2's 40 MB (scripts/fakes/ses-limits.ts says where the wording comes from). */
+  MessageTooLarge: { status: 400, type: 'MessageRejected', message: `Message length is more than ${MAX_MESSAGE_BYTES} bytes long.` },
   NotFoundException: { status: 404, type: 'NotFoundException', message: 'Configuration set <news> does not exist.' },
   InvalidClientTokenId: {
     status: 403,
@@ -175,6 +184,8 @@ export interface FakeSesOptions {
   keepCalls?: boolean;
   /** Called with every SendEmail call once its outcome is decided (accepted or refused). */
   onCall?: (call: SendEmailCall) => void;
+  /** The clock of the sending limits, ms, monotonic (default performance.now; tests pass a fake clock). */
+  now?: () => number;
 }
 
 export interface FakeSes {
@@ -201,7 +212,7 @@ export interface FakeSes {
   releaseAnswers(): void;
   /** Resolves once `n` SendEmail calls have arrived. */
   whenCalls(n: number): Promise<void>;
-  /** Forget recorded calls and rules (keeps account and latency). */
+  /** Forget recorded calls, rules and the 24-hour count (keeps account and latency; the rate bucket runs on). */
   reset(): void;
   close(): Promise<void>;
 }
@@ -236,6 +247,13 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
   let rules: Array<FailureRule & { left?: number }> = [];
   const keepCalls = options.keepCalls ?? true;
   const onCall = options.onCall;
+  const now = options.now ?? (() => performance.now());
+  const limits = createSendingLimits();
+  /** The account's SendQuota as GetAccount advertises it (the base account's where not overridden). */
+  const sendQuota = (): SendQuota => {
+    const overrides = account === 'unimplemented' ? {} : (account.SendQuota ?? {});
+    return { ...(baseAccount().SendQuota as SendQuota), ...overrides };
+  };
   const sent: SendEmailCall[] = [];
   const calls: SendEmailCall[] = [];
   let callCount = 0;
@@ -307,16 +325,17 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
   };
 
   const server = http.createServer((req, res) => {
+    const arrivedAt = now(); // SES judges the rate when a request arrives, not when it is answered
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      void handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err: unknown) => {
+      void handle(req, res, Buffer.concat(chunks).toString('utf8'), arrivedAt).catch((err: unknown) => {
         if (!res.headersSent) sendError(res, { status: 500, type: 'InternalFailure', message: String(err) });
       });
     });
   });
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string, arrivedAt: number): Promise<void> {
     const receivedAt = performance.now();
     const path = (req.url ?? '/').split('?')[0];
     const auth = req.headers.authorization;
@@ -336,10 +355,9 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
         sendError(res, { status: 404, type: 'UnknownOperationException', message: 'Unknown operation' });
         return;
       }
-      const base = baseAccount();
-      const quota = { ...(base.SendQuota as object), ...(account.SendQuota ?? {}) } as { SentLast24Hours: number };
-      quota.SentLast24Hours += sentCount;
-      const body = { ...base, ...account, SendQuota: quota };
+      const quota = sendQuota();
+      quota.SentLast24Hours += limits.sentLast24Hours(now());
+      const body = { ...baseAccount(), ...account, SendQuota: quota };
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId() });
       res.end(JSON.stringify(body));
       return;
@@ -375,6 +393,8 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       callCount += 1;
       if (keepCalls) calls.push(call);
       notifyCalls();
+      const recipients = call.to.length + call.cc.length + call.bcc.length;
+      const withinRate = limits.admitRate(sendQuota(), arrivedAt, recipients);
       await wait(delayFor(call));
       if (hold && call.n > hold.after) await hold.released;
 
@@ -391,7 +411,7 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
         return;
       }
 
-      const failure = matchRule(call);
+      const failure = matchRule(call) ?? limitRefusal(body, recipients, withinRate);
       if (failure !== undefined) {
         const done = fail(req, res, failure, call.to[0]);
         call.outcome =
@@ -405,6 +425,7 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       const messageId = `0100018f${messageCounter.toString(16).padStart(8, '0')}-fake-ses-000000`;
       call.outcome = { status: 200, messageId };
       sentCount += 1;
+      limits.recordSent(now(), recipients);
       if (keepCalls) sent.push(call);
       onCall?.(call);
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId() });
@@ -413,6 +434,14 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
     }
 
     sendError(res, { status: 404, type: 'UnknownOperationException', message: `Unknown operation ${req.method} ${path}` });
+  }
+
+  /** What the account refuses: the rate (judged at arrival), the size, the 24-hour quota. */
+  function limitRefusal(body: SendEmailBody, recipients: number, withinRate: boolean): SesErrorName | undefined {
+    if (!withinRate) return 'TooManyRequestsException';
+    if (messageBytes(body.Content) > MAX_MESSAGE_BYTES) return 'MessageTooLarge';
+    if (!limits.fitsDaily(sendQuota(), now(), recipients)) return 'DailyQuotaExceeded';
+    return undefined;
   }
 
   server.on('connection', (socket) => {
@@ -467,6 +496,7 @@ export async function startFakeSes(options: FakeSesOptions = {}): Promise<FakeSe
       calls.length = 0;
       callCount = 0;
       sentCount = 0;
+      limits.forgetSent();
       rules = [];
       getAccountCalls = 0;
       hold?.release();
